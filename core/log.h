@@ -1,0 +1,42 @@
+/*
+ * floodgate - logging.
+ *
+ * stderr in the foreground (-d), syslog otherwise. Debug logging costs one
+ * branch when off: use log_debug() only through the LOG_DEBUG_ON() guard
+ * when building its arguments is expensive. Untrusted text (JIDs, bodies,
+ * stanza fragments) must go through log_esc() before it is logged.
+ */
+#ifndef FG_LOG_H
+#define FG_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define LOG_ESC_MAX 256 /* bytes of escaped output per log_esc() buffer */
+
+extern int log_verbose; /* 0 = info, 1 = debug, 2 = trace */
+
+void log_init(int foreground, int verbose, const char *ident);
+void log_setverbose(int);
+void log_warn(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void log_debug_(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void fatal(const char *, ...) __attribute__((__format__(printf, 1, 2)))
+__attribute__((__noreturn__));
+void fatalx(const char *, ...) __attribute__((__format__(printf, 1, 2)))
+__attribute__((__noreturn__));
+
+/* Escape untrusted text into buf (C-style, non-printables as \ooo,
+ * truncated with "..." to fit); returns buf. */
+const char *log_esc(char *buf, size_t bufsz, const char *s);
+
+/* Arguments are not evaluated at all when debug logging is off. */
+#define LOG_DEBUG_ON() (log_verbose > 0)
+#define log_debug(...)                   \
+	do {                             \
+		if (LOG_DEBUG_ON())      \
+			log_debug_(__VA_ARGS__); \
+	} while (0)
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * floodgate - the vocabulary shared by every module: event kinds, subject
+ * types and verdicts, with their wire/config names.
+ */
+#ifndef FG_TYPES_H
+#define FG_TYPES_H
+
+#include <stdint.h>
+
+/* What is being metered. Names are the DESIGN.md / config names. */
+enum fg_kind {
+	FG_KIND_SUBSCRIBE,		  /* "subscribe": outbound invitation */
+	FG_KIND_STRANGER_MESSAGE,	  /* "stranger-message" */
+	FG_KIND_MESSAGE,		  /* "message": to a contact */
+	FG_KIND_REGISTER,		  /* "register" */
+	FG_KIND_AUTH_FAIL,		  /* "auth-fail" */
+	FG_KIND_INBOUND_SUBSCRIBE,	  /* "inbound-subscribe" */
+	FG_KIND_INBOUND_STRANGER_MESSAGE, /* "inbound-stranger-message" */
+	FG_KIND_QUERY,			  /* "query": pubsub reads by peers */
+	FG_KIND__MAX
+};
+
+/* Who a verdict or bucket applies to. */
+enum fg_subj {
+	FG_SUBJ_ACCOUNT, /* "account": local bare JID */
+	FG_SUBJ_DOMAIN,	 /* "domain": remote server domain */
+	FG_SUBJ_IP,	 /* "ip": one address */
+	FG_SUBJ_PREFIX,	 /* "prefix": IPv4 /24 or IPv6 /48 */
+	FG_SUBJ__MAX
+};
+
+/* Ordered by severity: comparisons like v >= FG_V_QUARANTINE are valid. */
+enum fg_verdict {
+	FG_V_ALLOW,
+	FG_V_THROTTLE,
+	FG_V_QUARANTINE,
+	FG_V_BLOCK,
+	FG_V__MAX
+};
+
+/* Admin override on a subject; beats every automatic decision. */
+enum fg_override {
+	FG_OVR_NONE,
+	FG_OVR_ALLOW, /* allowlisted */
+	FG_OVR_QUARANTINE,
+	FG_OVR_BLOCK,
+	FG_OVR__MAX
+};
+
+const char *fg_kind_name(enum fg_kind);
+int	    fg_kind_parse(const char *, enum fg_kind *);
+const char *fg_subj_name(enum fg_subj);
+int	    fg_subj_parse(const char *, enum fg_subj *);
+const char *fg_verdict_name(enum fg_verdict);
+int	    fg_verdict_parse(const char *, enum fg_verdict *);
+const char *fg_override_name(enum fg_override);
+int	    fg_override_parse(const char *, enum fg_override *);
+
+#endif

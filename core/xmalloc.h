@@ -1,0 +1,21 @@
+/*
+ * floodgate - allocation wrappers.
+ *
+ * Allocation failure is fatal: callers never see NULL from these, so
+ * ENOMEM is not threaded back up through every caller.
+ */
+#ifndef FG_XMALLOC_H
+#define FG_XMALLOC_H
+
+#include <stddef.h>
+
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+void *xreallocarray(void *, size_t, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+int   xasprintf(char **, const char *, ...)
+    __attribute__((__format__(printf, 2, 3)));
+
+#endif
