@@ -1,0 +1,671 @@
+-- mod_floodgate: bridge between Prosody 0.12 and the floodgate anti-spam
+-- daemon (floodgated, an XEP-0114 component). Implements doc/PROTOCOL.md,
+-- namespace urn:floodgate:0:
+--   gate     synchronous IQ before invitations, stranger messages and
+--            registrations; the daemon says allow or deny;
+--   meter    asynchronous, batched <message><meter><event/>...</meter>;
+--   verdicts pushed by the daemon, cached here and enforced without asking.
+--
+-- The daemon decides, this module asks and obeys. When the daemon does not
+-- answer in time the stanza goes through (fail open) unless
+-- floodgate_fail_closed is set; every such case is counted and logged.
+--
+-- "Contact" (one rule, used for every gate decision and for the meter):
+-- a stanza from S to R is between contacts when the roster of a *local*
+-- party records a relationship the recipient agreed to or asked for:
+-- S's roster holds R with subscription from, to or both, or holds a
+-- pending request from R; or R's roster holds S with subscription from,
+-- to or both, or with R's own pending request to S (ask="subscribe").
+-- A pending request from S alone does not count, so "invite, then
+-- message" stays a stranger message. Remote rosters are unknown, so for
+-- s2s traffic only the local recipient's roster counts.
+
+local st = require "util.stanza";
+local async = require "util.async";
+local jid_lib = require "util.jid";
+local id = require "util.id";
+local new_ip = require "util.ip".new_ip;
+local parse_cidr = require "util.ip".parse_cidr;
+local ip_match = require "util.ip".match;
+local base64 = require "util.encodings".base64;
+local nodeprep = require "util.encodings".stringprep.nodeprep;
+local sha256 = require "util.hashes".sha256;
+local rostermanager = require "core.rostermanager";
+local usermanager = require "core.usermanager";
+local now = require "util.time".now;
+
+local jid_bare, jid_split, jid_host = jid_lib.bare, jid_lib.split, jid_lib.host;
+
+local xmlns_fg = "urn:floodgate:0";
+local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+
+local host = module.host;
+local component = module:get_option_string("floodgate_component", "floodgate." .. host);
+local gate_timeout = module:get_option_number("floodgate_timeout", 0.25);
+local fail_closed = module:get_option_boolean("floodgate_fail_closed", false);
+local batch_max = module:get_option_number("floodgate_batch", 50);
+local log_interval = 10; -- seconds between two repeated warnings of one kind
+
+local GATE_PRIORITY = 10; -- above mod_presence/mod_message (0): refuse before they act
+local BLOCK_PRIORITY = 20; -- cached verdicts act before the gate
+
+--------------------------------------------------------------------------
+-- metrics and rate-limited logging
+
+local m_gate = module:metric("counter", "gate", "", "floodgate gate decisions",
+	{ "kind", "result" });
+local m_failopen = module:metric("counter", "fail", "", "floodgate gate failures (timeout, error, down)",
+	{ "reason", "action" });
+local m_local = module:metric("counter", "local_refusals", "", "refusals from the cached verdicts",
+	{ "reason" });
+local m_meter = module:metric("counter", "meter_events", "", "floodgate meter events queued", { "type" });
+
+local last_log, suppressed = {}, {};
+local function ratelog(key, level, fmt, ...)
+	local t = now();
+	if last_log[key] and t - last_log[key] < log_interval then
+		suppressed[key] = (suppressed[key] or 0) + 1;
+		return;
+	end
+	local n = suppressed[key];
+	last_log[key], suppressed[key] = t, nil;
+	if n then
+		module:log(level, fmt .. " (%d similar suppressed)", ..., n);
+	else
+		module:log(level, fmt, ...);
+	end
+end
+
+--------------------------------------------------------------------------
+-- verdict cache: cache[subject][key] = { verdict=, expires=ms|nil, reason= }
+
+local cache = { account = {}, domain = {}, ip = {}, prefix = {} };
+local last_seq; -- nil until a full set arrived
+local resync_pending = false;
+
+local function lookup(subject, key)
+	if not key then return nil; end
+	local t = cache[subject];
+	local e = t and t[key];
+	if not e then return nil; end
+	if e.expires and e.expires <= now() * 1000 then
+		t[key] = nil;
+		return nil;
+	end
+	return e.verdict, e;
+end
+
+local function normal_ip(ip)
+	if not ip then return nil; end
+	local parsed = new_ip(ip);
+	return parsed and parsed.normal or ip;
+end
+
+local function ip_verdict(ip)
+	if not ip then return nil; end
+	local v, e = lookup("ip", normal_ip(ip));
+	if v then return v, e; end
+	local parsed = new_ip(ip);
+	if not parsed then return nil; end
+	-- Prefix verdicts are few (throttle at most); a scan is fine.
+	for key in pairs(cache.prefix) do
+		local net, bits = parse_cidr(key);
+		if net and bits and ip_match(parsed, net, bits) then
+			local pv, pe = lookup("prefix", key);
+			if pv then return pv, pe; end
+		end
+	end
+	return nil;
+end
+
+-- Verdict of the sender of a stanza: account first, then its domain.
+local function sender_verdict(bare)
+	local v, e = lookup("account", bare);
+	if v and v ~= "allow" then return v, e; end
+	return lookup("domain", jid_host(bare));
+end
+
+local close_sessions; -- defined below
+
+local function apply_verdict(tag)
+	local subject, key, verdict = tag.attr.subject, tag.attr.key, tag.attr.verdict;
+	if not (subject and key and verdict and cache[subject]) then
+		module:log("debug", "Ignoring malformed verdict %s", tag);
+		return;
+	end
+	if subject == "account" then key = jid_bare(key) or key; end
+	if subject == "ip" then key = normal_ip(key); end
+	if subject == "account" or subject == "domain" then key = key:lower(); end
+	if verdict == "allow" then
+		cache[subject][key] = nil;
+		return;
+	end
+	cache[subject][key] = { verdict = verdict, expires = tonumber(tag.attr.expires),
+		reason = tag.attr.reason };
+	if subject == "account" and verdict == "block" then
+		close_sessions(key, tag.attr.reason);
+	end
+end
+
+local function count_entries()
+	local n = 0;
+	for _, t in pairs(cache) do for _ in pairs(t) do n = n + 1; end end
+	return n;
+end
+
+local function load_verdicts(el, from_full_request)
+	local full = el.attr.full == "1" or el.attr.full == "true" or from_full_request;
+	local seq = tonumber(el.attr.seq);
+	if full then
+		cache = { account = {}, domain = {}, ip = {}, prefix = {} };
+	elseif last_seq and seq and seq ~= last_seq + 1 then
+		module:log("info", "Verdict push seq %d after %d: gap, asking for the full set", seq, last_seq);
+		last_seq = nil;
+	end
+	for tag in el:childtags("verdict", xmlns_fg) do
+		apply_verdict(tag);
+	end
+	if full then
+		last_seq = seq;
+		module:log("info", "Verdict cache replaced by the full set (seq %s, %d entries)",
+			tostring(seq), count_entries());
+	elseif last_seq then
+		last_seq = seq;
+	end
+	return last_seq ~= nil;
+end
+
+local function request_full_set(why)
+	if resync_pending then return; end
+	resync_pending = true;
+	module:log("debug", "Requesting the full verdict set (%s)", why);
+	local iq = st.iq({ type = "get", from = host, to = component, id = "fgv" .. id.short() })
+		:tag("verdicts", { xmlns = xmlns_fg });
+	module:send_iq(iq, nil, 10):next(function (res)
+		resync_pending = false;
+		local el = res.stanza.attr.type == "result" and res.stanza:get_child("verdicts", xmlns_fg);
+		if el then
+			load_verdicts(el, true);
+		else
+			ratelog("resync", "warn", "Full verdict set request to %s failed: %s", component,
+				res.stanza.attr.type);
+		end
+	end, function (err)
+		resync_pending = false;
+		ratelog("resync", "warn", "Full verdict set request to %s failed: %s", component, tostring(err));
+	end);
+end
+
+module:hook("iq-set/host/" .. xmlns_fg .. ":verdicts", function (event)
+	local stanza, origin = event.stanza, event.origin;
+	if stanza.attr.from ~= component then
+		m_local:with_labels("forged-verdicts"):add(1);
+		ratelog("forged", "warn", "Refusing verdicts from %s (only %s may push)", stanza.attr.from, component);
+		origin.send(st.error_reply(stanza, "auth", "forbidden"));
+		return true;
+	end
+	local in_sync = load_verdicts(stanza.tags[1]);
+	origin.send(st.reply(stanza));
+	if not in_sync then request_full_set("sequence gap"); end
+	return true;
+end);
+
+--------------------------------------------------------------------------
+-- helpers
+
+local function user_bare(origin)
+	if origin.username and origin.host then
+		return origin.username .. "@" .. origin.host;
+	end
+end
+
+local function is_local(bare)
+	local node, h = jid_split(bare);
+	return node ~= nil and h == host;
+end
+
+local function roster_of(bare)
+	local node, h = jid_split(bare);
+	if not node or h ~= host then return nil; end
+	return rostermanager.load_roster(node, h);
+end
+
+local function subscribed(item)
+	local sub = item and item.subscription;
+	return sub == "from" or sub == "to" or sub == "both";
+end
+
+-- Is the message/invitation from sender to recipient between contacts?
+-- Only what the recipient agreed to or asked for counts: a pending
+-- request *from* the sender does not make the recipient a contact.
+local function is_contact(sender, recipient)
+	local sr = roster_of(sender);
+	if sr then
+		if subscribed(sr[recipient]) then return true; end
+		local meta = sr[false];
+		if meta and meta.pending and meta.pending[recipient] then return true; end
+	end
+	local rr = roster_of(recipient);
+	if rr then
+		local item = rr[sender];
+		if subscribed(item) or (item and item.ask) then return true; end
+	end
+	return false;
+end
+
+-- Fingerprint of the normalised body (see doc/PROTOCOL.md, "fp").
+local function fingerprint(body)
+	if not body then return nil; end
+	local norm = body:lower():gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "");
+	if norm == "" then return nil; end
+	return sha256(norm, true):sub(1, 16);
+end
+
+local function error_type(condition)
+	if condition == "resource-constraint" then return "wait"; end
+	if condition == "not-authorized" or condition == "forbidden" then return "auth"; end
+	return "cancel";
+end
+
+local function refuse(event, condition, text, inbound)
+	local stanza = event.stanza;
+	if stanza.attr.type == "error" or stanza.attr.type == "result" then return true; end
+	local reply = st.error_reply(stanza, error_type(condition), condition, text);
+	if inbound then
+		module:send(reply);
+	else
+		event.origin.send(reply);
+	end
+	return true;
+end
+
+local function verdict_text(verdict, e)
+	local what = verdict == "block" and "blocked" or "quarantined";
+	local why = e and e.reason and (": " .. e.reason) or "";
+	return ("Refused by the server's anti-spam policy (%s%s). Contact the server admin."):format(what, why);
+end
+
+--------------------------------------------------------------------------
+-- gate: returns nil to allow, or condition, text to refuse
+
+local function fail(kind, reason)
+	local action = fail_closed and "refused" or "allowed";
+	m_failopen:with_labels(reason, action):add(1);
+	ratelog("fail-" .. reason, "warn", "floodgate gate %s for %s: %s; stanza %s", reason, kind,
+		fail_closed and "refused (floodgate_fail_closed)" or "let through (fail open)", action);
+	if fail_closed then
+		return "resource-constraint", "The anti-spam service is unavailable, retry later.";
+	end
+end
+
+local function gate(kind, attrs)
+	if not async.ready() then return fail(kind, "no-async"); end
+	attrs.xmlns, attrs.kind = xmlns_fg, kind;
+	local iq = st.iq({ type = "get", from = host, to = component, id = "fgg" .. id.short() })
+		:tag("gate", attrs);
+	local res, err = async.wait_for(module:send_iq(iq, nil, gate_timeout));
+	if not res then
+		local cond = type(err) == "table" and err.condition or tostring(err);
+		if cond == "remote-server-timeout" and err.text == "IQ stanza timed out" then
+			return fail(kind, "timeout");
+		end
+		return fail(kind, cond == "remote-server-timeout" and "down" or "error");
+	end
+	local reply = res.stanza;
+	if reply.attr.type ~= "result" then return fail(kind, "error"); end
+	local deny = reply:get_child("deny", xmlns_fg);
+	if deny then
+		m_gate:with_labels(kind, "deny"):add(1);
+		return deny.attr.condition or "policy-violation",
+			deny.attr.text or "Refused by the server's anti-spam policy.";
+	end
+	if reply:get_child("allow", xmlns_fg) then
+		m_gate:with_labels(kind, "allow"):add(1);
+		return nil;
+	end
+	return fail(kind, "error");
+end
+
+--------------------------------------------------------------------------
+-- meter: batched, flushed at latest 1 s after the first queued event
+
+local queue, flush_timer = {}, nil;
+
+local function flush()
+	flush_timer = nil;
+	if #queue == 0 then return; end
+	local msg = st.message({ from = host, to = component, id = "fgm" .. id.short() })
+		:tag("meter", { xmlns = xmlns_fg });
+	for i = 1, #queue do
+		msg:tag("event", queue[i]):up();
+	end
+	queue = {};
+	module:send(msg);
+end
+
+local function meter(attrs)
+	m_meter:with_labels(attrs.type):add(1);
+	queue[#queue + 1] = attrs;
+	if #queue >= batch_max then
+		if flush_timer then flush_timer:stop(); end
+		flush();
+	elseif not flush_timer then
+		flush_timer = module:add_timer(1, flush);
+	end
+end
+
+-- A meter message bounced by mod_component while the link is down comes
+-- back to the host as an error; swallow it quietly.
+module:hook("message/host", function (event)
+	local stanza = event.stanza;
+	if stanza.attr.from == component and stanza.attr.type == "error" then
+		ratelog("meter-bounce", "warn", "Meter batch to %s bounced (component down?)", component);
+		return true;
+	end
+end, 10);
+
+module:hook_global("server-stopping", flush);
+
+--------------------------------------------------------------------------
+-- outbound (local users)
+
+local function outbound_blocked(event)
+	local origin = event.origin;
+	if origin.type ~= "c2s" then return; end
+	local bare = user_bare(origin);
+	local v, e = lookup("account", bare);
+	if v == "block" then
+		m_local:with_labels("account-block"):add(1);
+		return refuse(event, "policy-violation", verdict_text(v, e));
+	end
+end
+
+for _, kind in ipairs { "message", "presence", "iq" } do
+	for _, t in ipairs { "bare", "full", "host" } do
+		module:hook("pre-" .. kind .. "/" .. t, outbound_blocked, BLOCK_PRIORITY);
+	end
+end
+
+local function outbound_subscribe(event)
+	local origin, stanza = event.origin, event.stanza;
+	if stanza.attr.type ~= "subscribe" or origin.type ~= "c2s" then return; end
+	local from, to = user_bare(origin), jid_bare(stanza.attr.to);
+	if not (from and to) then return; end
+	local contact = is_contact(from, to);
+	local v, e = lookup("account", from);
+	if v == "quarantine" then
+		m_local:with_labels("account-quarantine"):add(1);
+		return refuse(event, "policy-violation", verdict_text(v, e));
+	end
+	local cond, text = gate("subscribe", { from = from, to = to, ip = origin.ip,
+		contact = contact and "1" or "0" });
+	if cond then return refuse(event, cond, text); end
+end
+module:hook("pre-presence/bare", outbound_subscribe, GATE_PRIORITY);
+module:hook("pre-presence/full", outbound_subscribe, GATE_PRIORITY);
+
+local function countable_message(stanza)
+	local t = stanza.attr.type;
+	if t == "error" or t == "groupchat" then return nil; end
+	return stanza:get_child_text("body");
+end
+
+local function outbound_message(event)
+	local origin, stanza = event.origin, event.stanza;
+	if origin.type ~= "c2s" then return; end
+	local body = countable_message(stanza);
+	if not body then return; end
+	local from, to = user_bare(origin), jid_bare(stanza.attr.to);
+	if not (from and to) or from == to then return; end
+	local fp = fingerprint(body);
+	if is_contact(from, to) then
+		meter({ type = "message", from = from, to = to, fp = fp });
+		return;
+	end
+	local v, e = lookup("account", from);
+	if v == "quarantine" then
+		m_local:with_labels("account-quarantine"):add(1);
+		return refuse(event, "policy-violation", verdict_text(v, e));
+	end
+	local cond, text = gate("stranger-message", { from = from, to = to, ip = origin.ip,
+		contact = "0", fp = fp });
+	if cond then return refuse(event, cond, text); end
+end
+module:hook("pre-message/bare", outbound_message, GATE_PRIORITY);
+module:hook("pre-message/full", outbound_message, GATE_PRIORITY);
+
+--------------------------------------------------------------------------
+-- inbound (s2s)
+
+local function inbound_blocked(event)
+	local origin, stanza = event.origin, event.stanza;
+	if origin.type ~= "s2sin" then return; end
+	local from = jid_bare(stanza.attr.from);
+	local v, e = sender_verdict(from or "");
+	if v == "block" then
+		m_local:with_labels("domain-block"):add(1);
+		local t = stanza.attr.type;
+		if stanza.name == "presence" or t == "error" or t == "result" then return true; end
+		return refuse(event, "policy-violation", verdict_text(v, e), true);
+	end
+end
+for _, kind in ipairs { "message", "presence", "iq" } do
+	for _, t in ipairs { "bare", "full", "host" } do
+		module:hook(kind .. "/" .. t, inbound_blocked, BLOCK_PRIORITY);
+	end
+end
+
+local function inbound_subscribe(event)
+	local origin, stanza = event.origin, event.stanza;
+	if origin.type ~= "s2sin" or stanza.attr.type ~= "subscribe" then return; end
+	local from, to = jid_bare(stanza.attr.from), jid_bare(stanza.attr.to);
+	if not (from and to) then return; end
+	local contact = is_contact(from, to);
+	local v, e = sender_verdict(from);
+	if v == "quarantine" and not contact then
+		m_local:with_labels("domain-quarantine"):add(1);
+		return refuse(event, "policy-violation", verdict_text(v, e), true);
+	end
+	local cond, text = gate("inbound-subscribe", { from = from, to = to, ip = origin.ip,
+		contact = contact and "1" or "0" });
+	if cond then return refuse(event, cond, text, true); end
+end
+module:hook("presence/bare", inbound_subscribe, GATE_PRIORITY);
+
+local function inbound_message(event)
+	local origin, stanza = event.origin, event.stanza;
+	if origin.type ~= "s2sin" then return; end
+	local body = countable_message(stanza);
+	if not body then return; end
+	local from, to = jid_bare(stanza.attr.from), jid_bare(stanza.attr.to);
+	if not (from and to) then return; end
+	local fp = fingerprint(body);
+	if is_contact(from, to) then
+		meter({ type = "message", from = from, to = to, fp = fp });
+		return;
+	end
+	local v, e = sender_verdict(from);
+	if v == "quarantine" then
+		m_local:with_labels("domain-quarantine"):add(1);
+		return refuse(event, "policy-violation", verdict_text(v, e), true);
+	end
+	local cond, text = gate("inbound-stranger-message", { from = from, to = to, ip = origin.ip,
+		contact = "0", fp = fp });
+	if cond then return refuse(event, cond, text, true); end
+end
+module:hook("message/bare", inbound_message, GATE_PRIORITY);
+module:hook("message/full", inbound_message, GATE_PRIORITY);
+
+--------------------------------------------------------------------------
+-- registration
+
+module:hook("user-registering", function (event)
+	local from = event.username .. "@" .. (event.host or host);
+	local ip = event.ip or (event.session and event.session.ip);
+	if ip_verdict(ip) == "block" then
+		m_local:with_labels("ip-block"):add(1);
+		event.allowed = false;
+		event.error = { type = "cancel", condition = "not-allowed",
+			text = "Registrations from your network are refused by the server's anti-spam policy." };
+		event.reason = event.error.text;
+		return;
+	end
+	local cond, text = gate("register", { from = from, ip = ip });
+	if cond then
+		event.allowed = false;
+		event.error = { type = error_type(cond), condition = cond, text = text };
+		event.reason = text;
+	end
+end, GATE_PRIORITY);
+
+module:hook("user-registered", function (event)
+	local ip = event.ip or (event.session and event.session.ip);
+	meter({ type = "registered", from = event.username .. "@" .. (event.host or host), ip = ip });
+end);
+
+--------------------------------------------------------------------------
+-- authentication and sessions
+
+-- The login as the client typed it: mod_saslauth only keeps the nodeprepped
+-- (lowercased) name, so read it from the SASL initial response ourselves.
+local function typed_login(mechanism, text)
+	if not text then return nil; end
+	local data = base64.decode(text);
+	if not data then return nil; end
+	if mechanism == "PLAIN" then
+		local _, authcid = data:match("^([^%z]*)%z([^%z]+)%z");
+		return authcid;
+	elseif mechanism and mechanism:match("^SCRAM%-") then
+		local n = data:match("^[^,]*,[^,]*,n=([^,]*)");
+		return n and n:gsub("=2C", ","):gsub("=3D", "=");
+	end
+end
+
+local function login_node(login)
+	if not login then return nil; end
+	local node = login:match("^([^@]+)@") or login;
+	return nodeprep(node);
+end
+
+local function sasl_failure(session, condition, text)
+	session.send(st.stanza("failure", { xmlns = xmlns_sasl }):tag(condition):up()
+		:tag("text"):text(text));
+end
+
+module:hook("stanza/" .. xmlns_sasl .. ":auth", function (event)
+	local session, stanza = event.origin, event.stanza;
+	if session.type ~= "c2s_unauthed" then return; end
+	session.floodgate_login = typed_login(stanza.attr.mechanism, stanza[1]);
+	if ip_verdict(session.ip) == "block" then
+		m_local:with_labels("ip-block"):add(1);
+		sasl_failure(session, "not-authorized", "Logins from your address are refused by the server's anti-spam policy.");
+		return true;
+	end
+	local node = login_node(session.floodgate_login);
+	if node and lookup("account", node .. "@" .. host) == "block" then
+		m_local:with_labels("account-block"):add(1);
+		sasl_failure(session, "account-disabled", "This account is blocked by the server's anti-spam policy.");
+		return true;
+	end
+end, 10);
+
+module:hook("authentication-success", function (event)
+	local session = event.session;
+	local login = session.floodgate_login or session.username;
+	meter({ type = "auth-ok", login = login, ip = session.ip });
+	local bare = user_bare(session);
+	if lookup("account", bare) == "block" then
+		m_local:with_labels("account-block"):add(1);
+		module:add_timer(0, function ()
+			session:close({ condition = "policy-violation",
+				text = "This account is blocked by the server's anti-spam policy." });
+		end);
+	end
+end);
+
+module:hook("authentication-failure", function (event)
+	local session = event.session;
+	local login = session.floodgate_login or (session.sasl_handler and session.sasl_handler.username);
+	local exists;
+	local node = login_node(login);
+	if node then exists = usermanager.user_exists(node, host) and "1" or "0"; end
+	meter({ type = "auth-fail", login = login, ip = session.ip, exists = exists });
+end);
+
+module:hook("resource-bind", function (event)
+	local session = event.session;
+	session.floodgate_bound = now();
+	meter({ type = "session-start", from = session.full_jid, ip = session.ip,
+		login = session.floodgate_login or session.username });
+end);
+
+module:hook("resource-unbind", function (event)
+	local session = event.session;
+	local started = session.conntime or session.floodgate_bound;
+	meter({ type = "session-end", from = session.full_jid, ip = session.ip,
+		duration = started and ("%d"):format((now() - started) * 1000) or nil });
+end);
+
+function close_sessions(bare, reason)
+	local node, h = jid_split(bare);
+	if h ~= host or not node then return; end
+	local user = prosody.hosts[host] and prosody.hosts[host].sessions[node];
+	if not user then return; end
+	local list = {};
+	for _, session in pairs(user.sessions) do list[#list + 1] = session; end
+	for _, session in ipairs(list) do
+		module:log("info", "Closing session %s: account blocked (%s)", session.full_jid, reason or "no reason");
+		session:close({ condition = "policy-violation",
+			text = "This account is blocked by the server's anti-spam policy." });
+	end
+end
+
+--------------------------------------------------------------------------
+-- spam reports (XEP-0377, inside a XEP-0191 block)
+
+module:hook("iq-set/self/urn:xmpp:blocking:block", function (event)
+	local origin, stanza = event.origin, event.stanza;
+	local from = user_bare(origin);
+	for item in stanza.tags[1]:childtags("item") do
+		local report = item:get_child("report", "urn:xmpp:reporting:1")
+			or item:get_child("report", "urn:xmpp:reporting:0");
+		if report and item.attr.jid then
+			local reason = report.attr.reason;
+			if not reason then
+				local child = report.tags[1];
+				reason = child and ("urn:xmpp:reporting:" .. child.name) or "urn:xmpp:reporting:spam";
+			end
+			meter({ type = "report", from = from, to = item.attr.jid, reason = reason });
+		end
+	end
+end, 10);
+
+--------------------------------------------------------------------------
+-- component link: resync on (re)connect and at load
+
+local function watch_component(h)
+	if h ~= component then return; end
+	module:context(component):hook("component-authenticated", function ()
+		module:log("info", "floodgate component %s connected", component);
+		-- The daemon pushes the full set on connect; ask as well, in case a
+		-- push was lost, after the handshake has settled.
+		module:add_timer(0.5, function () request_full_set("component connected"); end);
+	end);
+	module:context(component):hook("component-disconnected", function ()
+		module:log("warn", "floodgate component %s disconnected; gating fails %s", component,
+			fail_closed and "closed" or "open");
+	end);
+end
+
+if prosody.hosts[component] then
+	watch_component(component);
+else
+	module:hook_global("host-activated", watch_component);
+end
+
+-- At load (server start or reload). If the component is not linked yet,
+-- the request bounces and component-authenticated asks again.
+module:add_timer(0, function () request_full_set("module loaded"); end);
+
+module:log("info", "floodgate bridge for %s -> %s (timeout %.3fs, fail %s, batch %d)", host, component,
+	gate_timeout, fail_closed and "closed" or "open", batch_max);
