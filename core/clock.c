@@ -5,9 +5,9 @@
 
 #include "clock.h"
 
-static int	fake_on;
+static int      fake_on;
 static uint64_t fake_mono;
-static int64_t	fake_wall;
+static int64_t  fake_wall;
 
 uint64_t
 clock_mono_ns(void)

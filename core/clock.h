@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 uint64_t clock_mono_ns(void);
-int64_t	 clock_wall_ms(void);
+int64_t  clock_wall_ms(void);
 
 /* Test hooks: once set, both clocks read the fake values. */
 void clock_fake_set(uint64_t mono_ns, int64_t wall_ms);

@@ -56,7 +56,7 @@ log_vwrite(int pri, const char *suffix, const char *fmt, va_list ap)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
 		fprintf(stderr, "%s.%03ldZ %s\n", tbuf, ts.tv_nsec / 1000000,
-		    msg);
+			msg);
 		fflush(stderr);
 	} else
 		syslog(pri, "%s", msg);

@@ -33,10 +33,10 @@ const char *log_esc(char *buf, size_t bufsz, const char *s);
 
 /* Arguments are not evaluated at all when debug logging is off. */
 #define LOG_DEBUG_ON() (log_verbose > 0)
-#define log_debug(...)                   \
-	do {                             \
-		if (LOG_DEBUG_ON())      \
-			log_debug_(__VA_ARGS__); \
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (LOG_DEBUG_ON())                                            \
+			log_debug_(__VA_ARGS__);                               \
 	} while (0)
 
 #endif

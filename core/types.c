@@ -6,17 +6,32 @@
 #include "types.h"
 
 static const char *kind_names[FG_KIND__MAX] = {
-	"subscribe", "stranger-message", "message", "register", "auth-fail",
-	"inbound-subscribe", "inbound-stranger-message", "query",
+    "subscribe",
+    "stranger-message",
+    "message",
+    "register",
+    "auth-fail",
+    "inbound-subscribe",
+    "inbound-stranger-message",
+    "query",
 };
 static const char *subj_names[FG_SUBJ__MAX] = {
-	"account", "domain", "ip", "prefix",
+    "account",
+    "domain",
+    "ip",
+    "prefix",
 };
 static const char *verdict_names[FG_V__MAX] = {
-	"allow", "throttle", "quarantine", "block",
+    "allow",
+    "throttle",
+    "quarantine",
+    "block",
 };
 static const char *override_names[FG_OVR__MAX] = {
-	"none", "allow", "quarantine", "block",
+    "none",
+    "allow",
+    "quarantine",
+    "block",
 };
 
 static int
@@ -32,23 +47,23 @@ lookup(const char *const *names, int n, const char *s)
 	return -1;
 }
 
-#define NAMEFN(fn, parsefn, type, names, max)                       \
-	const char *fn(type v)                                      \
-	{                                                           \
-		return ((int)v >= 0 && v < max) ? names[v] : "?";   \
-	}                                                           \
-	int parsefn(const char *s, type *out)                       \
-	{                                                           \
-		int i = lookup(names, max, s);                      \
-		if (i < 0)                                          \
-			return -1;                                  \
-		*out = (type)i;                                     \
-		return 0;                                           \
+#define NAMEFN(fn, parsefn, type, names, max)                                  \
+	const char *fn(type v)                                                 \
+	{                                                                      \
+		return ((int)v >= 0 && v < max) ? names[v] : "?";              \
+	}                                                                      \
+	int parsefn(const char *s, type *out)                                  \
+	{                                                                      \
+		int i = lookup(names, max, s);                                 \
+		if (i < 0)                                                     \
+			return -1;                                             \
+		*out = (type)i;                                                \
+		return 0;                                                      \
 	}
 
 NAMEFN(fg_kind_name, fg_kind_parse, enum fg_kind, kind_names, FG_KIND__MAX)
 NAMEFN(fg_subj_name, fg_subj_parse, enum fg_subj, subj_names, FG_SUBJ__MAX)
 NAMEFN(fg_verdict_name, fg_verdict_parse, enum fg_verdict, verdict_names,
-    FG_V__MAX)
-NAMEFN(fg_override_name, fg_override_parse, enum fg_override,
-    override_names, FG_OVR__MAX)
+       FG_V__MAX)
+NAMEFN(fg_override_name, fg_override_parse, enum fg_override, override_names,
+       FG_OVR__MAX)

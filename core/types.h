@@ -9,23 +9,23 @@
 
 /* What is being metered. Names are the DESIGN.md / config names. */
 enum fg_kind {
-	FG_KIND_SUBSCRIBE,		  /* "subscribe": outbound invitation */
-	FG_KIND_STRANGER_MESSAGE,	  /* "stranger-message" */
-	FG_KIND_MESSAGE,		  /* "message": to a contact */
-	FG_KIND_REGISTER,		  /* "register" */
-	FG_KIND_AUTH_FAIL,		  /* "auth-fail" */
-	FG_KIND_INBOUND_SUBSCRIBE,	  /* "inbound-subscribe" */
+	FG_KIND_SUBSCRIBE,                /* "subscribe": outbound invitation */
+	FG_KIND_STRANGER_MESSAGE,         /* "stranger-message" */
+	FG_KIND_MESSAGE,                  /* "message": to a contact */
+	FG_KIND_REGISTER,                 /* "register" */
+	FG_KIND_AUTH_FAIL,                /* "auth-fail" */
+	FG_KIND_INBOUND_SUBSCRIBE,        /* "inbound-subscribe" */
 	FG_KIND_INBOUND_STRANGER_MESSAGE, /* "inbound-stranger-message" */
-	FG_KIND_QUERY,			  /* "query": pubsub reads by peers */
+	FG_KIND_QUERY,                    /* "query": pubsub reads by peers */
 	FG_KIND__MAX
 };
 
 /* Who a verdict or bucket applies to. */
 enum fg_subj {
 	FG_SUBJ_ACCOUNT, /* "account": local bare JID */
-	FG_SUBJ_DOMAIN,	 /* "domain": remote server domain */
-	FG_SUBJ_IP,	 /* "ip": one address */
-	FG_SUBJ_PREFIX,	 /* "prefix": IPv4 /24 or IPv6 /48 */
+	FG_SUBJ_DOMAIN,  /* "domain": remote server domain */
+	FG_SUBJ_IP,      /* "ip": one address */
+	FG_SUBJ_PREFIX,  /* "prefix": IPv4 /24 or IPv6 /48 */
 	FG_SUBJ__MAX
 };
 
@@ -48,12 +48,12 @@ enum fg_override {
 };
 
 const char *fg_kind_name(enum fg_kind);
-int	    fg_kind_parse(const char *, enum fg_kind *);
+int         fg_kind_parse(const char *, enum fg_kind *);
 const char *fg_subj_name(enum fg_subj);
-int	    fg_subj_parse(const char *, enum fg_subj *);
+int         fg_subj_parse(const char *, enum fg_subj *);
 const char *fg_verdict_name(enum fg_verdict);
-int	    fg_verdict_parse(const char *, enum fg_verdict *);
+int         fg_verdict_parse(const char *, enum fg_verdict *);
 const char *fg_override_name(enum fg_override);
-int	    fg_override_parse(const char *, enum fg_override *);
+int         fg_override_parse(const char *, enum fg_override *);
 
 #endif

@@ -1,0 +1,188 @@
+/*
+ * floodgate - the component: owns the link, routes stanzas to the
+ * protocol surfaces, and exports their counters.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/http.h"
+#include "../core/log.h"
+#include "../core/xmalloc.h"
+#include "../policy/policy.h"
+#include "comp_int.h"
+
+static int  on_iq(xmpp_conn_t *, xmpp_stanza_t *, void *);
+static int  on_message(xmpp_conn_t *, xmpp_stanza_t *, void *);
+static void on_link(struct comp_link *, int, void *);
+
+struct comp *
+comp_new(struct event_base *base, const struct fg_config *cfg,
+	 struct policy *pol, struct store *store)
+{
+	struct comp *c = xcalloc(1, sizeof *c);
+
+	c->base = base;
+	c->cfg = cfg;
+	c->pol = pol;
+	c->store = store;
+	c->link = comp_link_new(base, cfg->comp_jid, cfg->comp_secret,
+				cfg->comp_server, cfg->comp_port);
+	comp_link_set_state_cb(c->link, on_link, c);
+	xmpp_handler_add(comp_link_conn(c->link), on_iq, NULL, "iq", NULL, c);
+	xmpp_handler_add(comp_link_conn(c->link), on_message, NULL, "message",
+			 NULL, c);
+	pol_set_verdict_cb(pol, comp_verdict_changed, c);
+	return c;
+}
+
+void
+comp_free(struct comp *c)
+{
+	if (c == NULL)
+		return;
+	pol_set_verdict_cb(c->pol, NULL, NULL);
+	comp_link_free(c->link);
+	free(c);
+}
+
+void
+comp_start(struct comp *c)
+{
+	comp_link_start(c->link);
+}
+
+void
+comp_stop(struct comp *c)
+{
+	comp_link_stop(c->link);
+}
+
+int
+comp_up(const struct comp *c)
+{
+	return comp_link_up(c->link);
+}
+
+void
+comp_reconfigure(struct comp *c, const struct fg_config *cfg)
+{
+	c->cfg = cfg;
+}
+
+static void
+on_link(struct comp_link *l, int up, void *arg)
+{
+	struct comp *c = arg;
+
+	/* modules keep enforcing across our restarts from the full set */
+	if (up)
+		comp_verdicts_push_full(c, NULL);
+}
+
+static int
+on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
+{
+	struct comp   *c = arg;
+	const char    *type = xmpp_stanza_get_type(iq);
+	xmpp_stanza_t *q;
+	const char    *ns;
+
+	if (type == NULL) {
+		stz_reply_error(c, iq, "modify", "bad-request", "iq type");
+		return 1;
+	}
+	if (!strcmp(type, "result"))
+		return 1; /* acks of our verdict pushes */
+	if (!strcmp(type, "error")) {
+		c->c.iq_errors_in++;
+		return 1;
+	}
+	if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
+		stz_reply_error(c, iq, "modify", "bad-request", "iq type");
+		return 1;
+	}
+	q = xmpp_stanza_get_children(iq);
+	while (q != NULL && xmpp_stanza_is_text(q))
+		q = xmpp_stanza_get_next(q);
+	ns = q != NULL ? xmpp_stanza_get_ns(q) : NULL;
+	if (ns == NULL) {
+		stz_reply_error(c, iq, "modify", "bad-request", "empty iq");
+		return 1;
+	}
+	if (strcmp(ns, NS_FLOODGATE) == 0 && comp_gate_iq(c, iq, q))
+		return 1;
+	if (comp_disco_iq(c, iq, q))
+		return 1;
+	c->c.iq_unsupported++;
+	stz_reply_error(c, iq, "cancel", "service-unavailable", NULL);
+	return 1;
+}
+
+static int
+on_message(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *arg)
+{
+	struct comp   *c = arg;
+	const char    *type = xmpp_stanza_get_type(msg);
+	xmpp_stanza_t *meter;
+
+	if (type != NULL && strcmp(type, "error") == 0)
+		return 1;
+	meter = xmpp_stanza_get_child_by_ns(msg, NS_FLOODGATE);
+	if (meter != NULL && xmpp_stanza_get_name(meter) != NULL &&
+	    strcmp(xmpp_stanza_get_name(meter), "meter") == 0) {
+		comp_meter_message(c, msg, meter);
+		return 1;
+	}
+	/* plain chat to the component: nothing to do, say so once */
+	if (xmpp_stanza_get_child_by_name(msg, "body") != NULL)
+		stz_reply_error(c, msg, "cancel", "service-unavailable",
+				"floodgate does not take chat messages");
+	return 1;
+}
+
+void
+comp_metrics(struct evbuffer *b, void *arg)
+{
+	struct comp      *c = arg;
+	struct link_stats ls;
+
+	comp_link_get_stats(c->link, &ls);
+	http_metric(b, "floodgate_link_up", "gauge",
+		    "1 when the XEP-0114 link is established", NULL, ls.up);
+	http_metric(b, "floodgate_link_connects_total", "counter",
+		    "Handshakes completed", NULL, (double)ls.connects);
+	http_metric(b, "floodgate_link_reconnects_total", "counter",
+		    "Connection attempts after the first", NULL,
+		    (double)ls.reconnects);
+	http_metric(b, "floodgate_link_handshake_failures_total", "counter",
+		    "Streams closed by the server during the handshake", NULL,
+		    (double)ls.handshake_fails);
+	http_metric(b, "floodgate_stanzas_total", "counter",
+		    "Stanzas over the component link", "dir=\"in\"",
+		    (double)ls.stanzas_in);
+	http_metric(b, "floodgate_stanzas_total", "counter", NULL,
+		    "dir=\"out\"", (double)ls.stanzas_out);
+	http_metric(b, "floodgate_gates_total", "counter",
+		    "Gate questions answered", "result=\"allow\"",
+		    (double)c->c.gate[1]);
+	http_metric(b, "floodgate_gates_total", "counter", NULL,
+		    "result=\"deny\"", (double)c->c.gate[0]);
+	http_metric(b, "floodgate_gates_total", "counter", NULL,
+		    "result=\"bad\"", (double)c->c.gate_bad);
+	http_metric(b, "floodgate_meter_events_total", "counter",
+		    "Meter events received", "result=\"ok\"",
+		    (double)c->c.meter_ok);
+	http_metric(b, "floodgate_meter_events_total", "counter", NULL,
+		    "result=\"bad\"", (double)c->c.meter_bad);
+	http_metric(b, "floodgate_refused_total", "counter", "Stanzas refused",
+		    "reason=\"untrusted\"", (double)c->c.refused_untrusted);
+	http_metric(b, "floodgate_refused_total", "counter", NULL,
+		    "reason=\"unsupported\"", (double)c->c.iq_unsupported);
+	http_metric(b, "floodgate_verdict_pushes_total", "counter",
+		    "Verdict pushes sent to servers", NULL,
+		    (double)c->c.verdict_pushes);
+	http_metric(b, "floodgate_errors_total", "counter",
+		    "Error replies received", "kind=\"iq\"",
+		    (double)c->c.iq_errors_in);
+}

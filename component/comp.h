@@ -1,0 +1,32 @@
+/*
+ * floodgate - the component: every protocol surface of floodgated on the
+ * XEP-0114 link (disco/version/ping, gate/meter/verdicts, and later
+ * ad-hoc commands and pubsub).
+ */
+#ifndef FG_COMP_H
+#define FG_COMP_H
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+struct comp;
+struct fg_config;
+struct policy;
+struct store;
+
+/* cfg, pol and store are borrowed and must outlive the component (or be
+ * replaced through comp_reconfigure). */
+struct comp *comp_new(struct event_base *, const struct fg_config *,
+		      struct policy *, struct store *);
+void         comp_free(struct comp *);
+void         comp_start(struct comp *);
+void         comp_stop(struct comp *);
+int          comp_up(const struct comp *);
+/* Take admins, serves and limits from a reloaded config; the link
+ * settings must be unchanged (the caller restarts the component
+ * otherwise). */
+void comp_reconfigure(struct comp *, const struct fg_config *);
+/* /metrics collector. */
+void comp_metrics(struct evbuffer *, void *comp);
+
+#endif

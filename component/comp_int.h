@@ -1,0 +1,71 @@
+/*
+ * floodgate - the component's insides, shared by the files of
+ * component/ only.
+ */
+#ifndef FG_COMP_INT_H
+#define FG_COMP_INT_H
+
+#include <stdint.h>
+
+#include <strophe.h>
+
+#include "../core/config.h"
+#include "../core/types.h"
+#include "comp.h"
+#include "link.h"
+
+#define NS_FLOODGATE "urn:floodgate:0"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_VERSION "jabber:iq:version"
+#define NS_PING "urn:xmpp:ping"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+/* Counters exported on /metrics. */
+struct comp_counters {
+	uint64_t refused_untrusted; /* events/gates from outside serves */
+	uint64_t gate[2];           /* [0] denied, [1] allowed */
+	uint64_t gate_bad;          /* malformed gate requests */
+	uint64_t meter_ok;
+	uint64_t meter_bad;
+	uint64_t verdict_pushes;
+	uint64_t iq_unsupported;
+	uint64_t iq_errors_in; /* error replies received */
+};
+
+struct comp {
+	struct event_base      *base;
+	const struct fg_config *cfg;
+	struct policy          *pol;
+	struct store           *store;
+	struct comp_link       *link;
+	uint64_t                seq; /* verdict push sequence */
+	uint64_t                next_id;
+	struct comp_counters    c;
+};
+
+/* stanza.c: small builders that never echo the request payload. */
+xmpp_stanza_t *stz_iq_result(struct comp *, xmpp_stanza_t *req);
+xmpp_stanza_t *stz_iq_error(struct comp *, xmpp_stanza_t *req, const char *type,
+			    const char *cond, const char *text);
+void stz_reply_error(struct comp *, xmpp_stanza_t *req, const char *type,
+		     const char *cond, const char *text);
+xmpp_stanza_t *stz_elem(struct comp *, const char *name, const char *ns);
+xmpp_stanza_t *stz_add(xmpp_stanza_t *parent, xmpp_stanza_t *child);
+void           stz_text(struct comp *, xmpp_stanza_t *parent, const char *text);
+const char    *stz_attr(xmpp_stanza_t *, const char *);
+void           stz_next_id(struct comp *, char *buf, size_t len);
+/* 1 when from is exactly one of the served server domains. */
+int stz_from_server(struct comp *, xmpp_stanza_t *);
+
+/* disco.c */
+int comp_disco_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
+
+/* gate.c */
+int comp_gate_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
+int comp_meter_message(struct comp *, xmpp_stanza_t *msg, xmpp_stanza_t *meter);
+void comp_verdicts_push_full(struct comp *, const char *domain);
+void comp_verdict_changed(enum fg_subj, const char *key, enum fg_verdict,
+			  int64_t expires, const char *reason, void *comp);
+
+#endif

@@ -1,0 +1,386 @@
+/*
+ * floodgate - the bridge protocol, daemon side (doc/PROTOCOL.md): gate
+ * questions, batched meter events, and verdict pushes with full resync.
+ *
+ * Only the served server domains may speak it: the server stamps 'from'
+ * on everything its users send, so a bare server domain in 'from' cannot
+ * be forged by a local user.
+ */
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/jid.h"
+#include "../core/log.h"
+#include "../policy/policy.h"
+#include "comp_int.h"
+
+#define GATE_FP_MAX 128       /* hex characters of a body fingerprint */
+#define METER_MAX_EVENTS 1000 /* events used from one meter message */
+#define LOGIN_MAX 1023        /* bytes of a login name as typed */
+#define REASON_MAX 256        /* bytes of a report reason */
+
+static const char *
+verdict_text(enum fg_verdict v)
+{
+	return fg_verdict_name(v);
+}
+
+static int
+valid_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static int
+valid_hex(const char *s, size_t max)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+	return n > 0 && n <= max && s[n] == '\0';
+}
+
+static void
+refuse_untrusted(struct comp *c, xmpp_stanza_t *st)
+{
+	char buf[LOG_ESC_MAX];
+
+	c->c.refused_untrusted++;
+	log_debug("refused floodgate stanza from untrusted %s",
+		  log_esc(buf, sizeof buf, stz_attr(st, "from")));
+	stz_reply_error(
+	    c, st, "auth", "forbidden",
+	    "floodgate accepts this only from the servers it serves");
+}
+
+static void
+gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
+{
+	char              from[JID_MAX + 1], to[JID_MAX + 1];
+	struct pol_gate   req;
+	struct pol_answer ans;
+	const char       *kind = stz_attr(g, "kind");
+	const char       *a;
+	xmpp_stanza_t    *r, *e;
+
+	memset(&req, 0, sizeof req);
+	if (kind == NULL || fg_kind_parse(kind, &req.kind) == -1 ||
+	    !(req.kind == FG_KIND_SUBSCRIBE ||
+	      req.kind == FG_KIND_STRANGER_MESSAGE ||
+	      req.kind == FG_KIND_INBOUND_SUBSCRIBE ||
+	      req.kind == FG_KIND_INBOUND_STRANGER_MESSAGE ||
+	      req.kind == FG_KIND_REGISTER)) {
+		c->c.gate_bad++;
+		stz_reply_error(c, iq, "modify", "bad-request",
+				"gate: missing or unknown kind");
+		return;
+	}
+	if ((a = stz_attr(g, "from")) == NULL ||
+	    jid_bare(a, from, sizeof from) == -1) {
+		c->c.gate_bad++;
+		stz_reply_error(c, iq, "modify", "bad-request",
+				"gate: missing or invalid from");
+		return;
+	}
+	req.from = from;
+	if ((a = stz_attr(g, "to")) != NULL) {
+		if (jid_bare(a, to, sizeof to) == -1) {
+			c->c.gate_bad++;
+			stz_reply_error(c, iq, "modify", "bad-request",
+					"gate: invalid to");
+			return;
+		}
+		req.to = to;
+	}
+	if ((a = stz_attr(g, "ip")) != NULL && *a != '\0') {
+		if (!valid_ip(a)) {
+			c->c.gate_bad++;
+			stz_reply_error(c, iq, "modify", "bad-request",
+					"gate: invalid ip");
+			return;
+		}
+		req.ip = a;
+	}
+	if ((a = stz_attr(g, "fp")) != NULL && valid_hex(a, GATE_FP_MAX))
+		req.fp = a;
+	a = stz_attr(g, "contact");
+	req.contact =
+	    a != NULL && (strcmp(a, "1") == 0 || strcmp(a, "true") == 0);
+
+	pol_gate(c->pol, &req, &ans);
+	c->c.gate[ans.allow ? 1 : 0]++;
+	r = stz_iq_result(c, iq);
+	if (ans.allow)
+		stz_add(r, stz_elem(c, "allow", NS_FLOODGATE));
+	else {
+		e = stz_add(r, stz_elem(c, "deny", NS_FLOODGATE));
+		xmpp_stanza_set_attribute(e, "condition", ans.condition);
+		xmpp_stanza_set_attribute(e, "verdict",
+					  verdict_text(ans.verdict));
+		xmpp_stanza_set_attribute(e, "text", ans.text);
+	}
+	comp_link_send(c->link, r);
+	xmpp_stanza_release(r);
+}
+
+struct full_ctx {
+	struct comp   *c;
+	xmpp_stanza_t *parent;
+	size_t         n;
+};
+
+static void
+add_verdict(struct comp *c, xmpp_stanza_t *parent, enum fg_subj t,
+	    const char *key, enum fg_verdict v, int64_t expires,
+	    const char *reason)
+{
+	xmpp_stanza_t *e = stz_add(parent, stz_elem(c, "verdict", NULL));
+	char           buf[32];
+
+	xmpp_stanza_set_attribute(e, "subject", fg_subj_name(t));
+	xmpp_stanza_set_attribute(e, "key", key);
+	xmpp_stanza_set_attribute(e, "verdict", fg_verdict_name(v));
+	if (expires > 0) {
+		snprintf(buf, sizeof buf, "%lld", (long long)expires);
+		xmpp_stanza_set_attribute(e, "expires", buf);
+	}
+	if (reason != NULL && *reason != '\0')
+		xmpp_stanza_set_attribute(e, "reason", reason);
+}
+
+static void
+full_one(const struct pol_info *pi, void *arg)
+{
+	struct full_ctx *f = arg;
+
+	add_verdict(f->c, f->parent, pi->type, pi->key, pi->effective,
+		    pi->override != FG_OVR_NONE ? 0 : pi->expires, pi->reason);
+	f->n++;
+}
+
+/* A <verdicts/> element holding the whole current set. */
+static xmpp_stanza_t *
+full_set(struct comp *c, size_t *count)
+{
+	struct full_ctx f;
+	xmpp_stanza_t  *v = stz_elem(c, "verdicts", NS_FLOODGATE);
+	char            buf[32];
+
+	snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seq);
+	xmpp_stanza_set_attribute(v, "seq", buf);
+	xmpp_stanza_set_attribute(v, "full", "1");
+	f.c = c;
+	f.parent = v;
+	f.n = 0;
+	pol_foreach_listed(c->pol, full_one, &f);
+	if (count != NULL)
+		*count = f.n;
+	return v;
+}
+
+static void
+push(struct comp *c, const char *domain, xmpp_stanza_t *verdicts)
+{
+	xmpp_stanza_t *iq;
+	char           id[32];
+
+	stz_next_id(c, id, sizeof id);
+	iq = xmpp_iq_new(comp_link_ctx(c->link), "set", id);
+	xmpp_stanza_set_to(iq, domain);
+	xmpp_stanza_set_from(iq, comp_link_jid(c->link));
+	xmpp_stanza_add_child(iq, verdicts);
+	comp_link_send(c->link, iq);
+	xmpp_stanza_release(iq);
+	c->c.verdict_pushes++;
+}
+
+/* Push the full set to domain, or to every served domain if NULL. */
+void
+comp_verdicts_push_full(struct comp *c, const char *domain)
+{
+	xmpp_stanza_t *v;
+	size_t         i, n;
+
+	if (!comp_link_up(c->link))
+		return;
+	v = full_set(c, &n);
+	for (i = 0; i < c->cfg->serves.n; i++)
+		if (domain == NULL ||
+		    strcasecmp(domain, c->cfg->serves.v[i]) == 0)
+			push(c, c->cfg->serves.v[i], v);
+	xmpp_stanza_release(v);
+	log_info("pushed %zu verdicts to %s", n, domain ? domain : "all");
+}
+
+void
+comp_verdict_changed(enum fg_subj t, const char *key, enum fg_verdict v,
+		     int64_t expires, const char *reason, void *arg)
+{
+	struct comp   *c = arg;
+	xmpp_stanza_t *vs;
+	char           buf[32];
+	size_t         i;
+
+	c->seq++;
+	if (!comp_link_up(c->link))
+		return; /* the full push on reconnect carries it */
+	vs = stz_elem(c, "verdicts", NS_FLOODGATE);
+	snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seq);
+	xmpp_stanza_set_attribute(vs, "seq", buf);
+	add_verdict(c, vs, t, key, v, expires, reason);
+	for (i = 0; i < c->cfg->serves.n; i++)
+		push(c, c->cfg->serves.v[i], vs);
+	xmpp_stanza_release(vs);
+}
+
+/* 1 when handled. */
+int
+comp_gate_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
+{
+	const char    *type = xmpp_stanza_get_type(iq);
+	const char    *name = xmpp_stanza_get_name(q);
+	xmpp_stanza_t *r;
+
+	if (!stz_from_server(c, iq)) {
+		refuse_untrusted(c, iq);
+		return 1;
+	}
+	if (strcmp(type, "get") == 0 && strcmp(name, "gate") == 0) {
+		gate(c, iq, q);
+		return 1;
+	}
+	if (strcmp(type, "get") == 0 && strcmp(name, "verdicts") == 0) {
+		r = stz_iq_result(c, iq);
+		stz_add(r, full_set(c, NULL));
+		comp_link_send(c->link, r);
+		xmpp_stanza_release(r);
+		return 1;
+	}
+	stz_reply_error(c, iq, "cancel", "feature-not-implemented",
+			"unknown floodgate request");
+	return 1;
+}
+
+/* One <event/>: 0 if used, -1 if malformed. */
+static int
+meter_event(struct comp *c, xmpp_stanza_t *ev)
+{
+	char             jid[JID_MAX + 1], to[JID_MAX + 1];
+	struct pol_event pe;
+	const char      *type = stz_attr(ev, "type");
+	const char      *a;
+	char            *end;
+
+	memset(&pe, 0, sizeof pe);
+	pe.user_exists = -1;
+	if (type == NULL)
+		return -1;
+	if (!strcmp(type, "message"))
+		pe.type = POL_EV_MESSAGE;
+	else if (!strcmp(type, "session-start"))
+		pe.type = POL_EV_SESSION_START;
+	else if (!strcmp(type, "session-end"))
+		pe.type = POL_EV_SESSION_END;
+	else if (!strcmp(type, "auth-ok"))
+		pe.type = POL_EV_AUTH_OK;
+	else if (!strcmp(type, "auth-fail"))
+		pe.type = POL_EV_AUTH_FAIL;
+	else if (!strcmp(type, "registered"))
+		pe.type = POL_EV_REGISTERED;
+	else if (!strcmp(type, "report"))
+		pe.type = POL_EV_REPORT;
+	else
+		return -1;
+	if ((a = stz_attr(ev, "from")) != NULL) {
+		/* sessions keep the full JID: the resource tells overlapping
+		 * connections apart */
+		if (pe.type == POL_EV_SESSION_START ||
+		    pe.type == POL_EV_SESSION_END) {
+			if (jid_bare(a, jid, sizeof jid) == -1 ||
+			    strlen(a) > JID_MAX)
+				return -1;
+			snprintf(jid, sizeof jid, "%s", a);
+		} else if (jid_bare(a, jid, sizeof jid) == -1)
+			return -1;
+		pe.jid = jid;
+	}
+	if ((a = stz_attr(ev, "to")) != NULL) {
+		if (jid_bare(a, to, sizeof to) == -1)
+			return -1;
+		pe.to = to;
+	}
+	if ((a = stz_attr(ev, "ip")) != NULL && *a != '\0') {
+		if (!valid_ip(a))
+			return -1;
+		pe.ip = a;
+	}
+	if ((a = stz_attr(ev, "login")) != NULL) {
+		if (*a == '\0' || strlen(a) > LOGIN_MAX)
+			return -1;
+		pe.login = a;
+	}
+	if ((a = stz_attr(ev, "reason")) != NULL && strlen(a) <= REASON_MAX)
+		pe.reason = a;
+	if ((a = stz_attr(ev, "fp")) != NULL && valid_hex(a, GATE_FP_MAX))
+		pe.fp = a;
+	if ((a = stz_attr(ev, "duration")) != NULL) {
+		pe.duration_ms = strtoll(a, &end, 10);
+		if (*a == '\0' || *end != '\0' || pe.duration_ms < 0)
+			return -1;
+	}
+	if ((a = stz_attr(ev, "exists")) != NULL)
+		pe.user_exists = strcmp(a, "1") == 0 ? 1 : 0;
+	/* what each type cannot do without */
+	switch (pe.type) {
+	case POL_EV_MESSAGE:
+	case POL_EV_REPORT:
+		if (pe.jid == NULL || pe.to == NULL)
+			return -1;
+		break;
+	case POL_EV_SESSION_START:
+	case POL_EV_SESSION_END:
+	case POL_EV_REGISTERED:
+		if (pe.jid == NULL)
+			return -1;
+		break;
+	case POL_EV_AUTH_OK:
+	case POL_EV_AUTH_FAIL:
+		if (pe.login == NULL)
+			return -1;
+		break;
+	default:
+		break;
+	}
+	pol_event(c->pol, &pe);
+	return 0;
+}
+
+/* 1 when handled. */
+int
+comp_meter_message(struct comp *c, xmpp_stanza_t *msg, xmpp_stanza_t *meter)
+{
+	xmpp_stanza_t *ev;
+	int            n = 0;
+
+	if (!stz_from_server(c, msg)) {
+		refuse_untrusted(c, msg);
+		return 1;
+	}
+	for (ev = xmpp_stanza_get_children(meter); ev != NULL;
+	     ev = xmpp_stanza_get_next(ev)) {
+		const char *name = xmpp_stanza_get_name(ev);
+
+		if (name == NULL || strcmp(name, "event") != 0)
+			continue; /* text nodes, future elements */
+		if (++n > METER_MAX_EVENTS || meter_event(c, ev) == -1)
+			c->c.meter_bad++;
+		else
+			c->c.meter_ok++;
+	}
+	return 1;
+}

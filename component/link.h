@@ -1,0 +1,48 @@
+/*
+ * floodgate - the XEP-0114 link: libstrophe in component mode, driven by
+ * libevent, reconnecting with exponential back-off and jitter.
+ */
+#ifndef FG_LINK_H
+#define FG_LINK_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <strophe.h>
+
+struct comp_link;
+
+/* Called when the link goes up (handshake done) or down. */
+typedef void (*comp_link_state_cb)(struct comp_link *, int up, void *);
+
+struct link_stats {
+	int      up;
+	uint64_t connects;        /* handshakes completed */
+	uint64_t reconnects;      /* attempts after the first */
+	uint64_t handshake_fails; /* refused by the server */
+	uint64_t stanzas_in;
+	uint64_t stanzas_out;
+};
+
+struct comp_link *comp_link_new(struct event_base *, const char *jid,
+				const char *secret, const char *server,
+				int port);
+void              comp_link_free(struct comp_link *);
+void comp_link_set_state_cb(struct comp_link *, comp_link_state_cb, void *);
+/* Start connecting; failures are retried with back-off. */
+void comp_link_start(struct comp_link *);
+/* Close the stream (flushing what is queued); no reconnect. */
+void comp_link_stop(struct comp_link *);
+int  comp_link_up(const struct comp_link *);
+/* Queue a stanza (the caller keeps its reference) and flush soon. */
+void         comp_link_send(struct comp_link *, xmpp_stanza_t *);
+xmpp_ctx_t  *comp_link_ctx(struct comp_link *);
+xmpp_conn_t *comp_link_conn(struct comp_link *);
+const char  *comp_link_jid(const struct comp_link *);
+void         comp_link_get_stats(const struct comp_link *, struct link_stats *);
+
+/* Pure back-off arithmetic, exposed for tests: delay in ms before attempt
+ * number n (0-based), given a random value r in [0, 1). */
+uint32_t comp_link_backoff_ms(unsigned n, double r);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * floodgate - configuration: the INI file parsed into one struct.
+ *
+ * Every tunable has a default in config_defaults(); unknown sections and
+ * keys, and bad values, are errors reported as "file:line: message".
+ */
+#ifndef FG_CONFIG_H
+#define FG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types.h"
+
+#define CONFIG_MAX_LIST 256 /* entries in one list-valued key */
+
+/* A rate "N/unit burst M": N events per per_ms, bursts of up to M. */
+struct fg_rate {
+	uint32_t count;  /* events per period; 0 = unlimited (not set) */
+	uint64_t per_ms; /* period in milliseconds */
+	uint32_t burst;  /* bucket depth in events, >= 1 */
+};
+
+struct fg_strlist {
+	char **v;
+	size_t n;
+};
+
+struct fg_upstream {
+	char *service; /* pubsub service JID */
+	char *node;    /* node name, e.g. spam_source_domains */
+};
+
+struct fg_config {
+	char *path; /* file this was read from */
+
+	/* [component] */
+	char             *comp_jid;
+	char             *comp_secret;
+	char             *comp_server;
+	int               comp_port;
+	struct fg_strlist serves; /* server domains whose events are trusted */
+	uint32_t          gate_timeout_ms; /* what modules are told to use */
+
+	/* [store] */
+	char    *store_path;
+	uint32_t store_flush_ms;   /* write-behind period */
+	uint32_t store_flush_rows; /* flush early past this many rows */
+
+	/* [admins] */
+	struct fg_strlist admins;
+
+	/* [limits] */
+	struct fg_rate limits[FG_SUBJ__MAX][FG_KIND__MAX];
+	size_t         max_keys; /* bucket table cap, entries */
+
+	/* [policy] */
+	double   half_life_s; /* reputation decay half-life, seconds */
+	double   throttle_at; /* score thresholds */
+	double   quarantine_at;
+	double   block_at;
+	double   hysteresis;    /* fraction below threshold to step down */
+	uint32_t verdict_ttl_s; /* automatic verdict lifetime, seconds */
+	double   w_overflow[FG_KIND__MAX]; /* weight per bucket overflow */
+	double   w_report;                 /* spam report (full standing) */
+	double   w_spamtrap;
+	double   w_upstream; /* listed by an upstream list */
+
+	/* [http] */
+	char *http_listen; /* host:port, loopback only; NULL = off */
+
+	/* [control] */
+	char *ctl_socket; /* floodgatectl UNIX socket path */
+
+	/* [blocklist] */
+	int               bl_access_open; /* 1 = open, 0 = domains only */
+	struct fg_strlist bl_domains;     /* readers allowed when !open */
+	int               bl_publish_quarantine;
+
+	/* [upstream] */
+	struct fg_upstream *upstreams;
+	size_t              nupstreams;
+	struct fg_strlist   upstream_files; /* plain domain lists */
+
+	/* [detect] */
+	char    *spamtrap_file;      /* user names, one a line */
+	uint32_t probation_s;        /* wave accounts stay quarantined */
+	uint32_t probation_contacts; /* contacts that end probation early */
+	double   wave_factor;        /* rate over baseline that is a wave */
+	uint32_t wave_min;           /* registrations/min before any wave */
+	uint32_t content_accounts;   /* distinct senders that make a wave */
+	uint32_t content_window_s;
+	uint32_t short_session_s;     /* a "short" session, seconds */
+	uint32_t short_sessions;      /* short sessions in window for a hit */
+	uint32_t auth_user_fails;     /* failures on one user name per hour */
+	uint32_t auth_global_unknown; /* unknown-user failures per hour */
+};
+
+void config_defaults(struct fg_config *);
+/* Parse path into a fresh config; NULL after printing every error. */
+struct fg_config *config_load(const char *path);
+void              config_free(struct fg_config *);
+
+/* Shared parsers, also used by floodgatectl and ad-hoc forms. */
+int config_parse_rate(const char *, struct fg_rate *, const char **err);
+int config_parse_duration_ms(const char *, uint64_t *);
+int config_parse_bool(const char *, int *);
+
+/* Is jid (bare, case-insensitive on domain) in the list? */
+int config_list_has(const struct fg_strlist *, const char *);
+
+/* 1 when the link settings (jid, secret, server, port) differ. */
+int config_link_changed(const struct fg_config *, const struct fg_config *);
+
+#endif

@@ -1,0 +1,324 @@
+/*
+ * floodgated - the floodgate daemon: reads the configuration, opens the
+ * reputation store, attaches to the XMPP server as a component, and runs
+ * the event loop until SIGTERM/SIGINT. SIGHUP reloads the configuration
+ * without dropping state.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "autoconf.h"
+#include "../component/comp.h"
+#include "../policy/policy.h"
+#include "../storage/store.h"
+#include "clock.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define TICK_MS 1000          /* policy housekeeping period, ms */
+#define SHUTDOWN_GRACE_MS 200 /* let the loop finish writes, ms */
+
+struct daemon {
+	struct event_base *base;
+	struct fg_config  *cfg;
+	struct store      *store;
+	struct policy     *pol;
+	struct comp       *comp;
+	struct http       *http;
+	struct event      *ev_flush;
+	struct event      *ev_tick;
+	struct event      *ev_sig[4];
+	uint64_t           flush_slow; /* flushes over FLUSH_SLOW_US */
+};
+
+#define FLUSH_SLOW_US 20000 /* a flush this long is worth a warning, us */
+
+static void __attribute__((__noreturn__)) usage(void)
+{
+	fprintf(stderr, "usage: floodgated -c FILE [-d] [-n] [-v]\n"
+			"  -c FILE  configuration file\n"
+			"  -d       stay in the foreground, log to stderr\n"
+			"  -n       check the configuration and exit\n"
+			"  -v       more verbose (repeat for libstrophe "
+			"debug)\n");
+	exit(2);
+}
+
+static void
+arm(struct event *ev, uint32_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_add(ev, &tv);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon     *d = arg;
+	struct store_stats st;
+
+	if (store_queued(d->store) > 0) {
+		if (store_flush(d->store) == -1)
+			log_warnx("store: flush failed, keeping %zu rows "
+				  "queued",
+				  store_queued(d->store));
+		store_get_stats(d->store, &st);
+		if (st.last_flush_us > FLUSH_SLOW_US) {
+			d->flush_slow++;
+			log_warnx("store: slow flush, %llu us",
+				  (unsigned long long)st.last_flush_us);
+		}
+	}
+	arm(d->ev_flush, d->cfg->store_flush_ms);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	pol_tick(d->pol);
+	/* a burst of decisions should not wait for the timer */
+	if (store_queued(d->store) >= d->cfg->store_flush_rows)
+		store_flush(d->store);
+	arm(d->ev_tick, TICK_MS);
+}
+
+static int
+healthy(void *arg)
+{
+	struct daemon *d = arg;
+
+	return comp_up(d->comp);
+}
+
+static void
+core_metrics(struct evbuffer *b, void *arg)
+{
+	struct daemon     *d = arg;
+	struct pol_stats   ps;
+	struct store_stats ss;
+
+	pol_get_stats(d->pol, &ps);
+	store_get_stats(d->store, &ss);
+	http_metric(b, "floodgate_policy_gates_total", "counter",
+		    "Gate decisions taken by the policy", NULL,
+		    (double)ps.gates);
+	http_metric(b, "floodgate_policy_denied_total", "counter",
+		    "Gate decisions that denied", NULL, (double)ps.denied);
+	http_metric(b, "floodgate_policy_events_total", "counter",
+		    "Meter events processed", NULL, (double)ps.events);
+	http_metric(b, "floodgate_subjects", "gauge",
+		    "Subjects with reputation state in memory", NULL,
+		    (double)ps.subjects);
+	http_metric(b, "floodgate_buckets", "gauge", "Rate buckets in memory",
+		    NULL, (double)ps.buckets);
+	http_metric(b, "floodgate_bucket_evictions_total", "counter",
+		    "Buckets evicted at the cap", NULL,
+		    (double)ps.bucket_evictions);
+	http_metric(b, "floodgate_verdict_changes_total", "counter",
+		    "Changes of effective verdicts", NULL,
+		    (double)ps.verdict_changes);
+	http_metric(b, "floodgate_store_flushes_total", "counter",
+		    "Write-behind transactions", NULL, (double)ss.flushes);
+	http_metric(b, "floodgate_store_rows_total", "counter",
+		    "Rows written behind", NULL, (double)ss.rows_written);
+	http_metric(b, "floodgate_store_flush_errors_total", "counter",
+		    "Failed write-behind transactions", NULL,
+		    (double)ss.flush_errors);
+	http_metric(b, "floodgate_store_last_flush_seconds", "gauge",
+		    "Duration of the last flush", NULL,
+		    (double)ss.last_flush_us / 1e6);
+	http_metric(b, "floodgate_store_queued_rows", "gauge",
+		    "Rows waiting for the next flush", NULL,
+		    (double)store_queued(d->store));
+	http_metric(b, "floodgate_store_slow_flushes_total", "counter",
+		    "Flushes slower than 20 ms", NULL, (double)d->flush_slow);
+}
+
+static int
+start_http(struct daemon *d)
+{
+	if (d->cfg->http_listen == NULL)
+		return 0;
+	if ((d->http = http_new(d->base, d->cfg->http_listen)) == NULL)
+		return -1;
+	http_set_health(d->http, healthy, d);
+	http_add_collector(d->http, comp_metrics, d->comp);
+	http_add_collector(d->http, core_metrics, d);
+	return 0;
+}
+
+static void
+reload(struct daemon *d)
+{
+	struct fg_config *n;
+	int               relink, rehttp;
+
+	log_info("reloading %s", d->cfg->path);
+	if ((n = config_load(d->cfg->path)) == NULL) {
+		log_warnx("reload failed: keeping the running configuration");
+		return;
+	}
+	if (strcmp(n->store_path, d->cfg->store_path) != 0)
+		log_warnx("reload: [store] path changes need a restart; "
+			  "still using %s",
+			  d->cfg->store_path);
+	relink = config_link_changed(d->cfg, n);
+	rehttp = (n->http_listen == NULL) != (d->cfg->http_listen == NULL) ||
+		 (n->http_listen != NULL &&
+		  strcmp(n->http_listen, d->cfg->http_listen) != 0);
+	pol_reconfigure(d->pol, n);
+	if (relink) {
+		log_info("reload: component settings changed, reconnecting");
+		comp_stop(d->comp);
+		if (d->http != NULL) {
+			http_free(d->http);
+			d->http = NULL;
+			rehttp = 1;
+		}
+		comp_free(d->comp);
+		d->comp = comp_new(d->base, n, d->pol, d->store);
+		comp_start(d->comp);
+	} else
+		comp_reconfigure(d->comp, n);
+	config_free(d->cfg);
+	d->cfg = n;
+	if (rehttp) {
+		http_free(d->http);
+		d->http = NULL;
+		if (start_http(d) == -1)
+			log_warnx("reload: http listener not started");
+	}
+	log_info("reload done");
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = {0, SHUTDOWN_GRACE_MS * 1000};
+
+	switch (sig) {
+	case SIGHUP:
+		reload(d);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s: shutting down",
+			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		comp_stop(d->comp);
+		event_base_loopexit(d->base, &tv);
+		break;
+	}
+}
+
+/* run_once skips select() when the highest fd is 0: keep 0-2 taken. */
+static void
+hold_std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon    d;
+	const char      *path = NULL;
+	int              ch, fg = 0, check = 0, verbose = 0, i;
+	struct sigaction sa;
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+
+	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			fg = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		usage();
+	log_init(fg || check, verbose, "floodgated");
+	memset(&d, 0, sizeof d);
+	if ((d.cfg = config_load(path)) == NULL) {
+		log_warnx("%s: configuration not valid", path);
+		return 1;
+	}
+	if (check) {
+		fprintf(stderr, "%s: configuration OK\n", path);
+		config_free(d.cfg);
+		return 0;
+	}
+	hold_std_fds();
+	if (!fg && daemon(0, 0) == -1)
+		fatal("daemon");
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL); /* libstrophe sends without NOSIGNAL */
+	srandom((unsigned)(clock_mono_ns() ^ (uint64_t)getpid()));
+
+	if ((d.store = store_open(d.cfg->store_path)) == NULL)
+		return 1;
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	d.pol = pol_new(d.cfg, d.store);
+	d.comp = comp_new(d.base, d.cfg, d.pol, d.store);
+	if (start_http(&d) == -1)
+		return 1;
+	for (i = 0; i < 3; i++) {
+		d.ev_sig[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
+		evsignal_add(d.ev_sig[i], NULL);
+	}
+	d.ev_flush = evtimer_new(d.base, on_flush, &d);
+	d.ev_tick = evtimer_new(d.base, on_tick, &d);
+	arm(d.ev_flush, d.cfg->store_flush_ms);
+	arm(d.ev_tick, TICK_MS);
+	log_info("floodgated %s starting: component %s via %s:%d, store %s",
+		 PACKAGE_VERSION, d.cfg->comp_jid, d.cfg->comp_server,
+		 d.cfg->comp_port, d.cfg->store_path);
+	comp_start(d.comp);
+
+	event_base_dispatch(d.base);
+
+	for (i = 0; i < 3; i++)
+		event_free(d.ev_sig[i]);
+	event_free(d.ev_flush);
+	event_free(d.ev_tick);
+	http_free(d.http);
+	comp_free(d.comp);
+	pol_free(d.pol);
+	store_close(d.store); /* flushes what is still queued */
+	event_base_free(d.base);
+	config_free(d.cfg);
+	log_info("stopped");
+	return 0;
+}
