@@ -143,7 +143,8 @@ local function apply_verdict(tag)
 	cache[subject][key] = { verdict = verdict, expires = tonumber(tag.attr.expires),
 		reason = tag.attr.reason };
 	if subject == "account" and verdict == "block" then
-		close_sessions(key, tag.attr.reason);
+		-- after the push is answered, outside the component's stanza handler
+		module:add_timer(0, function () close_sessions(key, tag.attr.reason); end);
 	end
 end
 
@@ -291,8 +292,8 @@ end
 local function fail(kind, reason)
 	local action = fail_closed and "refused" or "allowed";
 	m_failopen:with_labels(reason, action):add(1);
-	ratelog("fail-" .. reason, "warn", "floodgate gate %s for %s: %s; stanza %s", reason, kind,
-		fail_closed and "refused (floodgate_fail_closed)" or "let through (fail open)", action);
+	ratelog("fail-" .. reason, "warn", "floodgate gate failed (%s) for %s: stanza %s", reason, kind,
+		fail_closed and "refused (floodgate_fail_closed)" or "let through (fail open)");
 	if fail_closed then
 		return "resource-constraint", "The anti-spam service is unavailable, retry later.";
 	end
@@ -312,7 +313,12 @@ local function gate(kind, attrs)
 		return fail(kind, cond == "remote-server-timeout" and "down" or "error");
 	end
 	local reply = res.stanza;
-	if reply.attr.type ~= "result" then return fail(kind, "error"); end
+	if reply.attr.type ~= "result" then
+		-- mod_component answers for a disconnected component (send_iq
+		-- resolves with that error instead of rejecting)
+		local _, cond = reply:get_error();
+		return fail(kind, cond == "remote-server-timeout" and "down" or "error");
+	end
 	local deny = reply:get_child("deny", xmlns_fg);
 	if deny then
 		m_gate:with_labels(kind, "deny"):add(1);
@@ -339,6 +345,7 @@ local function flush()
 	for i = 1, #queue do
 		msg:tag("event", queue[i]):up();
 	end
+	module:log("debug", "Sending %d meter events to %s: %s", #queue, component, msg);
 	queue = {};
 	module:send(msg);
 end
@@ -603,7 +610,7 @@ module:hook("resource-unbind", function (event)
 	local session = event.session;
 	local started = session.conntime or session.floodgate_bound;
 	meter({ type = "session-end", from = session.full_jid, ip = session.ip,
-		duration = started and ("%d"):format((now() - started) * 1000) or nil });
+		duration = started and ("%d"):format(math.floor((now() - started) * 1000)) or nil });
 end);
 
 function close_sessions(bare, reason)
