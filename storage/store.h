@@ -20,34 +20,34 @@ struct store;
 /* The persisted state of one subject. Strings are borrowed by the store
  * calls (copied when queued) and owned by the store in callbacks. */
 struct store_subject {
-	enum fg_subj	 type;
-	const char	*key;	    /* bare JID, domain, IP or CIDR prefix */
-	double		 score;	    /* score as of score_at */
-	int64_t		 score_at;  /* unix ms */
-	enum fg_verdict	 verdict;   /* automatic verdict */
-	int64_t		 expires;   /* unix ms; 0 = none */
+	enum fg_subj     type;
+	const char      *key;      /* bare JID, domain, IP or CIDR prefix */
+	double           score;    /* score as of score_at */
+	int64_t          score_at; /* unix ms */
+	enum fg_verdict  verdict;  /* automatic verdict */
+	int64_t          expires;  /* unix ms; 0 = none */
 	enum fg_override override;
-	const char	*actor;	    /* who set the override; NULL if none */
-	const char	*reason;    /* why; NULL if none */
-	int64_t		 updated;   /* unix ms */
+	const char      *actor;   /* who set the override; NULL if none */
+	const char      *reason;  /* why; NULL if none */
+	int64_t          updated; /* unix ms */
 };
 
 /* One audit entry: every verdict change, automatic or by hand. */
 struct store_audit {
-	int64_t		at; /* unix ms */
-	enum fg_subj	type;
+	int64_t         at; /* unix ms */
+	enum fg_subj    type;
 	const char     *key;
 	enum fg_verdict old_verdict;
 	enum fg_verdict new_verdict;
-	const char     *reason;	 /* human text */
+	const char     *reason;  /* human text */
 	const char     *signals; /* compact "kind=weight,..." evidence */
-	const char     *actor;	 /* admin JID or "auto" */
+	const char     *actor;   /* admin JID or "auto" */
 };
 
 struct store_registration {
 	const char *account; /* bare JID */
-	const char *ip;	     /* may be NULL */
-	int64_t	    at;	     /* unix ms */
+	const char *ip;      /* may be NULL */
+	int64_t     at;      /* unix ms */
 };
 
 typedef void (*store_subject_cb)(const struct store_subject *, void *);
@@ -61,34 +61,41 @@ struct store *store_open(const char *path);
 /* Flush what is queued, then close. */
 void store_close(struct store *);
 
+/* Readers flush the queue first so they see what was queued. Callbacks
+ * must not call back into the store's readers or writers. */
 int store_load_subjects(struct store *, store_subject_cb, void *);
 
-/* Write-behind: copied into the queue, written by the next flush. */
+/* Write-behind: copied into the queue, written by the next flush. While
+ * flushes fail the queue grows up to a cap; past it new rows are dropped
+ * and counted in store_stats.dropped (a subject already queued is still
+ * updated in place). */
 void   store_queue_subject(struct store *, const struct store_subject *);
 void   store_queue_audit(struct store *, const struct store_audit *);
 void   store_queue_registration(struct store *,
-    const struct store_registration *);
+				const struct store_registration *);
 size_t store_queued(const struct store *);
 /* Write everything queued in one transaction; -1 keeps the queue. */
 int store_flush(struct store *);
 
 /* Durable now: flushes the queue, then writes s and a in one
- * transaction. Used for admin actions before they are acknowledged. */
+ * transaction, synced to disk (synchronous=FULL for this commit). Used
+ * for admin actions before they are acknowledged. Either of s and a may
+ * be NULL. */
 int store_commit_admin(struct store *, const struct store_subject *,
-    const struct store_audit *);
+		       const struct store_audit *);
 
 /* Newest first, at most limit entries for (type, key). */
 int store_audit_recent(struct store *, enum fg_subj, const char *key,
-    size_t limit, store_audit_cb, void *);
+		       size_t limit, store_audit_cb, void *);
 /* Accounts registered at or after since (unix ms), oldest first. */
 int store_registered_since(struct store *, int64_t since, size_t limit,
-    store_reg_cb, void *);
+			   store_reg_cb, void *);
 
 /* Spam reports: 1 if new, 0 if this reporter already reported subject,
  * -1 on error. Committed at once (rare, and must dedupe across
  * restarts). */
-int store_report_add(struct store *, const char *reporter,
-    const char *subject, const char *reason, int64_t at);
+int store_report_add(struct store *, const char *reporter, const char *subject,
+		     const char *reason, int64_t at);
 
 /* Pubsub subscribers, committed at once. */
 int store_sub_add(struct store *, const char *node, const char *jid);
@@ -101,6 +108,8 @@ struct store_stats {
 	uint64_t rows_written;
 	uint64_t flush_errors;
 	uint64_t last_flush_us; /* duration of the last flush */
+	uint64_t queued;        /* rows waiting for the next flush */
+	uint64_t dropped;       /* rows refused because the queue was full */
 };
 void store_get_stats(const struct store *, struct store_stats *);
 

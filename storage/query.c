@@ -1,0 +1,182 @@
+/*
+ * floodgate - the store's readers, and the rows written at once (spam
+ * reports, pubsub subscribers) rather than through the queue.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/log.h"
+#include "store_int.h"
+
+static void q_prologue(struct store *);
+static int  q_rows_end(struct store *, sqlite3_stmt *, int, const char *);
+static const char *q_col(sqlite3_stmt *, int);
+
+/* Readers see queued rows: flush first. A failed flush is already
+ * logged and the rows stay queued; read what is on disk anyway. */
+static void
+q_prologue(struct store *s)
+{
+	if (store_queued(s) > 0)
+		(void)store_flush(s);
+}
+
+/* Finish a row loop: rc is the last sqlite3_step() result. */
+static int
+q_rows_end(struct store *s, sqlite3_stmt *st, int rc, const char *what)
+{
+	if (rc != SQLITE_DONE) {
+		store_st_fail(s, st);
+		log_warnx("store: %s: %s: %s", s->path, what, s->err);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char *
+q_col(sqlite3_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st, col);
+}
+
+int
+store_load_subjects(struct store *s, store_subject_cb cb, void *arg)
+{
+	sqlite3_stmt        *st = s->st[ST_LOAD_SUBJECTS];
+	struct store_subject e;
+	int                  rc;
+
+	q_prologue(s);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&e, 0, sizeof e);
+		/* CHECK constraints keep the names valid; a row that still
+		 * does not parse is skipped rather than misread. */
+		if (fg_subj_parse(q_col(st, 0), &e.type) == -1 ||
+		    fg_verdict_parse(q_col(st, 4), &e.verdict) == -1 ||
+		    fg_override_parse(q_col(st, 6), &e.override) == -1)
+			continue;
+		e.key = q_col(st, 1);
+		e.score = sqlite3_column_double(st, 2);
+		e.score_at = sqlite3_column_int64(st, 3);
+		e.expires = sqlite3_column_int64(st, 5);
+		e.actor = q_col(st, 7);
+		e.reason = q_col(st, 8);
+		e.updated = sqlite3_column_int64(st, 9);
+		cb(&e, arg);
+	}
+	return q_rows_end(s, st, rc, "loading subjects");
+}
+
+int
+store_audit_recent(struct store *s, enum fg_subj type, const char *key,
+		   size_t limit, store_audit_cb cb, void *arg)
+{
+	sqlite3_stmt      *st = s->st[ST_AUDIT_RECENT];
+	struct store_audit a;
+	int                rc;
+
+	q_prologue(s);
+	store_st_text(st, 1, fg_subj_name(type));
+	store_st_text(st, 2, key);
+	sqlite3_bind_int64(st, 3, limit == 0 ? -1 : (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&a, 0, sizeof a);
+		if (fg_subj_parse(q_col(st, 1), &a.type) == -1 ||
+		    fg_verdict_parse(q_col(st, 3), &a.old_verdict) == -1 ||
+		    fg_verdict_parse(q_col(st, 4), &a.new_verdict) == -1)
+			continue;
+		a.at = sqlite3_column_int64(st, 0);
+		a.key = q_col(st, 2);
+		a.reason = q_col(st, 5);
+		a.signals = q_col(st, 6);
+		a.actor = q_col(st, 7);
+		cb(&a, arg);
+	}
+	return q_rows_end(s, st, rc, "reading audit");
+}
+
+int
+store_registered_since(struct store *s, int64_t since, size_t limit,
+		       store_reg_cb cb, void *arg)
+{
+	sqlite3_stmt             *st = s->st[ST_REG_SINCE];
+	struct store_registration r;
+	int                       rc;
+
+	q_prologue(s);
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r.account = q_col(st, 0);
+		r.ip = q_col(st, 1);
+		r.at = sqlite3_column_int64(st, 2);
+		cb(&r, arg);
+	}
+	return q_rows_end(s, st, rc, "reading registrations");
+}
+
+int
+store_report_add(struct store *s, const char *reporter, const char *subject,
+		 const char *reason, int64_t at)
+{
+	sqlite3_stmt *st = s->st[ST_REPORT_ADD];
+
+	store_st_text(st, 1, reporter);
+	store_st_text(st, 2, subject);
+	store_st_text(st, 3, reason);
+	sqlite3_bind_int64(st, 4, at);
+	if (store_st_done(s, ST_REPORT_ADD) == -1) {
+		log_warnx("store: %s: adding report: %s", s->path, s->err);
+		return -1;
+	}
+	/* ON CONFLICT DO NOTHING changes no row for a repeat report. */
+	return sqlite3_changes(s->db) == 1;
+}
+
+int
+store_sub_add(struct store *s, const char *node, const char *jid)
+{
+	sqlite3_stmt *st = s->st[ST_SUB_ADD];
+
+	store_st_text(st, 1, node);
+	store_st_text(st, 2, jid);
+	if (store_st_done(s, ST_SUB_ADD) == -1) {
+		log_warnx("store: %s: adding subscriber: %s", s->path, s->err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_sub_del(struct store *s, const char *node, const char *jid)
+{
+	sqlite3_stmt *st = s->st[ST_SUB_DEL];
+
+	store_st_text(st, 1, node);
+	store_st_text(st, 2, jid);
+	if (store_st_done(s, ST_SUB_DEL) == -1) {
+		log_warnx("store: %s: removing subscriber: %s", s->path,
+			  s->err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_sub_list(struct store *s, store_sub_cb cb, void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_SUB_LIST];
+	int           rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb(q_col(st, 0), q_col(st, 1), arg);
+	return q_rows_end(s, st, rc, "listing subscribers");
+}
+
+void
+store_get_stats(const struct store *s, struct store_stats *out)
+{
+	*out = s->stats;
+	out->queued = store_q_len(s->q);
+}
