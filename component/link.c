@@ -343,6 +343,12 @@ conn_cb(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 	unwatch_fd(l);
 	if (was_up && now_ms() - l->up_since_ms >= LINK_STABLE_MS)
 		l->attempt = 0;
+	if (l->stopping) {
+		log_info("link: closed");
+		if (was_up && l->state_cb != NULL)
+			l->state_cb(l, 0, l->state_arg);
+		return;
+	}
 	if (se != NULL) {
 		if (!was_up)
 			l->st.handshake_fails++;

@@ -267,6 +267,7 @@ main(int argc, char **argv)
 	if (path == NULL || optind != argc)
 		usage();
 	log_init(fg || check, verbose, "floodgated");
+	log_libevent();
 	memset(&d, 0, sizeof d);
 	if ((d.cfg = config_load(path)) == NULL) {
 		log_warnx("%s: configuration not valid", path);

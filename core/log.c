@@ -11,6 +11,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 
 int log_verbose;
@@ -179,4 +181,19 @@ log_esc(char *buf, size_t bufsz, const char *s)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+static void
+libevent_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+void
+log_libevent(void)
+{
+	event_set_log_callback(libevent_cb);
 }

@@ -27,6 +27,10 @@ __attribute__((__noreturn__));
 void fatalx(const char *, ...) __attribute__((__format__(printf, 1, 2)))
 __attribute__((__noreturn__));
 
+/* Route libevent's own messages here (its warnings about fds that
+ * libstrophe already closed are expected, so they go to debug). */
+void log_libevent(void);
+
 /* Escape untrusted text into buf (C-style, non-printables as \ooo,
  * truncated with "..." to fit); returns buf. */
 const char *log_esc(char *buf, size_t bufsz, const char *s);

@@ -1,0 +1,207 @@
+/*
+ * Unit tests: configuration parsing, including hostile and broken input.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+static char path[64];
+
+static struct fg_config *
+load_text(const char *text)
+{
+	FILE *fp;
+	int   fd;
+
+	strcpy(path, "/tmp/fgcfgXXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	fputs(text, fp);
+	fclose(fp);
+	return config_load(path);
+}
+
+/* Run config_load with stderr captured; return what it printed. */
+static char *
+load_errors(const char *text, struct fg_config **out)
+{
+	static char buf[8192];
+	FILE       *tmp = tmpfile();
+	int         saved = dup(2);
+	size_t      n;
+
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	*out = load_text(text);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, sizeof buf - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+	unlink(path);
+	return buf;
+}
+
+#define GOOD                                                                   \
+	"[component]\n"                                                        \
+	"jid = floodgate.example.org ; comment\n"                              \
+	"secret = s3cret\n"                                                    \
+	"port = 15347\n"                                                       \
+	"serves = example.org, other.example\n"                                \
+	"[store]\n"                                                            \
+	"path = /tmp/x.db\n"                                                   \
+	"[admins]\n"                                                           \
+	"jids = admin@example.org\n"                                           \
+	"jids = root@example.org\n"                                            \
+	"[limits]\n"                                                           \
+	"account.subscribe = 10/min burst 20\n"                                \
+	"domain.inbound-subscribe = 100/hour\n"                                \
+	"max-keys = 2048\n"                                                    \
+	"[http]\n"                                                             \
+	"listen = 127.0.0.1:5380\n"
+
+START_TEST(good_config)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->comp_jid, "floodgate.example.org");
+	ck_assert_str_eq(c->comp_secret, "s3cret");
+	ck_assert_int_eq(c->comp_port, 15347);
+	ck_assert_uint_eq(c->serves.n, 2);
+	ck_assert_str_eq(c->serves.v[1], "other.example");
+	ck_assert_uint_eq(c->admins.n, 2); /* repeated key appends */
+	ck_assert_uint_eq(c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE].count,
+			  10);
+	ck_assert_uint_eq(c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE].burst,
+			  20);
+	ck_assert_uint_eq(
+	    c->limits[FG_SUBJ_DOMAIN][FG_KIND_INBOUND_SUBSCRIBE].per_ms,
+	    3600000);
+	ck_assert_uint_eq(
+	    c->limits[FG_SUBJ_DOMAIN][FG_KIND_INBOUND_SUBSCRIBE].burst, 100);
+	ck_assert_uint_eq(c->max_keys, 2048);
+	ck_assert_str_eq(c->http_listen, "127.0.0.1:5380");
+	ck_assert(config_list_has(&c->admins, "ROOT@example.org"));
+	config_free(c);
+}
+END_TEST
+
+struct bad_case {
+	const char *text;
+	const char *expect; /* substring of the error, with line */
+};
+
+static const struct bad_case bad[] = {
+    {GOOD "[nonsense]\nx = 1\n", ":18: unknown section [nonsense]"},
+    {GOOD "[component]\nfoo = 1\n", ":18: unknown key 'foo' in [component]"},
+    {GOOD "[limits]\naccount.subscribe = ten/min\n", ":18: account.subscribe"},
+    {GOOD "[limits]\naccount.subscribe = 10/fortnight\n", "unit must be"},
+    {GOOD "[limits]\naccount.subscribe = 10/min burst\n", "burst M"},
+    {GOOD "[limits]\naccount.subscribe = 0/min\n", "between 1 and"},
+    {GOOD "[limits]\nplanet.subscribe = 1/min\n", "unknown subject 'planet'"},
+    {GOOD "[limits]\naccount.teleport = 1/min\n", "unknown kind 'teleport'"},
+    {GOOD "[component]\nport = 70000\n", "not a valid port"},
+    {GOOD "[policy]\nhalf-life = forever\n", "not a duration"},
+    {GOOD "[policy]\nblock-at = 1\n", "throttle-at < quarantine-at"},
+    {GOOD "this is not ini\n", ":17: syntax error"},
+    {GOOD "[blocklist]\naccess = sometimes\n", "open or domains"},
+    {"[component]\njid = a@b\nsecret = x\nserves = b\n[store]\npath=/x\n",
+     "jid must be a bare domain"},
+    {"[component]\njid = fg.example\n", "secret is required"},
+    {GOOD "[admins]\njids = notajid\n", "not a bare JID"},
+};
+
+START_TEST(bad_config)
+{
+	struct fg_config *c;
+	const char       *err = load_errors(bad[_i].text, &c);
+
+	ck_assert_msg(c == NULL, "case %d accepted", _i);
+	ck_assert_msg(strstr(err, bad[_i].expect) != NULL,
+		      "case %d: expected '%s' in '%s'", _i, bad[_i].expect,
+		      err);
+	ck_assert_msg(strstr(err, path) != NULL, "no file name in '%s'", err);
+}
+END_TEST
+
+START_TEST(long_line)
+{
+	struct fg_config *c;
+	char              text[2048];
+	const char       *err;
+
+	snprintf(text, sizeof text, "%s[admins]\njids = %0500d@x\n", GOOD, 1);
+	err = load_errors(text, &c);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, "longer than"));
+}
+END_TEST
+
+START_TEST(secret_not_in_errors)
+{
+	struct fg_config *c;
+	const char       *err = load_errors(GOOD "[component]\nport = x\n", &c);
+
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_null(strstr(err, "s3cret"));
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+	struct fg_config *c;
+
+	log_init(1, 0, "test");
+	c = config_load("/nonexistent/floodgate.ini");
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(durations)
+{
+	uint64_t ms;
+
+	ck_assert_int_eq(config_parse_duration_ms("250ms", &ms), 0);
+	ck_assert_uint_eq(ms, 250);
+	ck_assert_int_eq(config_parse_duration_ms("6h", &ms), 0);
+	ck_assert_uint_eq(ms, 21600000);
+	ck_assert_int_eq(config_parse_duration_ms("30", &ms), 0);
+	ck_assert_uint_eq(ms, 30000);
+	ck_assert_int_eq(config_parse_duration_ms("-1s", &ms), -1);
+	ck_assert_int_eq(config_parse_duration_ms("1e300d", &ms), -1);
+	ck_assert_int_eq(config_parse_duration_ms("nan", &ms), -1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite   *s = suite_create("config");
+	TCase   *tc = tcase_create("parse");
+	SRunner *sr;
+	int      failed;
+
+	log_init(1, 0, "check_config");
+	tcase_add_test(tc, good_config);
+	tcase_add_loop_test(tc, bad_config, 0, sizeof bad / sizeof bad[0]);
+	tcase_add_test(tc, long_line);
+	tcase_add_test(tc, secret_not_in_errors);
+	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, durations);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
