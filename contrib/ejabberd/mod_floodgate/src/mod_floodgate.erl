@@ -1,0 +1,746 @@
+%%%----------------------------------------------------------------------
+%%% mod_floodgate: bridge between ejabberd and the floodgate anti-spam
+%%% daemon (floodgated, an XEP-0114 component).  Implements
+%%% doc/PROTOCOL.md, namespace urn:floodgate:0:
+%%%   gate     synchronous IQ before invitations, stranger messages and
+%%%            registrations; the daemon answers allow or deny;
+%%%   meter    asynchronous, batched <message><meter><event/>...</meter>;
+%%%   verdicts pushed by the daemon, cached in ETS (mod_floodgate_srv) and
+%%%            enforced here without asking.
+%%%
+%%% The daemon decides, this module asks and obeys.  When the daemon does
+%%% not answer in time the stanza goes through (fail open) unless
+%%% fail_closed is set; every such case is counted and logged.
+%%%
+%%% "Contact" (same rule as the Prosody module): a message or invitation
+%%% between A and B is between contacts when the roster of a local party
+%%% among A and B holds the other with a subscription (from, to, both) or a
+%%% pending request in either direction.  For s2s traffic only the local
+%%% recipient's roster is known.
+%%%
+%%% Copyright (c) floodgate authors.  See COPYING.
+%%%----------------------------------------------------------------------
+-module(mod_floodgate).
+-behaviour(gen_mod).
+
+-export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1,
+         mod_options/1, mod_doc/0]).
+%% hooks
+-export([user_send_packet/1, s2s_receive_packet/1,
+         c2s_unauthenticated_packet/2, c2s_auth_result/3,
+         c2s_stream_started/2, register_user/2,
+         sm_register_connection_hook/3, sm_remove_connection_hook/3,
+         component_connected/1]).
+%% IQ handler (verdict pushes); decode_iq_subel/1 keeps gen_iq_handler
+%% from rejecting our unknown payload with bad-request.
+-export([process_iq/1, decode_iq_subel/1]).
+%% shared with mod_floodgate_srv
+-export([to_xmlel/1, ratelog/4, fingerprint/1]).
+
+-include("logger.hrl").
+-include("xmpp.hrl").
+
+-define(NS, <<"urn:floodgate:0">>).
+-define(WAIT_SLACK, 100).     % ms: our own receive outlives ejabberd_iq's timer
+-define(LOG_INTERVAL, 10000). % ms between two repeated warnings of one kind
+-define(HOOK_PRIO, 10).       % before mod_roster/mod_offline/carbons act
+
+%%%===================================================================
+%%% gen_mod
+%%%===================================================================
+start(Host, Opts) ->
+    case gen_mod:start_child(mod_floodgate_srv, Host, Opts) of
+        {ok, _} -> ok;
+        {error, {already_started, _}} -> ok;
+        Err -> throw(Err)
+    end,
+    gen_iq_handler:add_iq_handler(ejabberd_local, Host, ?NS, ?MODULE,
+                                  process_iq),
+    [ejabberd_hooks:add(H, Host, ?MODULE, F, P) || {H, F, P} <- hooks()],
+    ejabberd_hooks:add(component_connected, ?MODULE, component_connected, 50),
+    ?INFO_MSG("floodgate bridge for ~ts -> ~ts (timeout ~B ms, fail ~ts, "
+              "batch ~B)",
+              [Host, gen_mod:get_opt(component, Opts),
+               gen_mod:get_opt(timeout, Opts),
+               case gen_mod:get_opt(fail_closed, Opts) of
+                   true -> <<"closed">>;
+                   false -> <<"open">>
+               end,
+               gen_mod:get_opt(batch, Opts)]),
+    ok.
+
+stop(Host) ->
+    [ejabberd_hooks:delete(H, Host, ?MODULE, F, P) || {H, F, P} <- hooks()],
+    case gen_mod:is_loaded_elsewhere(Host, ?MODULE) of
+        false ->
+            ejabberd_hooks:delete(component_connected, ?MODULE,
+                                  component_connected, 50);
+        true -> ok
+    end,
+    gen_iq_handler:remove_iq_handler(ejabberd_local, Host, ?NS),
+    gen_mod:stop_child(mod_floodgate_srv, Host),
+    ok.
+
+reload(Host, NewOpts, _OldOpts) ->
+    gen_server:cast(gen_mod:get_module_proc(Host, mod_floodgate_srv),
+                    {reload, NewOpts}).
+
+depends(_Host, _Opts) -> [].
+
+hooks() ->
+    [{user_send_packet, user_send_packet, ?HOOK_PRIO},
+     {s2s_receive_packet, s2s_receive_packet, ?HOOK_PRIO},
+     %% mod_register answers IBR at 50; ask before it creates the account
+     {c2s_unauthenticated_packet, c2s_unauthenticated_packet, 40},
+     {c2s_auth_result, c2s_auth_result, 50},
+     {c2s_stream_started, c2s_stream_started, 50},
+     {register_user, register_user, 50},
+     {sm_register_connection_hook, sm_register_connection_hook, 50},
+     {sm_remove_connection_hook, sm_remove_connection_hook, 50}].
+
+mod_opt_type(component) -> econf:domain();
+mod_opt_type(timeout) -> econf:timeout(millisecond);
+mod_opt_type(fail_closed) -> econf:bool();
+mod_opt_type(batch) -> econf:pos_int().
+
+mod_options(Host) ->
+    [{component, <<"floodgate.", Host/binary>>},
+     {timeout, 250},
+     {fail_closed, false},
+     {batch, 50}].
+
+mod_doc() ->
+    #{desc =>
+          [<<"Bridge to the floodgate anti-spam daemon, which runs as an "
+             "external component (XEP-0114). The module asks the daemon "
+             "before it lets through subscription requests, messages to "
+             "non-contacts and in-band registrations, reports sessions, "
+             "logins, registrations and messages to contacts, and enforces "
+             "the verdicts the daemon pushes (quarantine, block).">>],
+      opts =>
+          [{component,
+            #{value => <<"Domain">>,
+              desc => <<"JID of the floodgate component. The default is "
+                        "'floodgate.@HOST@'.">>}},
+           {timeout,
+            #{value => "timeout()",
+              desc => <<"How long a gated stanza waits for the daemon "
+                        "before the module fails open (or closed). The "
+                        "default is '250' milliseconds.">>}},
+           {fail_closed,
+            #{value => "true | false",
+              desc => <<"Refuse gated stanzas with 'resource-constraint' "
+                        "when the daemon does not answer. The default is "
+                        "'false' (let them through).">>}},
+           {batch,
+            #{value => <<"Number">>,
+              desc => <<"Maximum number of meter events in one message to "
+                        "the daemon. Events wait at most 1 second. The "
+                        "default is '50'.">>}}],
+      example =>
+          ["listen:",
+           "  -",
+           "    port: 5347",
+           "    ip: \"127.0.0.1\"",
+           "    module: ejabberd_service",
+           "    hosts:",
+           "      floodgate.example.org:",
+           "        password: \"changeme\"",
+           "",
+           "modules:",
+           "  mod_floodgate:",
+           "    component: floodgate.example.org",
+           "    timeout: 250",
+           "    fail_closed: false",
+           "    batch: 50"]}.
+
+opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
+
+%%%===================================================================
+%%% outbound: local users (c2s)
+%%%===================================================================
+user_send_packet({Pkt, #{jid := JID, lserver := Host} = State} = Acc) ->
+    From = bare(JID),
+    case mod_floodgate_srv:lookup(Host, account, From) of
+        block ->
+            mod_floodgate_srv:count(Host, refused_account_block),
+            refuse_out(Pkt, State, <<"policy-violation">>,
+                       verdict_text(block, Host, account, From));
+        Verdict ->
+            try outbound(Pkt, JID, Host, Verdict, State) of
+                pass -> Acc;
+                {refuse, Cond, Text} -> refuse_out(Pkt, State, Cond, Text)
+            catch Class:Reason:St ->
+                    ?ERROR_MSG("floodgate: outbound check failed, letting the "
+                               "stanza through:~n~ts",
+                               [misc:format_exception(2, Class, Reason, St)]),
+                    Acc
+            end
+    end;
+user_send_packet(Acc) ->
+    Acc.
+
+outbound(#presence{type = subscribe, to = #jid{} = To}, JID, Host, Verdict,
+         State) ->
+    From = bare(JID),
+    Contact = is_contact(JID, To),
+    case Verdict of
+        quarantine ->
+            mod_floodgate_srv:count(Host, refused_account_quarantine),
+            {refuse, <<"policy-violation">>,
+             verdict_text(quarantine, Host, account, From)};
+        _ ->
+            gate(Host, <<"subscribe">>,
+                 [{<<"from">>, From}, {<<"to">>, bare(To)},
+                  {<<"ip">>, c2s_ip(State)}, {<<"contact">>, flag(Contact)}])
+    end;
+outbound(#message{to = #jid{} = To} = Msg, JID, Host, Verdict, State) ->
+    case countable(Msg) of
+        Body when is_binary(Body) ->
+            case is_user_to_user(JID, To) of
+                true -> outbound_message(Body, JID, To, Host, Verdict, State);
+                false -> pass
+            end;
+        false -> pass
+    end;
+outbound(#iq{type = set, sub_els = [El]}, JID, Host, _Verdict, _State) ->
+    reports(to_xmlel(El), JID, Host),
+    pass;
+outbound(_Pkt, _JID, _Host, _Verdict, _State) ->
+    pass.
+
+outbound_message(Body, JID, To, Host, Verdict, State) ->
+    From = bare(JID),
+    FP = fingerprint(Body),
+    case is_contact(JID, To) of
+        true ->
+            meter(Host, <<"message">>, [{<<"from">>, From},
+                                        {<<"to">>, bare(To)},
+                                        {<<"fp">>, FP}]),
+            pass;
+        false when Verdict == quarantine ->
+            mod_floodgate_srv:count(Host, refused_account_quarantine),
+            {refuse, <<"policy-violation">>,
+             verdict_text(quarantine, Host, account, From)};
+        false ->
+            gate(Host, <<"stranger-message">>,
+                 [{<<"from">>, From}, {<<"to">>, bare(To)},
+                  {<<"ip">>, c2s_ip(State)}, {<<"contact">>, <<"0">>},
+                  {<<"fp">>, FP}])
+    end.
+
+refuse_out(Pkt, State, Cond, Text) ->
+    case xmpp:get_type(Pkt) of
+        T when T == error; T == result ->
+            {stop, {drop, State}};
+        _ ->
+            Err = xmpp:make_error(Pkt, stanza_error(Cond, Text)),
+            {stop, {drop, ejabberd_c2s:send(State, Err)}}
+    end.
+
+%% XEP-0377 spam reports ride inside a XEP-0191 block request.
+reports(#xmlel{name = <<"block">>, children = Items} = Block, JID, Host) ->
+    case fxml:get_tag_attr_s(<<"xmlns">>, Block) of
+        ?NS_BLOCKING ->
+            lists:foreach(
+              fun(#xmlel{name = <<"item">>} = Item) ->
+                      case report_reason(Item) of
+                          false -> ok;
+                          Reason ->
+                              meter(Host, <<"report">>,
+                                    [{<<"from">>, bare(JID)},
+                                     {<<"to">>, fxml:get_tag_attr_s(<<"jid">>, Item)},
+                                     {<<"reason">>, Reason}])
+                      end;
+                 (_) -> ok
+              end, Items);
+        _ -> ok
+    end;
+reports(_, _, _) ->
+    ok.
+
+report_reason(Item) ->
+    Reports = [R || #xmlel{name = <<"report">>} = R <- Item#xmlel.children,
+                    lists:member(fxml:get_tag_attr_s(<<"xmlns">>, R),
+                                 [<<"urn:xmpp:reporting:1">>,
+                                  <<"urn:xmpp:reporting:0">>])],
+    case {Reports, fxml:get_tag_attr_s(<<"jid">>, Item)} of
+        {[], _} -> false;
+        {_, <<>>} -> false;
+        {[R | _], _} ->
+            case fxml:get_tag_attr_s(<<"reason">>, R) of
+                <<>> ->
+                    case [C || #xmlel{name = C} <- R#xmlel.children] of
+                        [C | _] -> <<"urn:xmpp:reporting:", C/binary>>;
+                        [] -> <<"urn:xmpp:reporting:spam">>
+                    end;
+                Reason -> Reason
+            end
+    end.
+
+%%%===================================================================
+%%% inbound: remote senders (s2s)
+%%%===================================================================
+s2s_receive_packet({Pkt, State} = Acc) ->
+    From = xmpp:get_from(Pkt),
+    To = xmpp:get_to(Pkt),
+    case is_record(From, jid) andalso is_record(To, jid) andalso
+        gen_mod:is_loaded(To#jid.lserver, ?MODULE) of
+        false -> Acc;
+        true ->
+            try inbound(Pkt, From, To, To#jid.lserver, State) of
+                pass -> Acc;
+                drop -> {stop, {drop, State}};
+                {refuse, Cond, Text} ->
+                    case xmpp:get_type(Pkt) of
+                        T when T == error; T == result -> ok;
+                        _ -> ejabberd_router:route_error(
+                               Pkt, stanza_error(Cond, Text))
+                    end,
+                    {stop, {drop, State}}
+            catch Class:Reason:St ->
+                    ?ERROR_MSG("floodgate: inbound check failed, letting the "
+                               "stanza through:~n~ts",
+                               [misc:format_exception(2, Class, Reason, St)]),
+                    Acc
+            end
+    end;
+s2s_receive_packet(Acc) ->
+    Acc.
+
+inbound(Pkt, From, To, Host, State) ->
+    {Verdict, Subject, Key} = sender_verdict(Host, From),
+    case Verdict of
+        block ->
+            mod_floodgate_srv:count(Host, refused_domain_block),
+            case Pkt of
+                #presence{} -> drop;
+                _ -> {refuse, <<"policy-violation">>,
+                      verdict_text(block, Host, Subject, Key)}
+            end;
+        _ ->
+            inbound1(Pkt, From, To, Host, Verdict, {Subject, Key}, State)
+    end.
+
+inbound1(#presence{type = subscribe}, From, To, Host, Verdict, SK, State) ->
+    Contact = roster_says(To, From),
+    if Verdict == quarantine, not Contact ->
+            mod_floodgate_srv:count(Host, refused_domain_quarantine),
+            {refuse, <<"policy-violation">>, verdict_text(quarantine, Host, SK)};
+       true ->
+            gate(Host, <<"inbound-subscribe">>,
+                 [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
+                  {<<"ip">>, s2s_ip(State)}, {<<"contact">>, flag(Contact)}])
+    end;
+inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
+    case countable(Msg) of
+        Body when is_binary(Body), To#jid.luser /= <<>> ->
+            FP = fingerprint(Body),
+            case roster_says(To, From) of
+                true ->
+                    meter(Host, <<"message">>, [{<<"from">>, bare(From)},
+                                                {<<"to">>, bare(To)},
+                                                {<<"fp">>, FP}]),
+                    pass;
+                false when Verdict == quarantine ->
+                    mod_floodgate_srv:count(Host, refused_domain_quarantine),
+                    {refuse, <<"policy-violation">>,
+                     verdict_text(quarantine, Host, SK)};
+                false ->
+                    gate(Host, <<"inbound-stranger-message">>,
+                         [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
+                          {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
+                          {<<"fp">>, FP}])
+            end;
+        _ -> pass
+    end;
+inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
+    pass.
+
+%% Account verdict of a remote sender first, then its domain's.
+sender_verdict(Host, From) ->
+    Bare = bare(From),
+    case mod_floodgate_srv:lookup(Host, account, Bare) of
+        allow ->
+            Domain = From#jid.lserver,
+            {mod_floodgate_srv:lookup(Host, domain, Domain), domain, Domain};
+        V ->
+            {V, account, Bare}
+    end.
+
+%%%===================================================================
+%%% registration, logins, sessions
+%%%===================================================================
+c2s_unauthenticated_packet(#{ip := {Addr, _}, server := Server} = State,
+                           #iq{type = set, sub_els = [_]} = IQ) ->
+    try xmpp:try_subtag(IQ, #register{}) of
+        #register{remove = false, username = U} when is_binary(U), U /= <<>> ->
+            Host = jid:nameprep(Server),
+            IP = ip_bin(Addr),
+            %% register_user/2 runs later in this same process and has no IP.
+            put(floodgate_register_ip, IP),
+            case register_check(Host, U, IP) of
+                pass -> State;
+                {refuse, Cond, Text} ->
+                    erase(floodgate_register_ip),
+                    IQ1 = xmpp:set_from_to(IQ, jid:make(<<>>), jid:make(Server)),
+                    Err = xmpp:make_error(IQ1, stanza_error(Cond, Text)),
+                    Err1 = xmpp:set_from_to(Err, jid:make(Server), undefined),
+                    {stop, ejabberd_c2s:send(State, Err1)}
+            end;
+        _ -> State
+    catch _:_ -> State
+    end;
+c2s_unauthenticated_packet(State, _Pkt) ->
+    State.
+
+register_check(Host, User, IP) ->
+    case mod_floodgate_srv:lookup(Host, ip, IP) of
+        V when V == block; V == quarantine ->
+            mod_floodgate_srv:count(Host, refused_ip_register),
+            {refuse, <<"not-allowed">>,
+             <<"Registrations from your network are refused by the server's "
+               "anti-spam policy.">>};
+        _ ->
+            From = case jid:nodeprep(User) of
+                       error -> <<User/binary, "@", Host/binary>>;
+                       LU -> <<LU/binary, "@", Host/binary>>
+                   end,
+            gate(Host, <<"register">>, [{<<"from">>, From}, {<<"ip">>, IP}])
+    end.
+
+register_user(User, Server) ->
+    Host = jid:nameprep(Server),
+    IP = erase(floodgate_register_ip),
+    meter(Host, <<"registered">>,
+          [{<<"from">>, jid:encode({jid:nodeprep(User), Host, <<>>})},
+           {<<"ip">>, IP}]),
+    ok.
+
+c2s_stream_started(#{ip := {Addr, _}, lserver := Host} = State, _Start) ->
+    IP = ip_bin(Addr),
+    case mod_floodgate_srv:lookup(Host, ip, IP) of
+        block ->
+            mod_floodgate_srv:count(Host, refused_ip_block),
+            ratelog(Host, ip_block, "floodgate: refusing connection from "
+                    "blocked IP ~ts", [IP]),
+            Txt = <<"Connections from your address are refused by the "
+                    "server's anti-spam policy.">>,
+            {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))};
+        _ -> State
+    end;
+c2s_stream_started(State, _Start) ->
+    State.
+
+c2s_auth_result(#{lserver := Host} = State, true, User) ->
+    meter(Host, <<"auth-ok">>, [{<<"login">>, User}, {<<"ip">>, c2s_ip(State)}]),
+    Bare = login_bare(User, Host),
+    case Bare /= error andalso
+        mod_floodgate_srv:lookup(Host, account, Bare) == block of
+        true ->
+            mod_floodgate_srv:count(Host, refused_account_login),
+            Txt = <<"This account is blocked by the server's anti-spam policy.">>,
+            {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))};
+        false -> State
+    end;
+c2s_auth_result(#{lserver := Host} = State, {false, _Reason}, User) ->
+    Exists = case login_bare(User, Host) of
+                 error -> <<"0">>;
+                 _ ->
+                     {U, _} = split_login(User, Host),
+                     try ejabberd_auth:user_exists(U, Host) of
+                         true -> <<"1">>;
+                         false -> <<"0">>
+                     catch _:_ -> undefined
+                     end
+             end,
+    meter(Host, <<"auth-fail">>, [{<<"login">>, User}, {<<"ip">>, c2s_ip(State)},
+                                  {<<"exists">>, Exists}]),
+    State;
+c2s_auth_result(State, _Result, _User) ->
+    State.
+
+sm_register_connection_hook(SID, #jid{lserver = Host} = JID, Info) ->
+    ets:insert(mod_floodgate_srv:table(Host),
+               {{session, SID}, erlang:system_time(millisecond)}),
+    meter(Host, <<"session-start">>,
+          [{<<"from">>, jid:encode(jid:tolower(JID))},
+           {<<"ip">>, info_ip(Info)},
+           {<<"login">>, JID#jid.user}]),
+    ok.
+
+sm_remove_connection_hook({TS, _} = SID, #jid{lserver = Host} = JID, Info) ->
+    Tab = mod_floodgate_srv:table(Host),
+    Now = erlang:system_time(millisecond),
+    Started = case catch ets:take(Tab, {session, SID}) of
+                  [{_, T}] -> T;
+                  _ -> misc:now_to_usec(TS) div 1000
+              end,
+    meter(Host, <<"session-end">>,
+          [{<<"from">>, jid:encode(jid:tolower(JID))},
+           {<<"ip">>, info_ip(Info)},
+           {<<"duration">>, integer_to_binary(max(0, Now - Started))}]),
+    ok.
+
+%% The daemon pushes the full set when it connects; ask as well, in case
+%% that push was lost.
+component_connected(Component) ->
+    lists:foreach(
+      fun(Host) ->
+              case gen_mod:is_loaded(Host, ?MODULE) andalso
+                  opt(Host, component) == Component of
+                  true -> mod_floodgate_srv:resync(Host, <<"component connected">>);
+                  false -> ok
+              end
+      end, ejabberd_option:hosts()).
+
+%%%===================================================================
+%%% verdict pushes from the component
+%%%===================================================================
+decode_iq_subel(El) -> El.
+
+process_iq(#iq{type = set, from = From, to = #jid{lserver = Host},
+               sub_els = [El0]} = IQ) ->
+    El = to_xmlel(El0),
+    Comp = opt(Host, component),
+    case From of
+        #jid{luser = <<>>, lserver = Comp} when El#xmlel.name == <<"verdicts">> ->
+            mod_floodgate_srv:push(Host, El),
+            xmpp:make_iq_result(IQ);
+        #jid{luser = <<>>, lserver = Comp} ->
+            xmpp:make_error(IQ, xmpp:err_bad_request(<<"Expected <verdicts/>">>,
+                                                     <<"en">>));
+        _ ->
+            mod_floodgate_srv:count(Host, refused_forged_verdicts),
+            ratelog(Host, forged, "floodgate: refusing verdicts from ~ts "
+                    "(only ~ts may push)", [jid:encode(From), Comp]),
+            xmpp:make_error(IQ, xmpp:err_forbidden(
+                                  <<"Only the floodgate component may push "
+                                    "verdicts">>, <<"en">>))
+    end;
+process_iq(IQ) ->
+    xmpp:make_error(IQ, xmpp:err_feature_not_implemented(
+                          <<"Only verdict pushes (iq set) are served">>,
+                          <<"en">>)).
+
+%%%===================================================================
+%%% gate and meter
+%%%===================================================================
+%% Ask the daemon; pass or {refuse, Condition, Text}.  Runs in the calling
+%% c2s/s2s process, which waits at most `timeout'.
+gate(Host, Kind, Attrs) ->
+    Comp = opt(Host, component),
+    case ejabberd_router:is_my_route(Comp) of
+        false ->
+            %% No route: the IQ would leave over s2s; do not even try.
+            gate_failed(Host, Kind, down);
+        true ->
+            Timeout = opt(Host, timeout),
+            El = #xmlel{name = <<"gate">>,
+                        attrs = [{<<"xmlns">>, ?NS}, {<<"kind">>, Kind}
+                                 | [{K, V} || {K, V} <- Attrs, V /= undefined]]},
+            IQ = #iq{type = get, from = jid:make(Host), to = jid:make(Comp),
+                     sub_els = [El]},
+            Ref = make_ref(),
+            ejabberd_router:route_iq(IQ, Ref, self(), Timeout),
+            receive
+                {iq_reply, Reply, Ref} -> gate_answer(Host, Kind, Reply)
+            after Timeout + ?WAIT_SLACK ->
+                    gate_failed(Host, Kind, timeout)
+            end
+    end.
+
+gate_answer(Host, Kind, #iq{type = result, sub_els = [El0 | _]}) ->
+    El = to_xmlel(El0),
+    case {El#xmlel.name, fxml:get_tag_attr_s(<<"xmlns">>, El)} of
+        {<<"allow">>, ?NS} ->
+            mod_floodgate_srv:count(Host, {gate, Kind, allow}),
+            pass;
+        {<<"deny">>, ?NS} ->
+            mod_floodgate_srv:count(Host, {gate, Kind, deny}),
+            Cond = case fxml:get_tag_attr_s(<<"condition">>, El) of
+                       <<>> -> <<"policy-violation">>;
+                       C -> C
+                   end,
+            Text = case fxml:get_tag_attr_s(<<"text">>, El) of
+                       <<>> -> <<"Refused by the server's anti-spam policy.">>;
+                       T -> T
+                   end,
+            {refuse, Cond, Text};
+        _ ->
+            gate_failed(Host, Kind, error)
+    end;
+gate_answer(Host, Kind, timeout) ->
+    gate_failed(Host, Kind, timeout);
+gate_answer(Host, Kind, _) ->
+    gate_failed(Host, Kind, error).
+
+gate_failed(Host, Kind, Why) ->
+    FailClosed = opt(Host, fail_closed),
+    mod_floodgate_srv:count(Host, {gate_failed, Why}),
+    ratelog(Host, {gate_failed, Why},
+            "floodgate: gate ~ts for ~ts: ~ts", [Why, Kind,
+             case FailClosed of
+                 true -> <<"refused (fail_closed)">>;
+                 false -> <<"let through (fail open)">>
+             end]),
+    case FailClosed of
+        true -> {refuse, <<"resource-constraint">>,
+                 <<"The anti-spam service is unavailable, retry later.">>};
+        false -> pass
+    end.
+
+meter(Host, Type, Attrs) ->
+    mod_floodgate_srv:meter(Host, [{<<"type">>, Type} | Attrs]).
+
+%% Warn at most once per ?LOG_INTERVAL per key, saying how many were
+%% suppressed in between.
+ratelog(Host, Key, Fmt, Args) ->
+    Tab = mod_floodgate_srv:table(Host),
+    Now = erlang:system_time(millisecond),
+    case catch ets:lookup(Tab, {log, Key}) of
+        [{_, Last, N}] when Now - Last < ?LOG_INTERVAL ->
+            ets:insert(Tab, {{log, Key}, Last, N + 1});
+        Found ->
+            catch ets:insert(Tab, {{log, Key}, Now, 0}),
+            case Found of
+                [{_, _, N}] when N > 0 ->
+                    ?WARNING_MSG(Fmt ++ " (~B similar suppressed)", Args ++ [N]);
+                _ ->
+                    ?WARNING_MSG(Fmt, Args)
+            end
+    end,
+    ok.
+
+%%%===================================================================
+%%% helpers
+%%%===================================================================
+bare(#jid{} = J) -> jid:encode(jid:remove_resource(jid:tolower(J))).
+
+flag(true) -> <<"1">>;
+flag(false) -> <<"0">>.
+
+%% Body of a message worth gating or metering, or false.
+countable(#message{type = T}) when T == groupchat; T == error -> false;
+countable(#message{body = Body}) ->
+    case xmpp:get_text(Body) of
+        <<>> -> false;
+        B -> B
+    end.
+
+%% User to user, not to oneself, not to a local service (MUC, the
+%% component itself, ...), which has no roster to speak of.
+is_user_to_user(#jid{luser = U, lserver = S}, #jid{luser = U, lserver = S}) ->
+    false;
+is_user_to_user(_From, #jid{luser = <<>>}) ->
+    false;
+is_user_to_user(_From, #jid{lserver = S}) ->
+    ejabberd_router:is_my_host(S) orelse not ejabberd_router:is_my_route(S).
+
+is_contact(A, B) ->
+    roster_says(A, B) orelse roster_says(B, A).
+
+%% Does the roster of local user Owner hold Other (subscription or pending)?
+roster_says(#jid{luser = U, lserver = S}, Other) when U /= <<>> ->
+    case ejabberd_router:is_my_host(S) of
+        true ->
+            {Sub, Ask, _} = ejabberd_hooks:run_fold(
+                              roster_get_jid_info, S, {none, none, []},
+                              [U, S, jid:remove_resource(Other)]),
+            Sub /= none orelse Ask /= none;
+        false -> false
+    end;
+roster_says(_, _) ->
+    false.
+
+%% Fingerprint of the normalised body, as the Prosody module computes it:
+%% ASCII lower case, whitespace runs collapsed to one space, trimmed,
+%% first 16 hex digits of SHA-256.
+fingerprint(Body) ->
+    Lower = << <<(if C >= $A, C =< $Z -> C + 32; true -> C end)>>
+               || <<C>> <= Body >>,
+    Norm0 = re:replace(Lower, "[ \\t\\n\\v\\f\\r]+", " ",
+                       [global, {return, binary}]),
+    Norm = string:trim(Norm0, both, " "),
+    case Norm of
+        <<>> -> undefined;
+        _ ->
+            Hex = binary:encode_hex(crypto:hash(sha256, Norm)),
+            string:lowercase(binary:part(Hex, 0, 16))
+    end.
+
+c2s_ip(#{ip := {Addr, _}}) -> ip_bin(Addr);
+c2s_ip(_) -> undefined.
+
+s2s_ip(#{ip := {Addr, _}}) -> ip_bin(Addr);
+s2s_ip(_) -> undefined.
+
+info_ip(Info) ->
+    case proplists:get_value(ip, Info) of
+        {Addr, _} -> ip_bin(Addr);
+        _ -> undefined
+    end.
+
+%% IPv4-mapped IPv6 (Debian's "::" listeners) as plain IPv4.
+ip_bin({0, 0, 0, 0, 0, 16#ffff, AB, CD}) ->
+    ip_bin({AB bsr 8, AB band 255, CD bsr 8, CD band 255});
+ip_bin(Addr) when is_tuple(Addr) ->
+    list_to_binary(inet:ntoa(Addr));
+ip_bin(_) ->
+    undefined.
+
+split_login(Login, Host) ->
+    case binary:split(Login, <<"@">>) of
+        [U, S] -> {U, S};
+        [U] -> {U, Host}
+    end.
+
+%% Bare JID of a login as typed (with or without @host), or error.
+login_bare(Login, Host) ->
+    {U, S} = split_login(Login, Host),
+    case {jid:nodeprep(U), jid:nameprep(S)} of
+        {error, _} -> error;
+        {_, error} -> error;
+        {<<>>, _} -> error;
+        {LU, LS} -> <<LU/binary, "@", LS/binary>>
+    end.
+
+to_xmlel(#xmlel{} = El) -> El;
+to_xmlel(El) -> xmpp:encode(El).
+
+-define(CONDITIONS,
+        [<<"bad-request">>, <<"conflict">>, <<"forbidden">>,
+         <<"not-acceptable">>, <<"not-allowed">>, <<"not-authorized">>,
+         <<"policy-violation">>, <<"resource-constraint">>,
+         <<"service-unavailable">>]).
+
+stanza_error(Cond0, Text) ->
+    Cond = case lists:member(Cond0, ?CONDITIONS) of
+               true -> Cond0;
+               false -> <<"policy-violation">>
+           end,
+    Type = case Cond of
+               <<"resource-constraint">> -> wait;
+               <<"not-authorized">> -> auth;
+               <<"forbidden">> -> auth;
+               <<"bad-request">> -> modify;
+               <<"not-acceptable">> -> modify;
+               _ -> cancel
+           end,
+    #stanza_error{type = Type, reason = binary_to_atom(Cond, utf8),
+                  text = [#text{lang = <<"en">>, data = Text}]}.
+
+verdict_text(Verdict, Host, {Subject, Key}) ->
+    verdict_text(Verdict, Host, Subject, Key).
+
+verdict_text(Verdict, Host, Subject, Key) ->
+    What = case Verdict of
+               block -> <<"blocked">>;
+               _ -> <<"quarantined">>
+           end,
+    Why = case catch ets:lookup(mod_floodgate_srv:table(Host), {v, Subject, Key}) of
+              [{_, _, _, R}] when R /= <<>> -> <<": ", R/binary>>;
+              _ -> <<>>
+          end,
+    <<"Refused by the server's anti-spam policy (", What/binary, Why/binary,
+      "). Contact the server admin.">>.

@@ -1,0 +1,329 @@
+%%%----------------------------------------------------------------------
+%%% mod_floodgate_srv: the long-lived half of mod_floodgate, one per vhost.
+%%%
+%%% Owns the ETS verdict cache (module_install runs start/2 in a short-lived
+%%% RPC process, so the table must belong to a process that stays), the
+%%% meter batch, and the verdict sequence: pushes are applied here in
+%%% order, a gap asks for the full set, and the full set is fetched at
+%%% start and retried until it arrives.  Hooks read the cache directly.
+%%%
+%%% Copyright (c) floodgate authors.  See COPYING.
+%%%----------------------------------------------------------------------
+-module(mod_floodgate_srv).
+-behaviour(gen_server).
+
+-export([start_link/2, init/1, handle_call/3, handle_cast/2,
+         handle_info/2, terminate/2, code_change/3]).
+-export([table/1, lookup/3, push/2, meter/2, resync/2, count/2, count/3,
+         stats/1, normal_key/2]).
+
+-include("logger.hrl").
+-include("xmpp.hrl").
+
+-define(NS, <<"urn:floodgate:0">>).
+-define(FLUSH_AFTER, 1000).        % ms: a meter event waits at most this long
+-define(FETCH_TIMEOUT, 10000).     % ms: full verdict set request
+-define(FETCH_RETRY, 5000).        % ms: retry a failed full set request
+
+-record(st, {host :: binary(),
+             component :: binary(),
+             batch :: pos_integer(),
+             tab :: atom(),
+             queue = [] :: [fxml:xmlel()],
+             qlen = 0 :: non_neg_integer(),
+             flush_timer :: undefined | reference(),
+             seq :: undefined | integer(),
+             fetching = false :: boolean(),
+             retry_timer :: undefined | reference()}).
+
+%%%===================================================================
+%%% API (called from hooks, in other processes)
+%%%===================================================================
+start_link(Host, Opts) ->
+    gen_server:start_link({local, proc(Host)}, ?MODULE, [Host, Opts], []).
+
+proc(Host) -> gen_mod:get_module_proc(Host, ?MODULE).
+
+table(Host) -> gen_mod:get_module_proc(Host, mod_floodgate_cache).
+
+%% Cached verdict of a subject: allow | throttle | quarantine | block.
+lookup(Host, Subject, Key) ->
+    Tab = table(Host),
+    try ets:lookup(Tab, {v, Subject, Key}) of
+        [{_, Verdict, Expires, _Reason}] ->
+            case Expires == infinity orelse Expires > now_ms() of
+                true -> Verdict;
+                false -> allow
+            end;
+        [] -> allow
+    catch error:badarg -> allow
+    end.
+
+%% A verdicts push from the component; answered after it is applied.
+push(Host, El) ->
+    gen_server:call(proc(Host), {push, El}).
+
+meter(Host, Attrs) ->
+    gen_server:cast(proc(Host), {meter, Attrs}).
+
+resync(Host, Why) ->
+    gen_server:cast(proc(Host), {resync, Why}).
+
+count(Host, Name) ->
+    count(Host, Name, 1).
+
+count(Host, Name, N) ->
+    try ets:update_counter(table(Host), {stat, Name}, N, {{stat, Name}, 0})
+    catch error:badarg -> 0
+    end.
+
+stats(Host) ->
+    try ets:match_object(table(Host), {{stat, '_'}, '_'})
+    catch error:badarg -> []
+    end.
+
+%% Keys as the daemon writes them: bare JIDs and domains in lower case,
+%% IPs in inet:ntoa form.
+normal_key(account, Key) ->
+    try jid:decode(Key) of
+        J -> jid:encode(jid:remove_resource(jid:tolower(J)))
+    catch _:_ -> string:lowercase(Key)
+    end;
+normal_key(domain, Key) -> string:lowercase(Key);
+normal_key(ip, Key) ->
+    case inet:parse_address(binary_to_list(Key)) of
+        {ok, A} -> list_to_binary(inet:ntoa(A));
+        _ -> Key
+    end;
+normal_key(_, Key) -> Key.
+
+%%%===================================================================
+%%% gen_server
+%%%===================================================================
+init([Host, Opts]) ->
+    process_flag(trap_exit, true),
+    Tab = table(Host),
+    catch ets:delete(Tab),
+    ets:new(Tab, [named_table, public, set, {read_concurrency, true}]),
+    self() ! fetch,
+    {ok, #st{host = Host, tab = Tab,
+             component = gen_mod:get_opt(component, Opts),
+             batch = gen_mod:get_opt(batch, Opts)}}.
+
+handle_call({push, El}, _From, St) ->
+    {reply, ok, apply_push(El, St)};
+handle_call(_Req, _From, St) ->
+    {reply, {error, badarg}, St}.
+
+handle_cast({meter, Attrs}, St) ->
+    {noreply, queue_event(Attrs, St)};
+handle_cast({resync, Why}, St) ->
+    {noreply, fetch(Why, St)};
+handle_cast({reload, Opts}, St) ->
+    {noreply, St#st{component = gen_mod:get_opt(component, Opts),
+                    batch = gen_mod:get_opt(batch, Opts)}};
+handle_cast(_Msg, St) ->
+    {noreply, St}.
+
+handle_info(fetch, St) ->
+    {noreply, fetch(<<"start">>, St#st{retry_timer = undefined})};
+handle_info(flush, St) ->
+    {noreply, flush(St#st{flush_timer = undefined})};
+handle_info({iq_reply, Reply, fetch}, St) ->
+    {noreply, fetched(Reply, St#st{fetching = false})};
+handle_info(_Info, St) ->
+    {noreply, St}.
+
+terminate(_Reason, St) ->
+    flush(St),
+    ok.
+
+code_change(_OldVsn, St, _Extra) -> {ok, St}.
+
+%%%===================================================================
+%%% verdicts
+%%%===================================================================
+fetch(_Why, #st{fetching = true} = St) ->
+    St;
+fetch(Why, #st{host = Host, component = Comp} = St) ->
+    case ejabberd_router:is_my_route(Comp) of
+        true ->
+            ?DEBUG("floodgate: asking ~ts for the full verdict set (~ts)",
+                   [Comp, Why]),
+            IQ = #iq{type = get, from = jid:make(Host), to = jid:make(Comp),
+                     sub_els = [#xmlel{name = <<"verdicts">>,
+                                       attrs = [{<<"xmlns">>, ?NS}]}]},
+            ejabberd_router:route_iq(IQ, fetch, self(), ?FETCH_TIMEOUT),
+            St#st{fetching = true};
+        false ->
+            retry_later(St)
+    end.
+
+retry_later(#st{retry_timer = undefined} = St) ->
+    St#st{retry_timer = erlang:send_after(?FETCH_RETRY, self(), fetch)};
+retry_later(St) ->
+    St.
+
+fetched(#iq{type = result, sub_els = [El0 | _]}, #st{host = Host} = St) ->
+    El = mod_floodgate:to_xmlel(El0),
+    case is_verdicts(El) of
+        true ->
+            St1 = replace_all(El, St),
+            ?INFO_MSG("floodgate: verdict cache for ~ts loaded from ~ts "
+                      "(seq ~p, ~B entries)",
+                      [Host, St#st.component, St1#st.seq, cache_size(St)]),
+            St1;
+        false ->
+            fetch_failed(<<"no <verdicts/> in the answer">>, St)
+    end;
+fetched(#iq{type = error} = IQ, St) ->
+    fetch_failed(error_text(IQ), St);
+fetched(timeout, St) ->
+    fetch_failed(<<"timeout">>, St);
+fetched(_, St) ->
+    fetch_failed(<<"unexpected answer">>, St).
+
+fetch_failed(Why, #st{host = Host} = St) ->
+    count(Host, resync_failed),
+    ?WARNING_MSG("floodgate: full verdict set request from ~ts to ~ts failed "
+                 "(~ts); retrying in ~B s",
+                 [Host, St#st.component, Why, ?FETCH_RETRY div 1000]),
+    retry_later(St).
+
+error_text(IQ) ->
+    try xmpp:get_error(IQ) of
+        #stanza_error{reason = R} -> atom_to_binary(R, utf8);
+        _ -> <<"error">>
+    catch _:_ -> <<"error">>
+    end.
+
+is_verdicts(#xmlel{name = <<"verdicts">>} = El) ->
+    fxml:get_tag_attr_s(<<"xmlns">>, El) == ?NS;
+is_verdicts(_) ->
+    false.
+
+apply_push(El, #st{host = Host, seq = Last} = St) ->
+    Full = lists:member(fxml:get_tag_attr_s(<<"full">>, El),
+                        [<<"1">>, <<"true">>]),
+    Seq = to_int(fxml:get_tag_attr_s(<<"seq">>, El)),
+    if Full ->
+            replace_all(El, St);
+       is_integer(Last), is_integer(Seq), Seq == Last + 1 ->
+            apply_items(El, St),
+            St#st{seq = Seq};
+       true ->
+            %% Gap, or no full set yet: keep what this push says (it is
+            %% newer than anything cached) and ask for the whole set.
+            apply_items(El, St),
+            ?INFO_MSG("floodgate: verdict push seq ~p after ~p on ~ts: "
+                      "asking for the full set", [Seq, Last, Host]),
+            count(Host, seq_gap),
+            fetch(<<"sequence gap">>, St#st{seq = undefined})
+    end.
+
+replace_all(El, #st{tab = Tab} = St) ->
+    ets:match_delete(Tab, {{v, '_', '_'}, '_', '_', '_'}),
+    apply_items(El, St),
+    St#st{seq = to_int(fxml:get_tag_attr_s(<<"seq">>, El))}.
+
+apply_items(#xmlel{children = Children}, St) ->
+    lists:foreach(fun(#xmlel{name = <<"verdict">>} = V) -> apply_item(V, St);
+                     (_) -> ok
+                  end, Children).
+
+apply_item(V, #st{tab = Tab, host = Host}) ->
+    Subject = subject(fxml:get_tag_attr_s(<<"subject">>, V)),
+    Key0 = fxml:get_tag_attr_s(<<"key">>, V),
+    Verdict = verdict(fxml:get_tag_attr_s(<<"verdict">>, V)),
+    if Subject == error; Verdict == error; Key0 == <<>> ->
+            ?DEBUG("floodgate: ignoring malformed verdict ~ts",
+                   [fxml:element_to_binary(V)]);
+       true ->
+            Key = normal_key(Subject, Key0),
+            case Verdict of
+                allow ->
+                    ets:delete(Tab, {v, Subject, Key});
+                _ ->
+                    Expires = case to_int(fxml:get_tag_attr_s(<<"expires">>, V)) of
+                                  undefined -> infinity;
+                                  E -> E
+                              end,
+                    Reason = fxml:get_tag_attr_s(<<"reason">>, V),
+                    ets:insert(Tab, {{v, Subject, Key}, Verdict, Expires, Reason}),
+                    maybe_kick(Host, Subject, Key, Verdict, Reason)
+            end
+    end.
+
+%% An account block ends the account's sessions at once.
+maybe_kick(Host, account, Key, block, Reason) ->
+    case jid:decode(Key) of
+        #jid{luser = U, lserver = Host} when U /= <<>> ->
+            N = ejabberd_sm:kick_user(U, Host),
+            N > 0 andalso
+                ?INFO_MSG("floodgate: closed ~B session(s) of blocked account "
+                          "~ts (~ts)", [N, Key, Reason]),
+            ok;
+        _ -> ok
+    end;
+maybe_kick(_, _, _, _, _) ->
+    ok.
+
+subject(<<"account">>) -> account;
+subject(<<"domain">>) -> domain;
+subject(<<"ip">>) -> ip;
+subject(<<"prefix">>) -> prefix;
+subject(_) -> error.
+
+verdict(<<"allow">>) -> allow;
+verdict(<<"throttle">>) -> throttle;
+verdict(<<"quarantine">>) -> quarantine;
+verdict(<<"block">>) -> block;
+verdict(_) -> error.
+
+cache_size(#st{tab = Tab}) ->
+    ets:select_count(Tab, [{{{v, '_', '_'}, '_', '_', '_'}, [], [true]}]).
+
+to_int(<<>>) -> undefined;
+to_int(B) ->
+    try binary_to_integer(B) catch _:_ -> undefined end.
+
+now_ms() -> erlang:system_time(millisecond).
+
+%%%===================================================================
+%%% meter batch
+%%%===================================================================
+queue_event(Attrs, #st{queue = Q, qlen = N, batch = Max} = St) ->
+    Ev = #xmlel{name = <<"event">>,
+                attrs = [{K, V} || {K, V} <- Attrs, V /= undefined]},
+    St1 = St#st{queue = [Ev | Q], qlen = N + 1},
+    if N + 1 >= Max ->
+            flush(St1);
+       St#st.flush_timer == undefined ->
+            St1#st{flush_timer = erlang:send_after(?FLUSH_AFTER, self(), flush)};
+       true ->
+            St1
+    end.
+
+flush(#st{qlen = 0} = St) ->
+    St;
+flush(#st{host = Host, component = Comp, queue = Q, qlen = N} = St) ->
+    case St#st.flush_timer of
+        undefined -> ok;
+        T -> erlang:cancel_timer(T)
+    end,
+    case ejabberd_router:is_my_route(Comp) of
+        true ->
+            Meter = #xmlel{name = <<"meter">>, attrs = [{<<"xmlns">>, ?NS}],
+                           children = lists:reverse(Q)},
+            ejabberd_router:route(#message{from = jid:make(Host),
+                                           to = jid:make(Comp),
+                                           id = p1_rand:get_string(),
+                                           sub_els = [Meter]});
+        false ->
+            %% Without a route the message would go out over s2s.
+            count(Host, meter_dropped, N),
+            mod_floodgate:ratelog(Host, meter_down,
+                                  "floodgate: component ~ts not connected; "
+                                  "~B meter event(s) dropped", [Comp, N])
+    end,
+    St#st{queue = [], qlen = 0, flush_timer = undefined}.
