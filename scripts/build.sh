@@ -1,0 +1,18 @@
+#!/bin/sh
+# Configure and build floodgate in ./build; --sanitize adds ASan+UBSan.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+flags=""
+[ "${1:-}" = "--sanitize" ] && flags="--enable-sanitizers"
+if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+    [ Makefile.am -nt configure ]; then
+	autoreconf -fi
+fi
+mkdir -p build
+cd build
+if [ ! -f Makefile ] || [ "$(cat .fgflags 2>/dev/null)" != "$flags" ]; then
+	../configure $flags
+	echo "$flags" >.fgflags
+fi
+make -j"$(nproc)"
