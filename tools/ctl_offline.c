@@ -1,0 +1,394 @@
+/*
+ * floodgate - floodgatectl sweep and report: option parsing, reading
+ * the files in the order given, and the output or import.
+ *
+ * Every file is checked for readability before any is scanned, so a
+ * mistyped name fails fast instead of producing a partial report.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/log.h"
+#include "../core/types.h"
+#include "../storage/store.h"
+#include "ctl_offline.h"
+#include "logscan.h"
+#include "report.h"
+#include "strtab.h"
+#include "sweep.h"
+
+#define CTL_SWEEP_ACTOR "floodgatectl sweep"
+#define CTL_REASON_MAX 512 /* bytes of evidence per imported account */
+
+static int  scan_files(struct logscan *, int, char **);
+static int  parse_common(int, const char *, struct logscan_opts *);
+static int  import_suspects(struct sweep *, const char *);
+static void sweep_usage(FILE *);
+static void report_usage(FILE *);
+
+enum { OPT_FORMAT = 256, OPT_YEAR };
+
+static void
+sweep_usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: floodgatectl sweep [options] LOGFILE...\n"
+		"  Reads ejabberd or Prosody logs (plain or .gz, in the order "
+		"given,\n  oldest first; - is standard input) and lists bot "
+		"accounts.\n"
+		"  --format auto|ejabberd|prosody   log format (default: per "
+		"file)\n"
+		"  --year YYYY         year of the first Prosody line "
+		"(default: file mtime)\n"
+		"  --scored            suspect = score >= %.1f (case-changed "
+		"login %.1f,\n"
+		"                      >= %d sessions <= %d s within %d s "
+		"%.1f, overlap %.1f)\n"
+		"  --min-score X       scored-mode threshold instead of %.1f\n"
+		"  --host DOMAIN       only accounts of this domain\n"
+		"  --all               list every account, not only suspects\n"
+		"  --csv               CSV instead of the report\n"
+		"  --commands ejabberd|prosody   print deletion commands for "
+		"suspects\n"
+		"  --import STORE.db   quarantine suspects in the floodgate "
+		"store\n"
+		"  default rule (seed): >= %d sessions of <= %d s and a login "
+		"with a\n  case-changed name.\n",
+		SWEEP_SCORE_QUARANTINE, SWEEP_W_CASE, SWEEP_SHORT_MIN,
+		SWEEP_SHORT_S, SWEEP_WINDOW_S, SWEEP_W_SHORT, SWEEP_W_OVERLAP,
+		SWEEP_SCORE_QUARANTINE, SWEEP_SHORT_MIN, SWEEP_SHORT_S);
+}
+
+static void
+report_usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: floodgatectl report [options] LOGFILE...\n"
+		"  Failed logins by host and by user name, from ejabberd or "
+		"Prosody logs\n  (Prosody needs mod_log_auth).\n"
+		"  --format auto|ejabberd|prosody\n"
+		"  --year YYYY         year of the first Prosody line\n"
+		"  --spamtraps FILE    mark these user names (one a line)\n"
+		"  --limit N           at most N rows per table\n"
+		"  --csv               CSV instead of tables\n");
+}
+
+/* --format and --year, shared by both commands. */
+static int
+parse_common(int opt, const char *arg, struct logscan_opts *lo)
+{
+	const char *err = NULL;
+	long long   y;
+	char       *end;
+
+	if (opt == OPT_FORMAT) {
+		if (logscan_fmt_parse(arg, &lo->fmt) == -1)
+			err = "--format: auto, ejabberd or prosody";
+	} else {
+		y = strtoll(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || y < 1970 || y > 9999)
+			err = "--year: a year like 2023";
+		else
+			lo->year = (int)y;
+	}
+	if (err != NULL) {
+		fprintf(stderr, "floodgatectl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+scan_files(struct logscan *ls, int n, char **files)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(files[i], "-") != 0 &&
+		    access(files[i], R_OK) == -1) {
+			log_warn("%s", files[i]);
+			return -1;
+		}
+	for (i = 0; i < n; i++)
+		if (logscan_file(ls, files[i]) == -1)
+			rc = -1;
+	return rc;
+}
+
+int
+ctl_sweep(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"year", required_argument, NULL, OPT_YEAR},
+	    {"scored", no_argument, NULL, 's'},
+	    {"min-score", required_argument, NULL, 'm'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"csv", no_argument, NULL, 'c'},
+	    {"commands", required_argument, NULL, 'C'},
+	    {"import", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct logscan_opts lo = {LOGSCAN_FMT_AUTO, 0};
+	struct sweep_opts   so = {SWEEP_SEED, 0, NULL};
+	struct logscan     *ls = NULL;
+	struct sweep       *sw = NULL;
+	const char         *commands = NULL, *import = NULL;
+	int                 ch, all = 0, csv = 0, rc = CTL_EXIT_OK, outs;
+	char               *end;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_FORMAT:
+		case OPT_YEAR:
+			if (parse_common(ch, optarg, &lo) == -1)
+				return CTL_EXIT_USAGE;
+			break;
+		case 's':
+			so.mode = SWEEP_SCORED;
+			break;
+		case 'm':
+			so.mode = SWEEP_SCORED;
+			so.min_score = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' ||
+			    !(so.min_score > 0)) {
+				fprintf(stderr, "floodgatectl: --min-score: "
+						"a positive number\n");
+				return CTL_EXIT_USAGE;
+			}
+			break;
+		case 'H':
+			so.host = optarg;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'c':
+			csv = 1;
+			break;
+		case 'C':
+			if (strcmp(optarg, "ejabberd") != 0 &&
+			    strcmp(optarg, "prosody") != 0) {
+				fprintf(stderr, "floodgatectl: --commands: "
+						"ejabberd or prosody\n");
+				return CTL_EXIT_USAGE;
+			}
+			commands = optarg;
+			break;
+		case 'i':
+			import = optarg;
+			break;
+		case 'h':
+			sweep_usage(stdout);
+			return CTL_EXIT_OK;
+		default:
+			sweep_usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	outs = csv + (commands != NULL) + (import != NULL);
+	if (optind >= argc || outs > 1) {
+		if (outs > 1)
+			fprintf(stderr, "floodgatectl: --csv, --commands and "
+					"--import exclude each other\n");
+		sweep_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	sw = sweep_new(&so);
+	ls = logscan_new(&lo, sweep_rec, sw);
+	if (scan_files(ls, argc - optind, argv + optind) == -1) {
+		rc = CTL_EXIT_REFUSED;
+		if (logscan_stats(ls)->files == 0)
+			goto done;
+	}
+	sweep_finish(sw);
+	if (csv)
+		sweep_print_csv(stdout, sw, all);
+	else if (commands != NULL)
+		sweep_print_commands(stdout, sw, commands);
+	else if (import != NULL) {
+		if (import_suspects(sw, import) == -1)
+			rc = CTL_EXIT_REFUSED;
+	} else
+		sweep_print_report(stdout, sw, all, logscan_stats(ls));
+	if (logscan_stats(ls)->bad > 0 && (csv || commands != NULL))
+		fprintf(stderr,
+			"floodgatectl: %llu unparseable lines "
+			"(the report lists samples)\n",
+			(unsigned long long)logscan_stats(ls)->bad);
+done:
+	logscan_free(ls);
+	sweep_free(sw);
+	if (fflush(stdout) == EOF)
+		rc = CTL_EXIT_REFUSED;
+	return rc;
+}
+
+struct import_ctx {
+	struct store  *st;
+	struct strtab *keep; /* accounts with an allow/block override */
+	int64_t        now;
+	size_t         done, skipped;
+	int            failed;
+};
+
+static void
+import_load(const struct store_subject *s, void *arg)
+{
+	struct import_ctx *c = arg;
+	int                isnew;
+
+	if (s->type == FG_SUBJ_ACCOUNT &&
+	    (s->override == FG_OVR_ALLOW || s->override == FG_OVR_BLOCK))
+		strtab_put(c->keep, s->key, strlen(s->key), &isnew);
+}
+
+static int
+import_one(const struct sweep_acct *a, void *arg)
+{
+	struct import_ctx   *c = arg;
+	char                 reason[CTL_REASON_MAX];
+	struct store_subject s;
+	struct store_audit   au;
+
+	/* An admin's allowlist or block beats a log sweep. */
+	if (strtab_get(c->keep, a->jid, strlen(a->jid)) != NULL) {
+		c->skipped++;
+		return 0;
+	}
+	sweep_evidence(a, reason, sizeof(reason));
+	memset(&s, 0, sizeof(s));
+	s.type = FG_SUBJ_ACCOUNT;
+	s.key = a->jid;
+	s.score_at = c->now;
+	s.verdict = FG_V_QUARANTINE;
+	s.override = FG_OVR_QUARANTINE;
+	s.actor = CTL_SWEEP_ACTOR;
+	s.reason = reason;
+	s.updated = c->now;
+	memset(&au, 0, sizeof(au));
+	au.at = c->now;
+	au.type = FG_SUBJ_ACCOUNT;
+	au.key = a->jid;
+	au.old_verdict = FG_V_ALLOW;
+	au.new_verdict = FG_V_QUARANTINE;
+	au.reason = reason;
+	au.signals =
+	    a->case_logins > 0 ? "bot-login=sweep,case=1" : "bot-login=sweep";
+	au.actor = CTL_SWEEP_ACTOR;
+	if (store_commit_admin(c->st, &s, &au) == -1) {
+		c->failed = 1;
+		return -1;
+	}
+	c->done++;
+	return 0;
+}
+
+static int
+import_suspects(struct sweep *sw, const char *path)
+{
+	struct import_ctx c;
+	struct timespec   ts;
+
+	memset(&c, 0, sizeof(c));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if ((c.st = store_open(path)) == NULL)
+		return -1;
+	c.keep = strtab_new();
+	if (store_load_subjects(c.st, import_load, &c) == -1)
+		c.failed = 1;
+	else
+		sweep_walk(sw, 0, import_one, &c);
+	store_close(c.st);
+	strtab_free(c.keep, NULL);
+	printf("floodgatectl sweep: %zu accounts quarantined in %s, %zu "
+	       "skipped (allowlisted or blocked by an admin)%s\n",
+	       c.done, path, c.skipped,
+	       c.failed ? "; stopped on an error" : "");
+	return c.failed ? -1 : 0;
+}
+
+int
+ctl_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"year", required_argument, NULL, OPT_YEAR},
+	    {"spamtraps", required_argument, NULL, 't'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"csv", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct logscan_opts lo = {LOGSCAN_FMT_AUTO, 0};
+	struct logscan     *ls = NULL;
+	struct report      *r = NULL;
+	const char         *traps = NULL;
+	unsigned long long  limit = 0;
+	int                 ch, csv = 0, rc = CTL_EXIT_OK;
+	char               *end;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_FORMAT:
+		case OPT_YEAR:
+			if (parse_common(ch, optarg, &lo) == -1)
+				return CTL_EXIT_USAGE;
+			break;
+		case 't':
+			traps = optarg;
+			break;
+		case 'l':
+			limit = strtoull(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0') {
+				fprintf(stderr,
+					"floodgatectl: --limit: a number\n");
+				return CTL_EXIT_USAGE;
+			}
+			break;
+		case 'c':
+			csv = 1;
+			break;
+		case 'h':
+			report_usage(stdout);
+			return CTL_EXIT_OK;
+		default:
+			report_usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		report_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	r = report_new();
+	if (traps != NULL && report_load_spamtraps(r, traps) == -1) {
+		rc = CTL_EXIT_REFUSED;
+		goto done;
+	}
+	ls = logscan_new(&lo, report_rec, r);
+	if (scan_files(ls, argc - optind, argv + optind) == -1) {
+		rc = CTL_EXIT_REFUSED;
+		if (logscan_stats(ls)->files == 0)
+			goto done;
+	}
+	if (csv)
+		report_print_csv(stdout, r);
+	else
+		report_print(stdout, r, (size_t)limit, logscan_stats(ls));
+done:
+	logscan_free(ls);
+	report_free(r);
+	if (fflush(stdout) == EOF)
+		rc = CTL_EXIT_REFUSED;
+	return rc;
+}

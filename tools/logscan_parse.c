@@ -1,0 +1,370 @@
+/*
+ * floodgate - line parsers for ejabberd 23.01 and Prosody 0.12 logs.
+ *
+ * Hand-written matching over [p, end) without copying the line: the
+ * message is recognised by its fixed opening words, then the few fields
+ * are copied into bounded buffers. Formats (see doc/floodgatectl-sweep.md):
+ *
+ *   2023-01-20 10:00:00.123456+01:00 [info] <0.775.0>@ejabberd_c2s:...
+ *       (tcp|<0.775.0>) Accepted c2s PLAIN authentication for Abc1@h
+ *       by mnesia backend from 1.2.3.4
+ *   Nov 22 11:00:01 c2s55d0c8a0d3a0<TAB>info<TAB>Authenticated as a@h
+ */
+#include <string.h>
+
+#include "logscan_int.h"
+
+#define MATCH(p, end, lit)                                                     \
+	((size_t)((end) - (p)) >= sizeof(lit) - 1 &&                           \
+	 memcmp((p), (lit), sizeof(lit) - 1) == 0)
+
+static int         num(const char **, const char *, int, int *);
+static int         field(const char **, const char *, const char *, char *);
+static int         jid(const char **, const char *, struct lp_out *);
+static int         ipaddr(const char **, const char *, char *);
+static const char *skip_word(const char *, const char *);
+
+static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/* Exactly n digits into *v. */
+static int
+num(const char **pp, const char *end, int n, int *v)
+{
+	const char *p = *pp;
+	int         x = 0;
+
+	if (end - p < n)
+		return -1;
+	while (n-- > 0) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		x = x * 10 + (*p++ - '0');
+	}
+	*v = x;
+	*pp = p;
+	return 0;
+}
+
+/* Copy up to the first byte in stop (or end) into dst; fails when
+ * empty or too long for a field. */
+static int
+field(const char **pp, const char *end, const char *stop, char *dst)
+{
+	const char *p = *pp, *s;
+	size_t      n;
+
+	for (s = p; s < end && strchr(stop, *s) == NULL; s++)
+		;
+	n = s - p;
+	if (n == 0 || n >= LOGSCAN_FIELD_MAX || memchr(p, '\0', n) != NULL)
+		return -1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	*pp = s;
+	return 0;
+}
+
+/* user@host[/resource]: user and host into out; the resource (which may
+ * hold anything, even ": ") is skipped up to the next space or ':'
+ * followed by a space. A name without '@' is taken as the user. */
+static int
+jid(const char **pp, const char *end, struct lp_out *o)
+{
+	const char *p = *pp;
+
+	if (field(&p, end, "@/ ", o->user) == -1)
+		return -1;
+	if (p < end && *p == '@') {
+		p++;
+		if (field(&p, end, "/ :", o->host) == -1)
+			return -1;
+	}
+	if (p < end && *p == '/')
+		while (p < end && *p != ' ' &&
+		       !(*p == ':' && p + 1 < end && p[1] == ' '))
+			p++;
+	*pp = p;
+	return 0;
+}
+
+/* An IPv4 or IPv6 address; a trailing ':' (ejabberd's "from IP: why")
+ * is not part of it, and IPv4-mapped IPv6 is shown as plain IPv4. */
+static int
+ipaddr(const char **pp, const char *end, char *dst)
+{
+	const char *p = *pp, *s;
+	size_t      n;
+
+	for (s = p; s < end && (strchr("0123456789abcdefABCDEF:.", *s) != NULL);
+	     s++)
+		;
+	if (s < end && *s != ' ' && *s != ',' && *s != ')')
+		return -1;
+	n = s - p;
+	if (n > 0 && p[n - 1] == ':' && (n < 2 || p[n - 2] != ':'))
+		n--;
+	if (n >= 7 + 7 && strncmp(p, "::ffff:", 7) == 0 &&
+	    memchr(p + 7, '.', n - 7) != NULL) {
+		p += 7;
+		n -= 7;
+	}
+	if (n == 0 || n >= LOGSCAN_FIELD_MAX)
+		return -1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	*pp = s;
+	return 0;
+}
+
+static const char *
+skip_word(const char *p, const char *end)
+{
+	while (p < end && *p != ' ')
+		p++;
+	return p < end ? p + 1 : p;
+}
+
+enum logscan_fmt
+lp_detect(const char *p, const char *end)
+{
+	int v;
+
+	if (num(&p, end, 4, &v) == 0 && p < end && *p == '-')
+		return LOGSCAN_FMT_EJABBERD;
+	if (end - p >= 4 && p[3] == ' ') {
+		const char *m;
+
+		for (m = months; *m != '\0'; m += 3)
+			if (memcmp(m, p, 3) == 0)
+				return LOGSCAN_FMT_PROSODY;
+	}
+	return LOGSCAN_FMT_AUTO;
+}
+
+/* YYYY-MM-DD[ T]HH:MM:SS[.frac][Z|+HH:MM|+HHMM] */
+static int
+ej_time(const char **pp, const char *end, int64_t *t)
+{
+	const char *p = *pp;
+	int         y, mo, d, h, mi, s, oh = 0, om = 0, sign = 0;
+
+	if (num(&p, end, 4, &y) || p >= end || *p++ != '-' ||
+	    num(&p, end, 2, &mo) || p >= end || *p++ != '-' ||
+	    num(&p, end, 2, &d) || p >= end || (*p != ' ' && *p != 'T'))
+		return -1;
+	p++;
+	if (num(&p, end, 2, &h) || p >= end || *p++ != ':' ||
+	    num(&p, end, 2, &mi) || p >= end || *p++ != ':' ||
+	    num(&p, end, 2, &s))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+		return -1;
+	if (p < end && *p == '.')
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+	if (p < end && *p == 'Z')
+		p++;
+	else if (p < end && (*p == '+' || *p == '-')) {
+		sign = *p++ == '-' ? -1 : 1;
+		if (num(&p, end, 2, &oh))
+			return -1;
+		if (p < end && *p == ':')
+			p++;
+		if (num(&p, end, 2, &om))
+			return -1;
+	}
+	*t = logscan_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+	     s - sign * (oh * 3600 + om * 60);
+	*pp = p;
+	return 0;
+}
+
+enum lp_res
+lp_ejabberd(const char *p, const char *end, struct lp_out *o)
+{
+	struct logscan_rec *r = &o->rec;
+	const char         *pid = NULL, *q;
+
+	if (ej_time(&p, end, &r->t) == -1 || !MATCH(p, end, " ["))
+		return LP_BAD;
+	if ((p = memchr(p, ']', end - p)) == NULL || !MATCH(p, end, "] "))
+		return LP_BAD;
+	p += 2;
+	if (p < end && *p == '<') { /* <0.775.0>@module:function/arity:line */
+		pid = p;
+		p = skip_word(p, end);
+	}
+	o->sid[0] = '\0';
+	if (p < end && *p == '(') { /* (tcp|<0.775.0>) ties a c2s session */
+		if ((q = memchr(p, ')', end - p)) == NULL)
+			return LP_BAD;
+		p++;
+		if (memchr(p, '|', q - p) != NULL)
+			p = (const char *)memchr(p, '|', q - p) + 1;
+		if (field(&p, q, ")", o->sid) == -1)
+			return LP_BAD;
+		p = q + 1;
+		if (p < end && *p == ' ')
+			p++;
+	} else if (pid != NULL && field(&pid, end, "@ ", o->sid) == -1)
+		return LP_BAD;
+	r->fmt = LOGSCAN_FMT_EJABBERD;
+
+	if (MATCH(p, end, "Accepted c2s ")) {
+		r->type = LOGSCAN_AUTH_OK;
+		p = skip_word(p + 13, end);
+		if (!MATCH(p, end, "authentication for "))
+			return LP_BAD;
+		p += 19;
+		if (jid(&p, end, o) == -1)
+			return LP_BAD;
+		/* " by mnesia backend from IP" */
+		for (q = p; end - q > 6; q++)
+			if (memcmp(q, " from ", 6) == 0)
+				break;
+		if (end - q > 6) {
+			q += 6;
+			if (ipaddr(&q, end, o->ip) == -1)
+				return LP_BAD;
+		}
+		return LP_RECORD;
+	}
+	if (MATCH(p, end, "Failed c2s ")) {
+		r->type = LOGSCAN_AUTH_FAIL;
+		p = skip_word(p + 11, end);
+		if (!MATCH(p, end, "authentication "))
+			return LP_BAD;
+		p += 15;
+		if (MATCH(p, end, "for ")) {
+			p += 4;
+			if (jid(&p, end, o) == -1 || !MATCH(p, end, " "))
+				return LP_BAD;
+			p++;
+		}
+		if (!MATCH(p, end, "from "))
+			return LP_BAD;
+		p += 5;
+		return ipaddr(&p, end, o->ip) == -1 ? LP_BAD : LP_RECORD;
+	}
+	if (MATCH(p, end, "Opened c2s session for ")) {
+		r->type = LOGSCAN_SESSION_OPEN;
+		p += 23;
+		return jid(&p, end, o) == -1 ? LP_BAD : LP_RECORD;
+	}
+	if (MATCH(p, end, "Closing c2s session for ")) {
+		r->type = LOGSCAN_SESSION_CLOSE;
+		p += 24;
+		return jid(&p, end, o) == -1 ? LP_BAD : LP_RECORD;
+	}
+	if (MATCH(p, end, "The account ")) {
+		r->type = LOGSCAN_REGISTER;
+		p += 12;
+		if (jid(&p, end, o) == -1 || !MATCH(p, end, " was registered"))
+			return LP_BAD;
+		p += 15;
+		if (MATCH(p, end, " from IP address ")) {
+			p += 17;
+			if (ipaddr(&p, end, o->ip) == -1)
+				return LP_BAD;
+		}
+		o->sid[0] = '\0'; /* mod_register's pid is no session */
+		return LP_RECORD;
+	}
+	return LP_IGNORED;
+}
+
+/* Prosody: "Mon DD HH:MM:SS source\tlevel\tmessage". */
+enum lp_res
+lp_prosody(const char *p, const char *end, struct lp_file *f, struct lp_out *o)
+{
+	struct logscan_rec *r = &o->rec;
+	const char         *m;
+	int                 mon = 0, d, h, mi, s, y;
+
+	if (end - p < 16)
+		return LP_BAD;
+	for (m = months; *m != '\0'; m += 3)
+		if (memcmp(m, p, 3) == 0)
+			mon = (m - months) / 3 + 1;
+	if (mon == 0 || p[3] != ' ')
+		return LP_BAD;
+	p += 4;
+	if (*p == ' ') /* space-padded day */
+		p++, d = 0, num(&p, end, 1, &d);
+	else if (num(&p, end, 2, &d))
+		return LP_BAD;
+	if (p >= end || *p++ != ' ' || num(&p, end, 2, &h) || p >= end ||
+	    *p++ != ':' || num(&p, end, 2, &mi) || p >= end || *p++ != ':' ||
+	    num(&p, end, 2, &s) || p >= end || *p++ != ' ')
+		return LP_BAD;
+	if (d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+		return LP_BAD;
+	if (f->mtime_year != 0)
+		y = f->mtime_year - (mon > f->mtime_mon ? 1 : 0);
+	else {
+		/* Explicit year for the first line; a month far below the
+		 * previous one means the log crossed New Year. */
+		if (f->prev_mon != 0 && mon + 6 < f->prev_mon)
+			f->year++;
+		f->prev_mon = mon;
+		y = f->year;
+	}
+	r->t =
+	    logscan_days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + s;
+	r->fmt = LOGSCAN_FMT_PROSODY;
+	if (field(&p, end, "\t", o->sid) == -1 || p >= end)
+		return LP_BAD;
+	p++;
+	if ((p = memchr(p, '\t', end - p)) == NULL)
+		return LP_BAD;
+	p++;
+
+	if (MATCH(p, end, "Client connected")) {
+		r->type = LOGSCAN_CONNECT;
+		return LP_RECORD;
+	}
+	if (MATCH(p, end, "Client disconnected")) {
+		r->type = LOGSCAN_SESSION_CLOSE;
+		return LP_RECORD;
+	}
+	if (MATCH(p, end, "Authenticated as ")) {
+		/* Prosody logs the nodeprepped name: case is lost here. */
+		r->type = LOGSCAN_SESSION_OPEN;
+		p += 17;
+		return jid(&p, end, o) == -1 ? LP_BAD : LP_RECORD;
+	}
+	if (MATCH(p, end, "Successful authentication as ")) { /* mod_log_auth */
+		r->type = LOGSCAN_AUTH_OK;
+		p += 29;
+		goto from_ip;
+	}
+	if (MATCH(p, end, "Failed authentication attempt (")) {
+		r->type = LOGSCAN_AUTH_FAIL;
+		if ((p = memchr(p, ')', end - p)) == NULL ||
+		    !MATCH(p, end, ") for user "))
+			return LP_BAD;
+		p += 11;
+		if (MATCH(p, end, "?@")) /* no user name was sent */
+			p = skip_word(p, end) - 1;
+		else
+			goto from_ip;
+		goto ip_only;
+	}
+	if (MATCH(p, end, "User account created: ")) {
+		r->type = LOGSCAN_REGISTER;
+		p += 22;
+		return jid(&p, end, o) == -1 ? LP_BAD : LP_RECORD;
+	}
+	return LP_IGNORED;
+
+from_ip:
+	if (jid(&p, end, o) == -1)
+		return LP_BAD;
+ip_only:
+	if (!MATCH(p, end, " from IP: "))
+		return LP_BAD;
+	p += 10;
+	if (MATCH(p, end, "?"))
+		return LP_RECORD;
+	return ipaddr(&p, end, o->ip) == -1 ? LP_BAD : LP_RECORD;
+}
