@@ -127,7 +127,7 @@ end
 
 local close_sessions; -- defined below
 
-local function apply_verdict(tag)
+local function apply_verdict(tag, full)
 	local subject, key, verdict = tag.attr.subject, tag.attr.key, tag.attr.verdict;
 	if not (subject and key and verdict and cache[subject]) then
 		module:log("debug", "Ignoring malformed verdict %s", tag);
@@ -136,6 +136,8 @@ local function apply_verdict(tag)
 	if subject == "account" then key = jid_bare(key) or key; end
 	if subject == "ip" then key = normal_ip(key); end
 	if subject == "account" or subject == "domain" then key = key:lower(); end
+	module:log(full and "debug" or "info", "Verdict %s %s: %s (%s)", subject, key, verdict,
+		tag.attr.reason or "no reason");
 	if verdict == "allow" then
 		cache[subject][key] = nil;
 		return;
@@ -164,7 +166,7 @@ local function load_verdicts(el, from_full_request)
 		last_seq = nil;
 	end
 	for tag in el:childtags("verdict", xmlns_fg) do
-		apply_verdict(tag);
+		apply_verdict(tag, full);
 	end
 	if full then
 		last_seq = seq;

@@ -38,3 +38,22 @@ def check(cond, what):
     if not cond:
         raise AssertionError(what)
     print("ok: %s" % what)
+
+
+class Workdir:
+    """A temporary directory for one test: removed on success, kept (and
+    printed) on failure so the logs can be read."""
+
+    def __init__(self, name):
+        import tempfile
+        self.path = tempfile.mkdtemp(prefix="fgtest-%s-" % name)
+
+    def __enter__(self):
+        return self.path
+
+    def __exit__(self, exc_type, *_):
+        import shutil
+        if exc_type is None and not os.environ.get("FGTEST_KEEP"):
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            print("test files kept in %s" % self.path)
