@@ -6,8 +6,6 @@
  * on everything its users send, so a bare server domain in 'from' cannot
  * be forged by a local user.
  */
-#include <arpa/inet.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,34 +14,9 @@
 #include "../core/log.h"
 #include "../policy/policy.h"
 #include "comp_int.h"
+#include "wire.h"
 
-#define GATE_FP_MAX 128       /* hex characters of a body fingerprint */
 #define METER_MAX_EVENTS 1000 /* events used from one meter message */
-#define LOGIN_MAX 1023        /* bytes of a login name as typed */
-#define REASON_MAX 256        /* bytes of a report reason */
-
-static const char *
-verdict_text(enum fg_verdict v)
-{
-	return fg_verdict_name(v);
-}
-
-static int
-valid_ip(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	       inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static int
-valid_hex(const char *s, size_t max)
-{
-	size_t n = strspn(s, "0123456789abcdefABCDEF");
-
-	return n > 0 && n <= max && s[n] == '\0';
-}
 
 static void
 refuse_untrusted(struct comp *c, xmpp_stanza_t *st)
@@ -64,54 +37,14 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 	char              from[JID_MAX + 1], to[JID_MAX + 1];
 	struct pol_gate   req;
 	struct pol_answer ans;
-	const char       *kind = stz_attr(g, "kind");
-	const char       *a;
+	const char       *err;
 	xmpp_stanza_t    *r, *e;
 
-	memset(&req, 0, sizeof req);
-	if (kind == NULL || fg_kind_parse(kind, &req.kind) == -1 ||
-	    !(req.kind == FG_KIND_SUBSCRIBE ||
-	      req.kind == FG_KIND_STRANGER_MESSAGE ||
-	      req.kind == FG_KIND_INBOUND_SUBSCRIBE ||
-	      req.kind == FG_KIND_INBOUND_STRANGER_MESSAGE ||
-	      req.kind == FG_KIND_REGISTER)) {
+	if (wire_parse_gate(g, &req, from, to, &err) == -1) {
 		c->c.gate_bad++;
-		stz_reply_error(c, iq, "modify", "bad-request",
-				"gate: missing or unknown kind");
+		stz_reply_error(c, iq, "modify", "bad-request", err);
 		return;
 	}
-	if ((a = stz_attr(g, "from")) == NULL ||
-	    jid_bare(a, from, sizeof from) == -1) {
-		c->c.gate_bad++;
-		stz_reply_error(c, iq, "modify", "bad-request",
-				"gate: missing or invalid from");
-		return;
-	}
-	req.from = from;
-	if ((a = stz_attr(g, "to")) != NULL) {
-		if (jid_bare(a, to, sizeof to) == -1) {
-			c->c.gate_bad++;
-			stz_reply_error(c, iq, "modify", "bad-request",
-					"gate: invalid to");
-			return;
-		}
-		req.to = to;
-	}
-	if ((a = stz_attr(g, "ip")) != NULL && *a != '\0') {
-		if (!valid_ip(a)) {
-			c->c.gate_bad++;
-			stz_reply_error(c, iq, "modify", "bad-request",
-					"gate: invalid ip");
-			return;
-		}
-		req.ip = a;
-	}
-	if ((a = stz_attr(g, "fp")) != NULL && valid_hex(a, GATE_FP_MAX))
-		req.fp = a;
-	a = stz_attr(g, "contact");
-	req.contact =
-	    a != NULL && (strcmp(a, "1") == 0 || strcmp(a, "true") == 0);
-
 	pol_gate(c->pol, &req, &ans);
 	c->c.gate[ans.allow ? 1 : 0]++;
 	r = stz_iq_result(c, iq);
@@ -121,7 +54,7 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 		e = stz_add(r, stz_elem(c, "deny", NS_FLOODGATE));
 		xmpp_stanza_set_attribute(e, "condition", ans.condition);
 		xmpp_stanza_set_attribute(e, "verdict",
-					  verdict_text(ans.verdict));
+					  fg_verdict_name(ans.verdict));
 		xmpp_stanza_set_attribute(e, "text", ans.text);
 	}
 	comp_link_send(c->link, r);
@@ -272,90 +205,9 @@ meter_event(struct comp *c, xmpp_stanza_t *ev)
 {
 	char             jid[JID_MAX + 1], to[JID_MAX + 1];
 	struct pol_event pe;
-	const char      *type = stz_attr(ev, "type");
-	const char      *a;
-	char            *end;
 
-	memset(&pe, 0, sizeof pe);
-	pe.user_exists = -1;
-	if (type == NULL)
+	if (wire_parse_event(ev, &pe, jid, to) == -1)
 		return -1;
-	if (!strcmp(type, "message"))
-		pe.type = POL_EV_MESSAGE;
-	else if (!strcmp(type, "session-start"))
-		pe.type = POL_EV_SESSION_START;
-	else if (!strcmp(type, "session-end"))
-		pe.type = POL_EV_SESSION_END;
-	else if (!strcmp(type, "auth-ok"))
-		pe.type = POL_EV_AUTH_OK;
-	else if (!strcmp(type, "auth-fail"))
-		pe.type = POL_EV_AUTH_FAIL;
-	else if (!strcmp(type, "registered"))
-		pe.type = POL_EV_REGISTERED;
-	else if (!strcmp(type, "report"))
-		pe.type = POL_EV_REPORT;
-	else
-		return -1;
-	if ((a = stz_attr(ev, "from")) != NULL) {
-		/* sessions keep the full JID: the resource tells overlapping
-		 * connections apart */
-		if (pe.type == POL_EV_SESSION_START ||
-		    pe.type == POL_EV_SESSION_END) {
-			if (jid_bare(a, jid, sizeof jid) == -1 ||
-			    strlen(a) > JID_MAX)
-				return -1;
-			snprintf(jid, sizeof jid, "%s", a);
-		} else if (jid_bare(a, jid, sizeof jid) == -1)
-			return -1;
-		pe.jid = jid;
-	}
-	if ((a = stz_attr(ev, "to")) != NULL) {
-		if (jid_bare(a, to, sizeof to) == -1)
-			return -1;
-		pe.to = to;
-	}
-	if ((a = stz_attr(ev, "ip")) != NULL && *a != '\0') {
-		if (!valid_ip(a))
-			return -1;
-		pe.ip = a;
-	}
-	if ((a = stz_attr(ev, "login")) != NULL) {
-		if (*a == '\0' || strlen(a) > LOGIN_MAX)
-			return -1;
-		pe.login = a;
-	}
-	if ((a = stz_attr(ev, "reason")) != NULL && strlen(a) <= REASON_MAX)
-		pe.reason = a;
-	if ((a = stz_attr(ev, "fp")) != NULL && valid_hex(a, GATE_FP_MAX))
-		pe.fp = a;
-	if ((a = stz_attr(ev, "duration")) != NULL) {
-		pe.duration_ms = strtoll(a, &end, 10);
-		if (*a == '\0' || *end != '\0' || pe.duration_ms < 0)
-			return -1;
-	}
-	if ((a = stz_attr(ev, "exists")) != NULL)
-		pe.user_exists = strcmp(a, "1") == 0 ? 1 : 0;
-	/* what each type cannot do without */
-	switch (pe.type) {
-	case POL_EV_MESSAGE:
-	case POL_EV_REPORT:
-		if (pe.jid == NULL || pe.to == NULL)
-			return -1;
-		break;
-	case POL_EV_SESSION_START:
-	case POL_EV_SESSION_END:
-	case POL_EV_REGISTERED:
-		if (pe.jid == NULL)
-			return -1;
-		break;
-	case POL_EV_AUTH_OK:
-	case POL_EV_AUTH_FAIL:
-		if (pe.login == NULL)
-			return -1;
-		break;
-	default:
-		break;
-	}
 	pol_event(c->pol, &pe);
 	return 0;
 }
