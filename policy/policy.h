@@ -117,6 +117,8 @@ struct pol_stats {
 	uint64_t buckets;
 	uint64_t bucket_evictions;
 	uint64_t verdict_changes;
+	uint64_t subject_evictions; /* plain subjects dropped for room */
+	uint64_t subject_drops;	    /* signals lost: table full of verdicts */
 };
 void pol_get_stats(const struct policy *, struct pol_stats *);
 

@@ -1,0 +1,208 @@
+/*
+ * floodgate - policy: what admins do and see. Overrides are committed to
+ * the store (store_commit_admin) before memory changes, so an
+ * acknowledged admin action survives kill -9; inspect and list read the
+ * in-memory state.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/clock.h"
+#include "../core/log.h"
+#include "../core/ratelimit.h"
+#include "../core/xmalloc.h"
+#include "policy_int.h"
+
+static void fill_info(struct policy *, const struct rep_subj *, int64_t,
+		      struct pol_info *);
+
+const char *
+pol_sigtext(const struct policy *p, const struct rep_subj *s, char *buf,
+	    size_t bufsz)
+{
+	size_t i, off = 0;
+	int    idx, r;
+
+	buf[0] = '\0';
+	for (i = 0; i < s->sig_n; i++) {
+		idx = (s->sig_head + REP_NSIG - 1 - (int)i) % REP_NSIG;
+		r = snprintf(buf + off, bufsz - off, "%s%s=%.3g",
+			     off ? " " : "",
+			     pol_signame_str(p, s->sig_name[idx]),
+			     (double)s->sig_w[idx]);
+		if (r < 0 || (size_t)r >= bufsz - off)
+			break;
+		off += (size_t)r;
+	}
+	return buf;
+}
+
+int
+pol_admin(struct policy *p, enum fg_subj type, const char *key,
+	  enum fg_override ovr, const char *actor, const char *reason,
+	  int64_t duration_ms)
+{
+	struct store_subject ss;
+	struct store_audit   au;
+	struct rep_subj     *s;
+	char                 k[POL_KEY_MAX], esc[LOG_ESC_MAX];
+	char                 sig[POL_SIGTEXT_MAX];
+	int64_t              now = clock_wall_ms();
+	enum fg_verdict      old_eff, new_eff;
+	int                  n, existed;
+
+	if ((int)type < 0 || type >= FG_SUBJ__MAX || (int)ovr < 0 ||
+	    ovr >= FG_OVR__MAX ||
+	    (n = pol_norm_key(type, key, k, sizeof k)) == -1) {
+		log_warnx("policy: admin action on bad %s key \"%s\"",
+			  fg_subj_name(type), log_esc(esc, sizeof esc, key));
+		return -1;
+	}
+	if (actor == NULL)
+		actor = "admin";
+	existed = rep_find(p->rep, type, k, (size_t)n,
+			   rep_hash(type, k, (size_t)n)) != NULL;
+	s = rep_get(p->rep, type, k, (size_t)n, 0, now, p->prm.half_life_ms);
+	if (s == NULL) {
+		log_warnx("policy: subject table full of verdicts; admin "
+			  "action on %s refused",
+			  log_esc(esc, sizeof esc, k));
+		return -1;
+	}
+	old_eff = pol_effective(s);
+
+	/* the state after the change, made durable before it is applied */
+	memset(&ss, 0, sizeof ss);
+	ss.type = type;
+	ss.key = s->key;
+	ss.updated = now;
+	ss.override = ovr;
+	if (ovr == FG_OVR_NONE) {
+		/* unblock: back to a clean automatic state */
+		ss.score = 0;
+		ss.score_at = now;
+		ss.verdict = FG_V_ALLOW;
+		ss.expires = 0;
+		new_eff = FG_V_ALLOW;
+		if (reason == NULL)
+			reason = "override cleared";
+	} else {
+		ss.score = rep_score(s, now, p->prm.half_life_ms);
+		ss.score_at = now;
+		ss.verdict = s->verdict;
+		ss.expires = duration_ms > 0 ? now + duration_ms : 0;
+		ss.actor = actor;
+		ss.reason = reason;
+		new_eff = ovr == FG_OVR_ALLOW        ? FG_V_ALLOW
+			  : ovr == FG_OVR_QUARANTINE ? FG_V_QUARANTINE
+						     : FG_V_BLOCK;
+		if (reason == NULL)
+			reason = "set by admin";
+	}
+	memset(&au, 0, sizeof au);
+	au.at = now;
+	au.type = type;
+	au.key = s->key;
+	au.old_verdict = old_eff;
+	au.new_verdict = new_eff;
+	au.reason = reason;
+	au.signals = pol_sigtext(p, s, sig, sizeof sig);
+	au.actor = actor;
+	if (p->store != NULL && store_commit_admin(p->store, &ss, &au) == -1) {
+		log_warnx("policy: admin action on %s not committed",
+			  log_esc(esc, sizeof esc, k));
+		if (!existed)
+			rep_del(p->rep, s);
+		return -1;
+	}
+
+	free(s->actor);
+	free(s->reason);
+	s->actor = s->reason = NULL;
+	s->override = (uint8_t)ovr;
+	s->score = ss.score;
+	s->score_at = now;
+	s->updated = now;
+	if (ovr == FG_OVR_NONE) {
+		int kind;
+
+		s->verdict = FG_V_ALLOW;
+		s->expires = 0;
+		s->ovr_expires = 0;
+		s->sig_n = s->sig_head = 0;
+		/* and a fresh allowance: old debt was what got it blocked */
+		for (kind = 0; kind < FG_KIND__MAX; kind++)
+			rl_del(p->rl, rl_key(kind, type, k, (size_t)n));
+	} else {
+		s->ovr_expires = ss.expires;
+		s->actor = xstrdup(actor);
+		s->reason = xstrdup(reason);
+	}
+	rep_relist(p->rep, s);
+	rep_clean(s);
+	if (new_eff != old_eff) {
+		p->st.verdict_changes++;
+		if (p->cb != NULL)
+			p->cb(s->type, s->key, new_eff, pol_eff_expires(s),
+			      reason, p->cb_arg);
+	}
+	return 0;
+}
+
+static void
+fill_info(struct policy *p, const struct rep_subj *s, int64_t now,
+	  struct pol_info *info)
+{
+	info->type = s->type;
+	info->key = s->key;
+	info->score = rep_score(s, now, p->prm.half_life_ms);
+	info->verdict = s->verdict;
+	info->effective = pol_effective(s);
+	info->expires = pol_eff_expires(s);
+	info->override = s->override;
+	info->actor = s->actor;
+	info->reason = s->reason;
+	info->signals = pol_sigtext(p, s, p->isig, sizeof p->isig);
+}
+
+int
+pol_inspect(struct policy *p, enum fg_subj type, const char *key,
+	    struct pol_info *info)
+{
+	struct rep_subj *s;
+	int              n;
+
+	memset(info, 0, sizeof *info);
+	if ((int)type < 0 || type >= FG_SUBJ__MAX ||
+	    (n = pol_norm_key(type, key, p->ikey, sizeof p->ikey)) == -1)
+		return -1;
+	s = rep_find(p->rep, type, p->ikey, (size_t)n,
+		     rep_hash(type, p->ikey, (size_t)n));
+	if (s == NULL) {
+		info->type = type;
+		info->key = p->ikey;
+		info->verdict = info->effective = FG_V_ALLOW;
+		info->override = FG_OVR_NONE;
+		info->signals = "";
+		return 0;
+	}
+	fill_info(p, s, clock_wall_ms(), info);
+	return 0;
+}
+
+void
+pol_foreach_listed(struct policy *p, pol_info_cb cb, void *arg)
+{
+	struct rep_subj *s, *next;
+	struct pol_info  info;
+	int64_t          now = clock_wall_ms();
+
+	for (s = LIST_FIRST(rep_listed(p->rep)); s != NULL; s = next) {
+		next = LIST_NEXT(s, listed);
+		if (pol_effective(s) == FG_V_ALLOW)
+			continue;
+		fill_info(p, s, now, &info);
+		cb(&info, arg);
+	}
+}

@@ -1,0 +1,858 @@
+/*
+ * floodgate - policy: gate questions and meter events in, decisions out.
+ *
+ * A gate looks up the subjects the question is about (the sender account,
+ * the sender's domain for inbound kinds, the address and its network),
+ * applies their overrides and verdicts (DESIGN.md "Decisions and their
+ * meaning"), then takes one GCRA token per subject with a configured limit
+ * for the kind. An overflow refuses the event with resource-constraint and
+ * adds w_overflow[kind] to that subject's score; scores map to verdicts in
+ * pol_eval(). All of it is in memory and O(1); the store is only written
+ * behind, from pol_changed() and pol_tick().
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/clock.h"
+#include "../core/log.h"
+#include "../core/ratelimit.h"
+#include "../core/xmalloc.h"
+#include "policy_int.h"
+
+#define POL_SUBJ_MIN 4096      /* subjects, smallest subject cap */
+#define POL_SUBJ_DIV 4         /* subject cap = max_keys / this */
+#define POL_THROTTLE_SLOW 4    /* throttled: T x this, burst / this */
+#define POL_THROTTLE_COUNT 6   /* throttled, no limit set: 6 ... */
+#define POL_THROTTLE_PER 60000 /* ... per minute (ms) ... */
+#define POL_THROTTLE_BURST 3   /* ... burst 3 */
+#define POL_RL_SWEEP 16384     /* bucket slots examined per tick */
+#define POL_REP_SWEEP 4096     /* subject slots examined per tick */
+#define POL_DIRTY_BUDGET 4096  /* scores queued to the store per tick */
+#define POL_W_CONTACT (-0.05)  /* score per message to a contact */
+#define POL_REPORT_DOMAIN 0.25 /* share of a report on a remote domain */
+
+/* Detectors (registration waves, bot logins, content waves, auth clouds)
+ * add themselves here; each sees gates, events and ticks. */
+static const struct pol_detector *const detectors[] = {
+    NULL,
+};
+
+/* The subjects one gate or event is about, most specific first. */
+struct gsub {
+	enum fg_subj     type;
+	const char      *key;
+	size_t           len;
+	uint64_t         h;
+	struct rep_subj *s;
+	enum fg_verdict  eff;
+};
+
+static const char *const txt_rate[FG_SUBJ__MAX] = {
+    "This account is sending too many requests; wait a while and try "
+    "again",
+    "Too many requests from this server; wait a while and try again",
+    "Too many requests from this address; wait a while and try again",
+    "Too many requests from this network; wait a while and try again",
+};
+static const char *const txt_quarantine[FG_SUBJ__MAX] = {
+    "This account is quarantined by the server's anti-spam policy: it may "
+    "not send subscription requests or messages to non-contacts until an "
+    "administrator reviews it",
+    "The sending server is quarantined by the recipient server's "
+    "anti-spam policy: subscription requests and messages to non-contacts "
+    "are refused",
+    "This address is quarantined by the server's anti-spam policy: "
+    "registrations from it are refused",
+    "This network is quarantined by the server's anti-spam policy: "
+    "registrations from it are refused",
+};
+static const char *const txt_block[FG_SUBJ__MAX] = {
+    "This account is blocked by the server's anti-spam policy; contact "
+    "the server administrator",
+    "The sending server is blocked by the recipient server's anti-spam "
+    "policy",
+    "This address is blocked by the server's anti-spam policy",
+    "This network is blocked by the server's anti-spam policy",
+};
+static const char txt_badjid[] = "The sender address is not a valid JID";
+
+static int  kind_inbound(enum fg_kind);
+static int  kind_stranger(enum fg_kind, int);
+static void deny(struct pol_answer *, const char *, const char *);
+static void load_cb(const struct store_subject *, void *);
+static int  take_tokens(struct policy *, struct gsub *, int, enum fg_kind,
+			uint64_t);
+static enum fg_verdict level(const struct pol_params *, enum fg_subj, double);
+static int gate_subjects(const struct pol_gate *, struct gsub *, char *, char *,
+			 char *, char *);
+static void meter(struct policy *, struct gsub *, int, enum fg_kind, uint64_t);
+static int  is_local(const struct policy *, const char *);
+
+void
+pol_params_set(struct pol_params *m, const struct fg_config *c)
+{
+	const struct fg_rate *r;
+	uint32_t              burst;
+	int                   s, k;
+	size_t                i;
+
+	memset(m, 0, sizeof *m);
+	for (s = 0; s < FG_SUBJ__MAX; s++)
+		for (k = 0; k < FG_KIND__MAX; k++) {
+			r = &c->limits[s][k];
+			rl_rate(r->count, r->per_ms, r->burst, &m->T[s][k],
+				&m->tau[s][k]);
+			if (r->count == 0) {
+				rl_rate(POL_THROTTLE_COUNT, POL_THROTTLE_PER,
+					POL_THROTTLE_BURST, &m->thT[s][k],
+					&m->thtau[s][k]);
+				continue;
+			}
+			burst = r->burst / POL_THROTTLE_SLOW;
+			rl_rate(r->count, r->per_ms * POL_THROTTLE_SLOW,
+				burst ? burst : 1, &m->thT[s][k],
+				&m->thtau[s][k]);
+		}
+	m->thr[FG_V_ALLOW] = 0;
+	m->thr[FG_V_THROTTLE] = c->throttle_at;
+	m->thr[FG_V_QUARANTINE] = c->quarantine_at;
+	m->thr[FG_V_BLOCK] = c->block_at;
+	m->hysteresis = c->hysteresis;
+	m->half_life_ms = c->half_life_s * 1000.0;
+	m->ttl_ms = (int64_t)c->verdict_ttl_s * 1000;
+	for (k = 0; k < FG_KIND__MAX; k++)
+		m->w_overflow[k] = c->w_overflow[k];
+	m->w_report = c->w_report;
+	/* Rate overflows alone can quarantine but never block: halfway from
+	 * quarantine to block they stop adding, so a quarantined flooder
+	 * stays quarantined (and renewed) until something else speaks. */
+	m->overflow_ceiling = (c->quarantine_at + c->block_at) / 2;
+	m->max_keys = c->max_keys;
+	m->nserves = c->serves.n;
+	m->serves = xcalloc(m->nserves ? m->nserves : 1, sizeof *m->serves);
+	for (i = 0; i < m->nserves; i++)
+		m->serves[i] = xstrdup(c->serves.v[i]);
+}
+
+void
+pol_params_clear(struct pol_params *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nserves; i++)
+		free(m->serves[i]);
+	free(m->serves);
+	m->serves = NULL;
+	m->nserves = 0;
+}
+
+/* Restore one persisted subject (pol_new); a restart changes no decision. */
+static void
+load_cb(const struct store_subject *ss, void *arg)
+{
+	struct policy   *p = arg;
+	struct rep_subj *s;
+	int64_t          now = clock_wall_ms();
+	char             k[POL_KEY_MAX];
+	int              n;
+
+	if ((int)ss->type < 0 || ss->type >= FG_SUBJ__MAX || ss->key == NULL ||
+	    (n = pol_norm_key(ss->type, ss->key, k, sizeof k)) == -1)
+		return;
+	s = rep_get(p->rep, ss->type, k, (size_t)n, 0, now,
+		    p->prm.half_life_ms);
+	if (s == NULL)
+		return;
+	s->score = isfinite(ss->score) && ss->score > 0 ? ss->score : 0;
+	s->score_at = ss->score_at;
+	s->verdict = (int)ss->verdict > 0 && ss->verdict < FG_V__MAX
+			 ? (uint8_t)ss->verdict
+			 : FG_V_ALLOW;
+	s->override = (int)ss->override > 0 && ss->override < FG_OVR__MAX
+			  ? (uint8_t)ss->override
+			  : FG_OVR_NONE;
+	s->updated = ss->updated;
+	if (s->override != FG_OVR_NONE) {
+		/* the row's expiry is the override's; the automatic one is
+		 * re-derived from when the row was written */
+		s->ovr_expires = ss->expires;
+		s->expires = ss->updated + p->prm.ttl_ms;
+		s->actor = ss->actor ? xstrdup(ss->actor) : NULL;
+		s->reason = ss->reason ? xstrdup(ss->reason) : NULL;
+	} else
+		s->expires = ss->expires;
+	if (s->verdict == FG_V_ALLOW)
+		s->expires = 0;
+	else if (s->expires == 0)
+		s->expires = now + p->prm.ttl_ms;
+	rep_relist(p->rep, s);
+}
+
+struct policy *
+pol_new(const struct fg_config *cfg, struct store *st)
+{
+	struct policy *p;
+	size_t         cap, i;
+	char          *name;
+	int            k;
+
+	p = xcalloc(1, sizeof *p);
+	pol_params_set(&p->prm, cfg);
+	p->store = st;
+	p->rl = rl_new(cfg->max_keys);
+	cap = cfg->max_keys / POL_SUBJ_DIV;
+	p->rep = rep_new(cap > POL_SUBJ_MIN ? cap : POL_SUBJ_MIN);
+	pol_signame(p, "other"); /* index 0 */
+	for (k = 0; k < FG_KIND__MAX; k++) {
+		xasprintf(&name, "overflow-%s", fg_kind_name(k));
+		pol_signame(p, name); /* index 1 + kind */
+		free(name);
+	}
+	if (st != NULL && store_load_subjects(st, load_cb, p) == -1) {
+		log_warnx("policy: cannot load subjects from the store");
+		pol_free(p);
+		return NULL;
+	}
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i]->init != NULL)
+			p->det[i] = detectors[i]->init(p, cfg);
+	return p;
+}
+
+void
+pol_free(struct policy *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i]->free != NULL)
+			detectors[i]->free(p->det[i]);
+	/* what scoring changed since the last tick still reaches the store */
+	if (p->store != NULL) {
+		struct store_subject ss;
+		struct rep_subj     *s;
+		int64_t              now = clock_wall_ms();
+
+		while ((s = LIST_FIRST(rep_dirty(p->rep))) != NULL) {
+			pol_to_store(p, s, now, &ss);
+			store_queue_subject(p->store, &ss);
+			rep_clean(s);
+		}
+	}
+	rl_free(p->rl);
+	rep_free(p->rep);
+	for (i = 0; i < p->nsignames; i++)
+		free(p->signames[i]);
+	pol_params_clear(&p->prm);
+	free(p);
+}
+
+void
+pol_reconfigure(struct policy *p, const struct fg_config *cfg)
+{
+	size_t i, old = p->prm.max_keys;
+
+	pol_params_clear(&p->prm);
+	pol_params_set(&p->prm, cfg);
+	if (cfg->max_keys != old)
+		log_info("policy: max-keys %zu takes effect at the next "
+			 "restart (table allocated for %zu)",
+			 cfg->max_keys, old);
+	p->prm.max_keys = old;
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i]->reconfigure != NULL)
+			detectors[i]->reconfigure(p->det[i], cfg);
+}
+
+void
+pol_set_verdict_cb(struct policy *p, pol_verdict_cb cb, void *arg)
+{
+	p->cb = cb;
+	p->cb_arg = arg;
+}
+
+unsigned
+pol_signame(struct policy *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nsignames; i++)
+		if (strcmp(p->signames[i], name) == 0)
+			return (unsigned)i;
+	if (p->nsignames == POL_SIGNAMES_MAX)
+		return 0;
+	p->signames[p->nsignames] = xstrdup(name);
+	return (unsigned)p->nsignames++;
+}
+
+const char *
+pol_signame_str(const struct policy *p, unsigned i)
+{
+	return i < p->nsignames ? p->signames[i] : "other";
+}
+
+enum fg_verdict
+pol_effective(const struct rep_subj *s)
+{
+	switch (s->override) {
+	case FG_OVR_ALLOW:
+		return FG_V_ALLOW;
+	case FG_OVR_QUARANTINE:
+		return FG_V_QUARANTINE;
+	case FG_OVR_BLOCK:
+		return FG_V_BLOCK;
+	default:
+		return s->verdict;
+	}
+}
+
+int64_t
+pol_eff_expires(const struct rep_subj *s)
+{
+	return s->override != FG_OVR_NONE ? s->ovr_expires : s->expires;
+}
+
+void
+pol_to_store(const struct policy *p, const struct rep_subj *s, int64_t now,
+	     struct store_subject *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	ss->type = s->type;
+	ss->key = s->key;
+	ss->score = s->score;
+	ss->score_at = s->score_at;
+	ss->verdict = s->verdict;
+	ss->expires = pol_eff_expires(s);
+	ss->override = s->override;
+	ss->actor = s->actor;
+	ss->reason = s->reason;
+	ss->updated = s->updated ? s->updated : now;
+}
+
+void
+pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
+	    enum fg_verdict old_eff, int64_t now, const char *reason,
+	    const char *actor)
+{
+	struct store_subject ss;
+	struct store_audit   au;
+	char                 sig[POL_SIGTEXT_MAX];
+	enum fg_verdict      eff = pol_effective(s);
+
+	p->st.verdict_changes++;
+	s->updated = now;
+	if (p->store != NULL) {
+		pol_to_store(p, s, now, &ss);
+		store_queue_subject(p->store, &ss);
+		rep_clean(s);
+		memset(&au, 0, sizeof au);
+		au.at = now;
+		au.type = s->type;
+		au.key = s->key;
+		/* the effective verdict when it moved, else the automatic
+		 * one (which may have moved under an override) */
+		au.old_verdict = eff != old_eff ? old_eff : old_v;
+		au.new_verdict = eff != old_eff ? eff : s->verdict;
+		au.reason = reason;
+		au.signals = pol_sigtext(p, s, sig, sizeof sig);
+		au.actor = actor;
+		store_queue_audit(p->store, &au);
+	}
+	if (eff != old_eff && p->cb != NULL)
+		p->cb(s->type, s->key, eff, pol_eff_expires(s), reason,
+		      p->cb_arg);
+}
+
+/* The verdict a score reaches; networks stop at throttle (DESIGN.md). */
+static enum fg_verdict
+level(const struct pol_params *m, enum fg_subj type, double sc)
+{
+	enum fg_verdict v = FG_V_ALLOW;
+
+	if (sc >= m->thr[FG_V_BLOCK])
+		v = FG_V_BLOCK;
+	else if (sc >= m->thr[FG_V_QUARANTINE])
+		v = FG_V_QUARANTINE;
+	else if (sc >= m->thr[FG_V_THROTTLE])
+		v = FG_V_THROTTLE;
+	if (type == FG_SUBJ_PREFIX && v > FG_V_THROTTLE)
+		v = FG_V_THROTTLE;
+	return v;
+}
+
+void
+pol_eval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
+{
+	const struct pol_params *m = &p->prm;
+	enum fg_verdict          old_v = s->verdict, old_eff = pol_effective(s);
+	enum fg_verdict          target, keep;
+	double                   sc = rep_score(s, now, m->half_life_ms);
+	char                     reason[192];
+
+	target = level(m, s->type, sc);
+	if (target > s->verdict) {
+		/* up at once, whatever the hold time */
+		s->verdict = target;
+		s->expires = now + m->ttl_ms;
+		snprintf(reason, sizeof reason,
+			 "score %.1f reached the %s threshold %.1f (%s)", sc,
+			 fg_verdict_name(target), m->thr[target], why);
+	} else if (s->verdict > FG_V_ALLOW && now >= s->expires) {
+		/* down only once the verdict has expired, and only as far as
+		 * the score has fallen below threshold x (1 - hysteresis) */
+		keep = s->verdict;
+		while (keep > FG_V_ALLOW &&
+		       sc < m->thr[keep] * (1.0 - m->hysteresis))
+			keep--;
+		if (s->type == FG_SUBJ_PREFIX && keep > FG_V_THROTTLE)
+			keep = FG_V_THROTTLE;
+		s->expires = keep > FG_V_ALLOW ? now + m->ttl_ms : 0;
+		s->updated = now;
+		if (keep == s->verdict) {
+			/* renewed: the score stays high */
+			rep_mark_dirty(p->rep, s);
+			if (s->override == FG_OVR_NONE && p->cb != NULL)
+				p->cb(s->type, s->key, s->verdict, s->expires,
+				      "renewed: score still high", p->cb_arg);
+			return;
+		}
+		s->verdict = keep;
+		snprintf(reason, sizeof reason,
+			 "verdict expired; score decayed to %.1f", sc);
+	} else
+		return;
+	rep_relist(p->rep, s);
+	pol_changed(p, s, old_v, old_eff, now, reason, "auto");
+}
+
+struct rep_subj *
+pol_signal_key(struct policy *p, enum fg_subj type, const char *key, size_t len,
+	       const char *signal, double w, double ceiling)
+{
+	struct rep_subj *s;
+	int64_t          now = clock_wall_ms();
+
+	s = rep_get(p->rep, type, key, len, 0, now, p->prm.half_life_ms);
+	if (s == NULL)
+		return NULL;
+	rep_add(s, w, now, p->prm.half_life_ms, ceiling);
+	rep_note(s, pol_signame(p, signal), w);
+	rep_mark_dirty(p->rep, s);
+	pol_eval(p, s, now, signal);
+	return s;
+}
+
+void
+pol_signal(struct policy *p, enum fg_subj type, const char *key,
+	   const char *signal, double weight)
+{
+	char k[POL_KEY_MAX];
+	int  n;
+
+	if ((int)type < 0 || type >= FG_SUBJ__MAX ||
+	    (n = pol_norm_key(type, key, k, sizeof k)) == -1)
+		return;
+	pol_signal_key(p, type, k, (size_t)n, signal, weight, HUGE_VAL);
+}
+
+int
+pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
+		 enum fg_verdict v, int64_t ttl_ms, const char *why)
+{
+	struct rep_subj *s;
+	enum fg_verdict  old_v, old_eff;
+	int64_t          now = clock_wall_ms();
+	char             k[POL_KEY_MAX];
+	int              n;
+
+	if ((int)type < 0 || type >= FG_SUBJ__MAX ||
+	    (n = pol_norm_key(type, key, k, sizeof k)) == -1)
+		return -1;
+	if (type == FG_SUBJ_PREFIX && v > FG_V_THROTTLE)
+		v = FG_V_THROTTLE;
+	s = rep_get(p->rep, type, k, (size_t)n, 0, now, p->prm.half_life_ms);
+	if (s == NULL)
+		return -1;
+	if (v < s->verdict)
+		return 0;
+	if (s->expires < now + ttl_ms)
+		s->expires = now + ttl_ms;
+	if (v == s->verdict)
+		return 0;
+	old_v = s->verdict;
+	old_eff = pol_effective(s);
+	s->verdict = v;
+	rep_note(s, pol_signame(p, why), 0);
+	rep_relist(p->rep, s);
+	pol_changed(p, s, old_v, old_eff, now, why, "auto");
+	return 0;
+}
+
+static int
+kind_inbound(enum fg_kind k)
+{
+	return k == FG_KIND_INBOUND_SUBSCRIBE ||
+	       k == FG_KIND_INBOUND_STRANGER_MESSAGE || k == FG_KIND_QUERY;
+}
+
+/* What a quarantine refuses: invitations, messages to non-contacts and
+ * registrations; contacts keep talking. */
+static int
+kind_stranger(enum fg_kind k, int contact)
+{
+	switch (k) {
+	case FG_KIND_SUBSCRIBE:
+	case FG_KIND_INBOUND_SUBSCRIBE:
+	case FG_KIND_REGISTER:
+		return 1;
+	case FG_KIND_STRANGER_MESSAGE:
+	case FG_KIND_INBOUND_STRANGER_MESSAGE:
+		return !contact;
+	default:
+		return 0;
+	}
+}
+
+static void
+deny(struct pol_answer *a, const char *cond, const char *text)
+{
+	a->allow = 0;
+	a->condition = cond;
+	a->text = text;
+}
+
+/* Fill gs[] with the subjects of g, into the caller's buffers; returns
+ * how many, or -1 if the sender is not a valid JID. */
+static int
+gate_subjects(const struct pol_gate *g, struct gsub *gs, char *acct, char *dom,
+	      char *ip, char *pfx)
+{
+	int n = 0, len;
+
+	if (g->from != NULL) {
+		if ((len = pol_norm_jid(g->from, acct, POL_KEY_MAX)) == -1)
+			return -1;
+		/* a bare domain sender (a remote server) is only a domain */
+		if (strchr(acct, '@') != NULL || !kind_inbound(g->kind)) {
+			gs[n].type = FG_SUBJ_ACCOUNT;
+			gs[n].key = acct;
+			gs[n++].len = (size_t)len;
+		}
+		if (kind_inbound(g->kind)) {
+			len = pol_norm_domain(acct, dom, POL_KEY_MAX);
+			gs[n].type = FG_SUBJ_DOMAIN;
+			gs[n].key = dom;
+			gs[n++].len = (size_t)len;
+		}
+	} else if (g->kind != FG_KIND_REGISTER)
+		return -1;
+	if (g->ip != NULL && (len = pol_norm_ip(g->ip, ip, POL_IP_MAX)) != -1) {
+		gs[n].type = FG_SUBJ_IP;
+		gs[n].key = ip;
+		gs[n++].len = (size_t)len;
+		len = pol_norm_prefix(ip, pfx, POL_IP_MAX);
+		gs[n].type = FG_SUBJ_PREFIX;
+		gs[n].key = pfx;
+		gs[n++].len = (size_t)len;
+	}
+	return n;
+}
+
+/* One token per subject with a limit for kind (a tighter one while
+ * throttled); the first overflow scores that subject and stops, so one
+ * abusive account does not use up its network's allowance. Returns the
+ * index of the subject that overflowed, or -1. */
+static int
+take_tokens(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
+	    uint64_t now_ns)
+{
+	const struct pol_params *m = &p->prm;
+	uint64_t                 T, tau;
+	int                      i;
+
+	for (i = 0; i < n; i++) {
+		if (gs[i].eff == FG_V_THROTTLE) {
+			T = m->thT[gs[i].type][kind];
+			tau = m->thtau[gs[i].type][kind];
+		} else {
+			T = m->T[gs[i].type][kind];
+			tau = m->tau[gs[i].type][kind];
+		}
+		if (T == 0)
+			continue;
+		if (!rl_take(p->rl,
+			     rl_key(kind, gs[i].type, gs[i].key, gs[i].len),
+			     now_ns, T, tau, NULL)) {
+			gs[i].s = pol_signal_key(
+			    p, gs[i].type, gs[i].key, gs[i].len,
+			    pol_signame_str(p, 1 + kind), m->w_overflow[kind],
+			    m->overflow_ceiling);
+			return i;
+		}
+	}
+	return -1;
+}
+
+void
+pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
+{
+	struct gsub     gs[4];
+	char            acct[POL_KEY_MAX], dom[POL_KEY_MAX];
+	char            ip[POL_IP_MAX], pfx[POL_IP_MAX];
+	int             n, i, worst_i = -1, over, by_verdict = 0;
+	enum fg_verdict worst = FG_V_ALLOW;
+	size_t          d;
+
+	p->st.gates++;
+	memset(a, 0, sizeof *a);
+	a->allow = 1;
+	a->verdict = FG_V_ALLOW;
+	if ((int)g->kind < 0 || g->kind >= FG_KIND__MAX ||
+	    (n = gate_subjects(g, gs, acct, dom, ip, pfx)) == -1) {
+		deny(a, "jid-malformed", txt_badjid);
+		p->st.denied++;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		gs[i].h = rep_hash(gs[i].type, gs[i].key, gs[i].len);
+		gs[i].s =
+		    rep_find(p->rep, gs[i].type, gs[i].key, gs[i].len, gs[i].h);
+		gs[i].eff = gs[i].s ? pol_effective(gs[i].s) : FG_V_ALLOW;
+	}
+	/* An allowlist on the most specific overridden subject wins: an
+	 * allowlisted account behind a blocked network still gets through,
+	 * an allowlisted network does not shield a blocked account. */
+	for (i = 0; i < n; i++) {
+		if (gs[i].s == NULL || gs[i].s->override == FG_OVR_NONE)
+			continue;
+		if (gs[i].s->override == FG_OVR_ALLOW)
+			goto done;
+		break;
+	}
+	for (i = 0; i < n; i++) {
+		if (gs[i].s != NULL && gs[i].s->override == FG_OVR_ALLOW)
+			gs[i].eff = FG_V_ALLOW;
+		if (gs[i].eff > worst) {
+			worst = gs[i].eff;
+			worst_i = i;
+		}
+	}
+	if (worst == FG_V_BLOCK ||
+	    (worst == FG_V_QUARANTINE && kind_stranger(g->kind, g->contact)))
+		by_verdict = 1;
+	/* Buckets run even when the verdict already refuses: an abuser who
+	 * keeps hammering keeps its score up, and its verdict renewed. */
+	over = take_tokens(p, gs, n, g->kind, clock_mono_ns());
+	if (by_verdict) {
+		a->verdict = worst;
+		if (g->kind == FG_KIND_REGISTER)
+			deny(a, "not-allowed",
+			     worst == FG_V_BLOCK
+				 ? txt_block[gs[worst_i].type]
+				 : txt_quarantine[gs[worst_i].type]);
+		else
+			deny(a, "policy-violation",
+			     worst == FG_V_BLOCK
+				 ? txt_block[gs[worst_i].type]
+				 : txt_quarantine[gs[worst_i].type]);
+	} else if (over >= 0) {
+		a->verdict = gs[over].s ? pol_effective(gs[over].s) : worst;
+		deny(a, "resource-constraint", txt_rate[gs[over].type]);
+	} else
+		a->verdict = worst;
+done:
+	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
+		if (detectors[d]->gate != NULL)
+			detectors[d]->gate(p->det[d], p, g, a);
+	if (!a->allow)
+		p->st.denied++;
+}
+
+/* Meter an asynchronous event on the subjects that have a limit for
+ * kind; overflows score like gate overflows. */
+static void
+meter(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
+      uint64_t now_ns)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		gs[i].s = rep_find(p->rep, gs[i].type, gs[i].key, gs[i].len,
+				   rep_hash(gs[i].type, gs[i].key, gs[i].len));
+		gs[i].eff = gs[i].s ? pol_effective(gs[i].s) : FG_V_ALLOW;
+	}
+	take_tokens(p, gs, n, kind, now_ns);
+}
+
+static int
+is_local(const struct policy *p, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < p->prm.nserves; i++)
+		if (strcasecmp(p->prm.serves[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
+void
+pol_event(struct policy *p, const struct pol_event *e)
+{
+	struct gsub      gs[3];
+	struct rep_subj *s;
+	char             acct[POL_KEY_MAX], dom[POL_KEY_MAX];
+	char             ip[POL_IP_MAX], pfx[POL_IP_MAX];
+	int64_t          now = clock_wall_ms();
+	uint64_t         now_ns = clock_mono_ns();
+	int              n = 0, len, r;
+	double           standing, w;
+	size_t           d;
+	const char      *who;
+
+	p->st.events++;
+	who = e->type == POL_EV_AUTH_FAIL || e->type == POL_EV_AUTH_OK
+		  ? e->login
+		  : e->jid;
+	if (who != NULL && (len = pol_norm_jid(who, acct, sizeof acct)) != -1) {
+		gs[n].type = FG_SUBJ_ACCOUNT;
+		gs[n].key = acct;
+		gs[n++].len = (size_t)len;
+	}
+	if (e->ip != NULL && (len = pol_norm_ip(e->ip, ip, sizeof ip)) != -1) {
+		gs[n].type = FG_SUBJ_IP;
+		gs[n].key = ip;
+		gs[n++].len = (size_t)len;
+		len = pol_norm_prefix(ip, pfx, sizeof pfx);
+		gs[n].type = FG_SUBJ_PREFIX;
+		gs[n].key = pfx;
+		gs[n++].len = (size_t)len;
+	}
+	switch (e->type) {
+	case POL_EV_MESSAGE:
+		if (n == 0 || gs[0].type != FG_SUBJ_ACCOUNT)
+			break;
+		meter(p, gs, 1, FG_KIND_MESSAGE, now_ns);
+		/* talking to contacts slowly clears a few old overflows;
+		 * it never lifts a verdict (bots befriend each other) */
+		s = gs[0].s;
+		if (s != NULL && s->verdict == FG_V_ALLOW && s->score > 0)
+			rep_add(s, POL_W_CONTACT, now, p->prm.half_life_ms,
+				HUGE_VAL);
+		break;
+	case POL_EV_AUTH_FAIL:
+		meter(p, gs, n, FG_KIND_AUTH_FAIL, now_ns);
+		break;
+	case POL_EV_REGISTERED:
+		if (p->store != NULL && n > 0 &&
+		    gs[0].type == FG_SUBJ_ACCOUNT) {
+			struct store_registration reg;
+
+			reg.account = acct;
+			reg.ip = n > 1 ? ip : NULL;
+			reg.at = now;
+			store_queue_registration(p->store, &reg);
+		}
+		break;
+	case POL_EV_REPORT:
+		if (e->to == NULL ||
+		    (len = pol_norm_jid(e->to, dom, sizeof dom)) == -1)
+			break;
+		r = 1;
+		if (p->store != NULL && n > 0 && gs[0].type == FG_SUBJ_ACCOUNT)
+			r = store_report_add(p->store, acct, dom, e->reason,
+					     now);
+		if (r != 1)
+			break; /* duplicate from this reporter, or error */
+		/* weighted by the reporter's own standing */
+		standing = 1.0;
+		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT &&
+		    (s = rep_find(
+			 p->rep, FG_SUBJ_ACCOUNT, acct, gs[0].len,
+			 rep_hash(FG_SUBJ_ACCOUNT, acct, gs[0].len))) != NULL) {
+			if (pol_effective(s) > FG_V_ALLOW)
+				standing = 0;
+			else
+				standing =
+				    1.0 -
+				    rep_score(s, now, p->prm.half_life_ms) /
+					p->prm.thr[FG_V_THROTTLE];
+			if (standing < 0)
+				standing = 0;
+		}
+		w = p->prm.w_report * standing;
+		if (w <= 0)
+			break;
+		pol_signal_key(p, FG_SUBJ_ACCOUNT, dom, (size_t)len, "report",
+			       w, HUGE_VAL);
+		/* reports against a remote server's users add up on it */
+		if (pol_norm_domain(dom, acct, sizeof acct) != -1 &&
+		    !is_local(p, acct))
+			pol_signal_key(p, FG_SUBJ_DOMAIN, acct, strlen(acct),
+				       "report", w * POL_REPORT_DOMAIN,
+				       HUGE_VAL);
+		break;
+	default:
+		/* session start/end, auth ok: for the detectors */
+		break;
+	}
+	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
+		if (detectors[d]->event != NULL)
+			detectors[d]->event(p->det[d], p, e);
+}
+
+void
+pol_tick(struct policy *p)
+{
+	struct rep_subj     *s, *next;
+	struct store_subject ss;
+	enum fg_verdict      old_eff;
+	int64_t              now = clock_wall_ms();
+	size_t               budget = POL_DIRTY_BUDGET, d;
+
+	rl_sweep(p->rl, clock_mono_ns(), POL_RL_SWEEP);
+	for (s = LIST_FIRST(rep_listed(p->rep)); s != NULL; s = next) {
+		next = LIST_NEXT(s, listed);
+		if (s->override != FG_OVR_NONE && s->ovr_expires != 0 &&
+		    now >= s->ovr_expires) {
+			old_eff = pol_effective(s);
+			s->override = FG_OVR_NONE;
+			s->ovr_expires = 0;
+			free(s->actor);
+			free(s->reason);
+			s->actor = s->reason = NULL;
+			rep_relist(p->rep, s);
+			pol_changed(p, s, s->verdict, old_eff, now,
+				    "override expired", "auto");
+		}
+		if (s->verdict > FG_V_ALLOW && now >= s->expires)
+			pol_eval(p, s, now, "expiry");
+	}
+	while (budget-- > 0 && (s = LIST_FIRST(rep_dirty(p->rep))) != NULL) {
+		if (p->store != NULL) {
+			pol_to_store(p, s, now, &ss);
+			store_queue_subject(p->store, &ss);
+		}
+		rep_clean(s);
+	}
+	rep_sweep(p->rep, now, p->prm.half_life_ms, POL_REP_SWEEP);
+	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
+		if (detectors[d]->tick != NULL)
+			detectors[d]->tick(p->det[d], p);
+}
+
+void
+pol_get_stats(const struct policy *p, struct pol_stats *st)
+{
+	struct rl_stats rs;
+
+	*st = p->st;
+	rl_get_stats(p->rl, &rs);
+	st->subjects = rep_count(p->rep);
+	st->buckets = rs.keys;
+	st->bucket_evictions = rs.evictions;
+	rep_counters(p->rep, &st->subject_evictions, &st->subject_drops);
+}
