@@ -59,13 +59,16 @@ async def scenario(srv):
     got = {u: c.subscriptions for u, c in zip(STRANGERS, strangers)}
     from_human = sum(1 for u in STRANGERS[:3] if HUMAN + "@" + d in got[u])
     from_bot = sum(1 for u in STRANGERS[3:] if BOT + "@" + d in got[u])
-    refused = bot.errors_with("policy-violation") + bot.errors_with("resource-constraint")
+    refused = [e for e in bot.errors if e[2]]
+    by_cond = {}
+    for e in refused:
+        by_cond.setdefault(e[2], []).append(e)
     say("\nwhat the recipients saw:")
     say("  human's invitations delivered: %d of 3" % from_human)
     say("  bot's invitations delivered:   %d of 27 (limit %s)" % (from_bot, LIMIT))
     say("  bot's stanzas refused:         %d" % len(refused))
-    for e in refused[-2:]:
-        say("     e.g. %s to %s: %s (%s)" % (e[0], e[1], e[2], e[3]))
+    for cond, es in sorted(by_cond.items()):
+        say("     %2d x %s, e.g. \"%s\"" % (len(es), cond, es[-1][3]))
     say("  bot's message to its contact:  %s" % (
         "delivered" if any(b.startswith("hi carol") for _, b in friend.messages)
         else "NOT delivered"))

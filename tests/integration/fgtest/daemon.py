@@ -48,6 +48,7 @@ class Floodgated:
         self.logfile = os.path.join(self.workdir, name + ".log")
         self.proc = None
         self._logf = None
+        os.makedirs(self.workdir, exist_ok=True)
         self.write_config()
 
     def write_config(self):
