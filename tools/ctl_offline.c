@@ -247,7 +247,7 @@ import_load(const struct store_subject *s, void *arg)
 
 	if (s->type == FG_SUBJ_ACCOUNT &&
 	    (s->override == FG_OVR_ALLOW || s->override == FG_OVR_BLOCK))
-		strtab_put(c->keep, s->key, strlen(s->key), &isnew);
+		*strtab_put(c->keep, s->key, strlen(s->key), &isnew) = c;
 }
 
 static int

@@ -288,6 +288,12 @@ logscan_file(struct logscan *ls, const char *path)
 	/* A last line without newline, e.g. a log cut mid-write. */
 	if (fill > 0 && !ls->skipping)
 		scan_line(ls, ls->buf, fill);
+	/* zlib reports a truncated .gz only through gzerror() at EOF. */
+	msg = gzerror(gz, &errnum);
+	if (rc == 0 && errnum != Z_OK) {
+		log_warnx("%s: %s; keeping what was read", path, msg);
+		rc = -1;
+	}
 	gzclose(gz);
 	return rc;
 }

@@ -100,7 +100,8 @@ report_load_spamtraps(struct report *r, const char *path)
 		if (*p == '\0' || e - p >= LOGSCAN_FIELD_MAX)
 			continue;
 		n = lower_key(key, p, NULL);
-		strtab_put(r->traps, key, n, &isnew);
+		*strtab_put(r->traps, key, n, &isnew) =
+		    r; /* non-NULL: present */
 	}
 	fclose(fp);
 	return 0;

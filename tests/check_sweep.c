@@ -1,0 +1,380 @@
+/*
+ * Unit tests: sweep (seed rule, scored mode, outputs, import into the
+ * store) and report, on fixtures and on a generated log with known bots
+ * and humans.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/types.h"
+#include "storage/store.h"
+#include "tools/ctl_offline.h"
+#include "tools/loggen.h"
+#include "tools/logscan.h"
+#include "tools/report.h"
+#include "tools/sweep.h"
+
+static const char *
+fixture(const char *name)
+{
+	static char buf[4096];
+	const char *top = getenv("top_srcdir");
+
+	snprintf(buf, sizeof buf, "%s/tests/fixtures/logs/%s",
+		 top != NULL ? top : TOP_SRCDIR, name);
+	return buf;
+}
+
+static struct sweep *
+sweep_files(enum sweep_mode mode, const char **files, size_t n)
+{
+	struct sweep_opts   so = {mode, 0, NULL};
+	struct logscan_opts lo = {LOGSCAN_FMT_AUTO, 2026};
+	struct sweep       *sw = sweep_new(&so);
+	struct logscan     *ls = logscan_new(&lo, sweep_rec, sw);
+	size_t              i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(logscan_file(ls, files[i]), 0);
+	logscan_free(ls);
+	sweep_finish(sw);
+	return sw;
+}
+
+START_TEST(fixture_seed)
+{
+	const char              *f[] = {fixture("ejabberd-23.01.lines")};
+	struct sweep            *sw = sweep_files(SWEEP_SEED, f, 1);
+	const struct sweep_acct *a;
+
+	ck_assert_uint_eq(sweep_accounts(sw), 2);
+	ck_assert_uint_eq(sweep_suspects(sw), 1);
+	a = sweep_get(sw, "abupe@example.org");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->suspect, 1);
+	ck_assert_uint_eq(a->sessions, 3);
+	ck_assert_uint_eq(a->short_sessions, 3);
+	ck_assert_uint_eq(a->max_concurrent, 2);
+	ck_assert_uint_eq(a->case_logins, 3);
+	ck_assert_str_eq(a->login_as, "Abupe");
+	ck_assert_uint_eq(a->nips, 2); /* ::ffff:203.0.113.8 is IPv4 */
+	ck_assert_int_eq(a->dur_min, 4);
+	ck_assert_int_eq(a->dur_max, 11);
+	ck_assert_double_eq(a->score, 3.0);
+	a = sweep_get(sw, "alice@example.org");
+	ck_assert_int_eq(a->suspect, 0);
+	ck_assert_int_eq(a->dur_max, 3600);
+	sweep_free(sw);
+}
+END_TEST
+
+START_TEST(fixture_prosody_scored)
+{
+	const char              *f[] = {fixture("prosody-0.12.lines")};
+	struct sweep            *sw = sweep_files(SWEEP_SCORED, f, 1);
+	const struct sweep_acct *a = sweep_get(sw, "zaxirobo@localhost");
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->sessions, 2);
+	ck_assert_uint_eq(a->short_sessions, 2);
+	ck_assert_uint_eq(a->max_concurrent, 2);
+	ck_assert_uint_eq(a->nips, 2);
+	ck_assert_int_eq(a->suspect, 0);
+	ck_assert(sweep_saw_prosody(sw));
+	sweep_free(sw);
+}
+END_TEST
+
+static char *
+capture(void (*fn)(FILE *, struct sweep *, const char *), struct sweep *sw,
+	const char *arg)
+{
+	char  *buf = NULL;
+	size_t len = 0;
+	FILE  *fp = open_memstream(&buf, &len);
+
+	fn(fp, sw, arg);
+	fclose(fp);
+	return buf;
+}
+
+static void
+commands(FILE *fp, struct sweep *sw, const char *server)
+{
+	ck_assert_int_eq(sweep_print_commands(fp, sw, server), 0);
+}
+
+static void
+csv(FILE *fp, struct sweep *sw, const char *unused)
+{
+	sweep_print_csv(fp, sw, 1);
+}
+
+START_TEST(fixture_outputs)
+{
+	const char   *f[] = {fixture("ejabberd-23.01.lines")};
+	struct sweep *sw = sweep_files(SWEEP_SEED, f, 1);
+	char         *out;
+
+	out = capture(commands, sw, "ejabberd");
+	ck_assert_str_eq(out, "ejabberdctl unregister abupe example.org\n");
+	free(out);
+	out = capture(commands, sw, "prosody");
+	ck_assert_str_eq(out, "prosodyctl deluser abupe@example.org\n");
+	free(out);
+	out = capture(csv, sw, NULL);
+	ck_assert_ptr_nonnull(strstr(out, "\nabupe@example.org,1,3.0,3,"));
+	ck_assert_ptr_nonnull(strstr(out, "\nalice@example.org,0,"));
+	free(out);
+	sweep_free(sw);
+}
+END_TEST
+
+START_TEST(shell_quoting)
+{
+	char b[128];
+
+	sweep_shell_quote(b, sizeof b, "abupe");
+	ck_assert_str_eq(b, "abupe");
+	sweep_shell_quote(b, sizeof b, "a;rm -rf ~");
+	ck_assert_str_eq(b, "'a;rm -rf ~'");
+	sweep_shell_quote(b, sizeof b, "it's$(x)");
+	ck_assert_str_eq(b, "'it'\\''s$(x)'");
+	sweep_shell_quote(b, sizeof b, "-n");
+	ck_assert_str_eq(b, "'-n'");
+}
+END_TEST
+
+/* Bots in the log whose login name needs quoting come out quoted. */
+START_TEST(hostile_names)
+{
+	const char *log =
+	    "2026-11-22 11:00:00 [info] <0.1.0>@m:f/1:1 (tcp|<0.1.0>) Opened "
+	    "c2s session for X;reboot@e.org/a\n"
+	    "2026-11-22 11:00:01 [info] <0.1.0>@m:f/1:1 (tcp|<0.1.0>) "
+	    "Closing c2s session for X;reboot@e.org/a: x\n"
+	    "2026-11-22 11:00:02 [info] <0.2.0>@m:f/1:1 (tcp|<0.2.0>) Opened "
+	    "c2s session for X;reboot@e.org/a\n"
+	    "2026-11-22 11:00:03 [info] <0.2.0>@m:f/1:1 (tcp|<0.2.0>) "
+	    "Closing c2s session for X;reboot@e.org/a: x\n"
+	    "2026-11-22 11:00:04 [info] <0.3.0>@m:f/1:1 (tcp|<0.3.0>) Opened "
+	    "c2s session for X;reboot@e.org/a\n"
+	    "2026-11-22 11:00:05 [info] <0.3.0>@m:f/1:1 (tcp|<0.3.0>) "
+	    "Closing c2s session for X;reboot@e.org/a: x\n";
+	struct sweep   *sw = sweep_new(NULL);
+	struct logscan *ls = logscan_new(NULL, sweep_rec, sw);
+	char           *out;
+
+	logscan_buf(ls, "mem", log, strlen(log));
+	logscan_free(ls);
+	out = capture(commands, sw, "ejabberd");
+	ck_assert_str_eq(out, "ejabberdctl unregister 'x;reboot' e.org\n");
+	free(out);
+	sweep_free(sw);
+}
+END_TEST
+
+/* The generated log, gzip-compressed: every bot found, no human. */
+static void
+generated(enum sweep_mode mode)
+{
+	struct loggen_opts       o = {42, 40, 400, 3, 0, "example.org", 0};
+	char                     path[] = "/tmp/check_sweep.XXXXXX";
+	char                    *buf = NULL, name[64], jid[128];
+	size_t                   len = 0;
+	FILE                    *fp = open_memstream(&buf, &len);
+	gzFile                   gz;
+	int                      fd;
+	uint32_t                 i;
+	const char              *files[1];
+	struct sweep            *sw;
+	const struct sweep_acct *a;
+
+	ck_assert_int_eq(loggen_write(fp, &o, NULL), 0);
+	fclose(fp);
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	gz = gzdopen(fd, "wb");
+	ck_assert_int_eq(gzwrite(gz, buf, len), (int)len);
+	gzclose(gz);
+	free(buf);
+	files[0] = path;
+	sw = sweep_files(mode, files, 1);
+	unlink(path);
+	ck_assert_uint_eq(sweep_accounts(sw), o.bots + o.humans);
+	for (i = 0; i < o.bots + o.humans; i++) {
+		loggen_name(i, name, sizeof name);
+		snprintf(jid, sizeof jid, "%s@example.org", name);
+		a = sweep_get(sw, jid);
+		ck_assert_msg(a != NULL, "%s not seen", jid);
+		ck_assert_msg(a->suspect == (i < o.bots),
+			      "%s: suspect %d, "
+			      "bot %d (score %.1f, short %u, case %u, conc %u)",
+			      jid, a->suspect, i < o.bots, a->score,
+			      a->short_sessions, a->case_logins,
+			      a->max_concurrent);
+	}
+	ck_assert_uint_eq(sweep_suspects(sw), o.bots);
+	sweep_free(sw);
+}
+
+START_TEST(generated_seed)
+{
+	generated(SWEEP_SEED);
+}
+END_TEST
+
+START_TEST(generated_scored)
+{
+	generated(SWEEP_SCORED);
+}
+END_TEST
+
+static void
+count_subject(const struct store_subject *s, void *arg)
+{
+	int *n = arg;
+
+	if (s->type == FG_SUBJ_ACCOUNT &&
+	    strcmp(s->key, "abupe@example.org") == 0 &&
+	    s->override == FG_OVR_QUARANTINE &&
+	    strcmp(s->actor, "floodgatectl sweep") == 0 &&
+	    strstr(s->reason, "Abupe") != NULL)
+		(*n)++;
+	if (strcmp(s->key, "alice@example.org") == 0)
+		*n += 100;
+}
+
+static void
+count_allow(const struct store_subject *s, void *arg)
+{
+	if (strcmp(s->key, "abupe@example.org") == 0 &&
+	    s->override == FG_OVR_ALLOW)
+		(*(int *)arg)++;
+}
+
+START_TEST(import_quarantines)
+{
+	char                 dir[] = "/tmp/check_sweep.XXXXXX", db[256];
+	char                *argv[] = {"sweep", "--import", db,
+				       (char *)fixture("ejabberd-23.01.lines"), NULL};
+	struct store        *st;
+	struct store_subject subj;
+	int                  n = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof db, "%s/fg.db", dir);
+	ck_assert_int_eq(ctl_sweep(4, argv), CTL_EXIT_OK);
+	st = store_open(db);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_load_subjects(st, count_subject, &n), 0);
+	ck_assert_int_eq(n, 1);
+	/* An admin allowlists the account: a second sweep leaves it be. */
+	memset(&subj, 0, sizeof subj);
+	subj.type = FG_SUBJ_ACCOUNT;
+	subj.key = "abupe@example.org";
+	subj.override = FG_OVR_ALLOW;
+	subj.actor = "admin@example.org";
+	subj.reason = "known user";
+	ck_assert_int_eq(store_commit_admin(st, &subj, NULL), 0);
+	store_close(st);
+	ck_assert_int_eq(ctl_sweep(4, argv), CTL_EXIT_OK);
+	st = store_open(db);
+	n = 0;
+	ck_assert_int_eq(store_load_subjects(st, count_allow, &n), 0);
+	ck_assert_int_eq(n, 1);
+	store_close(st);
+	unlink(db);
+	snprintf(db, sizeof db, "%s/fg.db-wal", dir);
+	unlink(db);
+	snprintf(db, sizeof db, "%s/fg.db-shm", dir);
+	unlink(db);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(ctl_exit_codes)
+{
+	char *a1[] = {"sweep", NULL};
+	char *a2[] = {"sweep", "--commands", "exchange", "x", NULL};
+	char *a3[] = {"sweep", "--csv", "/nonexistent/ejabberd.log", NULL};
+	char *a4[] = {"report", "--year", "soon", "x", NULL};
+	char *a5[] = {"sweep", "--csv", "--commands", "prosody", "x", NULL};
+
+	ck_assert_int_eq(ctl_sweep(1, a1), CTL_EXIT_USAGE);
+	ck_assert_int_eq(ctl_sweep(4, a2), CTL_EXIT_USAGE);
+	ck_assert_int_eq(ctl_sweep(3, a3), CTL_EXIT_REFUSED);
+	ck_assert_int_eq(ctl_report(4, a4), CTL_EXIT_USAGE);
+	ck_assert_int_eq(ctl_sweep(5, a5), CTL_EXIT_USAGE);
+}
+END_TEST
+
+START_TEST(report_counts)
+{
+	char                path[] = "/tmp/check_sweep.XXXXXX";
+	int                 fd = mkstemp(path);
+	const char         *traps = "# spamtraps\nbcd2\n  ghost@localhost  \n";
+	struct report      *r = report_new();
+	struct logscan_opts lo = {LOGSCAN_FMT_AUTO, 2026};
+	struct logscan     *ls;
+	const struct report_row *row;
+	uint64_t                 total, nouser;
+
+	ck_assert_int_eq(write(fd, traps, strlen(traps)),
+			 (ssize_t)strlen(traps));
+	close(fd);
+	ck_assert_int_eq(report_load_spamtraps(r, path), 0);
+	unlink(path);
+	ls = logscan_new(&lo, report_rec, r);
+	ck_assert_int_eq(logscan_file(ls, fixture("ejabberd-23.01.lines")), 0);
+	ck_assert_int_eq(logscan_file(ls, fixture("prosody-0.12.lines")), 0);
+	logscan_free(ls);
+	report_totals(r, &total, &nouser);
+	ck_assert_uint_eq(total, 4);
+	ck_assert_uint_eq(nouser, 2);
+	row = report_get(r, 0, "bcd2@example.org");
+	ck_assert_ptr_nonnull(row);
+	ck_assert_int_eq(row->spamtrap, 1);
+	ck_assert_uint_eq(row->hours[11], 1);
+	row = report_get(r, 0, "ghost@localhost");
+	ck_assert_int_eq(row->spamtrap, 1);
+	row = report_get(r, 1, "198.51.100.9");
+	ck_assert_uint_eq(row->attempts, 1);
+	ck_assert_uint_eq(row->trap_hits, 1);
+	row = report_get(r, 1, "2001:db8::5");
+	ck_assert_uint_eq(row->trap_hits, 0);
+	ck_assert_uint_eq(report_count(r, 1), 4);
+	report_free(r);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite   *s = suite_create("sweep");
+	TCase   *tc = tcase_create("sweep");
+	SRunner *sr;
+	int      failed;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, fixture_seed);
+	tcase_add_test(tc, fixture_prosody_scored);
+	tcase_add_test(tc, fixture_outputs);
+	tcase_add_test(tc, shell_quoting);
+	tcase_add_test(tc, hostile_names);
+	tcase_add_test(tc, generated_seed);
+	tcase_add_test(tc, generated_scored);
+	tcase_add_test(tc, import_quarantines);
+	tcase_add_test(tc, ctl_exit_codes);
+	tcase_add_test(tc, report_counts);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
