@@ -31,8 +31,9 @@ FLOOD = 15
 async def wait_until(pred, timeout, step=0.1):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if pred():
-            return True
+        v = pred()
+        if v:
+            return v
         await asyncio.sleep(step)
     return pred()
 
@@ -67,9 +68,11 @@ async def phase_down(srv, r):
         r["down_delivered"] = ok
         r["down_latency"] = time.monotonic() - t0
         r["down_errors"] = list(alice.errors)
+        # (On login, mod_presence re-sends the bot's pending invitations;
+        # the module refuses those too, so look at message errors only.)
         bot.message("carol@" + d, "spam while floodgate is down")
-        await wait_until(lambda: bot.errors, 3)
-        r["down_bot_errors"] = [e[2] for e in bot.errors]
+        await wait_until(lambda: [e for e in bot.errors if e[0] == "message"], 3)
+        r["down_bot_errors"] = [e[2] for e in bot.errors if e[0] == "message"]
         await asyncio.sleep(0.3)
         r["down_carol_spam"] = [b for f, b in carol.messages if f == "bot@" + d]
     finally:
@@ -80,12 +83,15 @@ async def phase_back(srv, fg, r):
     d = srv.domain
     bot, dave = await connect_many(srv, ["bot", "dave"])
     try:
+        await asyncio.sleep(0.5)
         gates0 = fg.metric("floodgate_gates_total")
+        nerr = len(bot.errors)  # re-sent pending invitations, refused
         bot.message("dave@" + d, "spam after the restart")
         bot.subscribe("dave@" + d)
-        await wait_until(lambda: len(bot.errors) >= 2, 5)
+        await wait_until(lambda: len(bot.errors) >= nerr + 2, 5)
         await asyncio.sleep(0.5)
-        r["back_bot_errors"] = [(e[0], e[2]) for e in bot.errors]
+        r["back_bot_errors"] = [(e[0], e[2]) for e in bot.errors[nerr:]
+                                if e[1] == "dave@" + d]
         r["back_dave_got"] = list(dave.messages) + list(dave.subscriptions)
         r["back_gates_delta"] = fg.metric("floodgate_gates_total") - gates0
     finally:

@@ -32,8 +32,9 @@ NS = "urn:floodgate:0"
 async def wait_until(pred, timeout, step=0.1):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if pred():
-            return True
+        v = pred()
+        if v:
+            return v
         await asyncio.sleep(step)
     return pred()
 
