@@ -3,6 +3,8 @@
 
 - an account floods invitations and is quarantined; the decision reaches
   the store;
+- floodgated hangs (SIGSTOP): the gate waits floodgate_timeout and lets
+  the stanza through, logged;
 - floodgated is killed with SIGKILL mid-run: Prosody keeps delivering
   (fail open, fast) and mod_floodgate logs it; the cached quarantine is
   still enforced;
@@ -14,6 +16,7 @@
 import asyncio
 import os
 import re
+import signal
 import sys
 import time
 
@@ -79,6 +82,21 @@ async def phase_down(srv, r):
         await disconnect_all([alice, bob, carol, bot])
 
 
+async def phase_hung(srv, r):
+    """floodgated stopped (SIGSTOP): the gate times out, the stanza flows."""
+    d = srv.domain
+    erin, frank = await connect_many(srv, ["erin", "frank"])
+    try:
+        t0 = time.monotonic()
+        erin.message("frank@" + d, "stranger message while floodgate hangs")
+        ok = await wait_until(lambda: frank.messages, 5, step=0.01)
+        r["hung_delivered"] = bool(ok)
+        r["hung_latency"] = time.monotonic() - t0
+        r["hung_errors"] = list(erin.errors)
+    finally:
+        await disconnect_all([erin, frank])
+
+
 async def phase_back(srv, fg, r):
     d = srv.domain
     bot, dave = await connect_many(srv, ["bot", "dave"])
@@ -107,7 +125,8 @@ def main():
             "account.subscribe": "%d/min burst %d" % (BURST, BURST)})
         try:
             srv.start()
-            srv.register_many([(u, "pw") for u in ["bot", "alice", "bob", "carol", "dave"]] +
+            srv.register_many([(u, "pw") for u in ["bot", "alice", "bob", "carol", "dave",
+                                                        "erin", "frank"]] +
                               [("v%02d" % i, "pw") for i in range(FLOOD)])
             fg.start()
             r = {}
@@ -124,6 +143,24 @@ def main():
             print("store before the kill: queued rows %g, flushes %g"
                   % (fg.metric("floodgate_store_queued_rows"),
                      fg.metric("floodgate_store_flushes_total")))
+
+            # A hung daemon: the module waits floodgate_timeout, then fails open.
+            mark = len(srv.log_text())
+            os.kill(fg.pid, signal.SIGSTOP)
+            try:
+                run(phase_hung(srv, r), timeout=30)
+            finally:
+                os.kill(fg.pid, signal.SIGCONT)
+            print("measured: with floodgated stopped (SIGSTOP), a stranger message was "
+                  "delivered after %.3f s" % r["hung_latency"])
+            check(r["hung_delivered"] and not r["hung_errors"], "delivered despite the hung daemon")
+            check(0.2 <= r["hung_latency"] < 1.5,
+                  "the gate waited about floodgate_timeout (0.25 s) and failed open (%.3f s)"
+                  % r["hung_latency"])
+            logged = re.search(r"gate failed \(timeout\)[^\n]*", srv.log_text()[mark:])
+            print("module log: %s" % (logged.group(0) if logged else None))
+            check(logged is not None, "mod_floodgate logs the timeout")
+            check(fg.wait_healthy(5), "floodgated healthy again after SIGCONT")
 
             mark = len(srv.log_text())
             fg.kill()
