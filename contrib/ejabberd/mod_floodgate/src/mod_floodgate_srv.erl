@@ -131,6 +131,8 @@ handle_info(flush, St) ->
     {noreply, flush(St#st{flush_timer = undefined})};
 handle_info({iq_reply, Reply, fetch}, St) ->
     {noreply, fetched(Reply, St#st{fetching = false})};
+handle_info({iq_reply, _Late, _Ctx}, St) ->
+    {noreply, St};
 handle_info(_Info, St) ->
     {noreply, St}.
 
@@ -164,11 +166,15 @@ retry_later(#st{retry_timer = undefined} = St) ->
 retry_later(St) ->
     St.
 
+cancel_retry(#st{retry_timer = undefined}) -> ok;
+cancel_retry(#st{retry_timer = T}) -> erlang:cancel_timer(T), ok.
+
 fetched(#iq{type = result, sub_els = [El0 | _]}, #st{host = Host} = St) ->
     El = mod_floodgate:to_xmlel(El0),
     case is_verdicts(El) of
         true ->
-            St1 = replace_all(El, St),
+            cancel_retry(St),
+            St1 = replace_all(El, St#st{retry_timer = undefined}),
             ?INFO_MSG("floodgate: verdict cache for ~ts loaded from ~ts "
                       "(seq ~p, ~B entries)",
                       [Host, St#st.component, St1#st.seq, cache_size(St)]),
@@ -210,16 +216,30 @@ apply_push(El, #st{host = Host, seq = Last} = St) ->
             replace_all(El, St);
        is_integer(Last), is_integer(Seq), Seq == Last + 1 ->
             apply_items(El, St),
+            log_items(Host, Seq, El),
             St#st{seq = Seq};
        true ->
             %% Gap, or no full set yet: keep what this push says (it is
             %% newer than anything cached) and ask for the whole set.
             apply_items(El, St),
+            log_items(Host, Seq, El),
             ?INFO_MSG("floodgate: verdict push seq ~p after ~p on ~ts: "
                       "asking for the full set", [Seq, Last, Host]),
             count(Host, seq_gap),
             fetch(<<"sequence gap">>, St#st{seq = undefined})
     end.
+
+%% Incremental pushes are few; say what changed (full sets only count).
+log_items(Host, Seq, #xmlel{children = Children}) ->
+    lists:foreach(
+      fun(#xmlel{name = <<"verdict">>} = V) ->
+              ?INFO_MSG("floodgate: ~ts: ~ts ~ts -> ~ts (~ts) [seq ~p]",
+                        [Host, fxml:get_tag_attr_s(<<"subject">>, V),
+                         fxml:get_tag_attr_s(<<"key">>, V),
+                         fxml:get_tag_attr_s(<<"verdict">>, V),
+                         fxml:get_tag_attr_s(<<"reason">>, V), Seq]);
+         (_) -> ok
+      end, Children).
 
 replace_all(El, #st{tab = Tab} = St) ->
     ets:match_delete(Tab, {{v, '_', '_'}, '_', '_', '_'}),
