@@ -89,6 +89,11 @@ def _yaml(v, indent=0):
     raise TypeError("no YAML for %r" % (v,))
 
 
+def _erl_str(s):
+    """Python str -> the inside of an Erlang string literal."""
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
 class EjabberdServer:
     kind = "ejabberd"
 
@@ -330,24 +335,29 @@ class EjabberdServer:
             raise RuntimeError("ejabberdctl register %s failed: %s%s" % (user, r.stdout, r.stderr))
 
     def register_many(self, pairs):
-        """One ctl client per account costs ~0.5 s; run a few at a time."""
+        """Many accounts through one control node: the same call
+        `ejabberdctl register` makes (ejabberd_admin:register/3), without
+        starting a VM per account."""
         pairs = list(pairs)
-        while pairs:
-            batch, pairs = pairs[:8], pairs[8:]
-            procs = []
-            for u, p in batch:
-                name = "ctl%s@%s" % (secrets.token_hex(4), LOOPBACK)
-                cmd = [ERL, "-name", name] + self._dist_args() + [
-                    "-dist_listen", "false", "-hidden", "-noinput",
-                    "-s", "ejabberd_ctl", "-extra", self.node,
-                    "register", u, self.domain, p]
-                procs.append((u, subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                                  stderr=subprocess.STDOUT, text=True,
-                                                  env=self.env(), cwd=self.spool)))
-            for u, pr in procs:
-                out, _ = pr.communicate(timeout=60)
-                if pr.returncode != 0:
-                    raise RuntimeError("ejabberdctl register %s failed: %s" % (u, out))
+        if not pairs:
+            return
+        terms = "[%s]" % ",".join("{<<%s/utf8>>,<<%s/utf8>>}" % (_erl_str(u), _erl_str(p))
+                                  for u, p in pairs)
+        script = (
+            "Node = '%s', Host = <<%s/utf8>>, "
+            "Bad = [{U, R} || {U, P} <- %s, "
+            "  R <- [rpc:call(Node, ejabberd_admin, register, [U, Host, P], 30000)], "
+            "  element(1, R) /= ok], "
+            "io:format(\"~p~n\", [Bad]), "
+            "halt(case Bad of [] -> 0; _ -> 1 end)."
+            % (self.node, _erl_str(self.domain), terms))
+        name = "ctl%s@%s" % (secrets.token_hex(4), LOOPBACK)
+        cmd = [ERL, "-name", name] + self._dist_args() + [
+            "-dist_listen", "false", "-hidden", "-noinput", "-eval", script]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                           env=self.env(), cwd=self.spool)
+        if r.returncode != 0:
+            raise RuntimeError("register_many failed: %s%s" % (r.stdout, r.stderr))
 
     # -- logs ------------------------------------------------------------------
 
