@@ -4,6 +4,8 @@
 - disco#info and XEP-0199 ping to the component answer (slixmpp client);
 - Prosody restarts on the same ports: floodgated reconnects and answers
   again within 5 s (the measured time is printed);
+- a raw PLAIN login as "Alice" (account alice) is metered with the login
+  as typed, and floodgated accepts every meter event the module sends;
 - floodgated with a wrong secret: a clear log line about the handshake
   failure, the secret is not in the log, no crash.
 """
@@ -16,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip  # noqa: E402
 from fgtest import daemon  # noqa: E402
-from fgtest.client import connect, disconnect_all, run  # noqa: E402
+from fgtest.client import RawSession, connect, disconnect_all, run  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 RECONNECT_MAX_S = 5.0
@@ -53,6 +55,31 @@ def main():
             check(len(ids) > 0, "component disco#info has %d identit(y/ies)" % len(ids))
             check("urn:xmpp:ping" in feats, "component advertises urn:xmpp:ping")
             check(rtt is not None and rtt < 2.0, "XEP-0199 ping answered in %.1f ms" % (rtt * 1000))
+
+            # The login as typed reaches the daemon in the meter stream
+            # (bots log in as "Alice" for the account "alice").
+            ok0 = fg.metric("floodgate_meter_events_total", result="ok")
+            bad0 = fg.metric("floodgate_meter_events_total", result="bad")
+            raw = RawSession(srv)
+            try:
+                bound = raw.login("Alice", "pw", resource="typed")
+            finally:
+                raw.close()
+            check(bound is True, "raw PLAIN login as 'Alice' for account alice is bound")
+            # (attribute order in Prosody's debug log varies)
+            seen = srv.wait_log("login='Alice'", timeout=3)
+            check(seen, "mod_floodgate meters the login as typed (login='Alice')")
+            end = time.monotonic() + 3
+            while time.monotonic() < end and \
+                    fg.metric("floodgate_meter_events_total", result="ok") < ok0 + 4:
+                time.sleep(0.1)
+            got = fg.metric("floodgate_meter_events_total", result="ok") - ok0
+            print("measured: floodgated accepted %g meter events from the raw login "
+                  "(auth-ok, session-start, session-end, ...), %g bad"
+                  % (got, fg.metric("floodgate_meter_events_total", result="bad") - bad0))
+            check(got >= 3, "floodgated accepted the login's meter events")
+            check(fg.metric("floodgate_meter_events_total", result="bad") == bad0,
+                  "no meter event from the module was malformed")
 
             # Prosody restart: same ports, the daemon must come back on its own.
             srv.stop()
