@@ -9,7 +9,6 @@
 - floodgated with a wrong secret: a clear log line about the handshake
   failure, the secret is not in the log, no crash.
 """
-import asyncio
 import os
 import sys
 import time
