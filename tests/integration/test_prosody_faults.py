@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip  # noqa: E402

@@ -17,6 +17,7 @@ import re
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip  # noqa: E402

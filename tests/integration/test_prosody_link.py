@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip  # noqa: E402
