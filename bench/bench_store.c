@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -28,10 +29,10 @@
 #include "storage/store.h"
 
 #define DEF_RUNS 5         /* measurements of each kind */
-#define DEF_EVENTS 200000  /* events per batched measurement */
+#define DEF_EVENTS 100000  /* events per batched measurement */
 #define DEF_BATCH 5000     /* events per flush (~200 ms at 25k events/s) */
 #define DEF_KEYS 100000    /* distinct subjects */
-#define DEF_BASELINE 20000 /* events per baseline measurement */
+#define DEF_BASELINE 10000 /* events per baseline measurement */
 #define MAX_RUNS 99
 #define TMPFS_MAGIC 0x01021994
 
@@ -59,6 +60,30 @@ static double
 now_s(void)
 {
 	return (double)clock_mono_ns() / 1e9;
+}
+
+/* CPU seconds (user + system) used by this process so far. */
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void
+print_load(const char *when)
+{
+	char  buf[128];
+	FILE *f;
+
+	if ((f = fopen("/proc/loadavg", "r")) == NULL)
+		return;
+	if (fgets(buf, sizeof buf, f) != NULL)
+		printf("load average %s: %s", when, buf);
+	fclose(f);
 }
 
 static int
@@ -113,18 +138,19 @@ event(size_t i, struct store_subject *e, struct store_audit *a)
 
 /* Rows per second through store_queue_* and store_flush. */
 static double
-run_batched(const struct params *p, double *flush_ms)
+run_batched(const struct params *p, double *flush_ms, double *cpu_rate)
 {
 	struct store        *s;
 	struct store_subject e;
 	struct store_audit   a;
 	struct store_stats   st;
 	size_t               i;
-	double               t0, t1;
+	double               t0, t1, c0, c1;
 
 	fresh_db(p);
 	if ((s = store_open(dbfile)) == NULL)
 		fatalx("cannot open %s", dbfile);
+	c0 = cpu_s();
 	t0 = now_s();
 	for (i = 0; i < p->events; i++) {
 		event(i, &e, &a);
@@ -136,10 +162,12 @@ run_batched(const struct params *p, double *flush_ms)
 	if (store_flush(s) == -1)
 		fatalx("flush failed");
 	t1 = now_s();
+	c1 = cpu_s();
 	store_get_stats(s, &st);
 	store_close(s);
 	drop_db();
 	*flush_ms = (t1 - t0) * 1e3 / (double)st.flushes;
+	*cpu_rate = (double)st.rows_written / (c1 - c0);
 	return (double)st.rows_written / (t1 - t0);
 }
 
@@ -173,14 +201,14 @@ naive_exec(sqlite3 *db, const char *sql, const struct store_subject *e,
 }
 
 static double
-run_baseline(const struct params *p)
+run_baseline(const struct params *p, double *cpu_rate)
 {
 	struct store        *s;
 	struct store_subject e;
 	struct store_audit   a;
 	sqlite3             *db;
 	size_t               i;
-	double               t0, t1;
+	double               t0, t1, c0, c1;
 
 	fresh_db(p);
 	/* The store creates the schema; then plain SQLite does the work. */
@@ -192,6 +220,7 @@ run_baseline(const struct params *p)
 		db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
 		NULL, NULL, NULL) != SQLITE_OK)
 		fatalx("baseline open: %s", sqlite3_errmsg(db));
+	c0 = cpu_s();
 	t0 = now_s();
 	for (i = 0; i < p->baseline; i++) {
 		event(i, &e, &a);
@@ -212,6 +241,8 @@ run_baseline(const struct params *p)
 		    NULL, &a);
 	}
 	t1 = now_s();
+	c1 = cpu_s();
+	*cpu_rate = (double)(2 * p->baseline) / (c1 - c0);
 	sqlite3_close(db);
 	drop_db();
 	return (double)(2 * p->baseline) / (t1 - t0);
@@ -282,7 +313,7 @@ main(int argc, char **argv)
 	struct params p = {DEF_RUNS, DEF_EVENTS,   DEF_BATCH,
 			   DEF_KEYS, DEF_BASELINE, NULL};
 	double        fast[MAX_RUNS], slow[MAX_RUNS], fms[MAX_RUNS];
-	double        mf, ms;
+	double        fcpu[MAX_RUNS], scpu[MAX_RUNS], mf, ms, mfc, msc;
 	int           ch, i;
 
 	while ((ch = getopt(argc, argv, "r:n:b:B:d:")) != -1) {
@@ -331,19 +362,28 @@ main(int argc, char **argv)
 	for (i = 0; i < (int)p.keys; i++)
 		xasprintf(&keys[i], "user%08x@example.org",
 			  (unsigned)(xorshift() & 0xffffffff));
+	print_load("before");
+	printf("rows/s are wall clock; \"cpu\" divides by this process's "
+	       "user+system time\n");
 	for (i = 0; i < p.runs; i++) {
-		fast[i] = run_batched(&p, &fms[i]);
-		slow[i] = run_baseline(&p);
-		printf("run %d: batched %8.0f rows/s (%.1f ms per flush)   "
-		       "baseline %8.0f rows/s\n",
-		       i + 1, fast[i], fms[i], slow[i]);
+		fast[i] = run_batched(&p, &fms[i], &fcpu[i]);
+		slow[i] = run_baseline(&p, &scpu[i]);
+		printf("run %d: batched %7.0f rows/s (cpu %7.0f, %.1f ms per "
+		       "flush)   baseline %6.0f rows/s (cpu %6.0f)\n",
+		       i + 1, fast[i], fcpu[i], fms[i], slow[i], scpu[i]);
 		fflush(stdout);
 	}
+	print_load("after");
 	mf = median(fast, p.runs);
 	ms = median(slow, p.runs);
-	printf("median: batched %.0f rows/s, baseline %.0f rows/s, ratio "
-	       "%.1fx (median flush %.1f ms)\n",
-	       mf, ms, mf / ms, median(fms, p.runs));
+	mfc = median(fcpu, p.runs);
+	msc = median(scpu, p.runs);
+	printf("median of %d: batched %.0f rows/s, baseline %.0f rows/s, "
+	       "ratio %.1fx (median flush %.1f ms)\n",
+	       p.runs, mf, ms, mf / ms, median(fms, p.runs));
+	printf("median of %d, cpu: batched %.0f rows/s, baseline %.0f "
+	       "rows/s, ratio %.1fx\n",
+	       p.runs, mfc, msc, mfc / msc);
 	for (i = 0; i < (int)p.keys; i++)
 		free(keys[i]);
 	free(keys);
