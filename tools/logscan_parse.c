@@ -45,18 +45,21 @@ num(const char **pp, const char *end, int n, int *v)
 	return 0;
 }
 
-/* Copy up to the first byte in stop (or end) into dst; fails when
- * empty or too long for a field. */
+/* Copy up to the first of the (up to three) bytes in stop, or to end,
+ * into dst; fails when empty or too long for a field. Hand-unrolled
+ * instead of strchr per byte: this is the hot loop of a 1 GB sweep. */
 static int
 field(const char **pp, const char *end, const char *stop, char *dst)
 {
 	const char *p = *pp, *s;
+	char        a = stop[0], b = stop[1] ? stop[1] : a;
+	char        c = stop[1] && stop[2] ? stop[2] : a;
 	size_t      n;
 
-	for (s = p; s < end && strchr(stop, *s) == NULL; s++)
+	for (s = p; s < end && *s != a && *s != b && *s != c && *s != '\0'; s++)
 		;
 	n = s - p;
-	if (n == 0 || n >= LOGSCAN_FIELD_MAX || memchr(p, '\0', n) != NULL)
+	if (n == 0 || n >= LOGSCAN_FIELD_MAX || (s < end && *s == '\0'))
 		return -1;
 	memcpy(dst, p, n);
 	dst[n] = '\0';
@@ -95,7 +98,9 @@ ipaddr(const char **pp, const char *end, char *dst)
 	const char *p = *pp, *s;
 	size_t      n;
 
-	for (s = p; s < end && (strchr("0123456789abcdefABCDEF:.", *s) != NULL);
+	for (s = p;
+	     s < end && ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+			 (*s >= 'A' && *s <= 'F') || *s == ':' || *s == '.');
 	     s++)
 		;
 	if (s < end && *s != ' ' && *s != ',' && *s != ')')
@@ -218,15 +223,12 @@ lp_ejabberd(const char *p, const char *end, struct lp_out *o)
 		p += 19;
 		if (jid(&p, end, o) == -1)
 			return LP_BAD;
-		/* " by mnesia backend from IP" */
-		for (q = p; end - q > 6; q++)
-			if (memcmp(q, " from ", 6) == 0)
-				break;
-		if (end - q > 6) {
-			q += 6;
-			if (ipaddr(&q, end, o->ip) == -1)
-				return LP_BAD;
-		}
+		/* " by mnesia backend from IP": the IP is the last word */
+		for (q = end; q > p && q[-1] != ' '; q--)
+			;
+		if (q - p >= 6 && memcmp(q - 6, " from ", 6) == 0 &&
+		    ipaddr(&q, end, o->ip) == -1)
+			return LP_BAD;
 		return LP_RECORD;
 	}
 	if (MATCH(p, end, "Failed c2s ")) {
