@@ -120,7 +120,9 @@ class EjabberdServer:
         self.logdir = os.path.join(self.workdir, "log")
         self.contrib = os.path.join(self.workdir, "contrib")
         self.contrib_conf = os.path.join(self.contrib, "conf")
-        self.ebin = os.path.join(self.workdir, "ebin")
+        # Not "<workdir>/ebin": when workdir is called "ejabberd", the code
+        # server would take <workdir> for the ejabberd application's root.
+        self.ebin = os.path.join(self.workdir, "erlc", "ebin")
         self.config = os.path.join(self.confdir, "ejabberd.yml")
         self.logfile = os.path.join(self.logdir, "ejabberd.log")
         self.proc = None
@@ -251,7 +253,7 @@ class EjabberdServer:
         self.stdout = open(os.path.join(self.logdir, "erl.stdout"), "ab")
         args = [ERL, "-name", self.node] + self._dist_args() + [
             "-noinput", "+K", "true", "+P", "250000",
-            "-pa", self.ebin,
+        ] + (["-pa", self.ebin] if self.install == "erlc" else []) + [
             "-mnesia", "dir", '"%s"' % self.spool,
             "-s", "ejabberd"]
         # erl execs erlexec, which execs beam.smp: self.proc.pid is the VM.
