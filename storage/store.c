@@ -224,15 +224,20 @@ cmp_subject(const void *x, const void *y)
 	return strcmp(a->key, b->key);
 }
 
-/* Order of the audit_subject index: type name, key, time; ties keep
- * queue order (the pointers are in queue order, and qsort is not
- * stable, so compare them last). */
+/* An audit row and its place in the queue, for a stable sort. */
+struct audit_ref {
+	const struct store_audit *a;
+	size_t                    seq;
+};
+
+/* Order of the audit_subject index: type name, key, time; rows with
+ * equal time keep queue order so their ids do too. */
 static int
 cmp_audit(const void *x, const void *y)
 {
-	const struct store_audit *const *pa = x, *const *pb = y;
-	const struct store_audit        *a = *pa, *b = *pb;
-	int                              c;
+	const struct audit_ref   *ra = x, *rb = y;
+	const struct store_audit *a = ra->a, *b = rb->a;
+	int                       c;
 
 	if (a->type != b->type &&
 	    (c = strcmp(fg_subj_name(a->type), fg_subj_name(b->type))) != 0)
@@ -241,7 +246,7 @@ cmp_audit(const void *x, const void *y)
 		return c;
 	if (a->at != b->at)
 		return a->at < b->at ? -1 : 1;
-	return (pa > pb) - (pa < pb);
+	return (ra->seq > rb->seq) - (ra->seq < rb->seq);
 }
 
 /*
@@ -255,7 +260,7 @@ static int
 w_queue(struct store *s)
 {
 	const struct store_subject **sv;
-	const struct store_audit   **av;
+	struct audit_ref            *av;
 	size_t                       i, ns, na;
 	int                          rc = -1;
 
@@ -266,14 +271,14 @@ w_queue(struct store *s)
 	for (i = 0; i < ns; i++)
 		sv[i] = store_q_subject_at(s->q, i);
 	for (i = 0; i < na; i++)
-		av[i] = store_q_audit_at(s->q, i);
+		av[i] = (struct audit_ref){store_q_audit_at(s->q, i), i};
 	qsort(sv, ns, sizeof *sv, cmp_subject);
 	qsort(av, na, sizeof *av, cmp_audit);
 	for (i = 0; i < ns; i++)
 		if (w_subject(s, sv[i]) == -1)
 			goto out;
 	for (i = 0; i < na; i++)
-		if (w_audit(s, av[i]) == -1)
+		if (w_audit(s, av[i].a) == -1)
 			goto out;
 	for (i = 0; i < store_q_nregs(s->q); i++)
 		if (w_registration(s, store_q_reg_at(s->q, i)) == -1)

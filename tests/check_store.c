@@ -490,6 +490,44 @@ START_TEST(test_flush_rollback)
 }
 END_TEST
 
+/* Rows are written in index order, but audit entries with the same time
+ * keep the order they were queued in (newest first when read back). */
+START_TEST(test_audit_order)
+{
+	struct store      *s;
+	struct store_audit a;
+	struct collect     c;
+	const char        *why[] = {"first", "second", "third"};
+	int                i;
+
+	ck_assert_ptr_nonnull(s = store_open(dbpath));
+	for (i = 0; i < 3; i++) {
+		a = aud("z@example.org", FG_V_ALLOW, FG_V_THROTTLE, why[i]);
+		store_queue_audit(s, &a);
+		a = aud("a@example.org", FG_V_ALLOW, FG_V_THROTTLE, why[i]);
+		a.at += 10 - i; /* queued newest first */
+		store_queue_audit(s, &a);
+	}
+	ck_assert_int_eq(store_flush(s), 0);
+	memset(&c, 0, sizeof c);
+	ck_assert_int_eq(store_audit_recent(s, FG_SUBJ_ACCOUNT, "z@example.org",
+					    0, audit_cb, &c),
+			 0);
+	ck_assert_int_eq(c.n, 3);
+	ck_assert(strncmp(c.extra[0], "third|", 6) == 0);
+	ck_assert(strncmp(c.extra[1], "second|", 7) == 0);
+	ck_assert(strncmp(c.extra[2], "first|", 6) == 0);
+	memset(&c, 0, sizeof c);
+	ck_assert_int_eq(store_audit_recent(s, FG_SUBJ_ACCOUNT, "a@example.org",
+					    2, audit_cb, &c),
+			 0);
+	ck_assert_int_eq(c.n, 2);
+	ck_assert(strncmp(c.extra[0], "first|", 6) == 0);
+	ck_assert(strncmp(c.extra[1], "second|", 7) == 0);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_close_flushes)
 {
 	struct store        *s;
@@ -902,6 +940,7 @@ store_suite(void)
 	tcase_add_test(tc, test_queue_collapse);
 	tcase_add_test(tc, test_flush_busy_keeps_queue);
 	tcase_add_test(tc, test_flush_rollback);
+	tcase_add_test(tc, test_audit_order);
 	tcase_add_test(tc, test_close_flushes);
 	tcase_add_test(tc, test_report_dedupe);
 	tcase_add_test(tc, test_migrate_v1);
