@@ -84,7 +84,8 @@ int store_flush(struct store *);
 int store_commit_admin(struct store *, const struct store_subject *,
 		       const struct store_audit *);
 
-/* Newest first, at most limit entries for (type, key). */
+/* Newest first, at most limit entries for (type, key); limit 0 means
+ * no limit (also for store_registered_since). */
 int store_audit_recent(struct store *, enum fg_subj, const char *key,
 		       size_t limit, store_audit_cb, void *);
 /* Accounts registered at or after since (unix ms), oldest first. */
