@@ -11,6 +11,8 @@
  * following cluster back instead of leaving tombstones, so probe lengths
  * never degrade under churn.
  */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,7 @@
 #define RL_MIN_SLOTS 16   /* slots, smallest table */
 #define RL_EVICT_SAMPLE 8 /* occupied slots looked at to pick a victim */
 #define RL_TWEAK 0x524c000000000000ull /* "RL": bucket key domain */
+#define RL_HUGE (2u << 20) /* bytes: tables this big get huge pages */
 
 struct rl_slot {
 	uint64_t hash; /* 0 = empty */
@@ -35,6 +38,7 @@ struct rl_table {
 	size_t          count;
 	size_t          sweep_pos;
 	uint64_t        last_now; /* highest time seen: time never goes back */
+	int             mapped;   /* slots from mmap(), not malloc() */
 	struct rl_stats st;
 };
 
@@ -54,7 +58,21 @@ rl_new(size_t max_keys)
 	while (n < max_keys * 2)
 		n <<= 1;
 	t = xcalloc(1, sizeof *t);
-	t->slots = xcalloc(n, sizeof *t->slots);
+	if (n * sizeof *t->slots >= RL_HUGE) {
+		/* Lookups land at random over the whole table: with 4 KiB
+		 * pages nearly each one also misses the TLB. Ask for huge
+		 * pages (a hint; THP may be off). Zero-filled by mmap. */
+		t->slots =
+		    mmap(NULL, n * sizeof *t->slots, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (t->slots == MAP_FAILED)
+			fatal("rl_new: mmap %zu bytes", n * sizeof *t->slots);
+#ifdef MADV_HUGEPAGE
+		madvise(t->slots, n * sizeof *t->slots, MADV_HUGEPAGE);
+#endif
+		t->mapped = 1;
+	} else
+		t->slots = xcalloc(n, sizeof *t->slots);
 	t->mask = n - 1;
 	t->max_keys = max_keys;
 	return t;
@@ -65,17 +83,37 @@ rl_free(struct rl_table *t)
 {
 	if (t == NULL)
 		return;
-	free(t->slots);
+	if (t->mapped)
+		munmap(t->slots, (t->mask + 1) * sizeof *t->slots);
+	else
+		free(t->slots);
 	free(t);
 }
 
 uint64_t
 rl_key(enum fg_kind kind, enum fg_subj subj, const char *s, size_t len)
 {
-	uint64_t h;
+	return rl_key_derive(sip_hash(RL_TWEAK | (uint64_t)subj, s, len), kind);
+}
 
-	h = sip_hash(RL_TWEAK | (uint64_t)subj << 8 | (uint64_t)kind, s, len);
-	return h ? h : 1;
+uint64_t
+rl_key_derive(uint64_t h, enum fg_kind kind)
+{
+	/* splitmix64's finaliser is a bijection: (h1, k1) and (h2, k2) meet
+	 * only if h1 ^ h2 equals a fixed constant, for secret-keyed h a
+	 * 2^-64 event like any other collision */
+	uint64_t z = h ^ ((uint64_t)kind + 1) * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
+void
+rl_prefetch(const struct rl_table *t, uint64_t key)
+{
+	__builtin_prefetch(&t->slots[(key ? key : 1) & t->mask], 1);
 }
 
 void

@@ -42,6 +42,13 @@ void             rl_free(struct rl_table *);
 
 /* Hash of (kind, subject type, subject string) with the process key. */
 uint64_t rl_key(enum fg_kind, enum fg_subj, const char *, size_t);
+/* The bucket key of kind for a subject whose keyed (SipHash) hash is h:
+ * a bijective mix of h and kind, so one SipHash serves every kind of a
+ * subject and keys stay as unpredictable as h. */
+uint64_t rl_key_derive(uint64_t h, enum fg_kind);
+/* Start loading key's slot into the cache (overlaps the miss with other
+ * work before rl_take). */
+void rl_prefetch(const struct rl_table *, uint64_t key);
 
 /* Emission interval T and tolerance tau (= T * (burst - 1)) of a rate of
  * count events per per_ms milliseconds, bursts of burst; 0 if count is

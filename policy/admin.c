@@ -133,7 +133,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		s->sig_n = s->sig_head = 0;
 		/* and a fresh allowance: old debt was what got it blocked */
 		for (kind = 0; kind < FG_KIND__MAX; kind++)
-			rl_del(p->rl, rl_key(kind, type, k, (size_t)n));
+			rl_del(p->rl, rl_key_derive(s->hash, kind));
 	} else {
 		s->ovr_expires = ss.expires;
 		s->actor = xstrdup(actor);

@@ -44,7 +44,8 @@ struct gsub {
 	enum fg_subj     type;
 	const char      *key;
 	size_t           len;
-	uint64_t         h;
+	uint64_t         h;  /* rep_hash(type, key) */
+	uint64_t         rk; /* bucket key for the kind at hand; 0 = later */
 	struct rep_subj *s;
 	enum fg_verdict  eff;
 };
@@ -584,9 +585,9 @@ take_tokens(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
 		}
 		if (T == 0)
 			continue;
-		if (!rl_take(p->rl,
-			     rl_key(kind, gs[i].type, gs[i].key, gs[i].len),
-			     now_ns, T, tau, NULL)) {
+		if (gs[i].rk == 0)
+			gs[i].rk = rl_key_derive(gs[i].h, kind);
+		if (!rl_take(p->rl, gs[i].rk, now_ns, T, tau, NULL)) {
 			gs[i].s = pol_signal_key(
 			    p, gs[i].type, gs[i].key, gs[i].len,
 			    pol_signame_str(p, 1 + kind), m->w_overflow[kind],
@@ -617,8 +618,18 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 		p->st.denied++;
 		return;
 	}
+	/* Hash everything and start both table loads before using either:
+	 * at 1M keys each lookup is a cache miss, and so they overlap. */
 	for (i = 0; i < n; i++) {
 		gs[i].h = rep_hash(gs[i].type, gs[i].key, gs[i].len);
+		rep_prefetch(p->rep, gs[i].h);
+		gs[i].rk = 0;
+		if (p->prm.T[gs[i].type][g->kind] != 0) {
+			gs[i].rk = rl_key_derive(gs[i].h, g->kind);
+			rl_prefetch(p->rl, gs[i].rk);
+		}
+	}
+	for (i = 0; i < n; i++) {
 		gs[i].s =
 		    rep_find(p->rep, gs[i].type, gs[i].key, gs[i].len, gs[i].h);
 		gs[i].eff = gs[i].s ? pol_effective(gs[i].s) : FG_V_ALLOW;
@@ -681,8 +692,10 @@ meter(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		gs[i].s = rep_find(p->rep, gs[i].type, gs[i].key, gs[i].len,
-				   rep_hash(gs[i].type, gs[i].key, gs[i].len));
+		gs[i].h = rep_hash(gs[i].type, gs[i].key, gs[i].len);
+		gs[i].rk = 0;
+		gs[i].s =
+		    rep_find(p->rep, gs[i].type, gs[i].key, gs[i].len, gs[i].h);
 		gs[i].eff = gs[i].s ? pol_effective(gs[i].s) : FG_V_ALLOW;
 	}
 	take_tokens(p, gs, n, kind, now_ns);

@@ -68,8 +68,10 @@ struct rep_subj *rep_find(const struct rep *, enum fg_subj, const char *,
  * evictable. */
 struct rep_subj *rep_get(struct rep *, enum fg_subj, const char *, size_t,
 			 uint64_t, int64_t now_ms, double half_life_ms);
+void             rep_prefetch(const struct rep *, uint64_t);
 void             rep_del(struct rep *, struct rep_subj *);
 size_t           rep_count(const struct rep *);
+size_t           rep_bytes(const struct rep *); /* index only, subjects apart */
 void rep_counters(const struct rep *, uint64_t *evictions, uint64_t *drops);
 struct rep_list *rep_listed(struct rep *);
 struct rep_list *rep_dirty(struct rep *);

@@ -9,10 +9,13 @@
  * cap. Only subjects with something to remember live here: a fresh account
  * that behaves never gets an entry.
  */
+#include <sys/mman.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/log.h"
 #include "../core/siphash.h"
 #include "../core/xmalloc.h"
 #include "policy_int.h"
@@ -22,6 +25,7 @@
 #define REP_EVICT_SAMPLE 16 /* occupied slots looked at for a victim */
 #define REP_EVICT_SCAN 256  /* slots scanned at most for a victim */
 #define REP_FORGET 0.05     /* score units: below this a subject is gone */
+#define REP_HUGE (2u << 20) /* bytes: tables this big get huge pages */
 
 struct rep_slot {
 	uint64_t         hash; /* 0 = empty */
@@ -38,6 +42,7 @@ struct rep {
 	struct rep_list  dirty;
 	uint64_t         evictions;
 	uint64_t         drops;
+	int              mapped; /* slots from mmap(), not malloc() */
 };
 
 static size_t rep_slot_of(const struct rep *, enum fg_subj, const char *,
@@ -57,7 +62,20 @@ rep_new(size_t cap)
 	while (n < cap * 2)
 		n <<= 1;
 	r = xcalloc(1, sizeof *r);
-	r->slots = xcalloc(n, sizeof *r->slots);
+	if (n * sizeof *r->slots >= REP_HUGE) {
+		/* looked up at random on every gate: huge pages spare the
+		 * TLB miss (a hint; THP may be off); zero-filled by mmap */
+		r->slots =
+		    mmap(NULL, n * sizeof *r->slots, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r->slots == MAP_FAILED)
+			fatal("rep_new: mmap %zu bytes", n * sizeof *r->slots);
+#ifdef MADV_HUGEPAGE
+		madvise(r->slots, n * sizeof *r->slots, MADV_HUGEPAGE);
+#endif
+		r->mapped = 1;
+	} else
+		r->slots = xcalloc(n, sizeof *r->slots);
 	r->mask = n - 1;
 	r->cap = cap;
 	LIST_INIT(&r->listed);
@@ -78,7 +96,10 @@ rep_free(struct rep *r)
 			free(r->slots[i].s->reason);
 			free(r->slots[i].s);
 		}
-	free(r->slots);
+	if (r->mapped)
+		munmap(r->slots, (r->mask + 1) * sizeof *r->slots);
+	else
+		free(r->slots);
 	free(r);
 }
 
@@ -107,6 +128,12 @@ rep_slot_of(const struct rep *r, enum fg_subj type, const char *key, size_t len,
 			break;
 	}
 	return i;
+}
+
+void
+rep_prefetch(const struct rep *r, uint64_t h)
+{
+	__builtin_prefetch(&r->slots[h & r->mask], 0);
 }
 
 struct rep_subj *
@@ -226,6 +253,12 @@ size_t
 rep_count(const struct rep *r)
 {
 	return r->count;
+}
+
+size_t
+rep_bytes(const struct rep *r)
+{
+	return sizeof *r + (r->mask + 1) * sizeof *r->slots;
 }
 
 void
