@@ -42,6 +42,7 @@ comp_free(struct comp *c)
 	if (c == NULL)
 		return;
 	pol_set_verdict_cb(c->pol, NULL, NULL);
+	comp_adhoc_free(c);
 	comp_link_free(c->link);
 	free(c);
 }
@@ -111,6 +112,8 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 		return 1;
 	}
 	if (strcmp(ns, NS_FLOODGATE) == 0 && comp_gate_iq(c, iq, q))
+		return 1;
+	if (strcmp(ns, NS_COMMANDS) == 0 && comp_adhoc_iq(c, iq, q))
 		return 1;
 	if (comp_disco_iq(c, iq, q))
 		return 1;

@@ -20,6 +20,8 @@
 #define NS_VERSION "jabber:iq:version"
 #define NS_PING "urn:xmpp:ping"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_COMMANDS "http://jabber.org/protocol/commands"
+#define NS_DATA "jabber:x:data"
 
 /* Counters exported on /metrics. */
 struct comp_counters {
@@ -42,6 +44,7 @@ struct comp {
 	uint64_t                seq; /* verdict push sequence */
 	uint64_t                next_id;
 	struct comp_counters    c;
+	struct adhoc           *adhoc; /* adhoc.c: command sessions */
 };
 
 /* stanza.c: small builders that never echo the request payload. */
@@ -67,5 +70,12 @@ int comp_meter_message(struct comp *, xmpp_stanza_t *msg, xmpp_stanza_t *meter);
 void comp_verdicts_push_full(struct comp *, const char *domain);
 void comp_verdict_changed(enum fg_subj, const char *key, enum fg_verdict,
 			  int64_t expires, const char *reason, void *comp);
+
+/* adhoc.c: XEP-0050 commands for admins (issue 5). */
+int  comp_adhoc_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
+int  comp_adhoc_disco_items(struct comp *, xmpp_stanza_t *iq,
+			    xmpp_stanza_t *q);
+int  comp_adhoc_disco_info(struct comp *, xmpp_stanza_t *iq, const char *);
+void comp_adhoc_free(struct comp *);
 
 #endif

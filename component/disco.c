@@ -11,6 +11,7 @@
 /* Features we really implement, kept in one place. */
 static const char *features[] = {
     NS_DISCO_INFO, NS_DISCO_ITEMS, NS_VERSION, NS_PING, NS_FLOODGATE,
+    NS_COMMANDS, NS_DATA,
 };
 
 static void
@@ -20,6 +21,8 @@ disco_info(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 	const char    *node = stz_attr(q, "node");
 	size_t         i;
 
+	if (node != NULL && comp_adhoc_disco_info(c, iq, node))
+		return; /* a command node */
 	if (node != NULL) {
 		stz_reply_error(c, iq, "cancel", "item-not-found", NULL);
 		return;
@@ -44,6 +47,10 @@ disco_items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 	xmpp_stanza_t *r, *qr;
 	const char    *node = stz_attr(q, "node");
 
+	if (node != NULL && strcmp(node, NS_COMMANDS) == 0) {
+		comp_adhoc_disco_items(c, iq, q);
+		return;
+	}
 	r = stz_iq_result(c, iq);
 	qr = stz_add(r, stz_elem(c, "query", NS_DISCO_ITEMS));
 	if (node != NULL)

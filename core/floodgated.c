@@ -8,20 +8,24 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "autoconf.h"
 #include "../component/comp.h"
+#include "../policy/adm_ctl.h"
 #include "../policy/policy.h"
 #include "../storage/store.h"
 #include "clock.h"
 #include "config.h"
+#include "ctlsock.h"
 #include "http.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -36,6 +40,7 @@ struct daemon {
 	struct policy     *pol;
 	struct comp       *comp;
 	struct http       *http;
+	struct ctlsock    *ctl; /* floodgatectl; NULL if it could not start */
 	struct event      *ev_flush;
 	struct event      *ev_tick;
 	struct event      *ev_sig[4];
@@ -161,16 +166,17 @@ start_http(struct daemon *d)
 	return 0;
 }
 
-static void
+static int
 reload(struct daemon *d)
 {
 	struct fg_config *n;
 	int               relink, rehttp;
+	char              sock[PATH_MAX];
 
 	log_info("reloading %s", d->cfg->path);
 	if ((n = config_load(d->cfg->path)) == NULL) {
 		log_warnx("reload failed: keeping the running configuration");
-		return;
+		return -1;
 	}
 	if (strcmp(n->store_path, d->cfg->store_path) != 0)
 		log_warnx("reload: [store] path changes need a restart; "
@@ -202,7 +208,32 @@ reload(struct daemon *d)
 		if (start_http(d) == -1)
 			log_warnx("reload: http listener not started");
 	}
+	adm_ctl_socket(d->cfg, sock, sizeof sock);
+	if (d->ctl != NULL && ctlsock_rebind(d->ctl, sock) == -1)
+		log_warnx("reload: control socket stays on %s",
+			  ctlsock_path(d->ctl));
 	log_info("reload done");
+	return 0;
+}
+
+static int
+ctl_reload(void *arg)
+{
+	return reload(arg);
+}
+
+/* One floodgatectl request: the same admin verbs as the ad-hoc
+ * commands, with the peer's user as the actor. */
+static void
+on_ctl(const char *actor, char *line, struct evbuffer *out, void *arg)
+{
+	struct daemon *d = arg;
+	struct adm_env env = {d->pol, d->store, d->cfg, ctl_reload, d};
+	struct adm_buf b = {NULL, 0, 0};
+
+	adm_ctl_exec(&env, actor, line, &b);
+	evbuffer_add(out, b.p, b.len);
+	adm_buf_free(&b);
 }
 
 static void
@@ -245,6 +276,7 @@ main(int argc, char **argv)
 	int              ch, fg = 0, check = 0, verbose = 0, i;
 	struct sigaction sa;
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	char             sock[PATH_MAX];
 
 	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
 		switch (ch) {
@@ -295,6 +327,8 @@ main(int argc, char **argv)
 	d.comp = comp_new(d.base, d.cfg, d.pol, d.store);
 	if (start_http(&d) == -1)
 		return 1;
+	d.ctl = ctlsock_new(d.base, adm_ctl_socket(d.cfg, sock, sizeof sock),
+			    on_ctl, &d);
 	for (i = 0; i < 3; i++) {
 		d.ev_sig[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
 		evsignal_add(d.ev_sig[i], NULL);
@@ -315,6 +349,7 @@ main(int argc, char **argv)
 	event_free(d.ev_flush);
 	event_free(d.ev_tick);
 	http_free(d.http);
+	ctlsock_free(d.ctl);
 	comp_free(d.comp);
 	pol_free(d.pol);
 	store_close(d.store); /* flushes what is still queued */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../core/log.h"
+#include "ctl.h"
 #include "ctl_offline.h"
 
 struct ctl_cmd {
@@ -30,13 +31,15 @@ static const struct ctl_cmd cmds[] = {
      "find bot accounts in ejabberd/Prosody logs"},
     {"report", ctl_report, CTL_REPORT_ARGS,
      "failed logins by host and user name"},
-    /* online: the daemon's control socket (tools/ctl.c, to come) */
-    {"inspect", NULL, "JID|DOMAIN|IP", "score, verdict and audit"},
-    {"list", NULL, "[quarantine|block]", "current verdicts"},
-    {"block", NULL, "SUBJECT REASON", "block by hand"},
-    {"unblock", NULL, "SUBJECT", "lift a block or quarantine"},
-    {"quarantine", NULL, "SUBJECT REASON", "quarantine by hand"},
-    {"allowlist", NULL, "SUBJECT", "exempt from automatic verdicts"},
+    /* online: the daemon's control socket (tools/ctl.c) */
+    {"inspect", ctl_online, "JID|DOMAIN|IP", "score, verdict and audit"},
+    {"list", ctl_online, "[quarantine|block]", "current verdicts"},
+    {"block", ctl_online, "SUBJECT REASON", "block by hand"},
+    {"unblock", ctl_online, "SUBJECT", "lift a block or quarantine"},
+    {"quarantine", ctl_online, "SUBJECT REASON", "quarantine by hand"},
+    {"allowlist", ctl_online, "SUBJECT", "exempt from automatic verdicts"},
+    {"stats", ctl_online, "", "the daemon's counters"},
+    {"reload", ctl_online, "", "reload the configuration (as SIGHUP)"},
     {"import", NULL, "FILE", "load a blocklist"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -1,0 +1,29 @@
+/*
+ * floodgate - the control socket floodgatectl talks to: a UNIX stream
+ * socket, mode 0600, one request line per connection. This file only
+ * carries bytes; what a line means is policy/adm_ctl.c's business.
+ */
+#ifndef FG_CTLSOCK_H
+#define FG_CTLSOCK_H
+
+struct event_base;
+struct evbuffer;
+struct ctlsock;
+
+/* One request: actor names the peer ("ctl:root"); line is NUL-terminated
+ * without its newline and may be modified; the answer goes to out, after
+ * which the connection is closed. */
+typedef void (*ctlsock_cb)(const char *actor, char *line, struct evbuffer *out,
+			   void *);
+
+/* NULL (logged) when the path is unusable or another daemon listens on
+ * it. */
+struct ctlsock *ctlsock_new(struct event_base *, const char *path, ctlsock_cb,
+			    void *);
+/* Move to another path (reload); the old socket stays on failure. */
+int         ctlsock_rebind(struct ctlsock *, const char *path);
+const char *ctlsock_path(const struct ctlsock *);
+/* Closes the listener and open connections, removes the socket file. */
+void ctlsock_free(struct ctlsock *);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * floodgate - floodgatectl's online subcommands: build one request line
+ * (policy/adm_ctl.h), send it over the daemon's UNIX socket, print the
+ * answer. The daemon validates and acts; this side only checks what it
+ * can say as a usage error.
+ *
+ * Exit codes: 0 ok, 1 refused or not found, 2 usage or bad input,
+ * 3 daemon unreachable.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/config.h"
+#include "../policy/adm_ctl.h"
+#include "ctl.h"
+#include "ctl_offline.h"
+
+#define CTL_WAIT_S 30                     /* for the daemon's answer, seconds */
+#define CTL_ANSWER_MAX (64 * 1024 * 1024) /* bytes of an answer we read */
+#define DEFAULT_CONFIG SYSCONFDIR "/floodgate.ini"
+#define DEFAULT_SOCKET LOCALSTATEDIR "/lib/floodgate/" ADM_CTL_SOCKNAME
+
+struct verb {
+	const char *name;
+	int         nsubj;  /* 1: SUBJECT required */
+	int         reason; /* 1: REASON... required, 0 optional, -1 none */
+	int         dur;    /* takes -f DURATION */
+	const char *args;
+};
+
+static const struct verb verbs[] = {
+    {"inspect", 1, -1, 0, "SUBJECT"},
+    {"list", 0, -1, 0, "[all|throttle|quarantine|block] [-t TYPE]"},
+    {"block", 1, 1, 1, "[-f DURATION] SUBJECT REASON..."},
+    {"unblock", 1, 0, 0, "SUBJECT [REASON...]"},
+    {"quarantine", 1, 1, 1, "[-f DURATION] SUBJECT REASON..."},
+    {"allowlist", 1, 0, 1, "[-f DURATION] SUBJECT [REASON...]"},
+    {"stats", 0, -1, 0, ""},
+    {"reload", 0, -1, 0, ""},
+};
+
+static int
+usage(const struct verb *v)
+{
+	fprintf(stderr,
+		"usage: floodgatectl %s [-c FILE | -s SOCKET] [--json] %s\n"
+		"  -c FILE    floodgated's configuration (finds the socket; "
+		"default %s)\n"
+		"  -s SOCKET  the control socket itself\n"
+		"  -j, --json answer as JSON\n"
+		"SUBJECT: user@domain, domain, IP address or IP/24 (IPv6 /48);"
+		" \"account:\", \"domain:\", \"ip:\", \"prefix:\" force the "
+		"type.\nDURATION: 30m, 6h, 7d, forever (default).\n",
+		v->name, v->args, DEFAULT_CONFIG);
+	return CTL_EXIT_USAGE;
+}
+
+/* key=value to the request, refusing what the line cannot carry. */
+static int
+field(struct adm_buf *b, const char *key, const char *val)
+{
+	if (strpbrk(val, "\t\r\n") != NULL) {
+		fprintf(stderr,
+			"floodgatectl: %s may not contain tabs or "
+			"newlines\n",
+			key);
+		return -1;
+	}
+	adm_buf_printf(b, "\t%s=%s", key, val);
+	return 0;
+}
+
+static int
+find_socket(const char *cfgpath, const char *sock, char *buf, size_t bufsz)
+{
+	struct fg_config *cfg;
+	const char       *env;
+
+	if (sock != NULL) {
+		snprintf(buf, bufsz, "%s", sock);
+		return 0;
+	}
+	if (cfgpath == NULL && (env = getenv("FLOODGATE_SOCKET")) != NULL) {
+		snprintf(buf, bufsz, "%s", env);
+		return 0;
+	}
+	if (cfgpath == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+		cfgpath = DEFAULT_CONFIG;
+	if (cfgpath == NULL) {
+		snprintf(buf, bufsz, "%s", DEFAULT_SOCKET);
+		return 0;
+	}
+	if ((cfg = config_load(cfgpath)) == NULL) {
+		fprintf(stderr, "floodgatectl: %s: configuration not valid\n",
+			cfgpath);
+		return -1;
+	}
+	adm_ctl_socket(cfg, buf, bufsz);
+	config_free(cfg);
+	return 0;
+}
+
+/* Send the request, read the whole answer; -1 when unreachable. */
+static int
+talk(const char *path, const struct adm_buf *req, struct adm_buf *ans)
+{
+	struct sockaddr_un sun;
+	struct timeval     tv = {CTL_WAIT_S, 0};
+	char               buf[8192];
+	ssize_t            n;
+	size_t             off = 0;
+	int                fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		fprintf(stderr, "floodgatectl: %s: path too long\n", path);
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
+		goto fail;
+	while (off < req->len) {
+		if ((n = send(fd, req->p + off, req->len - off,
+			      MSG_NOSIGNAL)) <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+		if (ans->len + (size_t)n > CTL_ANSWER_MAX)
+			break;
+		adm_buf_printf(ans, "%.*s", (int)n, buf);
+	}
+	if (n < 0 || ans->len == 0)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	fprintf(stderr, "floodgatectl: daemon unreachable at %s: %s\n", path,
+		ans->len == 0 && errno == 0 ? "no answer" : strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+static int
+answer(struct adm_buf *ans)
+{
+	char *nl, *msg;
+	long  code;
+
+	if ((nl = memchr(ans->p, '\n', ans->len)) == NULL ||
+	    (code = strtol(ans->p, &msg, 10)) < 100 || code > 599) {
+		fprintf(stderr, "floodgatectl: garbled answer from the "
+				"daemon\n");
+		return CTL_EXIT_UNREACHABLE;
+	}
+	*nl = '\0';
+	while (*msg == ' ')
+		msg++;
+	if (code != ADM_OK)
+		fprintf(stderr, "floodgatectl: %s\n", msg);
+	fwrite(nl + 1, 1, ans->len - (size_t)(nl + 1 - ans->p), stdout);
+	return adm_ctl_exit((int)code);
+}
+
+int
+ctl_online(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"for", required_argument, NULL, 'f'},
+	    {"type", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const struct verb *v = NULL;
+	const char        *cfgpath = NULL, *sock = NULL, *dur = NULL;
+	const char        *type = NULL;
+	struct adm_buf     req = {NULL, 0, 0}, ans = {NULL, 0, 0};
+	char               path[4096];
+	size_t             i;
+	int                ch, json = 0, rc = CTL_EXIT_USAGE;
+
+	for (i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+		if (strcmp(argv[0], verbs[i].name) == 0)
+			v = &verbs[i];
+	if (v == NULL)
+		return CTL_EXIT_USAGE;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:s:jf:t:h", longopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'f':
+			if (!v->dur)
+				return usage(v);
+			dur = optarg;
+			break;
+		case 't':
+			if (strcmp(v->name, "list") != 0)
+				return usage(v);
+			type = optarg;
+			break;
+		case 'h':
+			usage(v);
+			return CTL_EXIT_OK;
+		default:
+			return usage(v);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < v->nsubj || (v->reason == 1 && argc < 2) ||
+	    (v->reason == -1 && argc > v->nsubj + (!strcmp(v->name, "list"))))
+		return usage(v);
+
+	adm_buf_printf(&req, "%s", v->name);
+	if (json)
+		adm_buf_printf(&req, "\tformat=json");
+	if (v->nsubj && field(&req, "subject", argv[0]) == -1)
+		goto done;
+	if (!strcmp(v->name, "list") && argc > 0 &&
+	    field(&req, "filter", argv[0]) == -1)
+		goto done;
+	if (type != NULL && field(&req, "type", type) == -1)
+		goto done;
+	if (dur != NULL && field(&req, "for", dur) == -1)
+		goto done;
+	if (v->reason >= 0 && argc > 1) {
+		struct adm_buf r = {NULL, 0, 0};
+
+		for (i = 1; i < (size_t)argc; i++)
+			adm_buf_printf(&r, "%s%s", i > 1 ? " " : "", argv[i]);
+		ch = field(&req, "reason", r.p);
+		adm_buf_free(&r);
+		if (ch == -1)
+			goto done;
+	}
+	adm_buf_printf(&req, "\n");
+	if (find_socket(cfgpath, sock, path, sizeof path) == -1)
+		goto done;
+	errno = 0;
+	if (talk(path, &req, &ans) == -1)
+		rc = CTL_EXIT_UNREACHABLE;
+	else
+		rc = answer(&ans);
+done:
+	adm_buf_free(&req);
+	adm_buf_free(&ans);
+	return rc;
+}
