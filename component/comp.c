@@ -33,6 +33,8 @@ comp_new(struct event_base *base, const struct fg_config *cfg,
 	xmpp_handler_add(comp_link_conn(c->link), on_message, NULL, "message",
 			 NULL, c);
 	pol_set_verdict_cb(pol, comp_verdict_changed, c);
+	comp_pubsub_new(c);
+	comp_upstream_new(c);
 	return c;
 }
 
@@ -42,6 +44,8 @@ comp_free(struct comp *c)
 	if (c == NULL)
 		return;
 	pol_set_verdict_cb(c->pol, NULL, NULL);
+	comp_upstream_free(c->up);
+	comp_pubsub_free(c->ps);
 	comp_adhoc_free(c);
 	comp_link_free(c->link);
 	free(c);
@@ -69,6 +73,8 @@ void
 comp_reconfigure(struct comp *c, const struct fg_config *cfg)
 {
 	c->cfg = cfg;
+	comp_pubsub_rebuild(c);
+	comp_upstream_reconfigure(c);
 }
 
 static void
@@ -79,6 +85,9 @@ on_link(struct comp_link *l, int up, void *arg)
 	/* modules keep enforcing across our restarts from the full set */
 	if (up)
 		comp_verdicts_push_full(c, NULL);
+	if (up)
+		comp_pubsub_link_up(c);
+	comp_upstream_link(c, up);
 }
 
 static int
@@ -93,6 +102,8 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 		stz_reply_error(c, iq, "modify", "bad-request", "iq type");
 		return 1;
 	}
+	if (comp_upstream_reply(c, iq))
+		return 1;
 	if (!strcmp(type, "result"))
 		return 1; /* acks of our verdict pushes */
 	if (!strcmp(type, "error")) {
@@ -117,6 +128,8 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 		return 1;
 	if (comp_disco_iq(c, iq, q))
 		return 1;
+	if (comp_pubsub_iq(c, iq, q))
+		return 1;
 	c->c.iq_unsupported++;
 	stz_reply_error(c, iq, "cancel", "service-unavailable", NULL);
 	return 1;
@@ -130,6 +143,8 @@ on_message(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *arg)
 	xmpp_stanza_t *meter;
 
 	if (type != NULL && strcmp(type, "error") == 0)
+		return 1;
+	if (comp_upstream_message(c, msg))
 		return 1;
 	meter = xmpp_stanza_get_child_by_ns(msg, NS_FLOODGATE);
 	if (meter != NULL && xmpp_stanza_get_name(meter) != NULL &&
@@ -188,4 +203,6 @@ comp_metrics(struct evbuffer *b, void *arg)
 	http_metric(b, "floodgate_errors_total", "counter",
 		    "Error replies received", "kind=\"iq\"",
 		    (double)c->c.iq_errors_in);
+	comp_pubsub_metrics(b, c);
+	comp_upstream_metrics(b, c);
 }

@@ -28,5 +28,7 @@ int          comp_up(const struct comp *);
 void comp_reconfigure(struct comp *, const struct fg_config *);
 /* /metrics collector. */
 void comp_metrics(struct evbuffer *, void *comp);
+/* GET /blocklist.txt: the published domains, one a line. */
+int comp_blocklist_txt(struct evbuffer *, void *comp);
 
 #endif

@@ -44,6 +44,8 @@ struct comp {
 	uint64_t                seq; /* verdict push sequence */
 	uint64_t                next_id;
 	struct comp_counters    c;
+	struct pubsub          *ps;    /* pubsub.c: the RTBL publisher */
+	struct upstream        *up;    /* upstream.c: the RTBL consumer */
 	struct adhoc           *adhoc; /* adhoc.c: command sessions */
 };
 
@@ -77,5 +79,28 @@ int  comp_adhoc_disco_items(struct comp *, xmpp_stanza_t *iq,
 			    xmpp_stanza_t *q);
 int  comp_adhoc_disco_info(struct comp *, xmpp_stanza_t *iq, const char *);
 void comp_adhoc_free(struct comp *);
+
+/* pubsub.c, pubsub_nodes.c: the RTBL publisher (issue 6). */
+struct pubsub *comp_pubsub_new(struct comp *);
+void           comp_pubsub_free(struct pubsub *);
+int  comp_pubsub_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
+void comp_pubsub_verdict(struct comp *, enum fg_subj, const char *key,
+			 enum fg_verdict, const char *reason);
+/* Re-read the published set from the policy (start, reload). */
+void comp_pubsub_rebuild(struct comp *);
+void comp_pubsub_link_up(struct comp *);
+void comp_pubsub_disco_info(struct comp *, xmpp_stanza_t *query);
+int  comp_pubsub_disco_node(struct comp *, xmpp_stanza_t *iq, const char *);
+void comp_pubsub_disco_items(struct comp *, xmpp_stanza_t *query);
+void comp_pubsub_metrics(struct evbuffer *, struct comp *);
+
+/* upstream.c: the RTBL consumer. */
+struct upstream *comp_upstream_new(struct comp *);
+void             comp_upstream_free(struct upstream *);
+void             comp_upstream_reconfigure(struct comp *);
+void             comp_upstream_link(struct comp *, int up);
+int              comp_upstream_reply(struct comp *, xmpp_stanza_t *iq);
+int              comp_upstream_message(struct comp *, xmpp_stanza_t *msg);
+void             comp_upstream_metrics(struct evbuffer *, struct comp *);
 
 #endif

@@ -24,7 +24,9 @@ disco_info(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 	if (node != NULL && comp_adhoc_disco_info(c, iq, node))
 		return; /* a command node */
 	if (node != NULL) {
-		stz_reply_error(c, iq, "cancel", "item-not-found", NULL);
+		if (!comp_pubsub_disco_node(c, iq, node))
+			stz_reply_error(c, iq, "cancel", "item-not-found",
+					NULL);
 		return;
 	}
 	r = stz_iq_result(c, iq);
@@ -37,6 +39,7 @@ disco_info(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		f = stz_add(qr, stz_elem(c, "feature", NULL));
 		xmpp_stanza_set_attribute(f, "var", features[i]);
 	}
+	comp_pubsub_disco_info(c, qr);
 	comp_link_send(c->link, r);
 	xmpp_stanza_release(r);
 }
@@ -55,6 +58,8 @@ disco_items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 	qr = stz_add(r, stz_elem(c, "query", NS_DISCO_ITEMS));
 	if (node != NULL)
 		xmpp_stanza_set_attribute(qr, "node", node);
+	else
+		comp_pubsub_disco_items(c, qr);
 	comp_link_send(c->link, r);
 	xmpp_stanza_release(r);
 }

@@ -13,6 +13,7 @@
 #include "../core/jid.h"
 #include "../core/log.h"
 #include "../policy/policy.h"
+#include "../policy/upstream.h"
 #include "comp_int.h"
 #include "wire.h"
 
@@ -45,6 +46,7 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 		stz_reply_error(c, iq, "modify", "bad-request", err);
 		return;
 	}
+	pol_upstream_gate(c->pol, req.from); /* hashed upstream listings */
 	pol_gate(c->pol, &req, &ans);
 	c->c.gate[ans.allow ? 1 : 0]++;
 	r = stz_iq_result(c, iq);
@@ -160,6 +162,7 @@ comp_verdict_changed(enum fg_subj t, const char *key, enum fg_verdict v,
 	size_t         i;
 
 	c->seq++;
+	comp_pubsub_verdict(c, t, key, v, reason);
 	if (!comp_link_up(c->link))
 		return; /* the full push on reconnect carries it */
 	vs = stz_elem(c, "verdicts", NS_FLOODGATE);

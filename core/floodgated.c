@@ -22,6 +22,7 @@
 #include "../component/comp.h"
 #include "../policy/adm_ctl.h"
 #include "../policy/policy.h"
+#include "../policy/upstream.h"
 #include "../storage/store.h"
 #include "clock.h"
 #include "config.h"
@@ -163,6 +164,8 @@ start_http(struct daemon *d)
 	http_set_health(d->http, healthy, d);
 	http_add_collector(d->http, comp_metrics, d->comp);
 	http_add_collector(d->http, core_metrics, d);
+	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
+		      comp_blocklist_txt, d->comp);
 	return 0;
 }
 
@@ -187,6 +190,7 @@ reload(struct daemon *d)
 		 (n->http_listen != NULL &&
 		  strcmp(n->http_listen, d->cfg->http_listen) != 0);
 	pol_reconfigure(d->pol, n);
+	pol_upstream_load_files(d->pol, n); /* lists reread on SIGHUP */
 	if (relink) {
 		log_info("reload: component settings changed, reconnecting");
 		comp_stop(d->comp);
@@ -325,6 +329,7 @@ main(int argc, char **argv)
 		fatalx("event_base_new");
 	d.pol = pol_new(d.cfg, d.store);
 	d.comp = comp_new(d.base, d.cfg, d.pol, d.store);
+	pol_upstream_load_files(d.pol, d.cfg);
 	if (start_http(&d) == -1)
 		return 1;
 	d.ctl = ctlsock_new(d.base, adm_ctl_socket(d.cfg, sock, sizeof sock),
@@ -351,6 +356,7 @@ main(int argc, char **argv)
 	http_free(d.http);
 	ctlsock_free(d.ctl);
 	comp_free(d.comp);
+	pol_upstream_free(d.pol);
 	pol_free(d.pol);
 	store_close(d.store); /* flushes what is still queued */
 	event_base_free(d.base);

@@ -1,0 +1,67 @@
+/*
+ * floodgate - the RTBL publisher (XEP-0060 subset on the component JID):
+ * node names, item ids and paging arithmetic, shared by pubsub.c and
+ * pubsub_nodes.c and reachable from the unit tests.
+ */
+#ifndef FG_PUBSUB_H
+#define FG_PUBSUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/types.h"
+
+#define NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define NS_PUBSUB_EVENT "http://jabber.org/protocol/pubsub#event"
+#define NS_PUBSUB_ERRORS "http://jabber.org/protocol/pubsub#errors"
+#define NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
+#define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_REPORTING "urn:xmpp:reporting:1"
+#define REPORTING_SPAM "urn:xmpp:reporting:spam"
+
+#define PS_ID_MAX 1100   /* bytes of an item id: a domain and a prefix */
+#define PS_PAGE_MAX 1000 /* items in one page, whatever is asked */
+#define PS_REPLY_BYTES                                                         \
+	400000 /* an unpaged reply stops near this, bytes                      \
+		  (Prosody drops component stanzas over                        \
+		  512 KiB) */
+
+/* The nodes, in the order of DESIGN.md. */
+enum ps_node {
+	PS_DOMAINS, /* spam_source_domains: id = domain */
+	PS_JIDS,    /* spam_source_jids_sha256: id = sha256(bare JID) */
+	PS_IPS,     /* spam_source_ips: id = CIDR with its prefix */
+	PS_MUC,     /* muc_bans_sha256: sha256(bare JID) and sha256(domain) */
+	PS__NODES
+};
+
+const char *ps_node_name(enum ps_node);
+/* The node called name, or -1. */
+int ps_node_parse(const char *name);
+
+/* One place a subject is published. */
+struct ps_id {
+	enum ps_node node;
+	char         id[PS_ID_MAX];
+};
+
+/* The (node, id) pairs under which subject (t, key) is published (keys
+ * as the policy normalises them); returns how many, 0 to 2. */
+int ps_item_ids(enum fg_subj t, const char *key, struct ps_id out[2]);
+
+/* A XEP-0059 request, positions already looked up in the sorted ids. */
+struct ps_rsm {
+	size_t max;       /* 0: not given */
+	int    after_set; /* <after/>: after_pos = first id > after */
+	size_t after_pos;
+	int    before_set; /* <before/>: before_pos = first id >= before,
+			      or n for an empty <before/> (last page) */
+	size_t before_pos;
+	int    index_set;
+	size_t index;
+};
+
+/* The page [*start, *end) of n sorted items a request asks for. */
+void ps_page(size_t n, const struct ps_rsm *, size_t *start, size_t *end);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * floodgate - the RTBL publisher's insides, shared by pubsub.c and
+ * pubsub_nodes.c only.
+ */
+#ifndef FG_PUBSUB_INT_H
+#define FG_PUBSUB_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pubsub.h"
+
+/* One published item. One allocation, subject key included. */
+struct ps_item {
+	char    *id;     /* item id, as published */
+	char    *reason; /* verdict reason for the payload; may be NULL */
+	uint64_t seq;    /* publication order, for max_items */
+	uint8_t  subj;   /* enum fg_subj of key */
+	uint8_t  seen;   /* rebuild mark */
+	char     key[];  /* the subject it stands for */
+};
+
+/* One node: items sorted by id (strcmp), subscribers, and retractions
+ * made while the link was down. */
+struct ps_nodeset {
+	struct ps_item **v;
+	size_t           n, cap;
+	char           **subs;
+	size_t           nsubs;
+	char           **retr;
+	size_t           nretr;
+};
+
+struct ps_counters {
+	uint64_t queries;
+	uint64_t refused_access;
+	uint64_t refused_rate;
+	uint64_t notifications; /* event messages sent */
+	uint64_t items_served;
+	uint64_t subscribes;
+	uint64_t unsubscribes;
+};
+
+struct pubsub {
+	struct ps_nodeset  node[PS__NODES];
+	uint64_t           seq;
+	struct rl_table   *rl; /* query rate per requesting domain */
+	struct ps_counters c;
+};
+
+size_t          ps_lower(const struct ps_nodeset *, const char *id, int strict);
+struct ps_item *ps_find(const struct ps_nodeset *, const char *id);
+void ps_payload(struct comp *, xmpp_stanza_t *item, const struct ps_item *);
+void ps_nodes_free(struct pubsub *);
+
+#endif

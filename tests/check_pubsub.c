@@ -1,0 +1,362 @@
+/*
+ * Unit tests: the RTBL publisher's item ids (with SHA-256 vectors) and
+ * paging arithmetic, and upstream lists: line parsing, list files with
+ * bad lines (file:line errors), item classification, and the listed set
+ * turning into signals on a memory-only policy.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "component/pubsub.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "policy/policy.h"
+#include "policy/upstream.h"
+
+/* sha256("") and two JID/domain vectors (sha256sum of the bytes) */
+#define SHA_EMPTY                                                              \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA_ALICE                                                              \
+	"7a64adf28737ea90719cbdf0b1a87a5effff3753b79c91d717f4f4153ead0498"
+#define SHA_EXAMPLE                                                            \
+	"bfabc37432958b063360d3ad6461c9c4735ae7f8edd46592a5e0f01452b2e4b5"
+
+START_TEST(sha256_vectors)
+{
+	char hex[65];
+
+	up_sha256_hex("", hex);
+	ck_assert_str_eq(hex, SHA_EMPTY);
+	up_sha256_hex("alice@example.org", hex);
+	ck_assert_str_eq(hex, SHA_ALICE);
+	up_sha256_hex("example.org", hex);
+	ck_assert_str_eq(hex, SHA_EXAMPLE);
+}
+END_TEST
+
+START_TEST(item_ids)
+{
+	struct ps_id id[2];
+
+	ck_assert_int_eq(ps_item_ids(FG_SUBJ_ACCOUNT, "alice@example.org", id),
+			 2);
+	ck_assert_int_eq(id[0].node, PS_JIDS);
+	ck_assert_str_eq(id[0].id, SHA_ALICE);
+	ck_assert_int_eq(id[1].node, PS_MUC);
+	ck_assert_str_eq(id[1].id, SHA_ALICE);
+
+	/* a domain: plainly on the domain node, hashed on the MUC node */
+	ck_assert_int_eq(ps_item_ids(FG_SUBJ_DOMAIN, "example.org", id), 2);
+	ck_assert_int_eq(id[0].node, PS_DOMAINS);
+	ck_assert_str_eq(id[0].id, "example.org");
+	ck_assert_int_eq(id[1].node, PS_MUC);
+	ck_assert_str_eq(id[1].id, SHA_EXAMPLE);
+
+	/* addresses always carry their prefix (Prosody's parse_cidr) */
+	ck_assert_int_eq(ps_item_ids(FG_SUBJ_IP, "192.0.2.7", id), 1);
+	ck_assert_int_eq(id[0].node, PS_IPS);
+	ck_assert_str_eq(id[0].id, "192.0.2.7/32");
+	ck_assert_int_eq(ps_item_ids(FG_SUBJ_IP, "2001:db8::1", id), 1);
+	ck_assert_str_eq(id[0].id, "2001:db8::1/128");
+	ck_assert_int_eq(ps_item_ids(FG_SUBJ_PREFIX, "192.0.2.0/24", id), 1);
+	ck_assert_str_eq(id[0].id, "192.0.2.0/24");
+
+	ck_assert_str_eq(ps_node_name(PS_MUC), "muc_bans_sha256");
+	ck_assert_int_eq(ps_node_parse("spam_source_domains"), PS_DOMAINS);
+	ck_assert_int_eq(ps_node_parse("spam_source_jids_sha256"), PS_JIDS);
+	ck_assert_int_eq(ps_node_parse("spam_source_ips"), PS_IPS);
+	ck_assert_int_eq(ps_node_parse("nope"), -1);
+	ck_assert_int_eq(ps_node_parse(NULL), -1);
+}
+END_TEST
+
+START_TEST(paging)
+{
+	struct ps_rsm r;
+	size_t        s, e;
+
+	memset(&r, 0, sizeof r);
+	/* no max: the service's page size */
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(s, 0);
+	ck_assert_uint_eq(e, PS_PAGE_MAX);
+	r.max = 500;
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(e - s, 500);
+	/* after the last item of page 1 */
+	r.after_set = 1;
+	r.after_pos = 500;
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(s, 500);
+	ck_assert_uint_eq(e, 1000);
+	/* the last, short page and the empty one after it */
+	r.after_pos = 9800;
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(s, 9800);
+	ck_assert_uint_eq(e, 10000);
+	r.after_pos = 10000;
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(s, e);
+	/* a cursor past the end (stale id) is the end */
+	r.after_pos = 20000;
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(s, 10000);
+	ck_assert_uint_eq(e, 10000);
+	/* an empty <before/>: the last page */
+	memset(&r, 0, sizeof r);
+	r.max = 300;
+	r.before_set = 1;
+	r.before_pos = 10000;
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(s, 9700);
+	ck_assert_uint_eq(e, 10000);
+	r.before_pos = 100;
+	ps_page(10000, &r, &s, &e);
+	ck_assert_uint_eq(s, 0);
+	ck_assert_uint_eq(e, 100);
+	/* index */
+	memset(&r, 0, sizeof r);
+	r.max = 10;
+	r.index_set = 1;
+	r.index = 95;
+	ps_page(100, &r, &s, &e);
+	ck_assert_uint_eq(s, 95);
+	ck_assert_uint_eq(e, 100);
+	/* a huge max is capped */
+	memset(&r, 0, sizeof r);
+	r.max = 1000000;
+	ps_page(50000, &r, &s, &e);
+	ck_assert_uint_eq(e, PS_PAGE_MAX);
+	/* an empty node */
+	ps_page(0, &r, &s, &e);
+	ck_assert_uint_eq(s, 0);
+	ck_assert_uint_eq(e, 0);
+}
+END_TEST
+
+static const struct {
+	const char *line;
+	int         rc;
+	const char *out;
+} lines[] = {
+    {"spam.example", 1, "spam.example"},
+    {"  Spam.Example.  ", 1, "spam.example"},
+    {"spam.example # a comment", 1, "spam.example"},
+    {"spam.example\t# tab then comment", 1, "spam.example"},
+    {"# only a comment", 0, NULL},
+    {"", 0, NULL},
+    {"   \t ", 0, NULL},
+    {"xn--bcher-kva.example", 1, "xn--bcher-kva.example"},
+    {"two words.example", -1, NULL},
+    {"user@spam.example", -1, NULL},
+    {"spam.example/resource", -1, NULL},
+    {"spam..example", -1, NULL},
+    {".spam.example", -1, NULL},
+    {"spam.exa<mple", -1, NULL},
+    {"*.spam.example", -1, NULL},
+};
+
+START_TEST(parse_line)
+{
+	char        out[300];
+	const char *err;
+	int         rc = up_parse_line(lines[_i].line, out, sizeof out, &err);
+
+	ck_assert_msg(rc == lines[_i].rc, "'%s': %d, expected %d",
+		      lines[_i].line, rc, lines[_i].rc);
+	if (rc == 1)
+		ck_assert_str_eq(out, lines[_i].out);
+	if (rc == -1)
+		ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
+START_TEST(long_label)
+{
+	char        in[300], out[300];
+	const char *err;
+
+	memset(in, 'a', 64);
+	strcpy(in + 64, ".example");
+	ck_assert_int_eq(up_parse_line(in, out, sizeof out, &err), -1);
+	memset(in, 'a', 63); /* a 63-byte label is fine */
+	strcpy(in + 63, ".example");
+	ck_assert_int_eq(up_parse_line(in, out, sizeof out, &err), 1);
+}
+END_TEST
+
+struct got {
+	char   v[8][64];
+	size_t n;
+};
+
+static void
+got_cb(const char *d, void *arg)
+{
+	struct got *g = arg;
+
+	if (g->n < 8)
+		snprintf(g->v[g->n++], sizeof g->v[0], "%s", d);
+}
+
+/* Run f with stderr captured into buf. */
+static int
+read_captured(const char *path, struct got *g, char *buf, size_t len)
+{
+	FILE  *tmp = tmpfile();
+	int    saved = dup(2), rc;
+	size_t n;
+
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	rc = up_read_file(path, got_cb, g);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, len - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+START_TEST(list_file)
+{
+	char       path[] = "/tmp/fgupXXXXXX", buf[4096], expect[128];
+	struct got g;
+	FILE      *fp;
+	int        fd = mkstemp(path), rc;
+
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	fputs("# JabberSPAM-style list\n"
+	      "spam.example\n"
+	      "\n"
+	      "bad line.example\n"
+	      "Other.Example # trailing comment\r\n"
+	      "user@x.example\n"
+	      "third.example",
+	      fp);
+	fclose(fp);
+	memset(&g, 0, sizeof g);
+	rc = read_captured(path, &g, buf, sizeof buf);
+	ck_assert_int_eq(rc, 2);
+	ck_assert_uint_eq(g.n, 3);
+	ck_assert_str_eq(g.v[0], "spam.example");
+	ck_assert_str_eq(g.v[1], "other.example");
+	ck_assert_str_eq(g.v[2], "third.example");
+	snprintf(expect, sizeof expect, "%s:4: ", path);
+	ck_assert_msg(strstr(buf, expect) != NULL, "no '%s' in: %s", expect,
+		      buf);
+	snprintf(expect, sizeof expect, "%s:6: ", path);
+	ck_assert_msg(strstr(buf, expect) != NULL, "no '%s' in: %s", expect,
+		      buf);
+	unlink(path);
+	/* a missing file is an error, not an empty list */
+	memset(&g, 0, sizeof g);
+	ck_assert_int_eq(read_captured(path, &g, buf, sizeof buf), -1);
+	ck_assert_uint_eq(g.n, 0);
+}
+END_TEST
+
+START_TEST(classify)
+{
+	char out[300];
+
+	ck_assert_int_eq(up_classify("Spam.Example", out, sizeof out),
+			 UP_DOMAIN);
+	ck_assert_str_eq(out, "spam.example");
+	ck_assert_int_eq(up_classify(SHA_ALICE, out, sizeof out), UP_HASH);
+	ck_assert_int_eq(
+	    up_classify("7A64ADF28737EA90719CBDF0B1A87A5EFFFF3753B79C91D717F4F"
+			"4153EAD0498",
+			out, sizeof out),
+	    UP_HASH);
+	ck_assert_str_eq(out, SHA_ALICE);
+	ck_assert_int_eq(up_classify("192.0.2.7/32", out, sizeof out), UP_IP);
+	ck_assert_str_eq(out, "192.0.2.7");
+	ck_assert_int_eq(up_classify("192.0.2.7", out, sizeof out), UP_IP);
+	ck_assert_int_eq(up_classify("2001:db8::1/128", out, sizeof out),
+			 UP_IP);
+	ck_assert_int_eq(up_classify("192.0.2.0/24", out, sizeof out),
+			 UP_PREFIX);
+	ck_assert_str_eq(out, "192.0.2.0/24");
+	ck_assert_int_eq(up_classify("192.0.2.0/16", out, sizeof out), UP_BAD);
+	ck_assert_int_eq(up_classify("1.2.3.4/x", out, sizeof out), UP_BAD);
+	ck_assert_int_eq(up_classify("", out, sizeof out), UP_BAD);
+	ck_assert_int_eq(up_classify("a b", out, sizeof out), UP_BAD);
+}
+END_TEST
+
+/* The listed set on a memory-only policy: list, unlist, replace. */
+START_TEST(listed_set)
+{
+	struct fg_config cfg;
+	struct policy   *p;
+	struct pol_info  info;
+
+	config_defaults(&cfg);
+	p = pol_new(&cfg, NULL);
+	pol_upstream_reconfigure(p, &cfg); /* no state yet: a no-op */
+	pol_upstream_list(p, "rtbl:a/n", "bad.example");
+	pol_upstream_list(p, "file:/x", "bad.example");
+	ck_assert_uint_eq(pol_upstream_count(p), 1);
+	pol_inspect(p, FG_SUBJ_DOMAIN, "bad.example", &info);
+	ck_assert(info.score >= cfg.w_upstream - 0.01);
+	ck_assert_int_eq(info.effective, FG_V_QUARANTINE);
+	/* one source dropping it is not enough */
+	pol_upstream_unlist(p, "rtbl:a/n", "bad.example");
+	ck_assert_uint_eq(pol_upstream_count(p), 1);
+	/* a full copy of file:/x without it takes the weight back */
+	pol_upstream_begin(p, "file:/x");
+	pol_upstream_list(p, "file:/x", "other.example");
+	pol_upstream_end(p, "file:/x");
+	ck_assert_uint_eq(pol_upstream_count(p), 1);
+	pol_inspect(p, FG_SUBJ_DOMAIN, "bad.example", &info);
+	ck_assert(info.score < 0.01);
+	/* hashes are matched at gate time only */
+	pol_upstream_list(p, "rtbl:a/muc", SHA_ALICE);
+	pol_inspect(p, FG_SUBJ_ACCOUNT, "alice@example.org", &info);
+	ck_assert(info.score < 0.01);
+	pol_upstream_gate(p, "Alice@Example.org/phone");
+	pol_inspect(p, FG_SUBJ_ACCOUNT, "alice@example.org", &info);
+	ck_assert(info.score >= cfg.w_upstream - 0.01);
+	pol_upstream_drop(p, "rtbl:a/muc");
+	pol_inspect(p, FG_SUBJ_ACCOUNT, "alice@example.org", &info);
+	ck_assert(info.score < 0.01);
+	ck_assert_uint_eq(pol_upstream_count(p), 1);
+	pol_upstream_free(p);
+	pol_free(p);
+	free(cfg.comp_server);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite   *s = suite_create("pubsub");
+	TCase   *tc = tcase_create("publisher");
+	TCase   *tu = tcase_create("upstream");
+	SRunner *sr;
+	int      failed;
+
+	log_init(1, 0, "check_pubsub");
+	tcase_add_test(tc, sha256_vectors);
+	tcase_add_test(tc, item_ids);
+	tcase_add_test(tc, paging);
+	suite_add_tcase(s, tc);
+	tcase_add_loop_test(tu, parse_line, 0, sizeof lines / sizeof lines[0]);
+	tcase_add_test(tu, long_label);
+	tcase_add_test(tu, list_file);
+	tcase_add_test(tu, classify);
+	tcase_add_test(tu, listed_set);
+	suite_add_tcase(s, tu);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
