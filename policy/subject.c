@@ -15,81 +15,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/jid.h"
 #include "policy_int.h"
 
-#define JID_PART_MAX 1023 /* bytes per localpart / domainpart */
 #define PREFIX4_BITS 24   /* IPv4 network aggregate */
 #define PREFIX6_BITS 48   /* IPv6 network aggregate */
 
-static int fold_part(const char *, size_t, char *);
 static int parse_addr(const char *, size_t, unsigned char *, int *);
 
-/* Copy n bytes lowercased to out; -1 on bytes no JID part may hold. */
-static int
-fold_part(const char *s, size_t n, char *out)
-{
-	size_t        i;
-	unsigned char c;
-
-	if (n == 0 || n > JID_PART_MAX)
-		return -1;
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c <= 0x20 || c == 0x7f || c == '@' || c == '/' ||
-		    c == '"' || c == '<' || c == '>' || c == '\'')
-			return -1;
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
-	}
-	return 0;
-}
-
+/* JIDs are checked and folded by core/jid.c, the one place that knows
+ * what a JID may hold; here we only need the lengths. */
 int
 pol_norm_jid(const char *s, char *out, size_t outsz)
 {
-	const char *slash, *at, *dom;
-	size_t      end, nlen = 0, dlen;
-
-	if (s == NULL)
+	if (jid_bare(s, out, outsz) == -1)
 		return -1;
-	slash = strchr(s, '/');
-	end = slash ? (size_t)(slash - s) : strlen(s);
-	at = memchr(s, '@', end);
-	dom = at ? at + 1 : s;
-	dlen = end - (size_t)(dom - s);
-	if (dlen > 1 && dom[dlen - 1] == '.') /* "example.org." */
-		dlen--;
-	if (at != NULL)
-		nlen = (size_t)(at - s);
-	if ((at != NULL && nlen == 0) || nlen + 1 + dlen + 1 > outsz)
-		return -1;
-	if (at != NULL) {
-		if (fold_part(s, nlen, out) == -1)
-			return -1;
-		out[nlen++] = '@';
-	}
-	if (fold_part(dom, dlen, out + nlen) == -1)
-		return -1;
-	out[nlen + dlen] = '\0';
-	return (int)(nlen + dlen);
+	return (int)strlen(out);
 }
 
 int
 pol_norm_domain(const char *s, char *out, size_t outsz)
 {
-	char        buf[POL_KEY_MAX];
-	const char *at;
-	int         n;
-	size_t      dlen;
-
-	if ((n = pol_norm_jid(s, buf, sizeof buf)) == -1)
+	if (jid_domain(s, out, outsz) == -1)
 		return -1;
-	at = strchr(buf, '@');
-	at = at ? at + 1 : buf;
-	dlen = (size_t)n - (size_t)(at - buf);
-	if (dlen + 1 > outsz)
-		return -1;
-	memcpy(out, at, dlen + 1);
-	return (int)dlen;
+	return (int)strlen(out);
 }
 
 /* inet_pton of the first n bytes of s into a (16 bytes); IPv4-mapped IPv6
