@@ -144,6 +144,8 @@ on_message(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *arg)
 
 	if (type != NULL && strcmp(type, "error") == 0)
 		return 1;
+	if (comp_report_message(c, msg))
+		return 1;
 	if (comp_upstream_message(c, msg))
 		return 1;
 	meter = xmpp_stanza_get_child_by_ns(msg, NS_FLOODGATE);

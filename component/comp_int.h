@@ -103,4 +103,7 @@ int              comp_upstream_reply(struct comp *, xmpp_stanza_t *iq);
 int              comp_upstream_message(struct comp *, xmpp_stanza_t *msg);
 void             comp_upstream_metrics(struct evbuffer *, struct comp *);
 
+/* report.c: XEP-0377 reports forwarded by the server (issue 7). */
+int comp_report_message(struct comp *, xmpp_stanza_t *msg);
+
 #endif

@@ -48,6 +48,10 @@
 #define DEF_SHORT_SESSIONS 3        /* short sessions for a hit */
 #define DEF_AUTH_USER_FAILS 10      /* failures per user name per hour */
 #define DEF_AUTH_GLOBAL_UNKNOWN 100 /* unknown-user failures per hour */
+#define DEF_SHORT_WINDOW_S 600      /* window for short sessions, s */
+#define DEF_OVERLAP 3               /* concurrent sessions for a hit */
+#define DEF_AUTH_IP_FAILS 20        /* failures per IP per hour */
+#define DEF_AUTH_PREFIX_FAILS 60    /* failures per prefix per hour */
 #define CONFIG_LINE_MAX 4096        /* bytes per config line */
 
 struct parse_state {
@@ -104,6 +108,24 @@ static const struct keydef keys[] = {
     {"detect", "short-sessions", K_INT, F(short_sessions)},
     {"detect", "auth-user-fails", K_INT, F(auth_user_fails)},
     {"detect", "auth-global-unknown", K_INT, F(auth_global_unknown)},
+    /* one section per detector (doc/detectors.md); [detect] above stays
+     * as the flat spelling of the same fields */
+    {"detect.registration", "wave-factor", K_DOUBLE, F(wave_factor)},
+    {"detect.registration", "wave-min", K_INT, F(wave_min)},
+    {"detect.registration", "probation", K_SECS, F(probation_s)},
+    {"detect.registration", "probation-contacts", K_INT,
+     F(probation_contacts)},
+    {"detect.login", "short-session", K_SECS, F(short_session_s)},
+    {"detect.login", "short-sessions", K_INT, F(short_sessions)},
+    {"detect.login", "short-window", K_SECS, F(short_window_s)},
+    {"detect.login", "overlap", K_INT, F(overlap)},
+    {"detect.content", "accounts", K_INT, F(content_accounts)},
+    {"detect.content", "window", K_SECS, F(content_window_s)},
+    {"detect.auth", "user-fails", K_INT, F(auth_user_fails)},
+    {"detect.auth", "global-unknown", K_INT, F(auth_global_unknown)},
+    {"detect.auth", "ip-fails", K_INT, F(auth_ip_fails)},
+    {"detect.auth", "prefix-fails", K_INT, F(auth_prefix_fails)},
+    {"detect.spamtraps", "file", K_STR, F(spamtrap_file)},
 };
 #undef F
 
@@ -152,6 +174,10 @@ config_defaults(struct fg_config *c)
 	c->short_sessions = DEF_SHORT_SESSIONS;
 	c->auth_user_fails = DEF_AUTH_USER_FAILS;
 	c->auth_global_unknown = DEF_AUTH_GLOBAL_UNKNOWN;
+	c->short_window_s = DEF_SHORT_WINDOW_S;
+	c->overlap = DEF_OVERLAP;
+	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
+	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
 			  &c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE], NULL);

@@ -82,7 +82,7 @@ struct fg_config {
 	size_t              nupstreams;
 	struct fg_strlist   upstream_files; /* plain domain lists */
 
-	/* [detect] */
+	/* [detect] and [detect.*] (doc/detectors.md) */
 	char    *spamtrap_file;      /* user names, one a line */
 	uint32_t probation_s;        /* wave accounts stay quarantined */
 	uint32_t probation_contacts; /* contacts that end probation early */
@@ -94,6 +94,10 @@ struct fg_config {
 	uint32_t short_sessions;      /* short sessions in window for a hit */
 	uint32_t auth_user_fails;     /* failures on one user name per hour */
 	uint32_t auth_global_unknown; /* unknown-user failures per hour */
+	uint32_t short_window_s;      /* window for short sessions, s */
+	uint32_t overlap;             /* concurrent sessions for a hit */
+	uint32_t auth_ip_fails;       /* failures per IP per hour */
+	uint32_t auth_prefix_fails;   /* failures per prefix per hour */
 };
 
 void config_defaults(struct fg_config *);

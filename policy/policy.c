@@ -19,6 +19,7 @@
 #include "../core/log.h"
 #include "../core/ratelimit.h"
 #include "../core/xmalloc.h"
+#include "detect.h"
 #include "policy_int.h"
 
 #define POL_SUBJ_MIN 4096      /* subjects, smallest subject cap */
@@ -36,7 +37,7 @@
 /* Detectors (registration waves, bot logins, content waves, auth clouds)
  * add themselves here; each sees gates, events and ticks. */
 static const struct pol_detector *const detectors[] = {
-    NULL,
+    &det_reg, &det_login, &det_content, &det_auth, NULL,
 };
 
 /* The subjects one gate or event is about, most specific first. */
