@@ -48,9 +48,9 @@ static const struct verb verbs[] = {
 };
 
 static int
-usage(const struct verb *v)
+usage(FILE *fp, const struct verb *v)
 {
-	fprintf(stderr,
+	fprintf(fp,
 		"usage: floodgatectl %s [-c FILE | -s SOCKET] [--json] %s\n"
 		"  -c FILE    floodgated's configuration (finds the socket; "
 		"default %s)\n"
@@ -215,26 +215,26 @@ ctl_online(int argc, char **argv)
 			break;
 		case 'f':
 			if (!v->dur)
-				return usage(v);
+				return usage(stderr, v);
 			dur = optarg;
 			break;
 		case 't':
 			if (strcmp(v->name, "list") != 0)
-				return usage(v);
+				return usage(stderr, v);
 			type = optarg;
 			break;
 		case 'h':
-			usage(v);
+			usage(stdout, v);
 			return CTL_EXIT_OK;
 		default:
-			return usage(v);
+			return usage(stderr, v);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < v->nsubj || (v->reason == 1 && argc < 2) ||
 	    (v->reason == -1 && argc > v->nsubj + (!strcmp(v->name, "list"))))
-		return usage(v);
+		return usage(stderr, v);
 
 	adm_buf_printf(&req, "%s", v->name);
 	if (json)
