@@ -3,8 +3,7 @@
  *
  * A table of subcommands. The offline ones (sweep, report) read server
  * logs and need no daemon; the online ones talk to floodgated over its
- * UNIX socket and live in tools/ctl.c (not written yet: their entries
- * are here with a NULL handler so usage and exit codes are stable).
+ * UNIX socket and live in tools/ctl.c.
  *
  * Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 daemon
  * unreachable.
