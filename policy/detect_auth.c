@@ -29,10 +29,11 @@
 #include "../core/xmalloc.h"
 #include "detect.h"
 
-#define AUTH_CAP 16384       /* user names / IPs / networks tracked, each */
+#define AUTH_CAP 16384       /* IPs / networks tracked, each */
+#define AUTH_NAMES_CAP 4096  /* user names tracked */
 #define AUTH_WINDOW 3600000  /* counting window, ms (1 h) */
 #define AUTH_ALERT 7200000   /* an attacked name stays so, ms (2 h) */
-#define AUTH_IPS 8           /* early failing IPs remembered per name */
+#define AUTH_IPS 16          /* early failing IPs remembered per name */
 #define AUTH_TRAPS_MAX 65536 /* spamtrap names loaded at most */
 #define AUTH_NAME_TWEAK 0x6175746800000001ULL
 #define AUTH_IP_TWEAK 0x6175746800000002ULL
@@ -158,7 +159,7 @@ auth_init(struct policy *p, const struct fg_config *cfg)
 	struct auth *d = xcalloc(1, sizeof *d);
 
 	(void)p;
-	d->names = det_cache_new(AUTH_CAP, sizeof(struct auth_name));
+	d->names = det_cache_new(AUTH_NAMES_CAP, sizeof(struct auth_name));
 	d->ips = det_cache_new(AUTH_CAP, sizeof(struct auth_cnt));
 	d->pfxs = det_cache_new(AUTH_CAP, sizeof(struct auth_cnt));
 	auth_reconfigure(d, cfg);
@@ -244,6 +245,8 @@ auth_fail(struct auth *d, struct policy *p, const struct pol_event *e,
 	r = det_cache_get(d->names,
 			  det_hash(AUTH_NAME_TWEAK, node, (size_t)len), now, 1);
 	if (r->alert_until > now) {
+		/* the attack goes on as long as failures keep coming */
+		r->alert_until = now + AUTH_ALERT;
 		if (ip != NULL)
 			signal_ip(p, ip, "auth-user", DET_W_AUTH);
 		return;
