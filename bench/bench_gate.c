@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -62,70 +63,12 @@ jid_of(size_t k, char *buf)
 	return 23;
 }
 
-static double
-now_s(void)
-{
-	return (double)clock_mono_ns() / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void
 print_machine(void)
 {
-	struct utsname u;
-	char           line[512], *model = NULL;
-	FILE          *f;
-
-	if (uname(&u) == 0)
-		printf("machine: %s %s %s %s\n", u.sysname, u.release,
-		       u.version, u.machine);
-	if ((f = fopen("/proc/cpuinfo", "r")) != NULL) {
-		while (model == NULL && fgets(line, sizeof line, f) != NULL)
-			if (strncmp(line, "model name", 10) == 0 &&
-			    (model = strchr(line, ':')) != NULL) {
-				model += 2;
-				model[strcspn(model, "\n")] = '\0';
-			}
-		fclose(f);
-	}
-	printf("cpu: %s, %ld online; pinned to cpu %d\n",
-	       model ? model : "unknown", sysconf(_SC_NPROCESSORS_ONLN),
-	       sched_getcpu());
-	printf("compiler: %s; sqlite %s\n", __VERSION__, sqlite3_libversion());
-#if defined(__SANITIZE_ADDRESS__)
-	printf("build: with AddressSanitizer (figures are pessimistic)\n");
-#endif
-#if !defined(__OPTIMIZE__)
-	printf("build: without optimisation (figures are pessimistic)\n");
-#endif
-}
-
-/* Other work on the machine skews every figure: say how much there was. */
-static void
-print_load(const char *when)
-{
-	char  buf[128];
-	FILE *f;
-
-	if ((f = fopen("/proc/loadavg", "r")) == NULL)
-		return;
-	if (fgets(buf, sizeof buf, f) != NULL)
-		printf("%s: /proc/loadavg %s", when, buf);
-	fclose(f);
+	bench_print_machine();
+	printf("pinned to cpu %d; sqlite %s\n", sched_getcpu(),
+	       sqlite3_libversion());
 }
 
 static void
@@ -150,7 +93,7 @@ run_gates(struct policy *p, size_t nkeys, size_t n, size_t *allowed)
 	size_t            i, k;
 
 	*allowed = 0;
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < n; i++) {
 		k = xorshift() % nkeys;
 		jid_of(k, from);
@@ -158,7 +101,7 @@ run_gates(struct policy *p, size_t nkeys, size_t n, size_t *allowed)
 		pol_gate(p, &g, &a);
 		*allowed += (size_t)a.allow;
 	}
-	return (double)n / (now_s() - t0);
+	return (double)n / (bench_now_s() - t0);
 }
 
 static double
@@ -169,7 +112,7 @@ run_rl(struct rl_table *t, size_t nkeys, size_t n, uint64_t T, uint64_t tau)
 	uint64_t h;
 	char     from[32];
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < n; i++) {
 		k = xorshift() % nkeys;
 		len = jid_of(k, from);
@@ -178,7 +121,7 @@ run_rl(struct rl_table *t, size_t nkeys, size_t n, uint64_t T, uint64_t tau)
 	}
 	if (ok == 0)
 		printf("(no event allowed?)\n");
-	return (double)n / (now_s() - t0);
+	return (double)n / (bench_now_s() - t0);
 }
 
 #define UPSERT                                                                 \
@@ -226,7 +169,7 @@ run_baseline(sqlite3 *db, sqlite3_stmt *st, size_t nkeys, size_t n, uint64_t T,
 	size_t i, k, ok = 0, len;
 	char   from[32];
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < n; i++) {
 		k = xorshift() % nkeys;
 		len = jid_of(k, from);
@@ -241,7 +184,7 @@ run_baseline(sqlite3 *db, sqlite3_stmt *st, size_t nkeys, size_t n, uint64_t T,
 	}
 	if (ok == 0)
 		printf("(no event allowed?)\n");
-	return (double)n / (now_s() - t0);
+	return (double)n / (bench_now_s() - t0);
 }
 
 static void
@@ -292,11 +235,8 @@ main(int argc, char **argv)
 		usage();
 	log_init(1, 0, "bench_gate");
 	pin_one_core();
-	print_load("load before");
-	printf("command:");
-	for (ch = 0; ch < argc; ch++)
-		printf(" %s", argv[ch]);
-	printf("\n");
+	bench_print_load("before");
+	bench_print_command(argc, argv);
 	print_machine();
 
 	if (nkeys > 10000000)
@@ -330,14 +270,14 @@ main(int argc, char **argv)
 		struct pol_gate   g0 = {.kind = FG_KIND_SUBSCRIBE,
 					.to = "friend@remote.example"};
 		struct pol_answer a0;
-		double            t0 = now_s();
+		double            t0 = bench_now_s();
 
 		for (i = 0; i < nkeys; i++) {
 			jid_of(i, from);
 			g0.from = from;
 			pol_gate(p, &g0, &a0);
 		}
-		fill = (double)nkeys / (now_s() - t0);
+		fill = (double)nkeys / (bench_now_s() - t0);
 	}
 	rl_get_stats(p->rl, &rs);
 	printf("fill: %zu first gates at %.0f/s; buckets tracked %zu of cap "
@@ -387,10 +327,10 @@ main(int argc, char **argv)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 
-	print_load("load after");
-	mg = median(g, (int)runs);
-	mr = median(r, (int)runs);
-	mb = median(b, (int)runs);
+	bench_print_load("after");
+	mg = bench_median(g, (int)runs);
+	mr = bench_median(r, (int)runs);
+	mb = bench_median(b, (int)runs);
 	printf("median: pol_gate %.0f decisions/s (%.0f ns each), rl_take "
 	       "path %.0f/s, baseline sqlite %.0f/s; ratio pol_gate/baseline "
 	       "%.1fx\n",

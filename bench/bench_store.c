@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -56,12 +57,6 @@ xorshift(void)
 	return rng;
 }
 
-static double
-now_s(void)
-{
-	return (double)clock_mono_ns() / 1e9;
-}
-
 /* CPU seconds (user + system) used by this process so far. */
 static double
 cpu_s(void)
@@ -71,19 +66,6 @@ cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static void
-print_load(const char *when)
-{
-	char  buf[128];
-	FILE *f;
-
-	if ((f = fopen("/proc/loadavg", "r")) == NULL)
-		return;
-	if (fgets(buf, sizeof buf, f) != NULL)
-		printf("load average %s: %s", when, buf);
-	fclose(f);
 }
 
 static int
@@ -151,7 +133,7 @@ run_batched(const struct params *p, double *flush_ms, double *cpu_rate)
 	if ((s = store_open(dbfile)) == NULL)
 		fatalx("cannot open %s", dbfile);
 	c0 = cpu_s();
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < p->events; i++) {
 		event(i, &e, &a);
 		store_queue_subject(s, &e);
@@ -161,7 +143,7 @@ run_batched(const struct params *p, double *flush_ms, double *cpu_rate)
 	}
 	if (store_flush(s) == -1)
 		fatalx("flush failed");
-	t1 = now_s();
+	t1 = bench_now_s();
 	c1 = cpu_s();
 	store_get_stats(s, &st);
 	store_close(s);
@@ -221,7 +203,7 @@ run_baseline(const struct params *p, double *cpu_rate)
 		NULL, NULL, NULL) != SQLITE_OK)
 		fatalx("baseline open: %s", sqlite3_errmsg(db));
 	c0 = cpu_s();
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < p->baseline; i++) {
 		event(i, &e, &a);
 		naive_exec(
@@ -240,7 +222,7 @@ run_baseline(const struct params *p, double *cpu_rate)
 		    " ?4, ?5, 'auto')",
 		    NULL, &a);
 	}
-	t1 = now_s();
+	t1 = bench_now_s();
 	c1 = cpu_s();
 	*cpu_rate = (double)(2 * p->baseline) / (c1 - c0);
 	sqlite3_close(db);
@@ -248,55 +230,17 @@ run_baseline(const struct params *p, double *cpu_rate)
 	return (double)(2 * p->baseline) / (t1 - t0);
 }
 
-static int
-cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return (a > b) - (a < b);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void
 print_machine(const struct params *p)
 {
-	struct utsname u;
-	struct statfs  sf;
-	char           line[512], *model = NULL;
-	FILE          *f;
+	struct statfs sf;
 
-	if (uname(&u) == 0)
-		printf("machine: %s %s %s %s\n", u.sysname, u.release,
-		       u.version, u.machine);
-	if ((f = fopen("/proc/cpuinfo", "r")) != NULL) {
-		while (model == NULL && fgets(line, sizeof line, f) != NULL)
-			if (strncmp(line, "model name", 10) == 0 &&
-			    (model = strchr(line, ':')) != NULL) {
-				model += 2;
-				model[strcspn(model, "\n")] = '\0';
-			}
-		fclose(f);
-	}
-	printf("cpu: %s, %ld online\n", model ? model : "unknown",
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	bench_print_machine();
 	printf("sqlite: %s; database dir: %s (%s)\n", sqlite3_libversion(),
 	       p->dir,
 	       statfs(p->dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC
 		   ? "tmpfs: NOT on disk"
 		   : "on disk");
-#if defined(__SANITIZE_ADDRESS__)
-	printf("build: with AddressSanitizer (figures are pessimistic)\n");
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	printf("build: with AddressSanitizer (figures are pessimistic)\n");
-#endif
-#endif
 }
 
 static void
@@ -345,10 +289,7 @@ main(int argc, char **argv)
 	log_init(1, 0, "bench_store");
 	log_setverbose(0);
 
-	printf("command:");
-	for (i = 0; i < argc; i++)
-		printf(" %s", argv[i]);
-	printf("\n");
+	bench_print_command(argc, argv);
 	print_machine(&p);
 	printf("workload: %zu distinct account keys; an event = 1 subject "
 	       "upsert + 1 audit insert\n",
@@ -362,7 +303,7 @@ main(int argc, char **argv)
 	for (i = 0; i < (int)p.keys; i++)
 		xasprintf(&keys[i], "user%08x@example.org",
 			  (unsigned)(xorshift() & 0xffffffff));
-	print_load("before");
+	bench_print_load("before");
 	printf("rows/s are wall clock; \"cpu\" divides by this process's "
 	       "user+system time\n");
 	for (i = 0; i < p.runs; i++) {
@@ -373,14 +314,14 @@ main(int argc, char **argv)
 		       i + 1, fast[i], fcpu[i], fms[i], slow[i], scpu[i]);
 		fflush(stdout);
 	}
-	print_load("after");
-	mf = median(fast, p.runs);
-	ms = median(slow, p.runs);
-	mfc = median(fcpu, p.runs);
-	msc = median(scpu, p.runs);
+	bench_print_load("after");
+	mf = bench_median(fast, p.runs);
+	ms = bench_median(slow, p.runs);
+	mfc = bench_median(fcpu, p.runs);
+	msc = bench_median(scpu, p.runs);
 	printf("median of %d: batched %.0f rows/s, baseline %.0f rows/s, "
 	       "ratio %.1fx (median flush %.1f ms)\n",
-	       p.runs, mf, ms, mf / ms, median(fms, p.runs));
+	       p.runs, mf, ms, mf / ms, bench_median(fms, p.runs));
 	printf("median of %d, cpu: batched %.0f rows/s, baseline %.0f "
 	       "rows/s, ratio %.1fx\n",
 	       p.runs, mfc, msc, mfc / msc);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "tools/loggen.h"
 #include "tools/logscan.h"
 #include "tools/sweep.h"
@@ -31,30 +32,6 @@
 #define BENCH_HUMANS 41200       /* ... among 42,000 accounts */
 #define BENCH_READ (1024 * 1024) /* baseline read size, bytes */
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* The I/O ceiling: read() and count lines with memchr. */
 static double
 baseline(const char *path, uint64_t *lines)
@@ -62,7 +39,7 @@ baseline(const char *path, uint64_t *lines)
 	char   *buf = malloc(BENCH_READ), *p, *end;
 	int     fd = open(path, O_RDONLY);
 	ssize_t n;
-	double  t0 = now_s();
+	double  t0 = bench_now_s();
 
 	if (fd == -1 || buf == NULL) {
 		perror(path);
@@ -75,7 +52,7 @@ baseline(const char *path, uint64_t *lines)
 			(*lines)++;
 	close(fd);
 	free(buf);
-	return now_s() - t0;
+	return bench_now_s() - t0;
 }
 
 struct result {
@@ -103,14 +80,14 @@ sweep_child(const char *path, long *maxrss_kb)
 		struct sweep   *sw = sweep_new(NULL);
 		struct logscan *ls = logscan_new(NULL, sweep_rec, sw);
 		FILE           *devnull = fopen("/dev/null", "w");
-		double          t0 = now_s();
+		double          t0 = bench_now_s();
 
 		if (logscan_file(ls, path) == -1)
 			_exit(1);
 		sweep_finish(sw);
 		sweep_print_report(devnull, sw, 0, logscan_stats(ls));
 		fclose(devnull);
-		r.secs = now_s() - t0;
+		r.secs = bench_now_s() - t0;
 		r.suspects = sweep_suspects(sw);
 		r.accounts = sweep_accounts(sw);
 		r.lines = logscan_stats(ls)->lines;
@@ -129,28 +106,6 @@ sweep_child(const char *path, long *maxrss_kb)
 	close(fds[0]);
 	*maxrss_kb = ru.ru_maxrss;
 	return r;
-}
-
-static void
-machine(void)
-{
-	struct utsname u;
-	FILE          *fp;
-	char           line[256], *p;
-
-	if (uname(&u) == 0)
-		printf("machine: %s %s %s\n", u.sysname, u.release, u.machine);
-	if ((fp = fopen("/proc/cpuinfo", "r")) != NULL) {
-		while (fgets(line, sizeof(line), fp) != NULL)
-			if (strncmp(line, "model name", 10) == 0 &&
-			    (p = strchr(line, ':')) != NULL) {
-				printf("cpu: %s", p + 2);
-				break;
-			}
-		fclose(fp);
-	}
-	printf("cpus online: %ld (sweep uses one)\n",
-	       sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 int
@@ -189,11 +144,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "bench_sweep: -r 1..16, -m >= 1\n");
 		return 2;
 	}
-	printf("command:");
-	for (i = 0; i < argc; i++)
-		printf(" %s", argv[i]);
-	printf("\n");
-	machine();
+	bench_print_command(argc, argv);
+	bench_print_machine();
+	printf("sweep uses one cpu\n");
 	if (optind < argc) {
 		path = argv[optind];
 		keep = 1;
@@ -213,7 +166,7 @@ main(int argc, char *argv[])
 		}
 		setvbuf(fp, NULL, _IOFBF, 1 << 20);
 		o.target_bytes = (uint64_t)mbytes << 20;
-		t0 = now_s();
+		t0 = bench_now_s();
 		if (loggen_write(fp, &o, &gs) == -1 || fclose(fp) == EOF) {
 			perror(path);
 			unlink(path);
@@ -223,7 +176,8 @@ main(int argc, char *argv[])
 		printf("generated %s: %.0f MB, %llu lines, %u accounts "
 		       "(%u bots), %u rounds, in %.1f s\n",
 		       path, gs.bytes / 1e6, (unsigned long long)gs.lines,
-		       o.bots + o.humans, o.bots, gs.rounds, now_s() - t0);
+		       o.bots + o.humans, o.bots, gs.rounds,
+		       bench_now_s() - t0);
 	} else
 		printf("reusing %s\n", path);
 	if (stat(path, &sb) == -1) {
@@ -248,11 +202,11 @@ main(int argc, char *argv[])
 	       (unsigned long long)r.bad, (unsigned long long)r.accounts,
 	       (unsigned long long)r.suspects);
 	printf("baseline read()+memchr: %.0f MB/s (median of %d)\n",
-	       mb / median(tb, runs), runs);
+	       mb / bench_median(tb, runs), runs);
 	printf("sweep:                  %.0f MB/s (median of %d), %.2f s\n",
-	       mb / median(ts, runs), runs, median(ts, runs));
+	       mb / bench_median(ts, runs), runs, bench_median(ts, runs));
 	printf("ratio sweep/baseline:   %.2f\n",
-	       median(tb, runs) / median(ts, runs));
+	       bench_median(tb, runs) / bench_median(ts, runs));
 	printf("peak RSS of sweep:      %.1f MB (ru_maxrss)\n",
 	       maxrss / 1024.0);
 	if (made && !keep)
