@@ -45,6 +45,8 @@ local gate_timeout = module:get_option_number("floodgate_timeout", 0.25);
 local fail_closed = module:get_option_boolean("floodgate_fail_closed", false);
 local batch_max = module:get_option_number("floodgate_batch", 50);
 local log_interval = 10; -- seconds between two repeated warnings of one kind
+local measure = module:get_option_boolean("floodgate_measure", false);
+local MEASURE_RING = 16384; -- gate round trips kept when measuring (samples)
 
 local GATE_PRIORITY = 10; -- above mod_presence/mod_message (0): refuse before they act
 local BLOCK_PRIORITY = 20; -- cached verdicts act before the gate
@@ -289,6 +291,35 @@ local function verdict_text(verdict, e)
 end
 
 --------------------------------------------------------------------------
+-- optional timing of the gate round trip (floodgate_measure = true):
+-- seconds from send_iq to the answer, in a fixed ring, read from the admin
+-- shell with
+--   >prosody.hosts["example.org"].modules.floodgate.floodgate_timings(true)
+-- (true resets the ring after reading). Off: one nil test per gate.
+
+local monotonic = require "util.time".monotonic or now;
+local ring, ring_n = {}, 0;
+
+local function measure_add(dt)
+	ring_n = ring_n + 1;
+	ring[(ring_n - 1) % MEASURE_RING + 1] = dt;
+end
+
+function floodgate_timings(reset) -- luacheck: ignore 111
+	local s = {};
+	for i = 1, math.min(ring_n, MEASURE_RING) do s[i] = ring[i]; end
+	table.sort(s);
+	local function pct(p)
+		if #s == 0 then return 0; end
+		return s[math.max(1, math.ceil(#s * p))] * 1e6;
+	end
+	local out = ("floodgate gate round trips: n=%d total=%d p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f")
+		:format(#s, ring_n, pct(0.50), pct(0.90), pct(0.99), pct(1));
+	if reset then ring, ring_n = {}, 0; end
+	return out;
+end
+
+--------------------------------------------------------------------------
 -- gate: returns nil to allow, or condition, text to refuse
 
 local function fail(kind, reason)
@@ -306,7 +337,9 @@ local function gate(kind, attrs)
 	attrs.xmlns, attrs.kind = xmlns_fg, kind;
 	local iq = st.iq({ type = "get", from = host, to = component, id = "fgg" .. id.short() })
 		:tag("gate", attrs);
+	local t0 = measure and monotonic();
 	local res, err = async.wait_for(module:send_iq(iq, nil, gate_timeout));
+	if t0 then measure_add(monotonic() - t0); end
 	if not res then
 		local cond = type(err) == "table" and err.condition or tostring(err);
 		if cond == "remote-server-timeout" and err.text == "IQ stanza timed out" then
@@ -676,5 +709,9 @@ end
 -- the request bounces and component-authenticated asks again.
 module:add_timer(0, function () request_full_set("module loaded"); end);
 
-module:log("info", "floodgate bridge for %s -> %s (timeout %.3fs, fail %s, batch %d)", host, component,
-	gate_timeout, fail_closed and "closed" or "open", batch_max);
+if measure then
+	module:hook_global("server-stopping", function () module:log("info", "%s", floodgate_timings()); end);
+end
+
+module:log("info", "floodgate bridge for %s -> %s (timeout %.3fs, fail %s, batch %d%s)", host, component,
+	gate_timeout, fail_closed and "closed" or "open", batch_max, measure and ", measuring" or "");

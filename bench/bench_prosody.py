@@ -1,0 +1,332 @@
+#!/usr/bin/python3
+"""Prosody with mod_floodgate: gate latency and message throughput.
+
+    top_builddir=BUILD /usr/bin/python3 bench/bench_prosody.py [--gates N]
+        [--messages N] [--rounds R]
+
+Use a build without sanitizers. Not run by make check.
+
+a. Gate round trip, module -> floodgated -> module, measured inside
+   mod_floodgate (floodgate_measure = true: util.time.monotonic() around the
+   send_iq wait, kept in a ring, read through the admin shell). One client
+   session sends N messages to a non-contact, so every one is gated (the
+   session's async runner waits for each answer: these are round trips,
+   not queueing); [limits] account.stranger-message = off, so all are
+   allowed and delivered, which the receiver checks.
+
+b. Message throughput between two mutual contacts on three Prosody 0.12
+   servers running side by side: plain, with mod_floodgate loaded (and
+   floodgated connected, metering every message), and with mod_firewall
+   running one per-sender %RATE rule (bench/firewall_rate.pfw) that never
+   triggers. A raw-socket sender writes M <message type='chat'/> stanzas
+   at once; a raw-socket receiver counts them; the rate is taken at the
+   receiver from its first read to the M-th message. Rounds are
+   interleaved (the order rotates every round); medians and ratios to the
+   plain server are printed.
+"""
+import argparse
+import os
+import platform
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+
+from fgtest import Workdir, daemon  # noqa: E402
+from fgtest.client import RawSession, connect, disconnect_all, run  # noqa: E402
+from fgtest.prosody import ProsodyServer  # noqa: E402
+
+DOMAIN = "fg.test"
+PFW = os.path.join(HERE, "firewall_rate.pfw")
+NEEDLE = b"</message>"
+
+
+# -- raw clients ------------------------------------------------------------------
+
+class Raw:
+    """A logged-in raw session; a thread reads everything and counts the
+    stanzas that end in </message> (and the error ones among them)."""
+
+    def __init__(self, srv, user, presence=False):
+        self.rs = RawSession(srv, timeout=10)
+        ok = self.rs.login(user, "pw", resource="bench")
+        if ok is not True:
+            raise RuntimeError("login %s failed: %r" % (user, ok))
+        self.sock = self.rs.sock
+        self.sock.settimeout(0.2)
+        self.count = 0
+        self.errors = 0
+        self.first = None  # (monotonic, count) at the first read with a message
+        self.last = None   # monotonic of the last read that added messages
+        self.closed = False
+        self.cv = threading.Condition()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        if presence:
+            self.sock.sendall(b"<presence/>")
+
+    def _read(self):
+        tail = b""
+        k = len(NEEDLE) - 1
+        while not self.closed:
+            try:
+                chunk = self.sock.recv(1 << 18)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            data = tail + chunk
+            n = data.count(NEEDLE)
+            if n:
+                self.errors += data.count(b"type='error'") + data.count(b'type="error"')
+                now = time.monotonic()
+                self.count += n
+                if self.first is None:
+                    self.first = (now, self.count)
+                self.last = now
+                with self.cv:
+                    self.cv.notify_all()
+            tail = data[-k:]
+
+    def reset(self):
+        self.count, self.errors, self.first, self.last = 0, 0, None, None
+
+    def rate(self, n):
+        """messages/s from the first read to the n-th message."""
+        if self.first is None or self.last is None or self.last <= self.first[0]:
+            return float("nan")
+        return (n - self.first[1]) / (self.last - self.first[0])
+
+    def wait(self, n, timeout):
+        with self.cv:
+            return self.cv.wait_for(lambda: self.count >= n, timeout)
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.sendall(b"</stream:stream>")
+        except OSError:
+            pass
+        self.t.join(2)
+        self.sock.close()
+
+
+def blob(to, n, tag):
+    return "".join("<message type='chat' to='%s' id='%s%d'><body>%s message %d</body></message>"
+                   % (to, tag, i, tag, i) for i in range(n)).encode()
+
+
+# -- setup ----------------------------------------------------------------------------
+
+async def make_contacts(srv, u1, u2):
+    a = await connect(srv, u1, "pw")
+    b = await connect(srv, u2, "pw")
+    try:
+        ja, jb = "%s@%s" % (u1, srv.domain), "%s@%s" % (u2, srv.domain)
+        a.subscribe(jb)
+        b.subscribe(ja)
+        for _ in range(100):
+            if ja in b.subscriptions and jb in a.subscriptions:
+                break
+            await a.settle(0.05)
+        a.approve(jb)
+        b.approve(ja)
+        await a.settle(0.5)
+        return a.client_roster[jb]["subscription"], b.client_roster[ja]["subscription"]
+    finally:
+        await disconnect_all([a, b])
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        pv = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "prosody"],
+                            capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pv = "?"
+    try:
+        load = " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        load = "?"
+    return ("machine: %s\ncpu: %s, %d CPUs; load average %s\nprosody %s; python %s; floodgated %s"
+            % (" ".join(platform.uname()), cpu, os.cpu_count() or 0, load, pv,
+               platform.python_version(), daemon.binary()))
+
+
+def timings(srv, reset=True):
+    out = srv.shell('>prosody.hosts["%s"].modules.floodgate.floodgate_timings(%s)'
+                    % (srv.domain, "true" if reset else "false"))
+    for line in out.splitlines():
+        if "gate round trips" in line:
+            return line.strip().lstrip("|").strip()
+    return out.strip()
+
+
+# -- the measurements -------------------------------------------------------------------
+
+def closed_loop(snd, rcv, n, tag):
+    """Send n messages one at a time, each after the previous arrived;
+    client-side send-to-receive times (s)."""
+    rtt = []
+    msgs = [("<message type='chat' to='gsink@%s' id='%s%d'><body>%s message %d</body></message>"
+             % (DOMAIN, tag, i, tag, i)).encode() for i in range(n)]
+    base = rcv.count
+    for i, m in enumerate(msgs):
+        t = time.monotonic()
+        snd.sock.sendall(m)
+        if not rcv.wait(base + i + 1, 5):
+            raise RuntimeError("%s: message %d not delivered within 5 s" % (tag, i))
+        rtt.append(time.monotonic() - t)
+    return rtt
+
+
+def bench_gates(srv, fg, n):
+    # Closed loop, one message in flight: Prosody 0.12.3 pauses a session's
+    # reads while its async runner waits (mod_c2s runner_callbacks) and
+    # interface:resume() does not look at what luasocket already buffered,
+    # so stanzas pipelined behind a gate wait can sit until the client
+    # sends more bytes. One at a time avoids that and gives the client's
+    # view of the latency too.
+    snd = Raw(srv, "gsender")
+    rcv = Raw(srv, "gsink", presence=True)
+    try:
+        time.sleep(0.3)
+        closed_loop(snd, rcv, 500, "w")
+        time.sleep(0.2)
+        timings(srv, reset=True)
+        g0 = fg.metric("floodgate_gates_total")
+        t0 = time.monotonic()
+        rtt = closed_loop(snd, rcv, n, "g")
+        secs = time.monotonic() - t0
+        time.sleep(0.3)
+        line = timings(srv, reset=True)
+        gates = fg.metric("floodgate_gates_total") - g0
+        rtt.sort()
+        client = "client send->receive: p50_us=%.0f p99_us=%.0f" % (
+            rtt[len(rtt) // 2] * 1e6, rtt[min(len(rtt) - 1, int(len(rtt) * 0.99))] * 1e6)
+        return len(rtt), rcv.errors, secs, gates, line, client
+    finally:
+        snd.close()
+        rcv.close()
+
+
+def one_round(srv, m, tag):
+    snd = Raw(srv, "sender")
+    rcv = Raw(srv, "receiver", presence=True)
+    try:
+        time.sleep(0.3)  # presence exchange settles before counting
+        rcv.reset()
+        snd.sock.sendall(blob("receiver@" + DOMAIN, m, tag))
+        if not rcv.wait(m, 120):
+            raise RuntimeError("%s: %d of %d messages delivered" % (tag, rcv.count, m))
+        time.sleep(0.1)
+        if rcv.count != m or rcv.errors:
+            raise RuntimeError("%s: %d delivered (%d errors) for %d sent" % (tag, rcv.count, rcv.errors, m))
+        return rcv.rate(m)
+    finally:
+        snd.close()
+        rcv.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gates", type=int, default=10000)
+    ap.add_argument("--messages", type=int, default=40000)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    env = ["top_builddir=%s" % shlex.quote(os.environ["top_builddir"])] \
+        if "top_builddir" in os.environ else []
+    print("command: %s" % " ".join(env + [shlex.quote(sys.executable)]
+                                   + [shlex.quote(x) for x in sys.argv]))
+    if not daemon.available():
+        print("floodgated not built at %s" % daemon.binary())
+        sys.exit(77)
+    print(machine())
+    sys.stdout.flush()
+
+    with Workdir("bench-prosody") as wd:
+        common = dict(domain=DOMAIN, log_level="info")
+        servers = {
+            "plain": ProsodyServer(os.path.join(wd, "plain"), floodgate=False, **common),
+            "floodgate": ProsodyServer(os.path.join(wd, "floodgate"), floodgate=True,
+                                       host_options={"floodgate_measure": True}, **common),
+            "firewall": ProsodyServer(os.path.join(wd, "firewall"), floodgate=False,
+                                      modules=["firewall"],
+                                      host_options={"firewall_scripts": [PFW]}, **common),
+        }
+        fgsrv = servers["floodgate"]
+        fg = daemon.Floodgated(os.path.join(wd, "fg"), fgsrv, verbose=False, limits={
+            "account.stranger-message": "off", "account.subscribe": "off", "account.message": "off"})
+        try:
+            for s in servers.values():
+                s.start()
+                s.register_many([(u, "pw") for u in ("sender", "receiver", "gsender", "gsink")])
+            fg.start()
+            for name, s in servers.items():
+                subs = run(make_contacts(s, "sender", "receiver"), timeout=30)
+                if subs != ("both", "both"):
+                    raise RuntimeError("%s: sender/receiver are not mutual contacts: %s" % (name, subs))
+
+            # a. gate round trips
+            got, errs, secs, gates, line, client = bench_gates(fgsrv, fg, args.gates)
+            print()
+            print("a. gate round trip through Prosody (module -> floodgated -> module), %d gates, "
+                  "one session, all allowed:" % args.gates)
+            print("   %s" % line)
+            print("   %s" % client)
+            print("   delivered %d/%d (%d errors) in %.2f s, one at a time = %.0f gated messages/s; "
+                  "floodgated counted %d gates"
+                  % (got, args.gates, errs, secs, got / secs if secs else 0, gates))
+            sys.stdout.flush()
+
+            # b. throughput, interleaved rounds
+            order = list(servers)
+            for name in order:  # warm-up, not counted
+                one_round(servers[name], max(2000, args.messages // 10), "warm")
+            rates = {name: [] for name in order}
+            for r in range(args.rounds):
+                rot = order[r % len(order):] + order[:r % len(order)]
+                for name in rot:
+                    rates[name].append(one_round(servers[name], args.messages, "r%d" % r))
+            print()
+            print("b. message throughput between two contacts, %d messages a round, %d rounds "
+                  "(interleaved), msg/s at the receiver:" % (args.messages, args.rounds))
+            med = {name: statistics.median(v) for name, v in rates.items()}
+            for name in order:
+                print("   %-10s median %7.0f  rounds %s" % (name, med[name],
+                                                          " ".join("%.0f" % x for x in rates[name])))
+            print("   ratio floodgate/plain = %.3f (target >= 0.95)" % (med["floodgate"] / med["plain"]))
+            print("   ratio firewall/plain  = %.3f (mod_firewall, one %%RATE rule per sender)"
+                  % (med["firewall"] / med["plain"]))
+            print("   floodgated metered %d message events"
+                  % fg.metric("floodgate_meter_events_total"))
+        except BaseException:
+            for s in servers.values():
+                s.dump_log(lines=30)
+            fg.dump_log(lines=30)
+            raise
+        finally:
+            fg.stop()
+            for s in servers.values():
+                s.stop()
+
+
+if __name__ == "__main__":
+    main()
