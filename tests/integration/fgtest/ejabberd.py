@@ -40,6 +40,7 @@ import sys
 import time
 
 from . import top_srcdir
+from .logfile import LogFile
 from .ports import LOOPBACK, free_ports, wait_listening, wait_free
 
 ERL = shutil.which("erl", path="/usr/bin:/bin") or "/usr/bin/erl"
@@ -94,7 +95,7 @@ def _erl_str(s):
     return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-class EjabberdServer:
+class EjabberdServer(LogFile):
     kind = "ejabberd"
 
     def __init__(self, workdir, domain="fg.test", component_jid=None,
@@ -125,6 +126,7 @@ class EjabberdServer:
         self.ebin = os.path.join(self.workdir, "erlc", "ebin")
         self.config = os.path.join(self.confdir, "ejabberd.yml")
         self.logfile = os.path.join(self.logdir, "ejabberd.log")
+        self.stdout_file = os.path.join(self.logdir, "erl.stdout")
         self.proc = None
         self.installed = False
         for d in (self.confdir, self.spool, self.logdir, self.contrib_conf, self.ebin):
@@ -250,7 +252,7 @@ class EjabberdServer:
         if self.floodgate and self.install == "erlc":
             self.compile_erlc()
         self._logpos = os.path.getsize(self.logfile) if os.path.exists(self.logfile) else 0
-        self.stdout = open(os.path.join(self.logdir, "erl.stdout"), "ab")
+        self.stdout = open(self.stdout_file, "ab")
         args = [ERL, "-name", self.node] + self._dist_args() + [
             "-noinput", "+K", "true", "+P", "250000",
         ] + (["-pa", self.ebin] if self.install == "erlc" else []) + [
@@ -362,35 +364,6 @@ class EjabberdServer:
             raise RuntimeError("register_many failed: %s%s" % (r.stdout, r.stderr))
 
     # -- logs ------------------------------------------------------------------
-
-    def log_text(self, since_start=False):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                if since_start:
-                    f.seek(getattr(self, "_logpos", 0))
-                return f.read()
-        except OSError:
-            return ""
-
-    def dump_log(self, lines=80, out=sys.stderr):
-        text = self.log_text().splitlines()[-lines:]
-        out.write("---- ejabberd log (%s), last %d lines ----\n" % (self.logfile, len(text)))
-        out.write("\n".join(text) + "\n")
-        try:
-            with open(os.path.join(self.logdir, "erl.stdout"), errors="replace") as f:
-                so = f.read()[-4000:]
-            if so.strip():
-                out.write("---- erl stdout ----\n" + so + "\n")
-        except OSError:
-            pass
-
-    def wait_log(self, needle, timeout=5.0, since_start=False):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if needle in self.log_text(since_start):
-                return True
-            time.sleep(0.05)
-        return False
 
     def __enter__(self):
         return self

@@ -17,6 +17,7 @@ import sys
 import time
 
 from . import top_srcdir
+from .logfile import LogFile
 from .ports import LOOPBACK, free_ports, wait_listening, wait_free
 
 PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
@@ -38,7 +39,7 @@ def _lua(v):
     raise TypeError("no Lua literal for %r" % (v,))
 
 
-class ProsodyServer:
+class ProsodyServer(LogFile):
     kind = "prosody"
 
     def __init__(self, workdir, domain="fg.test", component_jid=None,
@@ -57,6 +58,7 @@ class ProsodyServer:
         self.c2s_port, self.component_port = free_ports(2)
         self.config = os.path.join(self.workdir, "prosody.cfg.lua")
         self.logfile = os.path.join(self.workdir, "prosody.log")
+        self.stdout_file = os.path.join(self.workdir, "prosody.stdout")
         self.proc = None
         os.makedirs(os.path.join(self.workdir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.workdir, "certs"), exist_ok=True)
@@ -121,7 +123,7 @@ class ProsodyServer:
         # The old process may have left its ports in use for a moment.
         wait_free(self.c2s_port, 5)
         self._logpos = os.path.getsize(self.logfile) if os.path.exists(self.logfile) else 0
-        self.stdout = open(os.path.join(self.workdir, "prosody.stdout"), "ab")
+        self.stdout = open(self.stdout_file, "ab")
         self.proc = subprocess.Popen([PROSODY, "-F", "--config", self.config],
                                      stdout=self.stdout, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
@@ -192,35 +194,6 @@ class ProsodyServer:
         return self.prosodyctl("shell", input=command + "\n").stdout
 
     # -- logs ------------------------------------------------------------------
-
-    def log_text(self, since_start=False):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                if since_start:
-                    f.seek(getattr(self, "_logpos", 0))
-                return f.read()
-        except OSError:
-            return ""
-
-    def dump_log(self, lines=80, out=sys.stderr):
-        text = self.log_text().splitlines()[-lines:]
-        out.write("---- prosody log (%s), last %d lines ----\n" % (self.logfile, len(text)))
-        out.write("\n".join(text) + "\n")
-        try:
-            with open(os.path.join(self.workdir, "prosody.stdout"), errors="replace") as f:
-                so = f.read()[-4000:]
-            if so.strip():
-                out.write("---- prosody stdout ----\n" + so + "\n")
-        except OSError:
-            pass
-
-    def wait_log(self, needle, timeout=5.0, since_start=False):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if needle in self.log_text(since_start):
-                return True
-            time.sleep(0.05)
-        return False
 
     def __enter__(self):
         return self
