@@ -41,7 +41,8 @@ struct comp {
 	struct policy          *pol;
 	struct store           *store;
 	struct comp_link       *link;
-	uint64_t                seq; /* verdict push sequence */
+	struct comp_seq        *seqs; /* verdict push sequence per domain */
+	size_t                  nseqs;
 	uint64_t                next_id;
 	struct comp_counters    c;
 	struct pubsub          *ps;    /* pubsub.c: the RTBL publisher */
@@ -70,13 +71,13 @@ int comp_disco_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
 int comp_gate_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
 int comp_meter_message(struct comp *, xmpp_stanza_t *msg, xmpp_stanza_t *meter);
 void comp_verdicts_push_full(struct comp *, const char *domain);
+void comp_gate_free(struct comp *);
 void comp_verdict_changed(enum fg_subj, const char *key, enum fg_verdict,
 			  int64_t expires, const char *reason, void *comp);
 
 /* adhoc.c: XEP-0050 commands for admins (issue 5). */
 int  comp_adhoc_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
-int  comp_adhoc_disco_items(struct comp *, xmpp_stanza_t *iq,
-			    xmpp_stanza_t *q);
+int  comp_adhoc_disco_items(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
 int  comp_adhoc_disco_info(struct comp *, xmpp_stanza_t *iq, const char *);
 void comp_adhoc_free(struct comp *);
 

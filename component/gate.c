@@ -9,15 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/jid.h"
 #include "../core/log.h"
+#include "../core/xmalloc.h"
 #include "../policy/policy.h"
 #include "../policy/upstream.h"
 #include "comp_int.h"
 #include "wire.h"
 
 #define METER_MAX_EVENTS 1000 /* events used from one meter message */
+#define VERDICT_CHUNK 500     /* verdicts per push stanza, ~100 KB */
 
 static void
 refuse_untrusted(struct comp *c, xmpp_stanza_t *st)
@@ -63,11 +66,39 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 	xmpp_stanza_release(r);
 }
 
-struct full_ctx {
-	struct comp   *c;
-	xmpp_stanza_t *parent;
-	size_t         n;
+/* Sequence numbers are per served domain: a full set sent to one server
+ * must not look like a gap to the others. */
+struct comp_seq {
+	char    *domain;
+	uint64_t seq;
 };
+
+/* The next sequence number for domain. */
+static uint64_t
+next_seq(struct comp *c, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < c->nseqs; i++)
+		if (strcasecmp(c->seqs[i].domain, domain) == 0)
+			return ++c->seqs[i].seq;
+	c->seqs = xreallocarray(c->seqs, c->nseqs + 1, sizeof *c->seqs);
+	c->seqs[c->nseqs].domain = xstrdup(domain);
+	c->seqs[c->nseqs].seq = 1;
+	return c->seqs[c->nseqs++].seq;
+}
+
+void
+comp_gate_free(struct comp *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nseqs; i++)
+		free(c->seqs[i].domain);
+	free(c->seqs);
+	c->seqs = NULL;
+	c->nseqs = 0;
+}
 
 static void
 add_verdict(struct comp *c, xmpp_stanza_t *parent, enum fg_subj t,
@@ -88,34 +119,72 @@ add_verdict(struct comp *c, xmpp_stanza_t *parent, enum fg_subj t,
 		xmpp_stanza_set_attribute(e, "reason", reason);
 }
 
-static void
-full_one(const struct pol_info *pi, void *arg)
-{
-	struct full_ctx *f = arg;
+/* The whole current set, cut into <verdicts/> elements of at most
+ * VERDICT_CHUNK entries: servers close a component stream that sends one
+ * huge stanza (Prosody at 512 KiB). */
+struct chunks {
+	struct comp    *c;
+	xmpp_stanza_t **v;
+	size_t          n;
+	size_t          in_last;
+	size_t          total;
+};
 
-	add_verdict(f->c, f->parent, pi->type, pi->key, pi->effective,
-		    pi->override != FG_OVR_NONE ? 0 : pi->expires, pi->reason);
-	f->n++;
+static void
+chunk_add(struct chunks *k)
+{
+	k->v = xreallocarray(k->v, k->n + 1, sizeof *k->v);
+	k->v[k->n++] = stz_elem(k->c, "verdicts", NS_FLOODGATE);
+	k->in_last = 0;
 }
 
-/* A <verdicts/> element holding the whole current set. */
-static xmpp_stanza_t *
-full_set(struct comp *c, size_t *count)
+static void
+chunk_one(const struct pol_info *pi, void *arg)
 {
-	struct full_ctx f;
-	xmpp_stanza_t  *v = stz_elem(c, "verdicts", NS_FLOODGATE);
-	char            buf[32];
+	struct chunks *k = arg;
 
-	snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seq);
+	if (k->in_last == VERDICT_CHUNK)
+		chunk_add(k);
+	add_verdict(k->c, k->v[k->n - 1], pi->type, pi->key, pi->effective,
+		    pi->override != FG_OVR_NONE ? 0 : pi->expires, pi->reason);
+	k->in_last++;
+	k->total++;
+}
+
+static void
+chunks_collect(struct comp *c, struct chunks *k)
+{
+	memset(k, 0, sizeof *k);
+	k->c = c;
+	chunk_add(k); /* an empty set is still one (empty) full set */
+	pol_foreach_listed(c->pol, chunk_one, k);
+}
+
+static void
+chunks_free(struct chunks *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++)
+		xmpp_stanza_release(k->v[i]);
+	free(k->v);
+}
+
+/* Number chunk i for domain: the first is the full set (the module
+ * replaces its cache with it), the rest follow as ordinary pushes with
+ * consecutive numbers, so modules need nothing special for them. */
+static void
+chunk_number(struct comp *c, xmpp_stanza_t *v, size_t i, const char *domain)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%llu",
+		 (unsigned long long)next_seq(c, domain));
 	xmpp_stanza_set_attribute(v, "seq", buf);
-	xmpp_stanza_set_attribute(v, "full", "1");
-	f.c = c;
-	f.parent = v;
-	f.n = 0;
-	pol_foreach_listed(c->pol, full_one, &f);
-	if (count != NULL)
-		*count = f.n;
-	return v;
+	if (i == 0)
+		xmpp_stanza_set_attribute(v, "full", "1");
+	else
+		xmpp_stanza_del_attribute(v, "full");
 }
 
 static void
@@ -129,6 +198,8 @@ push(struct comp *c, const char *domain, xmpp_stanza_t *verdicts)
 	xmpp_stanza_set_to(iq, domain);
 	xmpp_stanza_set_from(iq, comp_link_jid(c->link));
 	xmpp_stanza_add_child(iq, verdicts);
+	/* serialised now: the caller may renumber verdicts for the next
+	 * domain */
 	comp_link_send(c->link, iq);
 	xmpp_stanza_release(iq);
 	c->c.verdict_pushes++;
@@ -138,18 +209,24 @@ push(struct comp *c, const char *domain, xmpp_stanza_t *verdicts)
 void
 comp_verdicts_push_full(struct comp *c, const char *domain)
 {
-	xmpp_stanza_t *v;
-	size_t         i, n;
+	struct chunks k;
+	size_t        i, j;
 
 	if (!comp_link_up(c->link))
 		return;
-	v = full_set(c, &n);
-	for (i = 0; i < c->cfg->serves.n; i++)
-		if (domain == NULL ||
-		    strcasecmp(domain, c->cfg->serves.v[i]) == 0)
-			push(c, c->cfg->serves.v[i], v);
-	xmpp_stanza_release(v);
-	log_info("pushed %zu verdicts to %s", n, domain ? domain : "all");
+	chunks_collect(c, &k);
+	for (i = 0; i < c->cfg->serves.n; i++) {
+		if (domain != NULL &&
+		    strcasecmp(domain, c->cfg->serves.v[i]) != 0)
+			continue;
+		for (j = 0; j < k.n; j++) {
+			chunk_number(c, k.v[j], j, c->cfg->serves.v[i]);
+			push(c, c->cfg->serves.v[i], k.v[j]);
+		}
+	}
+	log_info("pushed %zu verdicts in %zu stanza(s) to %s", k.total, k.n,
+		 domain ? domain : "all");
+	chunks_free(&k);
 }
 
 void
@@ -161,26 +238,49 @@ comp_verdict_changed(enum fg_subj t, const char *key, enum fg_verdict v,
 	char           buf[32];
 	size_t         i;
 
-	c->seq++;
 	comp_pubsub_verdict(c, t, key, v, reason);
 	if (!comp_link_up(c->link))
 		return; /* the full push on reconnect carries it */
 	vs = stz_elem(c, "verdicts", NS_FLOODGATE);
-	snprintf(buf, sizeof buf, "%llu", (unsigned long long)c->seq);
-	xmpp_stanza_set_attribute(vs, "seq", buf);
 	add_verdict(c, vs, t, key, v, expires, reason);
-	for (i = 0; i < c->cfg->serves.n; i++)
+	for (i = 0; i < c->cfg->serves.n; i++) {
+		snprintf(buf, sizeof buf, "%llu",
+			 (unsigned long long)next_seq(c, c->cfg->serves.v[i]));
+		xmpp_stanza_set_attribute(vs, "seq", buf);
 		push(c, c->cfg->serves.v[i], vs);
+	}
 	xmpp_stanza_release(vs);
+}
+
+/* A module asks for the full set: the first chunk answers the IQ, the
+ * rest follow as pushes (same stream, so they arrive after it). */
+static void
+verdicts_get(struct comp *c, xmpp_stanza_t *iq)
+{
+	struct chunks  k;
+	const char    *from = stz_attr(iq, "from");
+	xmpp_stanza_t *r;
+	size_t         j;
+
+	chunks_collect(c, &k);
+	r = stz_iq_result(c, iq);
+	chunk_number(c, k.v[0], 0, from);
+	xmpp_stanza_add_child(r, k.v[0]);
+	comp_link_send(c->link, r);
+	xmpp_stanza_release(r);
+	for (j = 1; j < k.n; j++) {
+		chunk_number(c, k.v[j], j, from);
+		push(c, from, k.v[j]);
+	}
+	chunks_free(&k);
 }
 
 /* 1 when handled. */
 int
 comp_gate_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 {
-	const char    *type = xmpp_stanza_get_type(iq);
-	const char    *name = xmpp_stanza_get_name(q);
-	xmpp_stanza_t *r;
+	const char *type = xmpp_stanza_get_type(iq);
+	const char *name = xmpp_stanza_get_name(q);
 
 	if (!stz_from_server(c, iq)) {
 		refuse_untrusted(c, iq);
@@ -191,10 +291,7 @@ comp_gate_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		return 1;
 	}
 	if (strcmp(type, "get") == 0 && strcmp(name, "verdicts") == 0) {
-		r = stz_iq_result(c, iq);
-		stz_add(r, full_set(c, NULL));
-		comp_link_send(c->link, r);
-		xmpp_stanza_release(r);
+		verdicts_get(c, iq);
 		return 1;
 	}
 	stz_reply_error(c, iq, "cancel", "feature-not-implemented",
