@@ -156,6 +156,93 @@ START_TEST(ejabberd_sessions)
 }
 END_TEST
 
+/* Whole log of a real ejabberd 23.01 node (tests/integration/
+ * test_sweep_real.py's scenario, captured once): every line parses or is
+ * ignored, and the records are the ones the node was put through. */
+static struct got *
+scan_fixture(const char *name, struct logscan_stats *st)
+{
+	static struct got g;
+	struct logscan   *ls;
+
+	memset(&g, 0, sizeof g);
+	ls = logscan_new(NULL, collect, &g);
+	ck_assert_int_eq(logscan_file(ls, fixture(name)), 0);
+	*st = *logscan_stats(ls);
+	logscan_free(ls);
+	return &g;
+}
+
+static size_t
+count(const struct got *g, enum logscan_type type, const char *user,
+      const char *ip)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < g->n; i++)
+		if (g->r[i].type == type &&
+		    (user == NULL || strcmp(g->r[i].user, user) == 0) &&
+		    (ip == NULL || strcmp(g->r[i].ip, ip) == 0))
+			n++;
+	return n;
+}
+
+START_TEST(ejabberd_real)
+{
+	struct logscan_stats st;
+	struct got          *g = scan_fixture("ejabberd-23.01-real.lines", &st);
+
+	ck_assert_uint_eq(st.lines, 53);
+	ck_assert_uint_eq(st.bad, 0);
+	ck_assert_uint_eq(st.records, 16);
+	/* logins as typed: Abupe, ABUPE; the human through SCRAM-SHA-512 */
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_OK, "Abupe", "127.0.0.1"), 2);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_OK, "ABUPE", "127.0.0.1"), 1);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_OK, "alice", "127.0.0.1"), 1);
+	ck_assert_uint_eq(count(g, LOGSCAN_SESSION_OPEN, NULL, NULL), 4);
+	ck_assert_uint_eq(count(g, LOGSCAN_SESSION_CLOSE, NULL, NULL), 4);
+	/* wrong password, unknown name, no name at all */
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_FAIL, "abupe", "127.0.0.1"), 1);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_FAIL, "ghost", "127.0.0.1"), 1);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_FAIL, "", "127.0.0.1"), 1);
+	/* in-band registration keeps the name as sent */
+	ck_assert_uint_eq(count(g, LOGSCAN_REGISTER, "Newbie", "127.0.0.1"), 1);
+	/* "+00:00": 2026-11-23 11:27:04.188779 */
+	ck_assert_int_eq(g->r[0].type, LOGSCAN_AUTH_OK);
+	ck_assert_int_eq(g->r[0].t,
+			 logscan_days_from_civil(2026, 11, 23) * 86400 +
+			     11 * 3600 + 27 * 60 + 4);
+	ck_assert_str_eq(g->r[0].sid, "<0.506.0>");
+}
+END_TEST
+
+/* The same node with hide_sensitive_log_data: true and TZ=Asia/Kolkata:
+ * ejabberd writes "hidden_by_ejabberd" for every IP (these lines were
+ * unparseable before), local time with "+05:30", a failed slixmpp login
+ * as one line per SASL mechanism tried, a "system-shutdown" close, and
+ * an auth without a session (the client left before binding). */
+START_TEST(ejabberd_real_hidden_ip)
+{
+	struct logscan_stats st;
+	struct got *g = scan_fixture("ejabberd-23.01-real-hidden.lines", &st);
+
+	ck_assert_uint_eq(st.bad, 0);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_OK, "Abupe", ""), 4);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_OK, "alice", ""), 1);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_FAIL, "alice", ""), 4);
+	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_FAIL, "nobody", ""), 4);
+	ck_assert_uint_eq(count(g, LOGSCAN_SESSION_OPEN, NULL, NULL), 4);
+	/* Abupe/left was open at "ejabberdctl stop" and its close was never
+	 * logged (in another run of the same scenario it was). */
+	ck_assert_uint_eq(count(g, LOGSCAN_SESSION_CLOSE, NULL, NULL), 3);
+	/* 16:58:33.802068+05:30 is 11:28:33 UTC */
+	ck_assert_int_eq(g->r[0].type, LOGSCAN_AUTH_OK);
+	ck_assert_int_eq(g->r[0].t,
+			 logscan_days_from_civil(2026, 11, 23) * 86400 +
+			     11 * 3600 + 28 * 60 + 33);
+}
+END_TEST
+
 START_TEST(prosody_lines)
 {
 	struct logscan_opts  o = {LOGSCAN_FMT_AUTO, 2026};
@@ -401,6 +488,8 @@ main(void)
 	tcase_add_test(tc, ejabberd_auth_ok);
 	tcase_add_test(tc, ejabberd_offsets_and_ipv6);
 	tcase_add_test(tc, ejabberd_sessions);
+	tcase_add_test(tc, ejabberd_real);
+	tcase_add_test(tc, ejabberd_real_hidden_ip);
 	tcase_add_test(tc, prosody_lines);
 	tcase_add_test(tc, prosody_year_rollover);
 	tcase_add_test(tc, prosody_year_from_mtime);

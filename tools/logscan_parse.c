@@ -90,14 +90,24 @@ jid(const char **pp, const char *end, struct lp_out *o)
 	return 0;
 }
 
+/* What ejabberd writes instead of an IP with hide_sensitive_log_data
+ * (ejabberd_config:may_hide_data/1, seen on a real 23.01). */
+#define EJ_HIDDEN "hidden_by_ejabberd"
+
 /* An IPv4 or IPv6 address; a trailing ':' (ejabberd's "from IP: why")
- * is not part of it, and IPv4-mapped IPv6 is shown as plain IPv4. */
+ * is not part of it, and IPv4-mapped IPv6 is shown as plain IPv4.
+ * ejabberd's mask for a hidden IP gives an empty address. */
 static int
 ipaddr(const char **pp, const char *end, char *dst)
 {
 	const char *p = *pp, *s;
 	size_t      n;
 
+	if (MATCH(p, end, EJ_HIDDEN)) {
+		dst[0] = '\0';
+		*pp = p + sizeof(EJ_HIDDEN) - 1;
+		return 0;
+	}
 	for (s = p;
 	     s < end && ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
 			 (*s >= 'A' && *s <= 'F') || *s == ':' || *s == '.');
