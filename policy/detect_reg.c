@@ -325,7 +325,10 @@ reg_event(void *arg, struct policy *p, const struct pol_event *e)
 	struct reg *d = arg;
 	int64_t     now = clock_wall_ms();
 
-	if (e->type == POL_EV_REGISTERED && e->jid != NULL)
+	/* Accounts made by an admin tool (ejabberdctl, prosodyctl, web
+	 * admin) arrive without an address: an operator creating fifty
+	 * accounts for a class is not a bot wave. */
+	if (e->type == POL_EV_REGISTERED && e->jid != NULL && e->ip != NULL)
 		registered(d, p, e, now);
 	else if (e->type == POL_EV_MESSAGE && e->jid != NULL)
 		contact_msg(d, p, e, now);

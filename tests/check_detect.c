@@ -258,6 +258,28 @@ reg(struct policy *p, const char *fmt, int i, const char *ip)
 	ev(p, POL_EV_REGISTERED, jid, NULL, ip, NULL, 0, -1, NULL);
 }
 
+/* An operator creating accounts with an admin tool (no address) is not a
+ * wave, however many and however fast. */
+START_TEST(test_reg_admin_not_wave)
+{
+	struct policy *p;
+	char           jid[64];
+	int            i;
+
+	p = pol_new(&cfg, NULL);
+	for (i = 0; i < 200; i++) {
+		reg(p, "class%d@example.org", i, NULL);
+		clock_fake_advance_ms(100);
+	}
+	for (i = 0; i < 200; i++) {
+		snprintf(jid, sizeof jid, "class%d@example.org", i);
+		ck_assert_int_eq(verdict(p, FG_SUBJ_ACCOUNT, jid, NULL, 0),
+				 FG_V_ALLOW);
+	}
+	pol_free(p);
+}
+END_TEST
+
 START_TEST(test_reg_wave)
 {
 	struct policy *p;
@@ -581,6 +603,7 @@ main(void)
 	tcase_add_test(tc, test_content_wave);
 	tcase_add_test(tc, test_content_friends);
 	tcase_add_test(tc, test_reg_wave);
+	tcase_add_test(tc, test_reg_admin_not_wave);
 	tcase_add_test(tc, test_reg_conference);
 	tcase_add_test(tc, test_auth_cloud);
 	tcase_add_test(tc, test_auth_unknown);
