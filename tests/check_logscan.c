@@ -15,6 +15,7 @@
 
 #include "tools/logscan.h"
 #include "tools/strtab.h"
+#include "tools/sweep.h"
 
 #define MAXREC 64
 
@@ -194,7 +195,7 @@ START_TEST(ejabberd_real)
 
 	ck_assert_uint_eq(st.lines, 53);
 	ck_assert_uint_eq(st.bad, 0);
-	ck_assert_uint_eq(st.records, 16);
+	ck_assert_uint_eq(st.records, 18); /* with start and stop */
 	/* logins as typed: Abupe, ABUPE; the human through SCRAM-SHA-512 */
 	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_OK, "Abupe", "127.0.0.1"), 2);
 	ck_assert_uint_eq(count(g, LOGSCAN_AUTH_OK, "ABUPE", "127.0.0.1"), 1);
@@ -208,11 +209,12 @@ START_TEST(ejabberd_real)
 	/* in-band registration keeps the name as sent */
 	ck_assert_uint_eq(count(g, LOGSCAN_REGISTER, "Newbie", "127.0.0.1"), 1);
 	/* "+00:00": 2026-11-23 11:27:04.188779 */
-	ck_assert_int_eq(g->r[0].type, LOGSCAN_AUTH_OK);
-	ck_assert_int_eq(g->r[0].t,
+	ck_assert_int_eq(g->r[0].type, LOGSCAN_SERVER_START);
+	ck_assert_int_eq(g->r[1].type, LOGSCAN_AUTH_OK);
+	ck_assert_int_eq(g->r[1].t,
 			 logscan_days_from_civil(2026, 11, 23) * 86400 +
 			     11 * 3600 + 27 * 60 + 4);
-	ck_assert_str_eq(g->r[0].sid, "<0.506.0>");
+	ck_assert_str_eq(g->r[1].sid, "<0.506.0>");
 }
 END_TEST
 
@@ -236,10 +238,57 @@ START_TEST(ejabberd_real_hidden_ip)
 	 * logged (in another run of the same scenario it was). */
 	ck_assert_uint_eq(count(g, LOGSCAN_SESSION_CLOSE, NULL, NULL), 3);
 	/* 16:58:33.802068+05:30 is 11:28:33 UTC */
-	ck_assert_int_eq(g->r[0].type, LOGSCAN_AUTH_OK);
-	ck_assert_int_eq(g->r[0].t,
+	ck_assert_int_eq(g->r[0].type, LOGSCAN_SERVER_START);
+	ck_assert_int_eq(g->r[1].type, LOGSCAN_AUTH_OK);
+	ck_assert_int_eq(g->r[1].t,
 			 logscan_days_from_civil(2026, 11, 23) * 86400 +
 			     11 * 3600 + 28 * 60 + 33);
+}
+END_TEST
+
+/* Real ejabberd 23.01 lines around "ejabberdctl stop" and a new start:
+ * alice's session open at the stop was never closed in the log, and the
+ * new node gave her next session the same pid <0.510.0>. Without the
+ * server-start record she would have two sessions open at once. */
+static const char restart_log[] =
+    "2026-11-23 16:58:34.413148+05:30 [info] <0.510.0>@ejabberd_c2s:bind/"
+    "2:450 (tcp|<0.510.0>) Opened c2s session for alice@fg.test/left\n"
+    "2026-11-23 16:58:37.271023+05:30 [info] <0.124.0>@ejabberd_app:stop/"
+    "1:111 ejabberd 23.01-1 is stopped in the node 'fgcc418bf9@127.0.0.1'\n"
+    "2026-11-23 17:10:00.020038+05:30 [info] <0.124.0>@ejabberd_app:start/"
+    "2:63 ejabberd 23.01-1 is started in the node 'fgcc418bf9@127.0.0.1' "
+    "in 1.79s\n"
+    "2026-11-23 17:10:04.198794+05:30 [info] <0.510.0>@ejabberd_c2s:bind/"
+    "2:450 (tcp|<0.510.0>) Opened c2s session for alice@fg.test/phone\n"
+    "2026-11-23 19:10:04.202159+05:30 [info] <0.510.0>@ejabberd_c2s:"
+    "process_terminated/2:295 (tcp|<0.510.0>) Closing c2s session for "
+    "alice@fg.test/phone: Stream reset by peer\n";
+
+START_TEST(ejabberd_restart)
+{
+	struct logscan_stats     st;
+	struct got              *g = scan(restart_log, NULL, &st);
+	struct sweep            *sw;
+	struct logscan          *ls;
+	const struct sweep_acct *a;
+
+	ck_assert_uint_eq(st.bad, 0);
+	ck_assert_uint_eq(g->n, 5);
+	ck_assert_int_eq(g->r[1].type, LOGSCAN_SERVER_START);
+	ck_assert_int_eq(g->r[2].type, LOGSCAN_SERVER_START);
+	sw = sweep_new(NULL);
+	ls = logscan_new(NULL, sweep_rec, sw);
+	logscan_buf(ls, "restart", restart_log, strlen(restart_log));
+	logscan_free(ls);
+	sweep_finish(sw);
+	a = sweep_get(sw, "alice@fg.test");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->sessions, 2);
+	ck_assert_uint_eq(a->closed, 1);
+	ck_assert_uint_eq(a->max_concurrent, 1);
+	ck_assert_uint_eq(a->overlaps, 0);
+	ck_assert_int_eq(a->dur_max, 7200);
+	sweep_free(sw);
 }
 END_TEST
 
@@ -490,6 +539,7 @@ main(void)
 	tcase_add_test(tc, ejabberd_sessions);
 	tcase_add_test(tc, ejabberd_real);
 	tcase_add_test(tc, ejabberd_real_hidden_ip);
+	tcase_add_test(tc, ejabberd_restart);
 	tcase_add_test(tc, prosody_lines);
 	tcase_add_test(tc, prosody_year_rollover);
 	tcase_add_test(tc, prosody_year_from_mtime);

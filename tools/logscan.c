@@ -86,9 +86,9 @@ logscan_stats(const struct logscan *ls)
 const char *
 logscan_type_name(enum logscan_type t)
 {
-	static const char *names[] = {"auth-ok",      "auth-fail",
-				      "session-open", "session-close",
-				      "register",     "connect"};
+	static const char *names[] = {
+	    "auth-ok",  "auth-fail", "session-open", "session-close",
+	    "register", "connect",   "server-start"};
 
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }

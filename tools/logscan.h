@@ -31,7 +31,9 @@ enum logscan_type {
 	LOGSCAN_SESSION_OPEN,  /* user, sid */
 	LOGSCAN_SESSION_CLOSE, /* sid; user when the server logs it */
 	LOGSCAN_REGISTER,      /* user, ip (ejabberd) */
-	LOGSCAN_CONNECT        /* sid: a client connected (Prosody) */
+	LOGSCAN_CONNECT,       /* sid: a client connected (Prosody) */
+	LOGSCAN_SERVER_START   /* the server started or stopped: every
+				* open session is gone, ids start over */
 };
 
 /* One parsed line. Strings are NUL-terminated, "" when absent, and only

@@ -268,6 +268,19 @@ lp_ejabberd(const char *p, const char *end, struct lp_out *o)
 		p += 24;
 		return jid(&p, end, o) == -1 ? LP_BAD : LP_RECORD;
 	}
+	if (MATCH(p, end, "ejabberd ")) {
+		/* "ejabberd 23.01-1 is started in the node 'n@h' in 1.79s"
+		 * (and "is stopped"): a restart ends every session without
+		 * a close line, and the new node reuses the same pids. */
+		p = skip_word(p + 9, end);
+		if (MATCH(p, end, "is started in the node ") ||
+		    MATCH(p, end, "is stopped in the node ")) {
+			r->type = LOGSCAN_SERVER_START;
+			o->sid[0] = '\0';
+			return LP_RECORD;
+		}
+		return LP_IGNORED;
+	}
 	if (MATCH(p, end, "The account ")) {
 		r->type = LOGSCAN_REGISTER;
 		p += 12;

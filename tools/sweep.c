@@ -4,8 +4,8 @@
  *
  * A session starts at "Opened c2s session" (ejabberd) or "Authenticated
  * as" (Prosody) and ends at the close line with the same session id.
- * Sessions still open after the last file count as sessions of unknown
- * length: never short, but they do overlap.
+ * Sessions still open after the last file, or when the server restarts,
+ * count as sessions of unknown length: never short, but they do overlap.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -52,6 +52,7 @@ static void         acct_seen(struct acct *, int64_t);
 static void         note_login(struct acct *, const char *);
 static void         add_ip(struct acct *, const char *);
 static void         sess_end(struct sweep *, struct sess *, int64_t, int);
+static void         end_open(struct sweep *);
 static void         acct_free(void *);
 static int          cmp_acct(const void *, const void *);
 
@@ -207,6 +208,27 @@ sess_end(struct sweep *s, struct sess *ss, int64_t t, int known)
 		a->pub.short_in_window = inwin;
 }
 
+/* Every open session ends with an unknown length: at the end of the
+ * logs, or when the server (re)started without logging their close
+ * (seen on a real ejabberd 23.01 at "ejabberdctl stop"). Its new c2s
+ * processes get the same pids again, so the old ones must go. */
+static void
+end_open(struct sweep *s)
+{
+	size_t      pos = 0;
+	const char *key;
+	void       *v;
+
+	if (strtab_count(s->sessions) == 0)
+		return;
+	while (strtab_next(s->sessions, &pos, &key, &v)) {
+		sess_end(s, v, 0, 0);
+		free(v);
+	}
+	strtab_free(s->sessions, NULL);
+	s->sessions = strtab_new();
+}
+
 void
 sweep_rec(const struct logscan_rec *r, void *arg)
 {
@@ -273,6 +295,9 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		sess_end(s, ss, r->t, 1);
 		free(ss);
 		break;
+	case LOGSCAN_SERVER_START:
+		end_open(s);
+		break;
 	case LOGSCAN_CONNECT:
 		break;
 	}
@@ -303,13 +328,7 @@ sweep_finish(struct sweep *s)
 	if (s->finished)
 		return;
 	s->finished = 1;
-	while (strtab_next(s->sessions, &pos, &key, &v)) {
-		sess_end(s, v, 0, 0);
-		free(v);
-	}
-	strtab_free(s->sessions, NULL);
-	s->sessions = strtab_new();
-
+	end_open(s);
 	s->sorted =
 	    xreallocarray(NULL, strtab_count(s->accts) + 1, sizeof(*s->sorted));
 	pos = 0;

@@ -189,11 +189,16 @@ csv_row(const struct sweep_acct *a, void *arg)
 	sweep_fmt_time(reg, sizeof(reg), a->registered);
 	ips_join(ips, sizeof(ips), a, SWEEP_IPS_MAX, " ");
 	csv_field(fp, a->jid);
-	fprintf(fp, ",%d,%.1f,%u,%u,%u,%u,%u,%u,%u,%u,%llu,%lld,%lld,",
-		a->suspect, a->score, a->sessions, a->closed, a->short_sessions,
+	fprintf(fp, ",%d,%.1f,%u,%u,%u,%u,%u,%u,%u,%u,%llu,", a->suspect,
+		a->score, a->sessions, a->closed, a->short_sessions,
 		a->short_in_window, a->max_concurrent, a->overlaps,
-		a->case_logins, a->auth_ok, (unsigned long long)a->dur_total,
-		(long long)a->dur_min, (long long)a->dur_max);
+		a->case_logins, a->auth_ok, (unsigned long long)a->dur_total);
+	/* No closed session: no minimum or maximum (not -1 and 0). */
+	if (a->closed > 0)
+		fprintf(fp, "%lld,%lld,", (long long)a->dur_min,
+			(long long)a->dur_max);
+	else
+		fputs(",,", fp);
 	csv_field(fp, a->login_as);
 	fprintf(fp, ",%u,", a->nips);
 	csv_field(fp, ips);
