@@ -35,7 +35,9 @@
 %% from rejecting our unknown payload with bad-request.
 -export([process_iq/1, decode_iq_subel/1]).
 %% shared with mod_floodgate_srv
--export([to_xmlel/1, ratelog/4, fingerprint/1]).
+-export([to_xmlel/1, ratelog/4]).
+%% fingerprints, exported for tests/integration/test_fingerprint.py
+-export([fingerprints/1, normalise/1, url_normalise/1]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -211,12 +213,12 @@ outbound(_Pkt, _JID, _Host, _Verdict, _State) ->
 
 outbound_message(Body, JID, To, Host, Verdict, State) ->
     From = bare(JID),
-    FP = fingerprint(Body),
+    {FP, UFP} = fingerprints(Body),
     case is_contact(JID, To) of
         true ->
             meter(Host, <<"message">>, [{<<"from">>, From},
                                         {<<"to">>, bare(To)},
-                                        {<<"fp">>, FP}]),
+                                        {<<"fp">>, FP}, {<<"ufp">>, UFP}]),
             pass;
         false when Verdict == quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
@@ -226,7 +228,7 @@ outbound_message(Body, JID, To, Host, Verdict, State) ->
             gate(Host, <<"stranger-message">>,
                  [{<<"from">>, From}, {<<"to">>, bare(To)},
                   {<<"ip">>, c2s_ip(State)}, {<<"contact">>, <<"0">>},
-                  {<<"fp">>, FP}])
+                  {<<"fp">>, FP}, {<<"ufp">>, UFP}])
     end.
 
 refuse_out(Pkt, State, Cond, Text) ->
@@ -335,12 +337,13 @@ inbound1(#presence{type = subscribe}, From, To, Host, Verdict, SK, State) ->
 inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
     case countable(Msg) of
         Body when is_binary(Body), To#jid.luser /= <<>> ->
-            FP = fingerprint(Body),
+            {FP, UFP} = fingerprints(Body),
             case roster_says(To, From) of
                 true ->
                     meter(Host, <<"message">>, [{<<"from">>, bare(From)},
                                                 {<<"to">>, bare(To)},
-                                                {<<"fp">>, FP}]),
+                                                {<<"fp">>, FP},
+                                                {<<"ufp">>, UFP}]),
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_domain_quarantine),
@@ -350,7 +353,7 @@ inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
                     gate(Host, <<"inbound-stranger-message">>,
                          [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
                           {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
-                          {<<"fp">>, FP}])
+                          {<<"fp">>, FP}, {<<"ufp">>, UFP}])
             end;
         _ -> pass
     end;
@@ -653,20 +656,162 @@ roster_says(#jid{luser = U, lserver = S}, Other) when U /= <<>> ->
 roster_says(_, _) ->
     false.
 
-%% Fingerprint of the normalised body, as the Prosody module computes it:
-%% ASCII lower case, whitespace runs collapsed to one space, trimmed,
-%% first 16 hex digits of SHA-256.
-fingerprint(Body) ->
-    Lower = << <<(if C >= $A, C =< $Z -> C + 32; true -> C end)>>
-               || <<C>> <= Body >>,
-    Norm0 = re:replace(Lower, "[ \\t\\n\\v\\f\\r]+", " ",
-                       [global, {return, binary}]),
-    Norm = string:trim(Norm0, both, " "),
-    case Norm of
+%% Fingerprints of a body (doc/PROTOCOL.md, "Fingerprints"): fp of the
+%% normalised text (URLs, mentions and digit runs folded), ufp of up to 3
+%% URLs, as {FP | undefined, UFP | undefined}.  Byte for byte the twin of
+%% the Prosody module's; scanned by hand rather than with re, whose \s and
+%% \v also match byte 0x85 (inside UTF-8 text such as "Å").
+%% normalise/1 and url_normalise/1 are exported for test_fingerprint.py.
+-define(FP_UFP_MAX, 3).
+-define(FP_RESIDUE_MIN, 4).
+
+fingerprints(Body) when is_binary(Body) ->
+    {Norm, Urls} = normalise(Body),
+    Residue = lists:foldl(fun(P, B) -> binary:replace(B, P, <<>>, [global]) end,
+                          Norm, [<<"<u>">>, <<"<m>">>, <<" ">>]),
+    FP = if byte_size(Residue) >= ?FP_RESIDUE_MIN -> fp_hex(Norm);
+            true -> undefined
+         end,
+    UFP = case fp_ufps(Urls, []) of
+              [] -> undefined;
+              L -> iolist_to_binary(lists:join(<<" ">>, L))
+          end,
+    {FP, UFP};
+fingerprints(_) ->
+    {undefined, undefined}.
+
+%% {Normalised text, [URL as written]}
+normalise(Body) ->
+    {Toks, Urls} = lists:unzip([fp_token(T) || T <- fp_tokens(Body, <<>>, [])]),
+    {iolist_to_binary(lists:join(<<" ">>, Toks)), [U || U <- Urls, U /= none]}.
+
+%% The normalised form of one URL as written, or undefined.
+url_normalise(U0) ->
+    U1 = fp_rstrip(U0, fun(C) -> lists:member(C, ".,;:!?'\")]}>") end),
+    {S, U} = case fp_lower(U1) of
+                 <<"http://", _/binary>> -> {<<>>, fp_drop(U1, 7)};
+                 <<"https://", _/binary>> -> {<<>>, fp_drop(U1, 8)};
+                 <<"xmpp:", _/binary>> -> {<<"xmpp:">>, fp_drop(U1, 5)};
+                 _ -> {<<>>, U1}
+             end,
+    {Host0, Rest} = fp_span(U, fun(C) -> not lists:member(C, "/?#") end, 0),
+    Host = case fp_lower(Host0) of
+               <<"www.", H/binary>> -> H;
+               H -> H
+           end,
+    Path0 = case Rest of
+                <<"/", _/binary>> ->
+                    element(1, fp_span(Rest, fun(C) -> C /= $? andalso C /= $# end, 0));
+                _ -> <<>>
+            end,
+    Path = fp_digits(fp_rstrip(Path0, fun(C) -> C == $/ end), <<>>),
+    case Host of
         <<>> -> undefined;
-        _ ->
-            Hex = binary:encode_hex(crypto:hash(sha256, Norm)),
-            string:lowercase(binary:part(Hex, 0, 16))
+        _ -> <<S/binary, Host/binary, Path/binary>>
+    end.
+
+fp_ufps(_, Acc) when length(Acc) >= ?FP_UFP_MAX -> lists:reverse(Acc);
+fp_ufps([], Acc) -> lists:reverse(Acc);
+fp_ufps([U | Us], Acc) ->
+    case url_normalise(U) of
+        undefined -> fp_ufps(Us, Acc);
+        N ->
+            H = fp_hex(N),
+            case lists:member(H, Acc) of
+                true -> fp_ufps(Us, Acc);
+                false -> fp_ufps(Us, [H | Acc])
+            end
+    end.
+
+fp_hex(B) ->
+    string:lowercase(binary:part(binary:encode_hex(crypto:hash(sha256, B)), 0, 16)).
+
+%% Tokens: maximal runs of bytes other than space, \t, \n, \v, \f, \r.
+fp_tokens(<<C, Rest/binary>>, Cur, Acc)
+  when C == $\s; C == $\t; C == $\n; C == 11; C == 12; C == $\r ->
+    fp_tokens(Rest, <<>>, fp_push(Cur, Acc));
+fp_tokens(<<C, Rest/binary>>, Cur, Acc) ->
+    fp_tokens(Rest, <<Cur/binary, C>>, Acc);
+fp_tokens(<<>>, Cur, Acc) ->
+    lists:reverse(fp_push(Cur, Acc)).
+
+fp_push(<<>>, Acc) -> Acc;
+fp_push(T, Acc) -> [T | Acc].
+
+%% {Normalised token, URL as written | none}
+fp_token(Tok) ->
+    Low = fp_lower(Tok),
+    {Low1, Url} = case fp_url_start(Low, 0) of
+                      none -> {Low, none};
+                      I -> {<<(binary:part(Low, 0, I))/binary, "<u>">>, fp_drop(Tok, I)}
+                  end,
+    {fp_digits(fp_mentions(Low1, <<>>), <<>>), Url}.
+
+fp_lower(B) ->
+    << <<(if C >= $A, C =< $Z -> C + 32; true -> C end)>> || <<C>> <= B >>.
+
+fp_drop(B, N) -> binary:part(B, N, byte_size(B) - N).
+
+%% First byte of a URL: a prefix not glued to a letter or digit before it.
+fp_url_start(Low, I) when I >= byte_size(Low) -> none;
+fp_url_start(Low, I) ->
+    <<_:I/binary, Rest/binary>> = Low,
+    case (I == 0 orelse not fp_alnum(binary:at(Low, I - 1)))
+        andalso fp_prefix(Rest) of
+        true -> I;
+        false -> fp_url_start(Low, I + 1)
+    end.
+
+fp_prefix(<<"http://", _/binary>>) -> true;
+fp_prefix(<<"https://", _/binary>>) -> true;
+fp_prefix(<<"xmpp:", _/binary>>) -> true;
+fp_prefix(<<"www.", _/binary>>) -> true;
+fp_prefix(_) -> false.
+
+fp_alnum(C) -> (C >= $a andalso C =< $z) orelse (C >= $0 andalso C =< $9).
+
+fp_mchar(C) ->
+    fp_alnum(C) orelse lists:member(C, "._%+-@") orelse C >= 16#80.
+
+%% Runs of mention bytes holding "@" and something else become "<m>".
+fp_mentions(<<>>, Acc) -> Acc;
+fp_mentions(<<C, Rest/binary>> = B, Acc) ->
+    case fp_mchar(C) of
+        false -> fp_mentions(Rest, <<Acc/binary, C>>);
+        true ->
+            {Run, Rest1} = fp_span(B, fun fp_mchar/1, 0),
+            AllAt = Run == binary:copy(<<"@">>, byte_size(Run)),
+            Out = case binary:match(Run, <<"@">>) /= nomatch andalso not AllAt of
+                      true -> <<"<m>">>;
+                      false -> Run
+                  end,
+            fp_mentions(Rest1, <<Acc/binary, Out/binary>>)
+    end.
+
+%% Runs of digits become "0".
+fp_digits(<<>>, Acc) -> Acc;
+fp_digits(<<C, _/binary>> = B, Acc) when C >= $0, C =< $9 ->
+    {_, Rest} = fp_span(B, fun(D) -> D >= $0 andalso D =< $9 end, 0),
+    fp_digits(Rest, <<Acc/binary, "0">>);
+fp_digits(<<C, Rest/binary>>, Acc) ->
+    fp_digits(Rest, <<Acc/binary, C>>).
+
+%% Split B after its longest prefix (from byte N on) whose bytes pass Pred.
+fp_span(B, Pred, N) ->
+    case B of
+        <<_:N/binary, C, _/binary>> ->
+            case Pred(C) of
+                true -> fp_span(B, Pred, N + 1);
+                false -> split_binary(B, N)
+            end;
+        _ -> split_binary(B, N)
+    end.
+
+fp_rstrip(<<>>, _) -> <<>>;
+fp_rstrip(B, Pred) ->
+    case Pred(binary:last(B)) of
+        true -> fp_rstrip(binary:part(B, 0, byte_size(B) - 1), Pred);
+        false -> B
     end.
 
 c2s_ip(#{ip := {Addr, _}}) -> ip_bin(Addr);
