@@ -27,6 +27,32 @@ valid_hex(const char *s, size_t max)
 	return n > 0 && n <= max && s[n] == '\0';
 }
 
+/* ufp: a space-separated list of hex URL fingerprints. Entries that are
+ * not 1..POL_UFP_HEX hex digits are skipped (a module may add longer ones
+ * later); the first POL_UFP_MAX good ones are kept, lowercased. */
+static int
+parse_ufp(const char *s, char ufp[][POL_UFP_HEX + 1])
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+	size_t            n, i;
+	int               k = 0;
+
+	while (k < POL_UFP_MAX && *s != '\0') {
+		s += strspn(s, " \t\r\n");
+		n = strcspn(s, " \t\r\n");
+		if (n > 0 && n <= POL_UFP_HEX && strspn(s, hex) >= n) {
+			for (i = 0; i < n; i++)
+				ufp[k][i] = (char)(s[i] >= 'A' && s[i] <= 'F'
+						       ? s[i] - 'A' + 'a'
+						       : s[i]);
+			ufp[k][n] = '\0';
+			k++;
+		}
+		s += n;
+	}
+	return k;
+}
+
 int
 wire_parse_gate(xmpp_stanza_t *g, struct pol_gate *req, char *from, char *to,
 		const char **err)
@@ -67,6 +93,8 @@ wire_parse_gate(xmpp_stanza_t *g, struct pol_gate *req, char *from, char *to,
 	if ((a = xmpp_stanza_get_attribute(g, "fp")) != NULL &&
 	    valid_hex(a, WIRE_FP_MAX))
 		req->fp = a;
+	if ((a = xmpp_stanza_get_attribute(g, "ufp")) != NULL)
+		req->nufp = parse_ufp(a, req->ufp);
 	a = xmpp_stanza_get_attribute(g, "contact");
 	req->contact =
 	    a != NULL && (strcmp(a, "1") == 0 || strcmp(a, "true") == 0);
@@ -138,6 +166,8 @@ wire_parse_event(xmpp_stanza_t *ev, struct pol_event *pe, char *jid, char *to)
 	if ((a = xmpp_stanza_get_attribute(ev, "fp")) != NULL &&
 	    valid_hex(a, WIRE_FP_MAX))
 		pe->fp = a;
+	if ((a = xmpp_stanza_get_attribute(ev, "ufp")) != NULL)
+		pe->nufp = parse_ufp(a, pe->ufp);
 	if ((a = xmpp_stanza_get_attribute(ev, "duration")) != NULL) {
 		pe->duration_ms = strtoll(a, &end, 10);
 		if (*a == '\0' || *end != '\0' || pe->duration_ms < 0)

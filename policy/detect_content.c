@@ -1,12 +1,14 @@
 /*
- * floodgate - content wave detector. The bridge modules send a
- * fingerprint (fp, doc/PROTOCOL.md) of every message body; bodies never
- * reach the daemon. The same fingerprint sent to strangers by
- * content-accounts distinct accounts within content-window marks it for
- * a day: every one of those senders gets content-wave, and so does every
- * later sender of it to a stranger, whose message is also refused.
- * Messages between contacts are neither counted nor penalised, so a link
- * shared among friends never becomes a wave.
+ * floodgate - content wave detector. The bridge modules send fingerprints
+ * (doc/PROTOCOL.md, "Fingerprints") of every message body (fp) and of up
+ * to three URLs in it (ufp); bodies never reach the daemon. The same
+ * fingerprint sent to strangers by content-accounts distinct accounts
+ * within content-window marks it for a day: every one of those senders
+ * gets content-wave (body) or url-wave (URL), and so does every later
+ * sender of it to a stranger, whose message is also refused. Messages
+ * between contacts are neither counted nor penalised, so a link shared
+ * among friends never becomes a wave. Bodies and URLs are counted in
+ * separate tables, so a flood of one kind cannot evict the other.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,12 +18,13 @@
 #include "../core/xmalloc.h"
 #include "detect.h"
 
-#define CONTENT_CAP 4096      /* fingerprints tracked */
+#define CONTENT_CAP 4096      /* fingerprints tracked, per table */
 #define CONTENT_SENDERS 16    /* distinct senders remembered per fp */
 #define CONTENT_JID 96        /* bytes of a remembered sender JID */
 #define CONTENT_MARK 86400000 /* a marked fingerprint stays so, ms */
 #define CONTENT_TWEAK 0x636f6e74656e7401ULL      /* hash domain: fps */
 #define CONTENT_ACCT_TWEAK 0x636f6e74656e7402ULL /* ... and senders */
+#define CONTENT_URL_TWEAK 0x636f6e74656e7403ULL  /* ... and URL fps */
 
 struct content_rec {
 	struct det_ent h;
@@ -33,7 +36,8 @@ struct content_rec {
 };
 
 struct content {
-	struct det_cache *recs;
+	struct det_cache *recs;     /* body fingerprints */
+	struct det_cache *urls;     /* URL fingerprints */
 	uint32_t          accounts; /* distinct senders that make a wave */
 	int64_t           window_ms;
 };
@@ -63,6 +67,7 @@ content_init(struct policy *p, const struct fg_config *cfg)
 
 	(void)p;
 	d->recs = det_cache_new(CONTENT_CAP, sizeof(struct content_rec));
+	d->urls = det_cache_new(CONTENT_CAP, sizeof(struct content_rec));
 	content_reconfigure(d, cfg);
 	return d;
 }
@@ -86,71 +91,99 @@ content_free(void *arg)
 	if (d == NULL)
 		return;
 	det_cache_free(d->recs);
+	det_cache_free(d->urls);
 	free(d);
 }
 
 /* Penalise every remembered sender of r once it became a wave. */
 static void
-penalise_all(struct policy *p, struct content_rec *r)
+penalise_all(struct policy *p, struct content_rec *r, const char *evidence)
 {
 	uint32_t i;
 
 	for (i = 0; i < r->n && i < CONTENT_SENDERS; i++)
 		if (r->jid[i][0] != '\0')
 			pol_signal_key(p, FG_SUBJ_ACCOUNT, r->jid[i],
-				       strlen(r->jid[i]), "content-wave",
+				       strlen(r->jid[i]), evidence,
 				       DET_W_CONTENT, HUGE_VAL);
 }
 
-static void
-content_gate(void *arg, struct policy *p, const struct pol_gate *g,
-	     struct pol_answer *a)
+/* Fingerprint id (in table c, hash domain tweak) sent by acct to a
+ * stranger: 1 if it is a known wave (the caller penalises acct and
+ * refuses); else counted, and marked when it becomes a wave, which
+ * penalises all its senders, acct included. */
+static int
+wave_see(struct content *d, struct policy *p, struct det_cache *c,
+	 uint64_t tweak, const char *id, const char *acct, size_t len,
+	 const char *evidence, int64_t now)
 {
-	struct content     *d = arg;
 	struct content_rec *r;
-	char                acct[POL_KEY_MAX];
-	int64_t             now = clock_wall_ms();
 	uint64_t            sh;
 	uint32_t            i;
-	int                 len;
 
-	if ((g->kind != FG_KIND_STRANGER_MESSAGE &&
-	     g->kind != FG_KIND_INBOUND_STRANGER_MESSAGE) ||
-	    g->contact || g->fp == NULL || d->accounts == 0 ||
-	    g->from == NULL ||
-	    (len = pol_norm_jid(g->from, acct, sizeof acct)) == -1)
-		return;
-	r = det_cache_get(
-	    d->recs, det_hash(CONTENT_TWEAK, g->fp, strlen(g->fp)), now, 1);
-	if (r->marked_until > now) {
-		/* a known wave: every new sender of it is one of them */
-		pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, (size_t)len,
-			       "content-wave", DET_W_CONTENT, HUGE_VAL);
-		if (a->allow) {
-			a->allow = 0;
-			a->condition = "policy-violation";
-			a->text = txt_wave;
-		}
-		return;
-	}
+	r = det_cache_get(c, det_hash(tweak, id, strlen(id)), now, 1);
+	if (r->marked_until > now)
+		return 1;
 	if (now - r->win_start >= d->window_ms) {
 		r->win_start = now;
 		r->n = 0;
 	}
-	sh = det_hash(CONTENT_ACCT_TWEAK, acct, (size_t)len);
+	sh = det_hash(CONTENT_ACCT_TWEAK, acct, len);
 	for (i = 0; i < r->n; i++)
 		if (r->sender[i] == sh)
-			return;
+			return 0;
 	if (r->n >= CONTENT_SENDERS)
-		return;
+		return 0;
 	r->sender[r->n] = sh;
-	if ((size_t)len < CONTENT_JID)
-		memcpy(r->jid[r->n], acct, (size_t)len + 1);
+	if (len < CONTENT_JID)
+		memcpy(r->jid[r->n], acct, len + 1);
 	else
 		r->jid[r->n][0] = '\0';
 	r->n++;
 	if (r->n >= d->accounts) {
 		r->marked_until = now + CONTENT_MARK;
-		penalise_all(p, r);
+		penalise_all(p, r, evidence);
+	}
+	return 0;
+}
+
+/* A stranger message: its body and each of its URLs is counted; a message
+ * that carries a known wave gives its sender content-wave and/or url-wave
+ * (once, however many of its URLs are waves) and is refused. */
+static void
+content_gate(void *arg, struct policy *p, const struct pol_gate *g,
+	     struct pol_answer *a)
+{
+	struct content *d = arg;
+	char            acct[POL_KEY_MAX];
+	int64_t         now = clock_wall_ms();
+	int             i, len, known = 0, url_known = 0;
+
+	if ((g->kind != FG_KIND_STRANGER_MESSAGE &&
+	     g->kind != FG_KIND_INBOUND_STRANGER_MESSAGE) ||
+	    g->contact || (g->fp == NULL && g->nufp <= 0) || d->accounts == 0 ||
+	    g->from == NULL ||
+	    (len = pol_norm_jid(g->from, acct, sizeof acct)) == -1)
+		return;
+	if (g->fp != NULL && wave_see(d, p, d->recs, CONTENT_TWEAK, g->fp, acct,
+				      (size_t)len, "content-wave", now)) {
+		pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, (size_t)len,
+			       "content-wave", DET_W_CONTENT, HUGE_VAL);
+		known = 1;
+	}
+	for (i = 0; i < g->nufp && i < POL_UFP_MAX; i++)
+		if (g->ufp[i][0] != '\0' &&
+		    wave_see(d, p, d->urls, CONTENT_URL_TWEAK, g->ufp[i], acct,
+			     (size_t)len, "url-wave", now))
+			url_known = 1;
+	if (url_known) {
+		pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, (size_t)len,
+			       "url-wave", DET_W_CONTENT, HUGE_VAL);
+		known = 1;
+	}
+	if (known && a->allow) {
+		a->allow = 0;
+		a->condition = "policy-violation";
+		a->text = txt_wave;
 	}
 }

@@ -18,6 +18,9 @@
 struct policy;
 struct store;
 
+#define POL_UFP_MAX 3  /* URL fingerprints per message (doc/PROTOCOL.md) */
+#define POL_UFP_HEX 64 /* hex characters of one URL fingerprint, at most */
+
 /* A synchronous gate question from a bridge module. Strings borrowed. */
 struct pol_gate {
 	enum fg_kind kind;    /* subscribe, stranger-message, register,
@@ -27,6 +30,10 @@ struct pol_gate {
 	const char  *ip;      /* sender IP if known; may be NULL */
 	const char  *fp;      /* body fingerprint (hex); may be NULL */
 	int	     contact; /* recipient has a subscription with sender */
+	/* URL fingerprints (lowercase hex), ufp[0 .. nufp - 1]; own copies,
+	 * so the struct stays valid when copied */
+	char	     ufp[POL_UFP_MAX][POL_UFP_HEX + 1];
+	int	     nufp;
 };
 
 /* The answer. condition/text are static strings, never NULL on deny. */
@@ -59,6 +66,8 @@ struct pol_event {
 	const char	*fp;	      /* body fingerprint; may be NULL */
 	int64_t		 duration_ms;
 	int		 user_exists; /* -1 unknown, 0 no, 1 yes */
+	char		 ufp[POL_UFP_MAX][POL_UFP_HEX + 1]; /* as in pol_gate */
+	int		 nufp;
 };
 
 /* What inspect/list show about one subject. Strings valid until the next

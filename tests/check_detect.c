@@ -1,11 +1,11 @@
 /*
  * floodgate - unit tests for the detectors (policy/detect_*.c): synthetic
  * event sequences on the fake clock with the signals each must (and must
- * not) produce. Positive cases: a bot's logins, a content wave, a
- * registration wave with probation, a password-guessing cloud, spamtraps,
- * reports. Negative cases: a human who logs in often, a conference burst
- * of registrations with long sessions, a popular link shared between
- * contacts, a user who mistypes a password.
+ * not) produce. Positive cases: a bot's logins, a content wave, a URL
+ * wave, a registration wave with probation, a password-guessing cloud,
+ * spamtraps, reports. Negative cases: a human who logs in often, a conference
+ * burst of registrations with long sessions, a popular link shared between
+ * contacts (body and URL), a user who mistypes a password.
  */
 #include <check.h>
 #include <math.h>
@@ -245,6 +245,112 @@ START_TEST(test_content_friends)
 		snprintf(from, sizeof from, "friend%d@example.org", i);
 		ck_assert(score(p, FG_SUBJ_ACCOUNT, from) == 0);
 	}
+	pol_free(p);
+}
+END_TEST
+
+/* A stranger (or contact) message carrying URL fingerprints u1, u2. */
+static int
+ugate(struct policy *p, const char *from, const char *to, int contact,
+      const char *fp, const char *u1, const char *u2)
+{
+	struct pol_gate   g = {.kind = FG_KIND_STRANGER_MESSAGE,
+			       .from = from,
+			       .to = to,
+			       .fp = fp,
+			       .contact = contact};
+	struct pol_answer a;
+
+	if (u1 != NULL)
+		snprintf(g.ufp[g.nufp++], sizeof g.ufp[0], "%s", u1);
+	if (u2 != NULL)
+		snprintf(g.ufp[g.nufp++], sizeof g.ufp[0], "%s", u2);
+	pol_gate(p, &g, &a);
+	return a.allow;
+}
+
+/* One link wrapped in a different text by each bot: no body wave, but a
+ * URL wave, which also catches later senders of the link. */
+START_TEST(test_url_wave)
+{
+	struct policy *p = pol_new(&cfg, NULL);
+	char from[64], to[64], fp[17], other[17], sig[POL_SIGTEXT_MAX];
+	int  i;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(from, sizeof from, "bot%d@example.org", i);
+		snprintf(to, sizeof to, "victim%d@remote.example", i);
+		snprintf(fp, sizeof fp, "%016x", 0x1000 + i);
+		snprintf(other, sizeof other, "%016x", 0x2000 + i);
+		ck_assert(ugate(p, from, to, 0, fp, other, "0badc0de0badc0de"));
+		clock_fake_advance_ms(30000);
+	}
+	for (i = 0; i < 5; i++) {
+		snprintf(from, sizeof from, "bot%d@example.org", i);
+		ck_assert(score(p, FG_SUBJ_ACCOUNT, from) >=
+			  DET_W_CONTENT * 0.9);
+		ck_assert(score(p, FG_SUBJ_ACCOUNT, from) <
+			  DET_W_CONTENT * 1.1);
+		verdict(p, FG_SUBJ_ACCOUNT, from, sig, sizeof sig);
+		ck_assert_ptr_nonnull(strstr(sig, "url-wave="));
+		ck_assert_ptr_null(strstr(sig, "content-wave="));
+	}
+	/* a later sender, in yet another text, is penalised once and
+	 * refused, even with the link second */
+	clock_fake_advance_ms(HOUR);
+	ck_assert(!ugate(p, "late@example.org", "x@remote.example", 0,
+			 "7777777777777777", "3333333333333333",
+			 "0badc0de0badc0de"));
+	verdict(p, FG_SUBJ_ACCOUNT, "late@example.org", sig, sizeof sig);
+	ck_assert_ptr_nonnull(strstr(sig, "url-wave="));
+	ck_assert(score(p, FG_SUBJ_ACCOUNT, "late@example.org") <
+		  DET_W_CONTENT * 1.1);
+	/* a message without a body fingerprint is still checked */
+	ck_assert(!ugate(p, "late2@example.org", "y@remote.example", 0, NULL,
+			 "0badc0de0badc0de", NULL));
+	/* other links still flow */
+	ck_assert(ugate(p, "late3@example.org", "x@remote.example", 0,
+			"7777777777777777", "4444444444444444", NULL));
+	ck_assert(score(p, FG_SUBJ_ACCOUNT, "late3@example.org") == 0);
+	pol_free(p);
+}
+END_TEST
+
+/* A popular link between contacts; one account sending a link to many
+ * strangers; four strangers sharing one: none is a URL wave. */
+START_TEST(test_url_not_wave)
+{
+	struct policy *p = pol_new(&cfg, NULL);
+	char           from[64], to[64];
+	int            i;
+
+	for (i = 0; i < 30; i++) {
+		snprintf(from, sizeof from, "friend%d@example.org", i);
+		snprintf(to, sizeof to, "friend%d@example.org", (i + 1) % 30);
+		ck_assert(
+		    ugate(p, from, to, 1, NULL, "5555555555555555", NULL));
+		clock_fake_advance_ms(10000);
+	}
+	for (i = 0; i < 20; i++) {
+		snprintf(to, sizeof to, "someone%d@remote.example", i);
+		ck_assert(ugate(p, "chatty@example.org", to, 0, NULL,
+				"6666666666666666", NULL));
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(from, sizeof from, "friend%d@example.org", i);
+		ck_assert(ugate(p, from, "new@remote.example", 0, NULL,
+				"5555555555555555", NULL));
+	}
+	for (i = 0; i < 30; i++) {
+		snprintf(from, sizeof from, "friend%d@example.org", i);
+		ck_assert(score(p, FG_SUBJ_ACCOUNT, from) == 0);
+	}
+	ck_assert(score(p, FG_SUBJ_ACCOUNT, "chatty@example.org") == 0);
+	/* four strangers, then a fifth after the window: still not a wave */
+	clock_fake_advance_ms(HOUR);
+	ck_assert(ugate(p, "friend29@example.org", "new@remote.example", 0,
+			NULL, "5555555555555555", NULL));
+	ck_assert(score(p, FG_SUBJ_ACCOUNT, "friend29@example.org") == 0);
 	pol_free(p);
 }
 END_TEST
@@ -602,6 +708,8 @@ main(void)
 	tcase_add_test(tc, test_login_human);
 	tcase_add_test(tc, test_content_wave);
 	tcase_add_test(tc, test_content_friends);
+	tcase_add_test(tc, test_url_wave);
+	tcase_add_test(tc, test_url_not_wave);
 	tcase_add_test(tc, test_reg_wave);
 	tcase_add_test(tc, test_reg_admin_not_wave);
 	tcase_add_test(tc, test_reg_conference);

@@ -55,6 +55,67 @@ START_TEST(gate_ok)
 }
 END_TEST
 
+/* ufp: up to POL_UFP_MAX hex ids, lowercased; bad entries skipped */
+START_TEST(gate_ufp)
+{
+	char            from[JID_MAX + 1], to[JID_MAX + 1];
+	struct pol_gate req;
+	const char     *err = NULL;
+	xmpp_stanza_t  *g;
+
+	g = parse("<gate xmlns='urn:floodgate:0' kind='stranger-message'"
+		  " from='bot@example.org' to='alice@remote.example'"
+		  " fp='00c0ffee00c0ffee' ufp='0BADC0DE0badc0de 1111'/>");
+	ck_assert_int_eq(wire_parse_gate(g, &req, from, to, &err), 0);
+	ck_assert_int_eq(req.nufp, 2);
+	ck_assert_str_eq(req.ufp[0], "0badc0de0badc0de");
+	ck_assert_str_eq(req.ufp[1], "1111");
+	xmpp_stanza_release(g);
+
+	/* non-hex, too long, empty entries and extra spaces are skipped;
+	 * only the first three good ones are kept */
+	g = parse(
+	    "<gate kind='stranger-message' from='bot@example.org'"
+	    " ufp='  xyz 12g4 aa  "
+	    "00000000000000000000000000000000000000000000000000000000000000001"
+	    " bb cc dd'/>");
+	ck_assert_int_eq(wire_parse_gate(g, &req, from, to, &err), 0);
+	ck_assert_int_eq(req.nufp, 3);
+	ck_assert_str_eq(req.ufp[0], "aa");
+	ck_assert_str_eq(req.ufp[1], "bb");
+	ck_assert_str_eq(req.ufp[2], "cc");
+	xmpp_stanza_release(g);
+
+	/* nothing usable: no ufp, and the gate itself is still fine */
+	g = parse("<gate kind='stranger-message' from='bot@example.org'"
+		  " ufp='  not-hex '/>");
+	ck_assert_int_eq(wire_parse_gate(g, &req, from, to, &err), 0);
+	ck_assert_int_eq(req.nufp, 0);
+	xmpp_stanza_release(g);
+	g = parse("<gate kind='stranger-message' from='bot@example.org'/>");
+	ck_assert_int_eq(wire_parse_gate(g, &req, from, to, &err), 0);
+	ck_assert_int_eq(req.nufp, 0);
+	xmpp_stanza_release(g);
+}
+END_TEST
+
+START_TEST(event_ufp)
+{
+	char             jid[JID_MAX + 1], to[JID_MAX + 1];
+	struct pol_event ev;
+	xmpp_stanza_t   *e;
+
+	e = parse("<event type='message' from='a@example.org' "
+		  "to='b@example.org' fp='abcd' ufp='ab12 zz CD34'/>");
+	ck_assert_int_eq(wire_parse_event(e, &ev, jid, to), 0);
+	ck_assert_str_eq(ev.fp, "abcd");
+	ck_assert_int_eq(ev.nufp, 2);
+	ck_assert_str_eq(ev.ufp[0], "ab12");
+	ck_assert_str_eq(ev.ufp[1], "cd34");
+	xmpp_stanza_release(e);
+}
+END_TEST
+
 static const char *bad_gates[] = {
     "<gate from='a@b'/>",
     "<gate kind='message' from='a@b'/>", /* not a gated kind */
@@ -146,7 +207,9 @@ main(void)
 	tcase_add_test(tc, gate_ok);
 	tcase_add_loop_test(tc, gate_bad, 0,
 			    sizeof bad_gates / sizeof bad_gates[0]);
+	tcase_add_test(tc, gate_ufp);
 	tcase_add_test(tc, events_ok);
+	tcase_add_test(tc, event_ufp);
 	tcase_add_loop_test(tc, events_bad, 0,
 			    sizeof bad_events / sizeof bad_events[0]);
 	suite_add_tcase(s, tc);
