@@ -385,6 +385,28 @@ ent_listed(struct up_state *s, struct up_ent *e)
 		topup(s, e);
 }
 
+/* A delisting should lift what the listing alone caused now, not when
+ * the verdict would expire (a day later): let the verdict step down as
+ * far as the remaining score allows, as at expiry. Other evidence keeps
+ * its weight, so a subject with its own record stays where it is. */
+static void
+reconsider(struct policy *p, enum fg_subj t, const char *key)
+{
+	struct rep_subj *rs;
+	char             k[POL_KEY_MAX];
+	int              n;
+	int64_t          now = clock_wall_ms();
+
+	if ((n = pol_norm_key(t, key, k, sizeof k)) == -1)
+		return;
+	rs = rep_find(p->rep, t, k, (size_t)n, rep_hash(t, k, (size_t)n));
+	if (rs == NULL || rs->verdict == FG_V_ALLOW ||
+	    rs->override != FG_OVR_NONE)
+		return;
+	rs->expires = now;
+	pol_eval(p, rs, now, UP_SIGNAL_DROP);
+}
+
 /* The last source dropped *pp: take its weight back, free it. */
 static void
 ent_remove(struct up_state *s, struct up_ent **pp)
@@ -395,9 +417,11 @@ ent_remove(struct up_state *s, struct up_ent **pp)
 	const char     *key;
 
 	if (e->signalled && subj_of(e, &t, &key) == 0 &&
-	    pol_inspect(s->pol, t, key, &info) == 0 && info.score > 0)
+	    pol_inspect(s->pol, t, key, &info) == 0 && info.score > 0) {
 		pol_signal(s->pol, t, key, UP_SIGNAL_DROP,
 			   -(info.score < s->w ? info.score : s->w));
+		reconsider(s->pol, t, key);
+	}
 	*pp = e->next;
 	if (e->kind == UP_HASH)
 		s->nhash--;
