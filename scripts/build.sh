@@ -12,6 +12,8 @@ fi
 mkdir -p build
 cd build
 if [ ! -f Makefile ] || [ "$(cat .fgflags 2>/dev/null)" != "$flags" ]; then
+	# objects built with other flags (sanitizers or not) must not mix
+	[ -f Makefile ] && make clean >/dev/null
 	../configure $flags
 	echo "$flags" >.fgflags
 fi
