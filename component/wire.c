@@ -10,6 +10,8 @@
 
 #include "wire.h"
 
+#define WIRE_COUNT_MAX 1000000UL /* messages in one aggregated event */
+
 static int
 valid_ip(const char *s)
 {
@@ -175,6 +177,18 @@ wire_parse_event(xmpp_stanza_t *ev, struct pol_event *pe, char *jid, char *to)
 	}
 	if ((a = xmpp_stanza_get_attribute(ev, "exists")) != NULL)
 		pe->user_exists = strcmp(a, "1") == 0 ? 1 : 0;
+	/* count: messages one aggregated message event stands for, plain
+	 * decimal 1..WIRE_COUNT_MAX (no sign, no spaces); absent means 1 */
+	if ((a = xmpp_stanza_get_attribute(ev, "count")) != NULL) {
+		unsigned long c;
+
+		if (*a < '0' || *a > '9' || strlen(a) > 7)
+			return -1;
+		c = strtoul(a, &end, 10);
+		if (*end != '\0' || c < 1 || c > WIRE_COUNT_MAX)
+			return -1;
+		pe->count = (uint32_t)c;
+	}
 	/* what each type cannot do without */
 	switch (pe->type) {
 	case POL_EV_MESSAGE:

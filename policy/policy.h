@@ -68,6 +68,9 @@ struct pol_event {
 	int		 user_exists; /* -1 unknown, 0 no, 1 yes */
 	char		 ufp[POL_UFP_MAX][POL_UFP_HEX + 1]; /* as in pol_gate */
 	int		 nufp;
+	uint32_t	 count; /* POL_EV_MESSAGE: messages this event stands
+				   for (aggregated per pair by the module);
+				   0 means 1 */
 };
 
 /* What inspect/list show about one subject. Strings valid until the next

@@ -3,6 +3,7 @@
  * hostile elements.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,46 @@ START_TEST(events_bad)
 }
 END_TEST
 
+/* count on an aggregated message event: absent = 0 (means 1), 1..1e6,
+ * anything else makes the event malformed */
+START_TEST(event_count)
+{
+	static const char *bad[] = {
+	    "0", "-1",  "+5",   " 5",      "5 ",
+	    "",  "1e3", "0x10", "1000001", "99999999999999999999"};
+	char             jid[JID_MAX + 1], to[JID_MAX + 1], xml[200];
+	struct pol_event ev;
+	xmpp_stanza_t   *e;
+	size_t           i;
+
+	e = parse("<event type='message' from='a@example.org' "
+		  "to='b@example.org'/>");
+	ck_assert_int_eq(wire_parse_event(e, &ev, jid, to), 0);
+	ck_assert_uint_eq(ev.count, 0);
+	xmpp_stanza_release(e);
+	e = parse("<event type='message' from='a@example.org' "
+		  "to='b@example.org' count='37'/>");
+	ck_assert_int_eq(wire_parse_event(e, &ev, jid, to), 0);
+	ck_assert_uint_eq(ev.count, 37);
+	xmpp_stanza_release(e);
+	e = parse("<event type='message' from='a@example.org' "
+		  "to='b@example.org' count='1000000'/>");
+	ck_assert_int_eq(wire_parse_event(e, &ev, jid, to), 0);
+	ck_assert_uint_eq(ev.count, 1000000);
+	xmpp_stanza_release(e);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(xml, sizeof xml,
+			 "<event type='message' from='a@example.org' "
+			 "to='b@example.org' count='%s'/>",
+			 bad[i]);
+		e = parse(xml);
+		ck_assert_msg(wire_parse_event(e, &ev, jid, to) == -1,
+			      "count='%s' accepted", bad[i]);
+		xmpp_stanza_release(e);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -212,6 +253,7 @@ main(void)
 	tcase_add_test(tc, event_ufp);
 	tcase_add_loop_test(tc, events_bad, 0,
 			    sizeof bad_events / sizeof bad_events[0]);
+	tcase_add_test(tc, event_count);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
