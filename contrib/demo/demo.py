@@ -10,13 +10,14 @@ directly: top_builddir=build /usr/bin/python3 contrib/demo/demo.py
 import asyncio
 import os
 import sqlite3
+import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 
-from fgtest import Workdir, daemon  # noqa: E402
+from fgtest import Workdir, daemon, top_builddir  # noqa: E402
 from fgtest.client import connect, disconnect_all, run  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
@@ -78,6 +79,26 @@ async def scenario(srv):
     await disconnect_all([bot, human, friend] + list(strangers))
 
 
+async def after_unblock(srv):
+    d = srv.domain
+    bot, target = await asyncio.gather(connect(srv, BOT, "pw", resource="again"),
+                                       connect(srv, STRANGERS[-1], "pw", resource="again"))
+    await bot.settle(0.5)
+    bot.subscribe(STRANGERS[-1] + "@" + d)
+    await bot.settle(1.5)
+    say("  the bot's next invitation:     %s" % (
+        "delivered" if BOT + "@" + d in target.subscriptions else "NOT delivered"))
+    await disconnect_all([bot, target])
+
+
+def admin(fg, *args):
+    ctl = os.path.join(top_builddir(), "floodgatectl")
+    say("\n$ floodgatectl %s" % " ".join(args))
+    out = subprocess.run([ctl, args[0], "-c", fg.config] + list(args[1:]),
+                         capture_output=True, text=True, timeout=20)
+    say((out.stdout + out.stderr).rstrip())
+
+
 def report(db):
     say("\nwhat floodgate decided (from its SQLite store, %s):" % db)
     con = sqlite3.connect(db)
@@ -115,6 +136,10 @@ def main():
             fg.start()
             t0 = time.time()
             run(scenario(srv), timeout=90)
+            say("\nan admin looks at the bot, and (say it was a false positive) lifts it:")
+            admin(fg, "inspect", BOT + "@" + srv.domain)
+            admin(fg, "unblock", BOT + "@" + srv.domain, "demo: reviewed by hand")
+            run(after_unblock(srv), timeout=30)
         finally:
             fg.stop()
             srv.stop()
