@@ -224,6 +224,17 @@ local function user_bare(origin)
 	end
 end
 
+-- The same, remembered on the session: the per-stanza hooks need it for
+-- every stanza a user sends.
+local function session_bare(origin)
+	local bare = origin.floodgate_bare;
+	if not bare then
+		bare = user_bare(origin);
+		origin.floodgate_bare = bare;
+	end
+	return bare;
+end
+
 local function is_local(bare)
 	local node, h = jid_split(bare);
 	return node ~= nil and h == host;
@@ -460,29 +471,64 @@ end
 -- meter: batched, flushed at latest 1 s after the first queued event
 
 local queue, flush_timer = {}, nil;
+-- Messages to contacts are not queued one event each: they are counted per
+-- (from, to) pair until the flush, which sends one event with count= per
+-- pair (doc/PROTOCOL.md). counted[pair] = messages, pair = { from =, to = }
+-- (an entry of the contact cache below); ncounted = distinct pairs, which
+-- count towards floodgate_batch like queued events.
+local counted, ncounted = {}, 0;
+local m_meter_message = m_meter:with_labels("message");
 
 local function flush()
 	flush_timer = nil;
-	if #queue == 0 then return; end
-	local msg = st.message({ from = host, to = component, id = "fgm" .. id.short() })
-		:tag("meter", { xmlns = xmlns_fg });
-	for i = 1, #queue do
-		msg:tag("event", queue[i]):up();
+	local events = queue;
+	if ncounted > 0 then
+		for pair, n in pairs(counted) do
+			events[#events + 1] = { type = "message", from = pair.from, to = pair.to,
+				count = n > 1 and tostring(n) or nil };
+			m_meter_message:add(n);
+		end
+		counted, ncounted = {}, 0;
 	end
-	module:log("debug", "Sending %d meter events to %s: %s", #queue, component, msg);
+	if #events == 0 then return; end
 	queue = {};
-	module:send(msg);
+	for first = 1, #events, batch_max do
+		local last = math.min(first + batch_max - 1, #events);
+		local msg = st.message({ from = host, to = component, id = "fgm" .. id.short() })
+			:tag("meter", { xmlns = xmlns_fg });
+		for i = first, last do
+			msg:tag("event", events[i]):up();
+		end
+		module:log("debug", "Sending %d meter events to %s: %s", last - first + 1, component, msg);
+		module:send(msg);
+	end
 end
 
-local function meter(attrs)
-	m_meter:with_labels(attrs.type):add(1);
-	queue[#queue + 1] = attrs;
-	if #queue >= batch_max then
+local function schedule_flush()
+	if #queue + ncounted >= batch_max then
 		if flush_timer then flush_timer:stop(); end
 		flush();
 	elseif not flush_timer then
 		flush_timer = module:add_timer(1, flush);
 	end
+end
+
+local function meter(attrs)
+	m_meter:with_labels(attrs.type):add(1);
+	queue[#queue + 1] = attrs;
+	schedule_flush();
+end
+
+-- One more message between the contacts of pair: a table update, no
+-- allocation; the event is built at the flush.
+local function meter_contact(pair)
+	local n = counted[pair];
+	if n then
+		counted[pair] = n + 1;
+		return;
+	end
+	counted[pair], ncounted = 1, ncounted + 1;
+	schedule_flush();
 end
 
 -- A meter message bounced by mod_component while the link is down comes
@@ -503,7 +549,7 @@ module:hook_global("server-stopping", flush);
 local function outbound_blocked(event)
 	local origin = event.origin;
 	if origin.type ~= "c2s" then return; end
-	local bare = user_bare(origin);
+	local bare = session_bare(origin);
 	local v, e = lookup("account", bare);
 	if v == "block" then
 		m_local:with_labels("account-block"):add(1);
@@ -541,18 +587,95 @@ local function countable_message(stanza)
 	return stanza:get_child_text("body");
 end
 
+--------------------------------------------------------------------------
+-- contact cache: a message between contacts is only counted (see
+-- meter_contact), so the roster lookups of is_contact() are done once per
+-- pair every CONTACT_TTL seconds, not once per message:
+--   contacts[sender bare JID][recipient as addressed] = { from =, to =, expires = }
+-- Only "is a contact" is remembered: a stranger message is gated anyway,
+-- and someone who just became a contact must not wait for an expiry.
+-- A subscription presence or roster change between A and B forgets every
+-- entry whose sender is A or B; roster changes made behind Prosody's back
+-- (other modules, admin tools) are seen within CONTACT_TTL. At most
+-- CONTACT_MAX entries are made before the cache starts over.
+
+local CONTACT_TTL = 10; -- seconds
+local CONTACT_MAX = 10000;
+local contacts, ncontacts = {}, 0;
+
+-- The cached pair for a message from (bare) to to_attr, or nil.
+local function cached_contact(from, to_attr)
+	local by_from = contacts[from];
+	local pair = by_from and by_from[to_attr];
+	if pair and pair.expires > now() then return pair; end
+end
+
+local function remember_contact(from, to_attr, to)
+	local by_from = contacts[from];
+	local pair = by_from and by_from[to_attr];
+	if pair then -- expired: same pair, still contacts
+		pair.expires = now() + CONTACT_TTL;
+		return pair;
+	end
+	if ncontacts >= CONTACT_MAX then
+		contacts, ncontacts = {}, 0;
+		by_from = nil;
+	end
+	if not by_from then
+		by_from = {};
+		contacts[from] = by_from;
+	end
+	pair = { from = from, to = to, expires = now() + CONTACT_TTL };
+	by_from[to_attr] = pair;
+	ncontacts = ncontacts + 1;
+	return pair;
+end
+
+local function forget_contacts(a, b)
+	if a then contacts[a] = nil; end
+	if b then contacts[b] = nil; end
+end
+
+local subscription_types = { subscribe = true, subscribed = true, unsubscribe = true, unsubscribed = true };
+local function subscription_seen(event)
+	local stanza = event.stanza;
+	if not subscription_types[stanza.attr.type] then return; end
+	local from = stanza.attr.from;
+	forget_contacts(from and jid_bare(from) or session_bare(event.origin), jid_bare(stanza.attr.to));
+end
+for _, name in ipairs { "pre-presence/bare", "pre-presence/full", "presence/bare", "presence/full" } do
+	module:hook(name, subscription_seen, BLOCK_PRIORITY + 10);
+end
+
+module:hook("iq/self/jabber:iq:roster:query", function (event)
+	local stanza = event.stanza;
+	if stanza.attr.type ~= "set" then return; end
+	forget_contacts(session_bare(event.origin));
+	for item in stanza.tags[1]:childtags("item") do
+		forget_contacts(jid_bare(item.attr.jid));
+	end
+end, BLOCK_PRIORITY + 10);
+
+module:hook("roster-item-removed", function (event)
+	forget_contacts(event.username and (event.username .. "@" .. host), jid_bare(event.jid));
+end, BLOCK_PRIORITY + 10);
+
 local function outbound_message(event)
 	local origin, stanza = event.origin, event.stanza;
 	if origin.type ~= "c2s" then return; end
 	local body = countable_message(stanza);
 	if not body then return; end
-	local from, to = user_bare(origin), jid_bare(stanza.attr.to);
+	local from, to_attr = session_bare(origin), stanza.attr.to;
+	local pair = cached_contact(from, to_attr);
+	if pair then return meter_contact(pair); end
+	local to = jid_bare(to_attr);
 	if not (from and to) or from == to then return; end
-	local fp, ufp = fingerprints(body);
 	if is_contact(from, to) then
-		meter({ type = "message", from = from, to = to, fp = fp, ufp = ufp });
-		return;
+		-- no fingerprint: the content-wave detector never counts
+		-- messages between contacts
+		return meter_contact(remember_contact(from, to_attr, to));
 	end
+	local fp, ufp = fingerprints(body);
 	local v, e = lookup("account", from);
 	if v == "quarantine" then
 		m_local:with_labels("account-quarantine"):add(1);
@@ -608,13 +731,15 @@ local function inbound_message(event)
 	if origin.type ~= "s2sin" then return; end
 	local body = countable_message(stanza);
 	if not body then return; end
-	local from, to = jid_bare(stanza.attr.from), jid_bare(stanza.attr.to);
+	local from, to_attr = jid_bare(stanza.attr.from), stanza.attr.to;
+	local pair = cached_contact(from, to_attr);
+	if pair then return meter_contact(pair); end
+	local to = jid_bare(to_attr);
 	if not (from and to) then return; end
-	local fp, ufp = fingerprints(body);
 	if is_contact(from, to) then
-		meter({ type = "message", from = from, to = to, fp = fp, ufp = ufp });
-		return;
+		return meter_contact(remember_contact(from, to_attr, to));
 	end
+	local fp, ufp = fingerprints(body);
 	local v, e = sender_verdict(from);
 	if v == "quarantine" then
 		m_local:with_labels("domain-quarantine"):add(1);

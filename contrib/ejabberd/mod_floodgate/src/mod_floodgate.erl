@@ -213,18 +213,18 @@ outbound(_Pkt, _JID, _Host, _Verdict, _State) ->
 
 outbound_message(Body, JID, To, Host, Verdict, State) ->
     From = bare(JID),
-    {FP, UFP} = fingerprints(Body),
     case is_contact(JID, To) of
         true ->
-            meter(Host, <<"message">>, [{<<"from">>, From},
-                                        {<<"to">>, bare(To)},
-                                        {<<"fp">>, FP}, {<<"ufp">>, UFP}]),
+            %% counted per pair, no fingerprint: the content-wave
+            %% detector never counts messages between contacts
+            mod_floodgate_srv:meter_message(Host, From, bare(To)),
             pass;
         false when Verdict == quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
             {refuse, <<"policy-violation">>,
              verdict_text(quarantine, Host, account, From)};
         false ->
+            {FP, UFP} = fingerprints(Body),
             gate(Host, <<"stranger-message">>,
                  [{<<"from">>, From}, {<<"to">>, bare(To)},
                   {<<"ip">>, c2s_ip(State)}, {<<"contact">>, <<"0">>},
@@ -337,19 +337,16 @@ inbound1(#presence{type = subscribe}, From, To, Host, Verdict, SK, State) ->
 inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
     case countable(Msg) of
         Body when is_binary(Body), To#jid.luser /= <<>> ->
-            {FP, UFP} = fingerprints(Body),
             case roster_says(To, From) of
                 true ->
-                    meter(Host, <<"message">>, [{<<"from">>, bare(From)},
-                                                {<<"to">>, bare(To)},
-                                                {<<"fp">>, FP},
-                                                {<<"ufp">>, UFP}]),
+                    mod_floodgate_srv:meter_message(Host, bare(From), bare(To)),
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_domain_quarantine),
                     {refuse, <<"policy-violation">>,
                      verdict_text(quarantine, Host, SK)};
                 false ->
+                    {FP, UFP} = fingerprints(Body),
                     gate(Host, <<"inbound-stranger-message">>,
                          [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
                           {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},

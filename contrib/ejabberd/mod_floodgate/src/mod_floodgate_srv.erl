@@ -14,7 +14,7 @@
 
 -export([start_link/2, init/1, handle_call/3, handle_cast/2,
          handle_info/2, terminate/2, code_change/3]).
--export([table/1, lookup/3, push/2, meter/2, resync/2, count/2, count/3,
+-export([table/1, lookup/3, push/2, meter/2, meter_message/3, resync/2, count/2, count/3,
          stats/1, normal_key/2]).
 
 -include("logger.hrl").
@@ -31,6 +31,9 @@
              tab :: atom(),
              queue = [] :: [fxml:xmlel()],
              qlen = 0 :: non_neg_integer(),
+             %% messages to contacts since the last flush, per
+             %% {From, To}: one event with count= each at the flush
+             counted = #{} :: #{{binary(), binary()} => pos_integer()},
              flush_timer :: undefined | reference(),
              seq :: undefined | integer(),
              fetching = false :: boolean(),
@@ -65,6 +68,11 @@ push(Host, El) ->
 
 meter(Host, Attrs) ->
     gen_server:cast(proc(Host), {meter, Attrs}).
+
+%% One message between contacts (bare JIDs): counted per pair, sent as
+%% one <event type='message' count='N'/> per pair at the flush.
+meter_message(Host, From, To) ->
+    gen_server:cast(proc(Host), {meter_message, From, To}).
 
 resync(Host, Why) ->
     gen_server:cast(proc(Host), {resync, Why}).
@@ -117,6 +125,8 @@ handle_call(_Req, _From, St) ->
 
 handle_cast({meter, Attrs}, St) ->
     {noreply, queue_event(Attrs, St)};
+handle_cast({meter_message, From, To}, St) ->
+    {noreply, count_message({From, To}, St)};
 handle_cast({resync, Why}, St) ->
     {noreply, fetch(Why, St)};
 handle_cast({reload, Opts}, St) ->
@@ -312,18 +322,39 @@ now_ms() -> erlang:system_time(millisecond).
 %%%===================================================================
 %%% meter batch
 %%%===================================================================
-queue_event(Attrs, #st{queue = Q, qlen = N, batch = Max} = St) ->
+queue_event(Attrs, #st{queue = Q, qlen = N} = St) ->
     Ev = #xmlel{name = <<"event">>,
                 attrs = [{K, V} || {K, V} <- Attrs, V /= undefined]},
-    St1 = St#st{queue = [Ev | Q], qlen = N + 1},
-    if N + 1 >= Max ->
-            flush(St1);
-       St#st.flush_timer == undefined ->
-            St1#st{flush_timer = erlang:send_after(?FLUSH_AFTER, self(), flush)};
-       true ->
-            St1
+    flush_when_due(St#st{queue = [Ev | Q], qlen = N + 1}).
+
+%% Distinct pairs count towards the batch size like queued events.
+count_message(Pair, #st{counted = C} = St) ->
+    case C of
+        #{Pair := N} -> St#st{counted = C#{Pair := N + 1}};
+        _ -> flush_when_due(St#st{counted = C#{Pair => 1}})
     end.
 
+flush_when_due(#st{qlen = N, counted = C, batch = Max} = St) ->
+    if N + map_size(C) >= Max ->
+            flush(St);
+       St#st.flush_timer == undefined ->
+            St#st{flush_timer = erlang:send_after(?FLUSH_AFTER, self(), flush)};
+       true ->
+            St
+    end.
+
+flush(#st{counted = C} = St) when map_size(C) > 0 ->
+    Q = maps:fold(
+          fun({From, To}, N, Acc) ->
+                  Count = if N > 1 -> [{<<"count">>, integer_to_binary(N)}];
+                             true -> []
+                          end,
+                  [#xmlel{name = <<"event">>,
+                          attrs = [{<<"type">>, <<"message">>},
+                                   {<<"from">>, From}, {<<"to">>, To}
+                                   | Count]} | Acc]
+          end, St#st.queue, C),
+    flush(St#st{queue = Q, qlen = St#st.qlen + map_size(C), counted = #{}});
 flush(#st{qlen = 0} = St) ->
     St;
 flush(#st{host = Host, component = Comp, queue = Q, qlen = N} = St) ->
