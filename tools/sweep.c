@@ -39,6 +39,7 @@ struct sweep {
 	struct sweep_opts opts;
 	struct strtab    *accts;
 	struct strtab    *sessions;
+	struct strtab    *fails;  /* failed logins on names not yet seen */
 	struct acct     **sorted; /* after sweep_finish */
 	size_t            nsorted;
 	size_t            nsuspects;
@@ -67,6 +68,7 @@ sweep_new(const struct sweep_opts *opts)
 		s->opts.min_score = SWEEP_SCORE_QUARANTINE;
 	s->accts = strtab_new();
 	s->sessions = strtab_new();
+	s->fails = strtab_new();
 	return s;
 }
 
@@ -87,6 +89,7 @@ sweep_free(struct sweep *s)
 	if (s == NULL)
 		return;
 	strtab_free(s->sessions, free);
+	strtab_free(s->fails, NULL);
 	strtab_free(s->accts, acct_free);
 	free(s->sorted);
 	free(s);
@@ -239,6 +242,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 	int           isnew;
 	size_t        sidlen = strlen(r->sid);
 	char          key[2 * LOGSCAN_FIELD_MAX];
+	size_t        n;
 
 	if (r->fmt == LOGSCAN_FMT_PROSODY)
 		s->saw_prosody = 1;
@@ -252,10 +256,18 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		add_ip(a, r->ip);
 		break;
 	case LOGSCAN_AUTH_FAIL:
-		/* Only for names that are accounts: report does the rest. */
-		if ((a = strtab_get(s->accts, key,
-				    mk_key(key, r->user, r->host))) != NULL)
+		/* Only for names that turn out to be accounts (report does
+		 * the rest). A wrong password often comes before the first
+		 * login in the logs, so unknown names are counted aside. */
+		if (*r->user == '\0')
+			return;
+		n = mk_key(key, r->user, r->host);
+		if ((a = strtab_get(s->accts, key, n)) != NULL)
 			a->pub.auth_fail++;
+		else {
+			slot = strtab_put(s->fails, key, n, &isnew);
+			*slot = (void *)((uintptr_t)*slot + 1);
+		}
 		break;
 	case LOGSCAN_REGISTER:
 		if ((a = acct_get(s, r->user, r->host)) == NULL)
@@ -329,6 +341,10 @@ sweep_finish(struct sweep *s)
 		return;
 	s->finished = 1;
 	end_open(s);
+	pos = 0;
+	while (strtab_next(s->fails, &pos, &key, &v))
+		if ((a = strtab_get(s->accts, key, strlen(key))) != NULL)
+			a->pub.auth_fail += (uint32_t)(uintptr_t)v;
 	s->sorted =
 	    xreallocarray(NULL, strtab_count(s->accts) + 1, sizeof(*s->sorted));
 	pos = 0;
