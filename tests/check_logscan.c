@@ -251,6 +251,10 @@ END_TEST
  * new node gave her next session the same pid <0.510.0>. Without the
  * server-start record she would have two sessions open at once. */
 static const char restart_log[] =
+    "2026-11-23 16:58:30.418168+05:30 [warning] <0.509.0>@ejabberd_c2s:"
+    "process_auth_result/3:280 (tcp|<0.509.0>) Failed c2s PLAIN "
+    "authentication for Alice@fg.test from 127.0.0.1: Invalid username or "
+    "password\n"
     "2026-11-23 16:58:34.413148+05:30 [info] <0.510.0>@ejabberd_c2s:bind/"
     "2:450 (tcp|<0.510.0>) Opened c2s session for alice@fg.test/left\n"
     "2026-11-23 16:58:37.271023+05:30 [info] <0.124.0>@ejabberd_app:stop/"
@@ -273,9 +277,9 @@ START_TEST(ejabberd_restart)
 	const struct sweep_acct *a;
 
 	ck_assert_uint_eq(st.bad, 0);
-	ck_assert_uint_eq(g->n, 5);
-	ck_assert_int_eq(g->r[1].type, LOGSCAN_SERVER_START);
+	ck_assert_uint_eq(g->n, 6);
 	ck_assert_int_eq(g->r[2].type, LOGSCAN_SERVER_START);
+	ck_assert_int_eq(g->r[3].type, LOGSCAN_SERVER_START);
 	sw = sweep_new(NULL);
 	ls = logscan_new(NULL, sweep_rec, sw);
 	logscan_buf(ls, "restart", restart_log, strlen(restart_log));
@@ -288,6 +292,8 @@ START_TEST(ejabberd_restart)
 	ck_assert_uint_eq(a->max_concurrent, 1);
 	ck_assert_uint_eq(a->overlaps, 0);
 	ck_assert_int_eq(a->dur_max, 7200);
+	/* her wrong password came before her first session */
+	ck_assert_uint_eq(a->auth_fail, 1);
 	sweep_free(sw);
 }
 END_TEST
