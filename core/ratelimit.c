@@ -11,7 +11,6 @@
  * following cluster back instead of leaving tombstones, so probe lengths
  * never degrade under churn.
  */
-#include <sys/mman.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,6 @@
 #define RL_MIN_SLOTS 16   /* slots, smallest table */
 #define RL_EVICT_SAMPLE 8 /* occupied slots looked at to pick a victim */
 #define RL_TWEAK 0x524c000000000000ull /* "RL": bucket key domain */
-#define RL_HUGE (2u << 20) /* bytes: tables this big get huge pages */
 
 struct rl_slot {
 	uint64_t hash; /* 0 = empty */
@@ -38,7 +36,6 @@ struct rl_table {
 	size_t          count;
 	size_t          sweep_pos;
 	uint64_t        last_now; /* highest time seen: time never goes back */
-	int             mapped;   /* slots from mmap(), not malloc() */
 	struct rl_stats st;
 };
 
@@ -58,21 +55,7 @@ rl_new(size_t max_keys)
 	while (n < max_keys * 2)
 		n <<= 1;
 	t = xcalloc(1, sizeof *t);
-	if (n * sizeof *t->slots >= RL_HUGE) {
-		/* Lookups land at random over the whole table: with 4 KiB
-		 * pages nearly each one also misses the TLB. Ask for huge
-		 * pages (a hint; THP may be off). Zero-filled by mmap. */
-		t->slots =
-		    mmap(NULL, n * sizeof *t->slots, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (t->slots == MAP_FAILED)
-			fatal("rl_new: mmap %zu bytes", n * sizeof *t->slots);
-#ifdef MADV_HUGEPAGE
-		madvise(t->slots, n * sizeof *t->slots, MADV_HUGEPAGE);
-#endif
-		t->mapped = 1;
-	} else
-		t->slots = xcalloc(n, sizeof *t->slots);
+	t->slots = xcalloc_table(n, sizeof *t->slots);
 	t->mask = n - 1;
 	t->max_keys = max_keys;
 	return t;
@@ -83,10 +66,7 @@ rl_free(struct rl_table *t)
 {
 	if (t == NULL)
 		return;
-	if (t->mapped)
-		munmap(t->slots, (t->mask + 1) * sizeof *t->slots);
-	else
-		free(t->slots);
+	xfree_table(t->slots, t->mask + 1, sizeof *t->slots);
 	free(t);
 }
 

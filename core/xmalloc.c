@@ -1,6 +1,8 @@
 /*
  * floodgate - allocation wrappers that abort on failure.
  */
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -73,6 +75,38 @@ xstrndup(const char *s, size_t n)
 	if ((p = strndup(s, n)) == NULL)
 		fatal("xstrndup");
 	return p;
+}
+
+#define TABLE_HUGE (2u << 20) /* bytes: tables this big get huge pages */
+
+void *
+xcalloc_table(size_t n, size_t size)
+{
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		fatalx("xcalloc_table: %zu * %zu overflows", n, size);
+	if (n * size < TABLE_HUGE)
+		return xcalloc(n, size);
+	p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatal("xcalloc_table: mmap %zu bytes", n * size);
+#ifdef MADV_HUGEPAGE
+	madvise(p, n * size, MADV_HUGEPAGE); /* a hint; THP may be off */
+#endif
+	return p; /* zero-filled by mmap */
+}
+
+void
+xfree_table(void *p, size_t n, size_t size)
+{
+	if (p == NULL)
+		return;
+	if (n * size < TABLE_HUGE)
+		free(p);
+	else
+		munmap(p, n * size);
 }
 
 int

@@ -15,6 +15,12 @@ void *xrealloc(void *, size_t);
 void *xreallocarray(void *, size_t, size_t);
 char *xstrdup(const char *);
 char *xstrndup(const char *, size_t);
+/* Big zeroed tables looked up at random (hash tables at their cap): from
+ * 2 MiB up they come from mmap() with a huge-page hint, since nearly
+ * every lookup would otherwise also miss the TLB. Free with xfree_table
+ * and the same size. */
+void *xcalloc_table(size_t, size_t);
+void  xfree_table(void *, size_t, size_t);
 int   xasprintf(char **, const char *, ...)
     __attribute__((__format__(printf, 2, 3)));
 

@@ -9,7 +9,6 @@
  * cap. Only subjects with something to remember live here: a fresh account
  * that behaves never gets an entry.
  */
-#include <sys/mman.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,7 +24,6 @@
 #define REP_EVICT_SAMPLE 16 /* occupied slots looked at for a victim */
 #define REP_EVICT_SCAN 256  /* slots scanned at most for a victim */
 #define REP_FORGET 0.05     /* score units: below this a subject is gone */
-#define REP_HUGE (2u << 20) /* bytes: tables this big get huge pages */
 
 struct rep_slot {
 	uint64_t         hash; /* 0 = empty */
@@ -42,7 +40,6 @@ struct rep {
 	struct rep_list  dirty;
 	uint64_t         evictions;
 	uint64_t         drops;
-	int              mapped; /* slots from mmap(), not malloc() */
 };
 
 static size_t rep_slot_of(const struct rep *, enum fg_subj, const char *,
@@ -62,20 +59,7 @@ rep_new(size_t cap)
 	while (n < cap * 2)
 		n <<= 1;
 	r = xcalloc(1, sizeof *r);
-	if (n * sizeof *r->slots >= REP_HUGE) {
-		/* looked up at random on every gate: huge pages spare the
-		 * TLB miss (a hint; THP may be off); zero-filled by mmap */
-		r->slots =
-		    mmap(NULL, n * sizeof *r->slots, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (r->slots == MAP_FAILED)
-			fatal("rep_new: mmap %zu bytes", n * sizeof *r->slots);
-#ifdef MADV_HUGEPAGE
-		madvise(r->slots, n * sizeof *r->slots, MADV_HUGEPAGE);
-#endif
-		r->mapped = 1;
-	} else
-		r->slots = xcalloc(n, sizeof *r->slots);
+	r->slots = xcalloc_table(n, sizeof *r->slots);
 	r->mask = n - 1;
 	r->cap = cap;
 	LIST_INIT(&r->listed);
@@ -96,10 +80,7 @@ rep_free(struct rep *r)
 			free(r->slots[i].s->reason);
 			free(r->slots[i].s);
 		}
-	if (r->mapped)
-		munmap(r->slots, (r->mask + 1) * sizeof *r->slots);
-	else
-		free(r->slots);
+	xfree_table(r->slots, r->mask + 1, sizeof *r->slots);
 	free(r);
 }
 
