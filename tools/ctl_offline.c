@@ -44,11 +44,16 @@ sweep_usage(FILE *fp)
 		"file)\n"
 		"  --year YYYY         year of the first Prosody line "
 		"(default: file mtime)\n"
-		"  --scored            suspect = score >= %.1f (case-changed "
-		"login %.1f,\n"
-		"                      >= %d sessions <= %d s within %d s "
-		"%.1f, overlap %.1f)\n"
-		"  --min-score X       scored-mode threshold instead of %.1f\n"
+		"  --scored            replay the log through the daemon's "
+		"detectors (default\n"
+		"                      config): suspect = the account's score "
+		"reached\n"
+		"                      quarantine (login-case 4 + "
+		"short-sessions 3.5 +\n"
+		"                      overlap 3); also lists the addresses it "
+		"would block\n"
+		"  --min-score X       scored: suspect from score X instead "
+		"(Prosody: 6)\n"
 		"  --host DOMAIN       only accounts of this domain\n"
 		"  --all               list every account, not only suspects\n"
 		"  --csv               CSV instead of the report\n"
@@ -58,9 +63,7 @@ sweep_usage(FILE *fp)
 		"store\n"
 		"  default rule (seed): >= %d sessions of <= %d s and a login "
 		"with a\n  case-changed name.\n",
-		SWEEP_SCORE_QUARANTINE, SWEEP_W_CASE, SWEEP_SHORT_MIN,
-		SWEEP_SHORT_S, SWEEP_WINDOW_S, SWEEP_W_SHORT, SWEEP_W_OVERLAP,
-		SWEEP_SCORE_QUARANTINE, SWEEP_SHORT_MIN, SWEEP_SHORT_S);
+		SWEEP_SHORT_MIN, SWEEP_SHORT_S);
 }
 
 static void
@@ -280,8 +283,11 @@ import_one(const struct sweep_acct *a, void *arg)
 	au.old_verdict = FG_V_ALLOW;
 	au.new_verdict = FG_V_QUARANTINE;
 	au.reason = reason;
-	au.signals =
-	    a->case_logins > 0 ? "bot-login=sweep,case=1" : "bot-login=sweep";
+	if (a->signals[0] != '\0')
+		au.signals = a->signals; /* the daemon's detectors */
+	else
+		au.signals = a->case_logins > 0 ? "bot-login=sweep,case=1"
+						: "bot-login=sweep";
 	au.actor = CTL_SWEEP_ACTOR;
 	if (store_commit_admin(c->st, &s, &au) == -1) {
 		c->failed = 1;

@@ -6,6 +6,12 @@
  * as" (Prosody) and ends at the close line with the same session id.
  * Sessions still open after the last file, or when the server restarts,
  * count as sessions of unknown length: never short, but they do overlap.
+ *
+ * Scored mode replays the records, in the order read, through a
+ * memory-only policy (config defaults) with the fake clock at each
+ * record's time, as the bridge modules would have sent them as meter
+ * events. Its tables are capped, so memory stays what the seed rule
+ * needs plus the policy's fixed tables.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -13,8 +19,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/clock.h"
+#include "../core/config.h"
 #include "../core/log.h"
 #include "../core/xmalloc.h"
+#include "../policy/policy.h"
 #include "strtab.h"
 #include "sweep.h"
 
@@ -27,7 +36,14 @@ struct acct {
 	uint32_t          short_next;
 	uint32_t          window_run; /* short ones in the current window */
 	char              login[SWEEP_LOGIN_MAX];
+	char              signals[SWEEP_SIG_MAX];
 	char              jid[]; /* key copy */
+};
+
+struct host {
+	struct sweep_host pub;
+	char              signals[SWEEP_SIG_MAX];
+	char              key[]; /* "ip:" or "prefix:" + key: table key */
 };
 
 struct sess {
@@ -45,6 +61,14 @@ struct sweep {
 	size_t            nsuspects;
 	int               finished;
 	int               saw_prosody;
+	/* scored mode */
+	struct fg_config *cfg; /* config_free() frees it */
+	struct policy    *pol;
+	int64_t           t0, now, last_tick; /* unix s of the log */
+	struct strtab    *hosts;
+	size_t            hosts_dropped, nprobation;
+	struct host     **hsorted;
+	size_t            nhsorted;
 };
 
 static size_t       mk_key(char *, const char *, const char *);
@@ -56,6 +80,8 @@ static void         sess_end(struct sweep *, struct sess *, int64_t, int);
 static void         end_open(struct sweep *);
 static void         acct_free(void *);
 static int          cmp_acct(const void *, const void *);
+static void on_verdict(enum fg_subj, const char *, enum fg_verdict, int64_t,
+		       const char *, void *);
 
 struct sweep *
 sweep_new(const struct sweep_opts *opts)
@@ -64,11 +90,18 @@ sweep_new(const struct sweep_opts *opts)
 
 	if (opts != NULL)
 		s->opts = *opts;
-	if (s->opts.min_score <= 0)
-		s->opts.min_score = SWEEP_SCORE_QUARANTINE;
 	s->accts = strtab_new();
 	s->sessions = strtab_new();
 	s->fails = strtab_new();
+	if (s->opts.mode != SWEEP_SCORED)
+		return s;
+	s->cfg = xcalloc(1, sizeof(*s->cfg));
+	config_defaults(s->cfg);
+	if (s->opts.min_score <= 0)
+		s->opts.min_score = s->cfg->quarantine_at;
+	s->pol = pol_new(s->cfg, NULL);
+	pol_set_verdict_cb(s->pol, on_verdict, s);
+	s->hosts = strtab_new();
 	return s;
 }
 
@@ -92,6 +125,13 @@ sweep_free(struct sweep *s)
 	strtab_free(s->fails, NULL);
 	strtab_free(s->accts, acct_free);
 	free(s->sorted);
+	if (s->pol != NULL) {
+		pol_free(s->pol);
+		config_free(s->cfg);
+		strtab_free(s->hosts, free);
+		free(s->hsorted);
+		clock_fake_off();
+	}
 	free(s);
 }
 
@@ -136,6 +176,7 @@ acct_get(struct sweep *s, const char *user, const char *host)
 	memcpy(a->jid, key, n + 1);
 	a->pub.jid = a->jid;
 	a->pub.login_as = a->login;
+	a->pub.signals = a->signals;
 	a->pub.dur_min = -1;
 	*slot = a;
 	return a;
@@ -232,6 +273,167 @@ end_open(struct sweep *s)
 	s->sessions = strtab_new();
 }
 
+/* The fake clock at log time t (unix s). The policy's clocks must never
+ * go back, so a record older than the last one (files given out of
+ * order, a clock step) counts at the last one's time. */
+static void
+set_clock(struct sweep *s, int64_t t)
+{
+	if (s->t0 == 0)
+		s->t0 = s->last_tick = t;
+	if (t < s->now)
+		t = s->now;
+	s->now = t;
+	clock_fake_set((uint64_t)(t - s->t0 + 1) * 1000000000ULL, t * 1000);
+	/* the daemon ticks every second; expiry to the minute is enough
+	 * here and keeps long quiet logs cheap */
+	if (t - s->last_tick >= SWEEP_TICK_S) {
+		pol_tick(s->pol);
+		s->last_tick = t;
+	}
+}
+
+static enum fg_verdict
+level(const struct sweep *s, double sc)
+{
+	if (sc >= s->cfg->block_at)
+		return FG_V_BLOCK;
+	if (sc >= s->cfg->quarantine_at)
+		return FG_V_QUARANTINE;
+	if (sc >= s->cfg->throttle_at)
+		return FG_V_THROTTLE;
+	return FG_V_ALLOW;
+}
+
+/* After a session event: keep the account's highest score and the
+ * evidence that made it. Account signals only come from session events
+ * (the login detector), so this sees every peak. */
+static void
+note_score(struct sweep *s, struct acct *a)
+{
+	struct pol_info pi;
+
+	if (pol_inspect(s->pol, FG_SUBJ_ACCOUNT, a->jid, &pi) == -1 ||
+	    pi.score <= a->pub.score)
+		return;
+	a->pub.score = pi.score;
+	a->pub.verdict = level(s, pi.score);
+	a->pub.peak_at = s->now;
+	snprintf(a->signals, sizeof(a->signals), "%s", pi.signals);
+}
+
+/* Verdict changes: a probation (registration wave) on an account, or an
+ * IP or network the auth detector would throttle or block. */
+static void
+on_verdict(enum fg_subj type, const char *key, enum fg_verdict eff,
+	   int64_t expires, const char *reason, void *arg)
+{
+	struct sweep   *s = arg;
+	struct acct    *a;
+	struct host    *h;
+	struct pol_info pi;
+	char            k[2 * LOGSCAN_FIELD_MAX + 16];
+	void          **slot;
+	int             n, isnew;
+
+	(void)expires;
+	if (type == FG_SUBJ_ACCOUNT) {
+		if (reason != NULL && strcmp(reason, "reg-wave") == 0 &&
+		    (a = strtab_get(s->accts, key, strlen(key))) != NULL &&
+		    !a->pub.probation) {
+			a->pub.probation = 1;
+			s->nprobation++;
+		}
+		return;
+	}
+	if ((type != FG_SUBJ_IP && type != FG_SUBJ_PREFIX) ||
+	    eff < FG_V_THROTTLE)
+		return;
+	n = snprintf(k, sizeof(k), "%s:%s", fg_subj_name(type), key);
+	if (n < 0 || (size_t)n >= sizeof(k))
+		return;
+	if ((h = strtab_get(s->hosts, k, (size_t)n)) == NULL) {
+		if (strtab_count(s->hosts) >= SWEEP_HOSTS_MAX) {
+			s->hosts_dropped++;
+			return;
+		}
+		slot = strtab_put(s->hosts, k, (size_t)n, &isnew);
+		h = xcalloc(1, sizeof(*h) + (size_t)n + 1);
+		memcpy(h->key, k, (size_t)n + 1);
+		h->pub.type = type;
+		h->pub.key = h->key + strlen(fg_subj_name(type)) + 1;
+		h->pub.signals = h->signals;
+		*slot = h;
+	} else if (eff <= h->pub.verdict)
+		return;
+	h->pub.verdict = eff;
+	h->pub.at = s->now;
+	if (pol_inspect(s->pol, type, h->pub.key, &pi) == 0) {
+		h->pub.score = pi.score;
+		snprintf(h->signals, sizeof(h->signals), "%s", pi.signals);
+	}
+}
+
+/* A record as the bridge module would have sent it: auth and
+ * registration events for every domain (the auth and wave detectors
+ * count across accounts); sessions go through pol_session. */
+static void
+pol_record(struct sweep *s, const struct logscan_rec *r)
+{
+	struct pol_event e;
+	char             jid[2 * LOGSCAN_FIELD_MAX];
+
+	memset(&e, 0, sizeof(e));
+	e.user_exists = -1; /* no log line says */
+	e.ip = *r->ip != '\0' ? r->ip : NULL;
+	switch (r->type) {
+	case LOGSCAN_AUTH_OK:
+	case LOGSCAN_AUTH_FAIL:
+		e.type = r->type == LOGSCAN_AUTH_OK ? POL_EV_AUTH_OK
+						    : POL_EV_AUTH_FAIL;
+		e.login = *r->user != '\0' ? r->user : NULL;
+		break;
+	case LOGSCAN_REGISTER:
+		if (*r->user == '\0')
+			return;
+		mk_key(jid, r->user, r->host);
+		e.type = POL_EV_REGISTERED;
+		e.jid = jid;
+		break;
+	default:
+		return;
+	}
+	set_clock(s, r->t);
+	pol_event(s->pol, &e);
+}
+
+/* session-start (login as typed) or session-end (duration) for the
+ * full JID account/session-id. */
+static void
+pol_session(struct sweep *s, struct acct *a, const struct logscan_rec *r,
+	    int64_t dur)
+{
+	struct pol_event e;
+	char             full[2 * LOGSCAN_FIELD_MAX + LOGSCAN_FIELD_MAX + 1];
+
+	snprintf(full, sizeof(full), "%s/%s", a->jid,
+		 *r->sid != '\0' ? r->sid : "sweep");
+	memset(&e, 0, sizeof(e));
+	e.user_exists = -1;
+	e.jid = full;
+	e.ip = *r->ip != '\0' ? r->ip : NULL;
+	if (dur < 0) {
+		e.type = POL_EV_SESSION_START;
+		e.login = *r->user != '\0' ? r->user : NULL;
+	} else {
+		e.type = POL_EV_SESSION_END;
+		e.duration_ms = dur * 1000;
+	}
+	set_clock(s, r->t);
+	pol_event(s->pol, &e);
+	note_score(s, a);
+}
+
 void
 sweep_rec(const struct logscan_rec *r, void *arg)
 {
@@ -246,6 +448,8 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 
 	if (r->fmt == LOGSCAN_FMT_PROSODY)
 		s->saw_prosody = 1;
+	if (s->pol != NULL)
+		pol_record(s, r);
 	switch (r->type) {
 	case LOGSCAN_AUTH_OK:
 		if ((a = acct_get(s, r->user, r->host)) == NULL)
@@ -288,6 +492,8 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 			a->pub.overlaps++;
 		if (++a->open_now > a->pub.max_concurrent)
 			a->pub.max_concurrent = a->open_now;
+		if (s->pol != NULL)
+			pol_session(s, a, r, -1);
 		if (sidlen == 0)
 			return;
 		slot = strtab_put(s->sessions, r->sid, sidlen, &isnew);
@@ -305,6 +511,8 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 			return; /* opened before the first file */
 		acct_seen(ss->a, r->t);
 		sess_end(s, ss, r->t, 1);
+		if (s->pol != NULL && r->t >= ss->start)
+			pol_session(s, ss->a, r, r->t - ss->start);
 		free(ss);
 		break;
 	case LOGSCAN_SERVER_START:
@@ -329,6 +537,20 @@ cmp_acct(const void *x, const void *y)
 	return strcmp(a->jid, b->jid);
 }
 
+/* Highest verdict first, then score, then IPs before networks. */
+static int
+cmp_host(const void *x, const void *y)
+{
+	const struct host *a = *(struct host *const *)x;
+	const struct host *b = *(struct host *const *)y;
+
+	if (a->pub.verdict != b->pub.verdict)
+		return (int)b->pub.verdict - (int)a->pub.verdict;
+	if (a->pub.score != b->pub.score)
+		return a->pub.score < b->pub.score ? 1 : -1;
+	return strcmp(a->key, b->key);
+}
+
 void
 sweep_finish(struct sweep *s)
 {
@@ -350,24 +572,51 @@ sweep_finish(struct sweep *s)
 	pos = 0;
 	while (strtab_next(s->accts, &pos, &key, &v)) {
 		a = v;
-		a->pub.score = 0;
-		if (a->pub.case_logins > 0)
-			a->pub.score += SWEEP_W_CASE;
-		if (a->pub.short_in_window >= SWEEP_SHORT_MIN)
-			a->pub.score += SWEEP_W_SHORT;
-		if (a->pub.max_concurrent >= 2)
-			a->pub.score += SWEEP_W_OVERLAP;
 		if (s->opts.mode == SWEEP_SEED)
 			a->pub.suspect =
 			    a->pub.case_logins > 0 &&
 			    a->pub.short_sessions >= SWEEP_SHORT_MIN;
-		else
+		else /* a probation alone is no evidence: see sweep_rule */
 			a->pub.suspect = a->pub.score >= s->opts.min_score;
 		s->nsuspects += a->pub.suspect;
 		s->sorted[i++] = a;
 	}
 	s->nsorted = i;
 	qsort(s->sorted, s->nsorted, sizeof(*s->sorted), cmp_acct);
+	if (s->pol == NULL)
+		return;
+	s->hsorted = xreallocarray(NULL, strtab_count(s->hosts) + 1,
+				   sizeof(*s->hsorted));
+	pos = i = 0;
+	while (strtab_next(s->hosts, &pos, &key, &v))
+		s->hsorted[i++] = v;
+	s->nhsorted = i;
+	qsort(s->hsorted, s->nhsorted, sizeof(*s->hsorted), cmp_host);
+}
+
+size_t
+sweep_hosts(const struct sweep *s, size_t *dropped)
+{
+	if (dropped != NULL)
+		*dropped = s->hosts_dropped;
+	return s->nhsorted;
+}
+
+void
+sweep_walk_hosts(struct sweep *s, void (*cb)(const struct sweep_host *, void *),
+		 void         *arg)
+{
+	size_t i;
+
+	sweep_finish(s);
+	for (i = 0; i < s->nhsorted; i++)
+		cb(&s->hsorted[i]->pub, arg);
+}
+
+size_t
+sweep_probation(const struct sweep *s)
+{
+	return s->nprobation;
 }
 
 size_t
@@ -409,20 +658,27 @@ sweep_get(const struct sweep *s, const char *jid)
 void
 sweep_evidence(const struct sweep_acct *a, char *buf, size_t sz)
 {
-	char first[32], last[32], login[LOG_ESC_MAX];
+	char first[32], last[32], login[LOG_ESC_MAX], sig[SWEEP_SIG_MAX];
+	int  n;
 
 	sweep_fmt_time(first, sizeof(first), a->first);
 	sweep_fmt_time(last, sizeof(last), a->last);
 	log_esc(login, sizeof(login), a->login_as);
-	snprintf(buf, sz,
-		 "sweep: %u sessions, %u <= %ds (%u within %ds), up to %u at "
-		 "once, %u logins with case-changed name%s%s%s, %u%s IPs, "
-		 "seen %s .. %s UTC, score %.1f",
-		 a->sessions, a->short_sessions, SWEEP_SHORT_S,
-		 a->short_in_window, SWEEP_WINDOW_S, a->max_concurrent,
-		 a->case_logins, a->login_as[0] != '\0' ? " (as \"" : "", login,
-		 a->login_as[0] != '\0' ? "\")" : "", a->nips,
-		 a->nips >= SWEEP_IPS_MAX ? "+" : "", first, last, a->score);
+	n = snprintf(buf, sz,
+		     "sweep: %u sessions, %u <= %ds (%u within %ds), up to %u "
+		     "at once, %u logins with case-changed name%s%s%s, %u%s "
+		     "IPs, seen %s .. %s UTC",
+		     a->sessions, a->short_sessions, SWEEP_SHORT_S,
+		     a->short_in_window, SWEEP_WINDOW_S, a->max_concurrent,
+		     a->case_logins, a->login_as[0] != '\0' ? " (as \"" : "",
+		     login, a->login_as[0] != '\0' ? "\")" : "", a->nips,
+		     a->nips >= SWEEP_IPS_MAX ? "+" : "", first, last);
+	if (n < 0 || (size_t)n >= sz || a->score <= 0)
+		return;
+	log_esc(sig, sizeof(sig), a->signals);
+	snprintf(buf + n, sz - (size_t)n,
+		 "; daemon's detectors: score %.1f (%s)%s", a->score, sig,
+		 a->probation ? ", registered in a wave" : "");
 }
 
 void
@@ -435,12 +691,17 @@ sweep_rule(const struct sweep *s, char *buf, size_t sz)
 			 SWEEP_SHORT_MIN, SWEEP_SHORT_S);
 	else
 		snprintf(buf, sz,
-			 "scored: score >= %.1f (case-changed login "
-			 "%.1f, >= %d sessions <= %d s within %d s %.1f, "
-			 "overlapping sessions %.1f)",
-			 s->opts.min_score, SWEEP_W_CASE, SWEEP_SHORT_MIN,
-			 SWEEP_SHORT_S, SWEEP_WINDOW_S, SWEEP_W_SHORT,
-			 SWEEP_W_OVERLAP);
+			 "scored: the daemon's detectors (default config) "
+			 "on the replayed log; suspect when the account's "
+			 "score reached %.1f (quarantine at %.1f: login-case "
+			 "+ short-sessions + overlap)",
+			 s->opts.min_score, s->cfg->quarantine_at);
+}
+
+int
+sweep_scored(const struct sweep *s)
+{
+	return s->pol != NULL;
 }
 
 int

@@ -4,8 +4,10 @@
  * Fed with logscan records, keeps one small entry per account (keyed by
  * the lowercased bare JID, as the server stores it) and one per open
  * session (keyed by the c2s session id), never per line. The seed rule
- * and the scored mode decide which accounts are suspects; the output
- * functions print them as a report, CSV or deletion commands.
+ * or the scored mode decides which accounts are suspects; the scored
+ * mode replays the records through the daemon's own policy and
+ * detectors (memory only, fake clock at log time). The output functions
+ * print them as a report, CSV or deletion commands.
  */
 #ifndef FG_SWEEP_H
 #define FG_SWEEP_H
@@ -15,24 +17,27 @@
 
 #include "logscan.h"
 
-#define SWEEP_SHORT_S 60           /* a session this long or less is short, s */
-#define SWEEP_SHORT_MIN 3          /* short sessions for the signal */
-#define SWEEP_WINDOW_S 3600        /* scored mode: short ones within, s */
-#define SWEEP_IPS_MAX 8            /* distinct IPs kept per account */
-#define SWEEP_W_CASE 1.0           /* score: login with case-changed name */
-#define SWEEP_W_SHORT 1.0          /* score: >= SWEEP_SHORT_MIN short ones */
-#define SWEEP_W_OVERLAP 1.0        /* score: two or more at once */
-#define SWEEP_SCORE_QUARANTINE 3.0 /* all three signals together */
+#include "../core/types.h"
+
+#define SWEEP_SHORT_S 60      /* a session this long or less is short, s */
+#define SWEEP_SHORT_MIN 3     /* short sessions for the seed rule */
+#define SWEEP_WINDOW_S 3600   /* evidence: short ones within, s */
+#define SWEEP_IPS_MAX 8       /* distinct IPs kept per account */
+#define SWEEP_SIG_MAX 96      /* bytes of detector evidence kept */
+#define SWEEP_HOSTS_MAX 16384 /* IPs / networks with a verdict kept */
+#define SWEEP_TICK_S 60       /* policy housekeeping, every s of log time */
 
 enum sweep_mode {
 	SWEEP_SEED,  /* >= 3 sessions <= 60 s and a case-changed login */
-	SWEEP_SCORED /* the daemon's bot-login signals, weighted */
+	SWEEP_SCORED /* the records replayed through the daemon's policy */
 };
 
 struct sweep_opts {
 	enum sweep_mode mode;
-	double      min_score; /* scored: suspect at or above; 0 = default */
-	const char *host;      /* only accounts of this domain; NULL = all */
+	double          min_score; /* scored: suspect when the peak score
+				    * reaches it; 0 = the quarantine
+				    * threshold */
+	const char *host; /* only accounts of this domain; NULL = all */
 };
 
 /* What sweep knows about one account; strings owned by the sweep. */
@@ -54,8 +59,23 @@ struct sweep_acct {
 	const char *ips[SWEEP_IPS_MAX];
 	int64_t     first, last; /* unix s */
 	int64_t     registered;  /* unix s, 0 if not in the logs */
-	double      score;       /* scored mode signals, also in seed mode */
-	int         suspect;
+	/* scored mode: the daemon's detectors on the replayed records */
+	double          score;     /* peak score (0 in seed mode) */
+	enum fg_verdict verdict;   /* what that score reaches */
+	int64_t         peak_at;   /* unix s of the peak */
+	int             probation; /* registered inside a wave */
+	const char     *signals;   /* evidence at the peak, "name=w ..." */
+	int             suspect;
+};
+
+/* An IP or network the detectors would act on (scored mode). */
+struct sweep_host {
+	enum fg_subj    type; /* FG_SUBJ_IP or FG_SUBJ_PREFIX */
+	const char     *key;
+	enum fg_verdict verdict; /* highest reached */
+	double          score;   /* when it was reached */
+	int64_t         at;      /* unix s, first time at that verdict */
+	const char     *signals;
 };
 
 struct sweep;
@@ -75,10 +95,19 @@ int                      sweep_walk(struct sweep *, int all,
 const struct sweep_acct *sweep_get(const struct sweep *, const char *jid);
 /* The rule in force, in words. */
 void sweep_rule(const struct sweep *, char *, size_t);
+/* Scored mode? */
+int sweep_scored(const struct sweep *);
 /* Were there Prosody records? (Prosody logs no login case.) */
 int sweep_saw_prosody(const struct sweep *);
 /* One line of evidence, e.g. for an import reason. */
 void sweep_evidence(const struct sweep_acct *, char *, size_t);
+/* Scored mode: IPs and networks that reached throttle or more, highest
+ * verdict first; hosts beyond SWEEP_HOSTS_MAX are only counted. */
+size_t sweep_hosts(const struct sweep *, size_t *dropped);
+void   sweep_walk_hosts(struct sweep *,
+			void (*)(const struct sweep_host *, void *), void *);
+/* Scored mode: accounts a registration wave put on probation. */
+size_t sweep_probation(const struct sweep *);
 
 /* Output (sweep_out.c). server: "ejabberd" or "prosody". */
 void sweep_print_report(FILE *, struct sweep *, int all,

@@ -86,6 +86,7 @@ sweep_shell_quote(char *dst, size_t sz, const char *s)
 struct report_ctx {
 	FILE *fp;
 	int   header;
+	int   scored;
 };
 
 static int
@@ -94,6 +95,7 @@ report_row(const struct sweep_acct *a, void *arg)
 	struct report_ctx *c = arg;
 	char               jid[LOG_ESC_MAX], login[LOG_ESC_MAX];
 	char               first[32], last[32], reg[32], ips[128];
+	char               score[16], sig[LOG_ESC_MAX], peak[32];
 
 	if (!c->header) {
 		fprintf(c->fp,
@@ -110,11 +112,15 @@ report_row(const struct sweep_acct *a, void *arg)
 	sweep_fmt_time(last, sizeof(last), a->last);
 	sweep_fmt_time(reg, sizeof(reg), a->registered);
 	ips_join(ips, sizeof(ips), a, 3, ",");
+	if (c->scored)
+		snprintf(score, sizeof(score), "%5.1f", a->score);
+	else
+		snprintf(score, sizeof(score), "%5s", "-");
 	fprintf(c->fp,
-		"%-32s %5.1f %4u %6u %5u %4u %5u %3u%s %-19s %-19s "
+		"%-32s %s %4u %6u %5u %4u %5u %3u%s %-19s %-19s "
 		"%s %s\n",
-		jid, a->score, a->sessions, a->short_sessions,
-		a->short_in_window, a->max_concurrent, a->case_logins, a->nips,
+		jid, score, a->sessions, a->short_sessions, a->short_in_window,
+		a->max_concurrent, a->case_logins, a->nips,
 		a->nips >= SWEEP_IPS_MAX ? "+" : " ", first, last,
 		login[0] != '\0' ? login : "-", ips[0] != '\0' ? ips : "-");
 	if (a->closed > 0)
@@ -123,18 +129,67 @@ report_row(const struct sweep_acct *a, void *arg)
 			"registered %s\n",
 			"", (unsigned)a->dur_min, (unsigned)a->dur_max,
 			(unsigned long long)(a->dur_total / a->closed), reg);
+	if (c->scored && (a->score > 0 || a->probation)) {
+		log_esc(sig, sizeof(sig), a->signals);
+		sweep_fmt_time(peak, sizeof(peak), a->peak_at);
+		fprintf(c->fp, "%-32s       evidence: %s%s%s%s%s\n", "",
+			a->score > 0 ? sig : "", a->score > 0 ? " -> " : "",
+			a->score > 0 ? fg_verdict_name(a->verdict) : "",
+			a->score > 0 ? " at " : "", a->score > 0 ? peak : "");
+		if (a->probation)
+			fprintf(c->fp,
+				"%-32s       registered inside a registration "
+				"wave (probation)\n",
+				"");
+	}
 	return 0;
+}
+
+static void
+host_row(const struct sweep_host *h, void *arg)
+{
+	struct report_ctx *c = arg;
+	char               at[32], sig[LOG_ESC_MAX];
+
+	if (!c->header) {
+		fprintf(c->fp, "%-6s %-40s %-10s %5s %-19s %s\n", "kind",
+			"address", "verdict", "score", "reached (UTC)",
+			"evidence");
+		c->header = 1;
+	}
+	sweep_fmt_time(at, sizeof(at), h->at);
+	log_esc(sig, sizeof(sig), h->signals);
+	fprintf(c->fp, "%-6s %-40s %-10s %5.1f %-19s %s\n",
+		h->type == FG_SUBJ_PREFIX ? "net" : "ip", h->key,
+		fg_verdict_name(h->verdict), h->score, at, sig);
+}
+
+/* What the auth detector would have done to the guessers' addresses. */
+static void
+print_hosts(FILE *fp, struct sweep *s)
+{
+	struct report_ctx c = {fp, 0, 1};
+	size_t            dropped, n = sweep_hosts(s, &dropped);
+
+	fprintf(fp,
+		"\naddresses the daemon would throttle or block (password "
+		"guessing): %zu%s\n",
+		n + dropped, dropped > 0 ? " (only the first ones kept)" : "");
+	sweep_walk_hosts(s, host_row, &c);
+	if (n == 0)
+		fprintf(fp, "(none)\n");
 }
 
 void
 sweep_print_report(FILE *fp, struct sweep *s, int all,
 		   const struct logscan_stats *st)
 {
-	struct report_ctx c = {fp, 0};
+	struct report_ctx c = {fp, 0, 0};
 	size_t            i;
-	char              rule[256];
+	char              rule[320];
 
 	sweep_finish(s);
+	c.scored = sweep_scored(s);
 	sweep_rule(s, rule, sizeof(rule));
 	fprintf(fp,
 		"floodgatectl sweep: %llu files, %llu lines, %llu records, "
@@ -147,10 +202,19 @@ sweep_print_report(FILE *fp, struct sweep *s, int all,
 	if (sweep_saw_prosody(s))
 		fprintf(fp, "note: Prosody logs the stored (nodeprepped) "
 			    "name, so case-changed logins\ncannot be seen in "
-			    "its logs; try --scored --min-score 2.\n\n");
+			    "its logs; try --scored --min-score 6\n(short "
+			    "sessions 3.5 + overlap 3).\n\n");
+	if (c.scored && sweep_probation(s) > 0)
+		fprintf(fp,
+			"%zu accounts registered inside a registration wave "
+			"(the daemon would\nput them on probation; not "
+			"suspects by that alone).\n\n",
+			sweep_probation(s));
 	sweep_walk(s, all, report_row, &c);
 	if (!c.header)
 		fprintf(fp, "(no %s)\n", all ? "accounts" : "suspects");
+	if (c.scored)
+		print_hosts(fp, s);
 	if (st->bad > 0) {
 		fprintf(fp, "\nunparseable lines: %llu; first ones:\n",
 			(unsigned long long)st->bad);
@@ -178,21 +242,30 @@ csv_field(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+struct csv_ctx {
+	FILE *fp;
+	int   scored;
+};
+
 static int
 csv_row(const struct sweep_acct *a, void *arg)
 {
-	FILE *fp = arg;
-	char  first[32], last[32], reg[32], ips[SWEEP_IPS_MAX * 48];
+	struct csv_ctx *c = arg;
+	FILE           *fp = c->fp;
+	char            first[32], last[32], reg[32], ips[SWEEP_IPS_MAX * 48];
 
 	sweep_fmt_time(first, sizeof(first), a->first);
 	sweep_fmt_time(last, sizeof(last), a->last);
 	sweep_fmt_time(reg, sizeof(reg), a->registered);
 	ips_join(ips, sizeof(ips), a, SWEEP_IPS_MAX, " ");
 	csv_field(fp, a->jid);
-	fprintf(fp, ",%d,%.1f,%u,%u,%u,%u,%u,%u,%u,%u,%llu,", a->suspect,
-		a->score, a->sessions, a->closed, a->short_sessions,
-		a->short_in_window, a->max_concurrent, a->overlaps,
-		a->case_logins, a->auth_ok, (unsigned long long)a->dur_total);
+	fprintf(fp, ",%d,", a->suspect);
+	if (c->scored)
+		fprintf(fp, "%.1f", a->score);
+	fprintf(fp, ",%u,%u,%u,%u,%u,%u,%u,%u,%llu,", a->sessions, a->closed,
+		a->short_sessions, a->short_in_window, a->max_concurrent,
+		a->overlaps, a->case_logins, a->auth_ok,
+		(unsigned long long)a->dur_total);
 	/* No closed session: no minimum or maximum (not -1 and 0). */
 	if (a->closed > 0)
 		fprintf(fp, "%lld,%lld,", (long long)a->dur_min,
@@ -202,19 +275,30 @@ csv_row(const struct sweep_acct *a, void *arg)
 	csv_field(fp, a->login_as);
 	fprintf(fp, ",%u,", a->nips);
 	csv_field(fp, ips);
-	fprintf(fp, ",%s,%s,%s,%u\n", first, last, reg, a->auth_fail);
+	fprintf(fp, ",%s,%s,%s,%u,", first, last, reg, a->auth_fail);
+	/* scored mode only: the daemon's verdict and evidence */
+	if (c->scored) {
+		fprintf(fp, "%s,", fg_verdict_name(a->verdict));
+		csv_field(fp, a->signals);
+		fprintf(fp, ",%d", a->probation);
+	} else
+		fputs(",,", fp);
+	fputc('\n', fp);
 	return 0;
 }
 
 void
 sweep_print_csv(FILE *fp, struct sweep *s, int all)
 {
+	struct csv_ctx c = {fp, sweep_scored(s)};
+
 	fputs("account,suspect,score,sessions,closed,short_sessions,"
 	      "short_in_window,max_concurrent,overlaps,case_logins,auth_ok,"
 	      "duration_total_s,duration_min_s,duration_max_s,login_as,"
-	      "distinct_ips,ips,first_seen,last_seen,registered,auth_fail\n",
+	      "distinct_ips,ips,first_seen,last_seen,registered,auth_fail,"
+	      "verdict,signals,probation\n",
 	      fp);
-	sweep_walk(s, all, csv_row, fp);
+	sweep_walk(s, all, csv_row, &c);
 }
 
 struct cmd_ctx {
