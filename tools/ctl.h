@@ -8,5 +8,7 @@
 #define FG_CTL_H
 
 int ctl_online(int, char **);
+/* import LIST...: domain blocklists as admin blocks. */
+int ctl_import(int, char **);
 
 #endif

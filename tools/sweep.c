@@ -285,8 +285,11 @@ set_clock(struct sweep *s, int64_t t)
 		t = s->now;
 	s->now = t;
 	clock_fake_set((uint64_t)(t - s->t0 + 1) * 1000000000ULL, t * 1000);
-	/* the daemon ticks every second; expiry to the minute is enough
-	 * here and keeps long quiet logs cheap */
+	/* the daemon ticks every second; a tick walks every listed subject
+	 * (80% of the time at one a minute on a 42,000-account log). Here
+	 * it only steps expired verdicts down and frees forgotten subjects
+	 * (the tables evict when full anyway): sweep keeps each account's
+	 * peak, so once an hour of log time is enough */
 	if (t - s->last_tick >= SWEEP_TICK_S) {
 		pol_tick(s->pol);
 		s->last_tick = t;

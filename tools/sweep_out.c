@@ -83,10 +83,13 @@ sweep_shell_quote(char *dst, size_t sz, const char *s)
 	dst[n] = '\0';
 }
 
+#define SWEEP_HOSTS_SHOW 20 /* address rows in the report without --all */
+
 struct report_ctx {
-	FILE *fp;
-	int   header;
-	int   scored;
+	FILE  *fp;
+	int    header;
+	int    scored;
+	size_t rows, max; /* host rows printed, at most (0 = all) */
 };
 
 static int
@@ -151,6 +154,8 @@ host_row(const struct sweep_host *h, void *arg)
 	struct report_ctx *c = arg;
 	char               at[32], sig[LOG_ESC_MAX];
 
+	if (c->max > 0 && c->rows++ >= c->max)
+		return;
 	if (!c->header) {
 		fprintf(c->fp, "%-6s %-40s %-10s %5s %-19s %s\n", "kind",
 			"address", "verdict", "score", "reached (UTC)",
@@ -166,9 +171,9 @@ host_row(const struct sweep_host *h, void *arg)
 
 /* What the auth detector would have done to the guessers' addresses. */
 static void
-print_hosts(FILE *fp, struct sweep *s)
+print_hosts(FILE *fp, struct sweep *s, int all)
 {
-	struct report_ctx c = {fp, 0, 1};
+	struct report_ctx c = {fp, 0, 1, 0, all ? 0 : SWEEP_HOSTS_SHOW};
 	size_t            dropped, n = sweep_hosts(s, &dropped);
 
 	fprintf(fp,
@@ -178,13 +183,15 @@ print_hosts(FILE *fp, struct sweep *s)
 	sweep_walk_hosts(s, host_row, &c);
 	if (n == 0)
 		fprintf(fp, "(none)\n");
+	else if (c.max > 0 && n > c.max)
+		fprintf(fp, "... %zu more (--all lists them)\n", n - c.max);
 }
 
 void
 sweep_print_report(FILE *fp, struct sweep *s, int all,
 		   const struct logscan_stats *st)
 {
-	struct report_ctx c = {fp, 0, 0};
+	struct report_ctx c = {fp, 0, 0, 0, 0};
 	size_t            i;
 	char              rule[320];
 
@@ -214,7 +221,7 @@ sweep_print_report(FILE *fp, struct sweep *s, int all,
 	if (!c.header)
 		fprintf(fp, "(no %s)\n", all ? "accounts" : "suspects");
 	if (c.scored)
-		print_hosts(fp, s);
+		print_hosts(fp, s, all);
 	if (st->bad > 0) {
 		fprintf(fp, "\nunparseable lines: %llu; first ones:\n",
 			(unsigned long long)st->bad);
