@@ -17,8 +17,10 @@ must give the same CSVs as the whole file.
 
 Prosody (mod_log_auth with log_auth_ips = "all"): Prosody logs the
 nodeprepped name, so the seed rule finds nothing (as
-doc/floodgatectl-sweep.md says) and `--scored --min-score 2` finds
-every bot and no human; report counts the failures, including one
+doc/floodgatectl-sweep.md says); `--scored` replays the log through the
+daemon's detectors: each bot gets short-sessions and overlap (6.5, the
+daemon would throttle it, but without login-case never quarantine), so
+`--scored --min-score 6` finds every bot and no human; report counts the failures, including one
 without a user name.
 
 Exit 0 on pass, 1 on failure, 77 when floodgatectl (or a server) is
@@ -348,20 +350,26 @@ def test_prosody():
         check(" 0 unparseable" in r.stdout.splitlines()[0],
               "every Prosody line parses: %s" % r.stdout.splitlines()[0])
 
-        r = ctl("sweep", "--scored", "--min-score", "2", "--csv", "--all", log)
+        r = ctl("sweep", "--scored", "--csv", "--all", log)
+        acc = {row["account"]: row for row in csv_rows(r.stdout)}
+        check(r.returncode == 0 and all(a["suspect"] == "0" for a in acc.values()),
+              "scored at the quarantine threshold: no suspects without login-case")
+        r = ctl("sweep", "--scored", "--min-score", "6", "--csv", "--all", log)
         acc = {row["account"]: row for row in csv_rows(r.stdout)}
         for b in BOTS:
             a = acc.get(b + "@" + d)
             check(a is not None and a["suspect"] == "1" and a["sessions"] == "3"
                   and a["short_in_window"] == "3" and a["max_concurrent"] == "3"
-                  and a["ips"] == "127.0.0.1",
-                  "scored: bot %s found by short + overlapping sessions (%s)"
-                  % (b, a and a["score"]))
+                  and a["ips"] == "127.0.0.1" and a["verdict"] == "throttle"
+                  and "short-sessions=3.5" in a["signals"]
+                  and "overlap=3" in a["signals"],
+                  "scored: bot %s found by the daemon's short-sessions + overlap (%s %s)"
+                  % (b, a and a["score"], a and a["signals"]))
         for h in HUMANS:
             a = acc.get(h + "@" + d)
             check(a is not None and a["suspect"] == "0",
                   "scored: human %s is no suspect (score %s)" % (h, a and a["score"]))
-        r = ctl("sweep", "--commands", "prosody", "--scored", "--min-score", "2", log)
+        r = ctl("sweep", "--commands", "prosody", "--scored", "--min-score", "6", log)
         cmds = sorted(l for l in r.stdout.splitlines() if l and not l.startswith("#"))
         check(cmds == sorted("prosodyctl deluser %s@%s" % (b, d) for b in BOTS),
               "--commands prosody: one deluser per bot")
