@@ -16,10 +16,12 @@
 
 /* Evidence weights (score units; quarantine-at 10, block-at 40 by
  * default). The three bot-login signals together reach quarantine, none
- * alone reaches throttle. */
-#define DET_W_LOGIN_CASE 4.0     /* login typed in another case */
-#define DET_W_SHORT_SESSIONS 3.5 /* repeated short sessions */
-#define DET_W_OVERLAP 3.0        /* several overlapping sessions */
+ * alone reaches throttle. Each fires at most once a day and decays with
+ * the half-life, so their sum (12) leaves room for a bot whose habits
+ * show up a few hours apart (4.5 x 0.5^(5h/6h) + 7.5 is still 10). */
+#define DET_W_LOGIN_CASE 4.5     /* login typed in another case */
+#define DET_W_SHORT_SESSIONS 4.0 /* repeated short sessions */
+#define DET_W_OVERLAP 3.5        /* several overlapping sessions */
 #define DET_W_CONTENT 6.0        /* sender of a content-wave fingerprint */
 #define DET_W_AUTH 15.0          /* an IP guessing on an attacked name */
 #define DET_W_AUTH_IP 15.0       /* an IP over its own failure count */

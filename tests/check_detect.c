@@ -126,6 +126,7 @@ START_TEST(test_login_bot)
 {
 	struct policy *p = pol_new(&cfg, NULL);
 	char           sig[POL_SIGTEXT_MAX];
+	double         first;
 
 	bot_logins(p, "abaca", "192.0.2.1");
 	ck_assert_int_eq(
@@ -135,8 +136,9 @@ START_TEST(test_login_bot)
 	ck_assert_ptr_nonnull(strstr(sig, "short-sessions="));
 	ck_assert_ptr_nonnull(strstr(sig, "overlap="));
 	/* doing it again the same day adds nothing */
+	first = score(p, FG_SUBJ_ACCOUNT, "abaca@example.org");
 	bot_logins(p, "abaca", "192.0.2.1");
-	ck_assert(score(p, FG_SUBJ_ACCOUNT, "abaca@example.org") < 11);
+	ck_assert(score(p, FG_SUBJ_ACCOUNT, "abaca@example.org") <= first);
 	pol_free(p);
 }
 END_TEST

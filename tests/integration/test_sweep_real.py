@@ -18,7 +18,7 @@ must give the same CSVs as the whole file.
 Prosody (mod_log_auth with log_auth_ips = "all"): Prosody logs the
 nodeprepped name, so the seed rule finds nothing (as
 doc/floodgatectl-sweep.md says); `--scored` replays the log through the
-daemon's detectors: each bot gets short-sessions and overlap (6.5, the
+daemon's detectors: each bot gets short-sessions and overlap (7.5, the
 daemon would throttle it, but without login-case never quarantine), so
 `--scored --min-score 6` finds every bot and no human; report counts the failures, including one
 without a user name.
@@ -361,8 +361,8 @@ def test_prosody():
             check(a is not None and a["suspect"] == "1" and a["sessions"] == "3"
                   and a["short_in_window"] == "3" and a["max_concurrent"] == "3"
                   and a["ips"] == "127.0.0.1" and a["verdict"] == "throttle"
-                  and "short-sessions=3.5" in a["signals"]
-                  and "overlap=3" in a["signals"],
+                  and "short-sessions=4" in a["signals"]
+                  and "overlap=3.5" in a["signals"],
                   "scored: bot %s found by the daemon's short-sessions + overlap (%s %s)"
                   % (b, a and a["score"], a and a["signals"]))
         for h in HUMANS:
