@@ -25,6 +25,7 @@ b. Message throughput between two mutual contacts on three Prosody 0.12
    plain server are printed.
 """
 import argparse
+import re
 import os
 import platform
 import shlex
@@ -212,19 +213,39 @@ def bench_gates(srv, fg, n):
         time.sleep(0.2)
         timings(srv, reset=True)
         g0 = fg.metric("floodgate_gates_total")
+        h0 = daemon_hist(fg)
         t0 = time.monotonic()
         rtt = closed_loop(snd, rcv, n, "g")
         secs = time.monotonic() - t0
         time.sleep(0.3)
         line = timings(srv, reset=True)
         gates = fg.metric("floodgate_gates_total") - g0
+        h1 = daemon_hist(fg)
         rtt.sort()
         client = "client send->receive: p50_us=%.0f p99_us=%.0f" % (
             rtt[len(rtt) // 2] * 1e6, rtt[min(len(rtt) - 1, int(len(rtt) * 0.99))] * 1e6)
+        total = h1[-1][1] - h0[-1][1]
+        if total > 0:
+            client += "\n   floodgated's own time per gate (arrival to answer queued): " + ", ".join(
+                "<=%s %.1f%%" % (le, 100.0 * (c1 - c0) / total)
+                for (le, c0), (_, c1) in zip(h0, h1) if le != "+Inf")
         return len(rtt), rcv.errors, secs, gates, line, client
     finally:
         snd.close()
         rcv.close()
+
+
+def daemon_hist(fg):
+    """Cumulative (le, count) pairs of floodgated's gate-time histogram."""
+    out = []
+    for line in fg.metrics().splitlines():
+        m = re.match(r'floodgate_gate_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        if m:
+            le = m.group(1)
+            if le != "+Inf":
+                le = "%gus" % (float(le) * 1e6)
+            out.append((le, float(m.group(2))))
+    return out or [("+Inf", 0.0)]
 
 
 def one_round(srv, m, tag):

@@ -162,6 +162,34 @@ on_message(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *arg)
 	return 1;
 }
 
+/* Prometheus histogram of the daemon's own time per gate. */
+static void
+gate_histogram(struct evbuffer *b, const struct comp_counters *cc)
+{
+	static const double bounds[] = GATE_BUCKETS;
+	const size_t        nb = sizeof bounds / sizeof bounds[0];
+	uint64_t            cum = 0;
+	char                le[48];
+	size_t              i;
+
+	evbuffer_add_printf(b, "# HELP floodgate_gate_seconds Time from a "
+			       "gate's arrival to its answer, in the daemon\n"
+			       "# TYPE floodgate_gate_seconds histogram\n");
+	for (i = 0; i <= nb; i++) {
+		cum += cc->gate_hist[i];
+		if (i < nb)
+			snprintf(le, sizeof le, "le=\"%g\"", bounds[i]);
+		else
+			snprintf(le, sizeof le, "le=\"+Inf\"");
+		http_metric(b, "floodgate_gate_seconds_bucket", NULL, NULL, le,
+			    (double)cum);
+	}
+	http_metric(b, "floodgate_gate_seconds_sum", NULL, NULL, NULL,
+		    cc->gate_sum_s);
+	http_metric(b, "floodgate_gate_seconds_count", NULL, NULL, NULL,
+		    (double)cum);
+}
+
 void
 comp_metrics(struct evbuffer *b, void *arg)
 {
@@ -191,6 +219,7 @@ comp_metrics(struct evbuffer *b, void *arg)
 		    "result=\"deny\"", (double)c->c.gate[0]);
 	http_metric(b, "floodgate_gates_total", "counter", NULL,
 		    "result=\"bad\"", (double)c->c.gate_bad);
+	gate_histogram(b, &c->c);
 	http_metric(b, "floodgate_meter_events_total", "counter",
 		    "Meter events received", "result=\"ok\"",
 		    (double)c->c.meter_ok);

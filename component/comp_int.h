@@ -28,6 +28,10 @@ struct comp_counters {
 	uint64_t refused_untrusted; /* events/gates from outside serves */
 	uint64_t gate[2];           /* [0] denied, [1] allowed */
 	uint64_t gate_bad;          /* malformed gate requests */
+	/* time from a gate's arrival to its answer being queued, as a
+	 * Prometheus histogram: counts per GATE_BUCKETS upper bound */
+	uint64_t gate_hist[8];
+	double   gate_sum_s;
 	uint64_t meter_ok;
 	uint64_t meter_bad;
 	uint64_t verdict_pushes;
@@ -49,6 +53,12 @@ struct comp {
 	struct upstream        *up;    /* upstream.c: the RTBL consumer */
 	struct adhoc           *adhoc; /* adhoc.c: command sessions */
 };
+
+/* Upper bounds of the gate-time histogram buckets, seconds. */
+#define GATE_BUCKETS                                                           \
+	{                                                                      \
+		0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.05           \
+	}
 
 /* stanza.c: small builders that never echo the request payload. */
 xmpp_stanza_t *stz_iq_result(struct comp *, xmpp_stanza_t *req);

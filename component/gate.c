@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/clock.h"
 #include "../core/jid.h"
 #include "../core/log.h"
 #include "../core/xmalloc.h"
@@ -64,6 +65,24 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 	}
 	comp_link_send(c->link, r);
 	xmpp_stanza_release(r);
+}
+
+/* Answer a gate and account for the time it took in the histogram. */
+static void
+gate_timed(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
+{
+	static const double bounds[] = GATE_BUCKETS;
+	uint64_t            t0 = clock_mono_ns();
+	double              dt;
+	size_t              i;
+
+	gate(c, iq, q);
+	dt = (double)(clock_mono_ns() - t0) / 1e9;
+	c->c.gate_sum_s += dt;
+	for (i = 0; i < sizeof bounds / sizeof bounds[0]; i++)
+		if (dt <= bounds[i])
+			break;
+	c->c.gate_hist[i]++; /* the last slot is +Inf */
 }
 
 /* Sequence numbers are per served domain: a full set sent to one server
@@ -287,7 +306,7 @@ comp_gate_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		return 1;
 	}
 	if (strcmp(type, "get") == 0 && strcmp(name, "gate") == 0) {
-		gate(c, iq, q);
+		gate_timed(c, iq, q);
 		return 1;
 	}
 	if (strcmp(type, "get") == 0 && strcmp(name, "verdicts") == 0) {

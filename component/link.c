@@ -16,6 +16,10 @@
  * conn_disconnect(); not yet reported upstream (no network here).
  */
 #include <sys/select.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <time.h>
@@ -177,7 +181,7 @@ static int
 sockopt_cb(xmpp_conn_t *conn, void *sock)
 {
 	struct comp_link *l = the_link;
-	int               fd = *(int *)sock;
+	int               fd = *(int *)sock, one = 1;
 
 	if (l == NULL || l->conn != conn)
 		return -1;
@@ -188,6 +192,13 @@ sockopt_cb(xmpp_conn_t *conn, void *sock)
 		log_warnx("link: socket fd %d >= FD_SETSIZE, refusing", fd);
 		return -1;
 	}
+	/* Gates are small request/answer stanzas: without TCP_NODELAY an
+	 * answer can wait for the ACK of the previous one (Nagle), which
+	 * is tens of ms of tail latency on a link that should take < 1 ms.
+	 * Keepalive notices a server that vanished without a FIN. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == -1)
+		log_warn("link: setsockopt");
 	/* called once per address tried: the last one is the live one */
 	unwatch_fd(l);
 	l->fd = fd;
