@@ -147,6 +147,30 @@ async def make_contacts(srv, u1, u2):
         await disconnect_all([a, b])
 
 
+def pingpong(n=10000):
+    """The floor any two-process round trip pays on this machine: one
+    small message each way over a socketpair (no XMPP at all)."""
+    a, b = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        a.close()
+        for _ in range(n):
+            b.sendall(b.recv(64))
+        os._exit(0)
+    b.close()
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        a.sendall(b"x" * 40)
+        a.recv(64)
+        ts.append(time.perf_counter() - t)
+    os.waitpid(pid, 0)
+    a.close()
+    ts.sort()
+    return "baseline, two processes ping-ponging 40 bytes over a socketpair: p50_us=%.0f p99_us=%.0f" % (
+        ts[n // 2] * 1e6, ts[int(n * 0.99)] * 1e6)
+
+
 def machine():
     cpu = "?"
     try:
@@ -312,6 +336,7 @@ def main():
                   "one session, all allowed:" % args.gates)
             print("   %s" % line)
             print("   %s" % client)
+            print("   %s" % pingpong())
             print("   delivered %d/%d (%d errors) in %.2f s, one at a time = %.0f gated messages/s; "
                   "floodgated counted %d gates"
                   % (got, args.gates, errs, secs, got / secs if secs else 0, gates))
