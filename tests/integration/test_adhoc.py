@@ -25,36 +25,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fgtest import Workdir, check, skip  # noqa: E402
 from fgtest import daemon  # noqa: E402
 from fgtest.adhoc import NS_CMD, command, enable, ibr_register, run_command  # noqa: E402
-from fgtest.client import connect, disconnect_all, run  # noqa: E402
+from fgtest.client import connect, disconnect_all, run, wait_until, invite  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 COMMANDS = {"unblock", "block", "quarantine", "inspect", "list", "block-domain",
             "unblock-domain", "allowlist", "registered-since", "stats"}
 
 
-async def wait_until(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        await asyncio.sleep(step)
-    return pred()
-
-
 def verdicts(srv, jid):
     return re.findall(r"Verdict account %s: (\w+)" % re.escape(jid), srv.log_text())
-
-
-async def invite(srv, sender, target):
-    a = await connect(srv, sender, "pw")
-    b = await connect(srv, target, "pw")
-    try:
-        a.subscribe("%s@%s" % (target, srv.domain))
-        await wait_until(lambda: b.subscriptions or a.errors, 5)
-        await asyncio.sleep(0.3)
-        return ("%s@%s" % (sender, srv.domain)) in b.subscriptions, [e[2] for e in a.errors]
-    finally:
-        await disconnect_all([a, b])
 
 
 def bad_input(r, needle, what):

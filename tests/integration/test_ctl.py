@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip, top_builddir  # noqa: E402
 from fgtest import daemon  # noqa: E402
-from fgtest.client import connect, disconnect_all, run  # noqa: E402
+from fgtest.client import connect, disconnect_all, run, wait_until, invite  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 
@@ -51,30 +51,8 @@ class Ctl:
         return json.loads(r.stdout)
 
 
-async def wait_until(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        await asyncio.sleep(step)
-    return pred()
-
-
 def verdicts(srv, jid):
     return re.findall(r"Verdict account %s: (\w+)" % re.escape(jid), srv.log_text())
-
-
-async def invite(srv, sender, target):
-    """One invitation sender -> target; (delivered, refusal conditions)."""
-    a = await connect(srv, sender, "pw")
-    b = await connect(srv, target, "pw")
-    try:
-        a.subscribe("%s@%s" % (target, srv.domain))
-        await wait_until(lambda: b.subscriptions or a.errors, 5)
-        await asyncio.sleep(0.3)
-        return ("%s@%s" % (sender, srv.domain)) in b.subscriptions, [e[2] for e in a.errors]
-    finally:
-        await disconnect_all([a, b])
 
 
 def main():

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip  # noqa: E402
 from fgtest import daemon  # noqa: E402
-from fgtest.client import RawSession, connect_many, disconnect_all, run  # noqa: E402
+from fgtest.client import RawSession, connect_many, disconnect_all, run, wait_until  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 NBOTS = 20
@@ -49,16 +49,6 @@ def pronounceable(rng, n):
             s = rng.choice(vow) + s
         names.add(s)
     return sorted(names)
-
-
-async def wait_until(pred, timeout, step=0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        await asyncio.sleep(step)
-    return pred()
 
 
 def bot_run(srv, name, strangers):

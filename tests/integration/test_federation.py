@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip  # noqa: E402
 from fgtest import daemon  # noqa: E402
-from fgtest.client import connect, connect_many, disconnect_all, run  # noqa: E402
+from fgtest.client import connect, connect_many, disconnect_all, run, wait_until  # noqa: E402
 from fgtest.federation import federated_pair  # noqa: E402
 
 A, B = ("a.test", "127.0.0.2"), ("b.test", "127.0.0.3")
@@ -43,16 +43,6 @@ TARGETS = 30
 BURST = 10
 RATE = 10  # per minute
 LATE = 5   # invitations after the quarantine reached b.test
-
-
-async def wait_until(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        await asyncio.sleep(step)
-    return pred()
 
 
 def got_from(client, sender):

@@ -22,22 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip  # noqa: E402
 from fgtest import daemon  # noqa: E402
-from fgtest.client import connect, connect_many, disconnect_all, error_condition, run  # noqa: E402
+from fgtest.client import connect, connect_many, disconnect_all, error_condition, run, wait_until  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 FLOOD = 40
 BURST = 10
 NS = "urn:floodgate:0"
-
-
-async def wait_until(pred, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        await asyncio.sleep(step)
-    return pred()
 
 
 async def scenario(srv, fg, results):

@@ -177,6 +177,32 @@ async def disconnect_all(clients, wait=2.0):
             pass
 
 
+async def wait_until(pred, timeout, step=0.1):
+    """Poll pred until it returns something true (which is returned) or
+    timeout seconds pass (then pred's last value)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        await asyncio.sleep(step)
+    return pred()
+
+
+async def invite(server, sender, target, password="pw"):
+    """One invitation sender -> target, both logged in for it:
+    (delivered, [refusal conditions the sender got])."""
+    a = await connect(server, sender, password)
+    b = await connect(server, target, password)
+    try:
+        a.subscribe("%s@%s" % (target, server.domain))
+        await wait_until(lambda: b.subscriptions or a.errors, 5)
+        await asyncio.sleep(0.3)
+        return ("%s@%s" % (sender, server.domain)) in b.subscriptions, [e[2] for e in a.errors]
+    finally:
+        await disconnect_all([a, b])
+
+
 def run(coro, timeout=60):
     """Run a coroutine with a hard timeout in a fresh event loop."""
     loop = asyncio.new_event_loop()

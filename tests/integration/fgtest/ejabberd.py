@@ -40,7 +40,7 @@ import sys
 import time
 
 from . import top_srcdir
-from .logfile import LogFile
+from .logfile import ServerBase
 from .ports import LOOPBACK, free_ports, wait_listening, wait_free
 
 ERL = shutil.which("erl", path="/usr/bin:/bin") or "/usr/bin/erl"
@@ -95,7 +95,7 @@ def _erl_str(s):
     return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-class EjabberdServer(LogFile):
+class EjabberdServer(ServerBase):
     kind = "ejabberd"
 
     def __init__(self, workdir, domain="fg.test", component_jid=None,
@@ -307,16 +307,6 @@ class EjabberdServer(LogFile):
             self.stdout.close()
             self.stdout = None
 
-    def restart(self):
-        self.stop()
-        self.start()
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
 
     # -- control -------------------------------------------------------------
 

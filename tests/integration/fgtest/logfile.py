@@ -1,7 +1,8 @@
-"""What every server object does with its log file: read it (from its
-last start), wait for a line, and dump its tail (plus the process's own
-stdout) when a test fails. A class mixes this in and sets self.logfile,
-self.stdout_file, self.kind and, at start, self._logpos."""
+"""What every server object shares: its log file (read it from its last
+start, wait for a line, dump its tail and the process's own stdout when a
+test fails) and the small life-cycle verbs on self.proc. A class mixes
+this in, sets self.logfile, self.stdout_file, self.kind and, at start,
+self._logpos, and defines start() and stop()."""
 import sys
 import time
 
@@ -39,3 +40,18 @@ class LogFile:
                 return True
             time.sleep(0.05)
         return False
+
+
+class ServerBase(LogFile):
+    proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None

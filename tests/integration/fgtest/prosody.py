@@ -17,7 +17,7 @@ import sys
 import time
 
 from . import top_srcdir
-from .logfile import LogFile
+from .logfile import ServerBase
 from .ports import LOOPBACK, free_ports, wait_listening, wait_free
 
 PROSODY = shutil.which("prosody") or "/usr/bin/prosody"
@@ -39,7 +39,7 @@ def _lua(v):
     raise TypeError("no Lua literal for %r" % (v,))
 
 
-class ProsodyServer(LogFile):
+class ProsodyServer(ServerBase):
     kind = "prosody"
 
     def __init__(self, workdir, domain="fg.test", component_jid=None,
@@ -150,16 +150,6 @@ class ProsodyServer(LogFile):
             self.stdout.close()
             self.stdout = None
 
-    def restart(self):
-        self.stop()
-        self.start()
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
 
     # -- accounts ------------------------------------------------------------
 

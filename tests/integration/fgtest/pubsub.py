@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from .client import Client, error_condition
+from .client import Client, error_condition, wait_until
 from .ports import LOOPBACK
 from .prosody import ProsodyServer, _lua
 
@@ -130,12 +130,8 @@ async def publish(c, service, node, item_id, retract=False):
 
 
 async def wait_for(pred, timeout=5.0, step=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        await asyncio.sleep(step)
-    return pred()
+    """wait_until with a finer step: pubsub figures are tens of ms."""
+    return await wait_until(pred, timeout, step)
 
 
 def raw(stanza_xml):
