@@ -272,18 +272,31 @@ def daemon_hist(fg):
     return out or [("+Inf", 0.0)]
 
 
-def one_round(srv, m, tag):
+def cpu_seconds(pid):
+    """user + system CPU time of a process so far, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(srv, m, tag, cpu=None):
+    """msg/s at the receiver; with a list in cpu, also appends Prosody's
+    CPU microseconds per message, which other load on the machine moves
+    far less than the rate."""
     snd = Raw(srv, "sender")
     rcv = Raw(srv, "receiver", presence=True)
     try:
         time.sleep(0.3)  # presence exchange settles before counting
         rcv.reset()
+        c0 = cpu_seconds(srv.pid)
         snd.sock.sendall(blob("receiver@" + DOMAIN, m, tag))
         if not rcv.wait(m, 120):
             raise RuntimeError("%s: %d of %d messages delivered" % (tag, rcv.count, m))
         time.sleep(0.1)
         if rcv.count != m or rcv.errors:
             raise RuntimeError("%s: %d delivered (%d errors) for %d sent" % (tag, rcv.count, rcv.errors, m))
+        if cpu is not None:
+            cpu.append((cpu_seconds(srv.pid) - c0) / m * 1e6)
         return rcv.rate(m)
     finally:
         snd.close()
@@ -354,10 +367,12 @@ def main():
             for name in order:  # warm-up, not counted
                 one_round(servers[name], max(2000, args.messages // 10), "warm")
             rates = {name: [] for name in order}
+            cpus = {name: [] for name in order}
             for r in range(args.rounds):
                 rot = order[r % len(order):] + order[:r % len(order)]
                 for name in rot:
-                    rates[name].append(one_round(servers[name], args.messages, "r%d" % r))
+                    rates[name].append(one_round(servers[name], args.messages, "r%d" % r,
+                                                 cpus[name]))
             print()
             print("b. message throughput between two contacts, %d messages a round, %d rounds "
                   "(interleaved), msg/s at the receiver:" % (args.messages, args.rounds))
@@ -368,6 +383,12 @@ def main():
             print("   ratio floodgate/plain = %.3f (target >= 0.95)" % (med["floodgate"] / med["plain"]))
             print("   ratio firewall/plain  = %.3f (mod_firewall, one %%RATE rule per sender)"
                   % (med["firewall"] / med["plain"]))
+            cmed = {name: statistics.median(v) for name, v in cpus.items()}
+            print("   Prosody CPU per message (median): %s" % ", ".join(
+                "%s %.1f us" % (name, cmed[name]) for name in order))
+            print("   cost ratio plain/floodgate = %.3f, plain/firewall = %.3f "
+                  "(CPU per message; at saturation Prosody's throughput is its inverse)"
+                  % (cmed["plain"] / cmed["floodgate"], cmed["plain"] / cmed["firewall"]))
             print("   floodgated metered %d message events"
                   % fg.metric("floodgate_meter_events_total"))
         except BaseException:
