@@ -15,6 +15,7 @@
 #include "policy/adminops.h"
 #include "policy/policy.h"
 #include "storage/store.h"
+#include "tests/testutil.h"
 
 static struct fg_config cfg;
 static char            *serves[] = {"example.org"};
@@ -195,8 +196,7 @@ act(const struct adm_env *env, enum adm_verb v, const char *subj,
 
 START_TEST(test_verbs)
 {
-	char              path[] = "/tmp/check_admin.XXXXXX";
-	int               fd = mkstemp(path);
+	char              path[160];
 	struct store     *st;
 	struct adm_env    env;
 	struct adm_view   v;
@@ -205,9 +205,7 @@ START_TEST(test_verbs)
 	struct adm_buf    b = {NULL, 0, 0};
 	char              line[128];
 
-	ck_assert_int_ne(fd, -1);
-	close(fd);
-	unlink(path);
+	tu_tmpdb(path, sizeof path, "check_admin");
 	ck_assert_ptr_nonnull(st = store_open(path));
 	memset(&env, 0, sizeof env);
 	env.cfg = &cfg;
@@ -292,7 +290,7 @@ START_TEST(test_verbs)
 
 	pol_free(env.pol);
 	store_close(st);
-	unlink(path);
+	tu_rmdb(path);
 }
 END_TEST
 

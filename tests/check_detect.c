@@ -20,6 +20,7 @@
 #include "policy/policy.h"
 #include "policy/policy_int.h"
 #include "storage/store.h"
+#include "tests/testutil.h"
 
 #define T0_MONO 1000000000000ull /* ns */
 #define T0_WALL 1700000000000ll  /* unix ms */
@@ -640,17 +641,12 @@ END_TEST
  * never block anyone alone. */
 START_TEST(test_reports)
 {
-	char           path[] = "/tmp/check_detect.XXXXXX";
-	char           db[64], rep[64], sig[POL_SIGTEXT_MAX];
+	char           db[160], rep[64], sig[POL_SIGTEXT_MAX];
 	struct store  *st;
 	struct policy *p;
-	int            fd, i;
+	int            i;
 
-	fd = mkstemp(path);
-	ck_assert_int_ne(fd, -1);
-	close(fd);
-	unlink(path);
-	snprintf(db, sizeof db, "%s.db", path);
+	tu_tmpdb(db, sizeof db, "check_detect");
 	st = store_open(db);
 	ck_assert_ptr_nonnull(st);
 	p = pol_new(&cfg, st);
@@ -673,11 +669,7 @@ START_TEST(test_reports)
 	    FG_V_BLOCK);
 	pol_free(p);
 	store_close(st);
-	unlink(db);
-	snprintf(db, sizeof db, "%s.db-wal", path);
-	unlink(db);
-	snprintf(db, sizeof db, "%s.db-shm", path);
-	unlink(db);
+	tu_rmdb(db);
 }
 END_TEST
 

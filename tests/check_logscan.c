@@ -16,6 +16,7 @@
 #include "tools/logscan.h"
 #include "tools/strtab.h"
 #include "tools/sweep.h"
+#include "tests/testutil.h"
 
 #define MAXREC 64
 
@@ -42,17 +43,6 @@ collect(const struct logscan_rec *rec, void *arg)
 	snprintf(g->r[g->n].ip, 64, "%s", rec->ip);
 	snprintf(g->r[g->n].sid, 64, "%s", rec->sid);
 	g->n++;
-}
-
-static const char *
-fixture(const char *name)
-{
-	static char buf[4096];
-	const char *top = getenv("top_srcdir");
-
-	snprintf(buf, sizeof buf, "%s/tests/fixtures/logs/%s",
-		 top != NULL ? top : TOP_SRCDIR, name);
-	return buf;
 }
 
 static struct got *
@@ -168,7 +158,7 @@ scan_fixture(const char *name, struct logscan_stats *st)
 
 	memset(&g, 0, sizeof g);
 	ls = logscan_new(NULL, collect, &g);
-	ck_assert_int_eq(logscan_file(ls, fixture(name)), 0);
+	ck_assert_int_eq(logscan_file(ls, tu_fixture(name)), 0);
 	*st = *logscan_stats(ls);
 	logscan_free(ls);
 	return &g;
@@ -308,7 +298,7 @@ START_TEST(prosody_lines)
 	char                 text[8192];
 	size_t               n;
 
-	fp = fopen(fixture("prosody-0.12.lines"), "r");
+	fp = fopen(tu_fixture("prosody-0.12.lines"), "r");
 	ck_assert_ptr_nonnull(fp);
 	n = fread(text, 1, sizeof text - 1, fp);
 	text[n] = '\0';
@@ -385,7 +375,7 @@ START_TEST(bad_lines_counted)
 
 	memset(&g, 0, sizeof g);
 	ls = logscan_new(NULL, collect, &g);
-	ck_assert_int_eq(logscan_file(ls, fixture("bad.lines")), 0);
+	ck_assert_int_eq(logscan_file(ls, tu_fixture("bad.lines")), 0);
 	st = logscan_stats(ls);
 	ck_assert_uint_eq(st->lines, 7);
 	ck_assert_uint_eq(st->bad, 6);
@@ -451,13 +441,14 @@ START_TEST(rotated_gzip_in_order)
 
 	memset(&whole, 0, sizeof whole);
 	ls = logscan_new(NULL, collect, &whole);
-	ck_assert_int_eq(logscan_file(ls, fixture("ejabberd-23.01.lines")), 0);
+	ck_assert_int_eq(logscan_file(ls, tu_fixture("ejabberd-23.01.lines")),
+			 0);
 	logscan_free(ls);
 	memset(&parts, 0, sizeof parts);
 	ls = logscan_new(NULL, collect, &parts);
 	ck_assert_int_eq(
-	    logscan_file(ls, fixture("ejabberd-rotated.lines.1.gz")), 0);
-	ck_assert_int_eq(logscan_file(ls, fixture("ejabberd-rotated.lines")),
+	    logscan_file(ls, tu_fixture("ejabberd-rotated.lines.1.gz")), 0);
+	ck_assert_int_eq(logscan_file(ls, tu_fixture("ejabberd-rotated.lines")),
 			 0);
 	ck_assert_uint_eq(logscan_stats(ls)->files, 2);
 	ck_assert_uint_eq(logscan_stats(ls)->bad, 0);
@@ -482,7 +473,7 @@ START_TEST(truncated_gzip)
 	struct got      g;
 	struct logscan *ls;
 
-	in = fopen(fixture("ejabberd-rotated.lines.1.gz"), "rb");
+	in = fopen(tu_fixture("ejabberd-rotated.lines.1.gz"), "rb");
 	ck_assert_ptr_nonnull(in);
 	n = fread(buf, 1, sizeof buf, in);
 	fclose(in);

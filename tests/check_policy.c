@@ -17,6 +17,7 @@
 #include "policy/policy.h"
 #include "policy/policy_int.h"
 #include "storage/store.h"
+#include "tests/testutil.h"
 
 #define T0_MONO 1000000000000ull /* ns */
 #define T0_WALL 1700000000000ll  /* unix ms */
@@ -560,19 +561,14 @@ listed_cb(const struct pol_info *info, void *arg)
 
 START_TEST(test_restart_through_store)
 {
-	char              path[] = "/tmp/check_policy.XXXXXX";
-	char              db[64], side[80];
+	char              db[160];
 	struct store     *st;
 	struct policy    *p;
 	struct pol_answer a;
 	struct pol_info   info;
-	int               fd, i;
+	int               i;
 
-	fd = mkstemp(path);
-	ck_assert_int_ne(fd, -1);
-	close(fd);
-	unlink(path);
-	snprintf(db, sizeof db, "%s.db", path);
+	tu_tmpdb(db, sizeof db, "check_policy");
 	st = store_open(db);
 	ck_assert_ptr_nonnull(st);
 	p = pol_new(&cfg, st);
@@ -623,11 +619,7 @@ START_TEST(test_restart_through_store)
 	ck_assert_int_eq(naudit, 1);
 	pol_free(p);
 	store_close(st);
-	unlink(db);
-	snprintf(side, sizeof side, "%s-wal", db);
-	unlink(side);
-	snprintf(side, sizeof side, "%s-shm", db);
-	unlink(side);
+	tu_rmdb(db);
 }
 END_TEST
 

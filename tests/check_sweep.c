@@ -17,17 +17,7 @@
 #include "tools/logscan.h"
 #include "tools/report.h"
 #include "tools/sweep.h"
-
-static const char *
-fixture(const char *name)
-{
-	static char buf[4096];
-	const char *top = getenv("top_srcdir");
-
-	snprintf(buf, sizeof buf, "%s/tests/fixtures/logs/%s",
-		 top != NULL ? top : TOP_SRCDIR, name);
-	return buf;
-}
+#include "tests/testutil.h"
 
 static struct sweep *
 sweep_files(enum sweep_mode mode, const char **files, size_t n)
@@ -47,7 +37,7 @@ sweep_files(enum sweep_mode mode, const char **files, size_t n)
 
 START_TEST(fixture_seed)
 {
-	const char              *f[] = {fixture("ejabberd-23.01.lines")};
+	const char              *f[] = {tu_fixture("ejabberd-23.01.lines")};
 	struct sweep            *sw = sweep_files(SWEEP_SEED, f, 1);
 	const struct sweep_acct *a;
 
@@ -74,7 +64,7 @@ END_TEST
 
 START_TEST(fixture_prosody_scored)
 {
-	const char              *f[] = {fixture("prosody-0.12.lines")};
+	const char              *f[] = {tu_fixture("prosody-0.12.lines")};
 	struct sweep            *sw = sweep_files(SWEEP_SCORED, f, 1);
 	const struct sweep_acct *a = sweep_get(sw, "zaxirobo@localhost");
 
@@ -116,7 +106,7 @@ csv(FILE *fp, struct sweep *sw, const char *unused)
 
 START_TEST(fixture_outputs)
 {
-	const char   *f[] = {fixture("ejabberd-23.01.lines")};
+	const char   *f[] = {tu_fixture("ejabberd-23.01.lines")};
 	struct sweep *sw = sweep_files(SWEEP_SEED, f, 1);
 	char         *out;
 
@@ -329,7 +319,7 @@ START_TEST(import_quarantines)
 {
 	char                 dir[] = "/tmp/check_sweep.XXXXXX", db[256];
 	char                *argv[] = {"sweep", "--import", db,
-				       (char *)fixture("ejabberd-23.01.lines"), NULL};
+				       (char *)tu_fixture("ejabberd-23.01.lines"), NULL};
 	struct store        *st;
 	struct store_subject subj;
 	int                  n = 0;
@@ -398,8 +388,9 @@ START_TEST(report_counts)
 	ck_assert_int_eq(report_load_spamtraps(r, path), 0);
 	unlink(path);
 	ls = logscan_new(&lo, report_rec, r);
-	ck_assert_int_eq(logscan_file(ls, fixture("ejabberd-23.01.lines")), 0);
-	ck_assert_int_eq(logscan_file(ls, fixture("prosody-0.12.lines")), 0);
+	ck_assert_int_eq(logscan_file(ls, tu_fixture("ejabberd-23.01.lines")),
+			 0);
+	ck_assert_int_eq(logscan_file(ls, tu_fixture("prosody-0.12.lines")), 0);
 	logscan_free(ls);
 	report_totals(r, &total, &nouser);
 	ck_assert_uint_eq(total, 4);
