@@ -39,7 +39,8 @@ static void
 list_form(struct adhoc_req *r)
 {
 	xmpp_stanza_t     *x, *f;
-	static const char *vs[] = {"all", "throttle", "quarantine", "block"};
+	static const char *vs[] = {"all", "throttle", "quarantine", "block",
+				   "allowlist"};
 	static const char *ts[] = {"all", "account", "domain", "ip", "prefix"};
 	size_t             i;
 
@@ -47,7 +48,8 @@ list_form(struct adhoc_req *r)
 	ah_status(r, "executing");
 	ah_actions(r, "next", 0, 1, 0);
 	x = ah_form(r, "form", "List quarantines and blocks",
-		    "Subjects whose verdict is not allow, by type and name.");
+		    "Subjects whose verdict is not allow (or the allowlisted "
+		    "ones), by type and name.");
 	f = ah_field(r, x, "list-single", "verdict", "Verdict", "all");
 	for (i = 0; i < sizeof vs / sizeof vs[0]; i++)
 		ah_option(r, f, vs[i], vs[i]);
@@ -115,15 +117,11 @@ ah_cmd_list(struct adhoc_req *r)
 		return;
 	}
 	if (s->stage == 0) {
-		if (ah_get(r, "verdict", v, sizeof v) != 1 ||
-		    strcmp(v, "all") == 0)
-			s->vfilter = FG_V__MAX;
-		else if (fg_verdict_parse(v, &s->vfilter) == -1 ||
-			 s->vfilter == FG_V_ALLOW) {
+		if (adm_list_filter(
+			ah_get(r, "verdict", v, sizeof v) == 1 ? v : NULL,
+			&s->vfilter) == -1) {
 			list_form(r);
-			ah_note(r, "error",
-				"verdict is all, throttle, "
-				"quarantine or block");
+			ah_note(r, "error", "verdict is " ADM_LIST_FILTERS);
 			return;
 		}
 		if (ah_get(r, "type", t, sizeof t) != 1 ||

@@ -243,10 +243,8 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	char              t[32], msg[64];
 	size_t            i;
 
-	if (rq->filter != NULL && strcmp(rq->filter, "all") != 0 &&
-	    (fg_verdict_parse(rq->filter, &vf) == -1 || vf == FG_V_ALLOW)) {
-		put_status(b, rq->json, ADM_BAD,
-			   "filter is throttle, quarantine, block or all");
+	if (adm_list_filter(rq->filter, &vf) == -1) {
+		put_status(b, rq->json, ADM_BAD, "filter is " ADM_LIST_FILTERS);
 		return ADM_BAD;
 	}
 	if (rq->type != NULL && strcmp(rq->type, "all") != 0 &&

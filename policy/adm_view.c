@@ -155,9 +155,30 @@ adm_list_get(const struct adm_env *env, enum fg_verdict verdict,
 	lc.cap = 0;
 	lc.verdict = verdict;
 	lc.type = type;
-	pol_foreach_listed(env->pol, on_listed, &lc);
+	if (verdict == FG_V_ALLOW)
+		pol_foreach_allowlisted(env->pol, on_listed, &lc);
+	else
+		pol_foreach_listed(env->pol, on_listed, &lc);
 	if (l->n > 1)
 		qsort(l->v, l->n, sizeof *l->v, entry_cmp);
+}
+
+int
+adm_list_filter(const char *s, enum fg_verdict *vf)
+{
+	if (s == NULL || strcmp(s, "all") == 0) {
+		*vf = FG_V__MAX;
+		return 0;
+	}
+	if (strcmp(s, "allowlist") == 0) {
+		*vf = FG_V_ALLOW;
+		return 0;
+	}
+	/* "allow" alone would read as "everything allowed", which list
+	 * cannot show */
+	if (fg_verdict_parse(s, vf) == -1 || *vf == FG_V_ALLOW)
+		return -1;
+	return 0;
 }
 
 void

@@ -191,8 +191,10 @@ pol_inspect(struct policy *p, enum fg_subj type, const char *key,
 	return 0;
 }
 
-void
-pol_foreach_listed(struct policy *p, pol_info_cb cb, void *arg)
+/* The listed subjects (a verdict or an override) that are allowlisted,
+ * or that are not allow. */
+static void
+foreach_listed(struct policy *p, int allowlisted, pol_info_cb cb, void *arg)
 {
 	struct rep_subj *s, *next;
 	struct pol_info  info;
@@ -200,9 +202,22 @@ pol_foreach_listed(struct policy *p, pol_info_cb cb, void *arg)
 
 	for (s = LIST_FIRST(rep_listed(p->rep)); s != NULL; s = next) {
 		next = LIST_NEXT(s, listed);
-		if (pol_effective(s) == FG_V_ALLOW)
+		if (allowlisted ? s->override != FG_OVR_ALLOW
+				: pol_effective(s) == FG_V_ALLOW)
 			continue;
 		fill_info(p, s, now, &info);
 		cb(&info, arg);
 	}
+}
+
+void
+pol_foreach_listed(struct policy *p, pol_info_cb cb, void *arg)
+{
+	foreach_listed(p, 0, cb, arg);
+}
+
+void
+pol_foreach_allowlisted(struct policy *p, pol_info_cb cb, void *arg)
+{
+	foreach_listed(p, 1, cb, arg);
 }

@@ -137,9 +137,14 @@ void adm_inspect(const struct adm_env *, const char *subject, struct adm_view *,
 		 struct adm_result *);
 
 /* Listed subjects (effective verdict not allow), sorted by type and
- * key; verdict filter FG_V__MAX and type filter FG_SUBJ__MAX mean all. */
+ * key; verdict filter FG_V__MAX and type filter FG_SUBJ__MAX mean all,
+ * and FG_V_ALLOW lists the allowlisted subjects instead. */
 void adm_list_get(const struct adm_env *, enum fg_verdict, enum fg_subj,
 		  struct adm_list *);
+/* The verdict filter of list from admin text: all (or NULL), throttle,
+ * quarantine, block, allowlist; 0 or -1. */
+int adm_list_filter(const char *, enum fg_verdict *);
+#define ADM_LIST_FILTERS "all, throttle, quarantine, block or allowlist"
 void adm_list_free(struct adm_list *);
 
 /* Named figures for stats: listed subjects by verdict, the policy's and

@@ -117,6 +117,8 @@ int  pol_inspect(struct policy *, enum fg_subj, const char *key,
      struct pol_info *);
 /* Every subject whose effective verdict is not allow. */
 void pol_foreach_listed(struct policy *, pol_info_cb, void *);
+/* Every subject an admin allowlisted (which pol_foreach_listed skips). */
+void pol_foreach_allowlisted(struct policy *, pol_info_cb, void *);
 
 /* Periodic work (decay expiry, bucket sweep); call from a timer. */
 void pol_tick(struct policy *);

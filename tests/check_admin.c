@@ -134,13 +134,14 @@ END_TEST
 
 START_TEST(test_ctl_parse)
 {
-	struct adm_req rq;
-	char           err[128];
-	char           l1[] = "block\tsubject=a@example.org\treason=bot wave\t"
-			      "for=1d\tformat=json\n";
-	char           b1[] = "", b2[] = "block\tsubject", b3[] = "block\tx=1";
-	char           b4[] = "block\tsubject=a\tsubject=b";
-	char           b5[] = "block\tsubject=a\x01", b6[] = "list\tformat=xml";
+	struct adm_req  rq;
+	enum fg_verdict vf;
+	char            err[128];
+	char            l1[] = "block\tsubject=a@example.org\treason=bot wave\t"
+			       "for=1d\tformat=json\n";
+	char            b1[] = "", b2[] = "block\tsubject", b3[] = "block\tx=1";
+	char            b4[] = "block\tsubject=a\tsubject=b";
+	char b5[] = "block\tsubject=a\x01", b6[] = "list\tformat=xml";
 
 	ck_assert_int_eq(adm_ctl_parse(l1, &rq, err, sizeof err), 0);
 	ck_assert_str_eq(rq.verb, "block");
@@ -157,6 +158,16 @@ START_TEST(test_ctl_parse)
 	ck_assert_ptr_nonnull(strstr(err, "twice"));
 	ck_assert_int_eq(adm_ctl_parse(b5, &rq, err, sizeof err), -1);
 	ck_assert_int_eq(adm_ctl_parse(b6, &rq, err, sizeof err), -1);
+	ck_assert_int_eq(adm_list_filter(NULL, &vf), 0);
+	ck_assert_int_eq(vf, FG_V__MAX);
+	ck_assert_int_eq(adm_list_filter("all", &vf), 0);
+	ck_assert_int_eq(vf, FG_V__MAX);
+	ck_assert_int_eq(adm_list_filter("quarantine", &vf), 0);
+	ck_assert_int_eq(vf, FG_V_QUARANTINE);
+	ck_assert_int_eq(adm_list_filter("allowlist", &vf), 0);
+	ck_assert_int_eq(vf, FG_V_ALLOW);
+	ck_assert_int_eq(adm_list_filter("allow", &vf), -1);
+	ck_assert_int_eq(adm_list_filter("maybe", &vf), -1);
 	ck_assert_int_eq(adm_ctl_exit(ADM_OK), 0);
 	ck_assert_int_eq(adm_ctl_exit(ADM_BAD), 2);
 	ck_assert_int_eq(adm_ctl_exit(ADM_NOTFOUND), 1);
@@ -250,6 +261,20 @@ START_TEST(test_verbs)
 	adm_list_get(&env, FG_V_BLOCK, FG_SUBJ__MAX, &l);
 	ck_assert_int_eq(l.n, 1);
 	ck_assert_str_eq(l.v[0].key, "alice@example.org");
+	adm_list_free(&l);
+
+	/* the allowlisted are not "listed", but list allowlist shows them */
+	ck_assert_int_eq(
+	    act(&env, ADM_ALLOWLIST, "erin@example.org", "trusted", NULL),
+	    ADM_OK);
+	adm_list_get(&env, FG_V__MAX, FG_SUBJ__MAX, &l);
+	ck_assert_int_eq(l.n, 1);
+	adm_list_free(&l);
+	adm_list_get(&env, FG_V_ALLOW, FG_SUBJ__MAX, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.v[0].key, "erin@example.org");
+	ck_assert_int_eq(l.v[0].override, FG_OVR_ALLOW);
+	ck_assert_str_eq(l.v[0].reason, "trusted");
 	adm_list_free(&l);
 
 	ck_assert_int_eq(

@@ -40,7 +40,7 @@ struct verb {
 
 static const struct verb verbs[] = {
     {"inspect", 1, -1, 0, "SUBJECT"},
-    {"list", 0, -1, 0, "[all|throttle|quarantine|block] [-t TYPE]"},
+    {"list", 0, -1, 0, "[all|throttle|quarantine|block|allowlist] [-t TYPE]"},
     {"block", 1, 1, 1, "[-f DURATION] SUBJECT REASON..."},
     {"unblock", 1, 0, 0, "SUBJECT [REASON...]"},
     {"quarantine", 1, 1, 1, "[-f DURATION] SUBJECT REASON..."},

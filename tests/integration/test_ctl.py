@@ -136,6 +136,11 @@ def main():
             check([i["subject"] for i in j["items"]] == ["alice@" + d], "list quarantine filters")
             r = ctl("list", "-t", "domain", expect=0)
             check("0 listed" in r.stdout, "list -t domain is empty")
+            j = ctl.json("list", "allowlist")
+            items = [(i["subject"], i["override"], i["reason"]) for i in j["items"]]
+            check(items == [("carol@" + d, "allow", "trusted")],
+                  "list allowlist shows the allowlisted account (%s)" % items)
+            ctl("list", "allow", expect=2)
 
             # unblock: the next invitation is delivered
             ctl("unblock", "alice@" + d, "false", "positive", expect=0)
