@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""ejabberd with mod_floodgate: message throughput between two contacts.
+
+    top_builddir=BUILD /usr/bin/python3 bench/bench_ejabberd.py
+        [--messages N] [--rounds R] [--no-pin]
+
+Use a build without sanitizers. Not run by make check.
+
+Two ejabberd 23.01 nodes run side by side: plain, and with mod_floodgate
+installed (module_install, as an operator does) and floodgated connected,
+metering every message. On each, "sender" and "receiver" are mutual
+contacts. A raw-socket sender writes M <message type='chat'/> stanzas at
+once; a raw-socket receiver counts them; the rate is taken at the receiver
+from its first read to the M-th message. Rounds are interleaved (the order
+alternates every round); medians and the ratio floodgate/plain are
+printed, and beside them ejabberd's CPU time per message (scheduler
+nanoseconds of all the VM's threads, /proc/PID/task/*/schedstat).
+
+The raw clients, one round, the CPU accounting and the pinning are
+bench_prosody.py's, imported from it, so both benchmarks measure the same
+way.
+
+On a machine with two or more CPUs every thread of each ejabberd VM
+(schedulers, dirty schedulers, async and system threads) runs pinned to
+CPU 0, and the bench, its clients and floodgated to CPU 1 (--no-pin to
+turn off). The VMs are started from the bench, which is already on CPU 1,
+so the BEAM sees one available CPU and sets one scheduler (and one dirty
+CPU scheduler) online; the numbers are printed.
+"""
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # keep the source tree clean (bench_prosody too)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+
+from bench_prosody import DOMAIN, machine, make_contacts, one_round, pin  # noqa: E402
+from fgtest import Workdir, daemon  # noqa: E402
+from fgtest.client import run  # noqa: E402
+from fgtest.ejabberd import ERL, EjabberdServer, available, ejabberd_dir  # noqa: E402
+from fgtest.ports import LOOPBACK  # noqa: E402
+
+ORDER = ("plain", "floodgate")
+
+
+def vm_info(srv):
+    """Schedulers online of the node's VM, asked over Erlang distribution
+    the way fgtest's control client asks (a hidden node, no epmd)."""
+    name = "bench%d@%s" % (os.getpid(), LOOPBACK)
+    script = ("Node = '%s', "
+              "io:format(\"~p ~p ~p ~p~n\", "
+              "[rpc:call(Node, erlang, system_info, [I], 10000) || "
+              " I <- [schedulers_online, schedulers, dirty_cpu_schedulers_online, "
+              "       dirty_cpu_schedulers]]), halt()." % srv.node)
+    cmd = [ERL, "-name", name] + srv._dist_args() + [
+        "-dist_listen", "false", "-hidden", "-noinput", "-eval", script]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=srv.env(),
+                       cwd=srv.spool)
+    f = r.stdout.split()
+    return "%s of %s schedulers and %s of %s dirty CPU schedulers online" % tuple(f[:4]) \
+        if len(f) >= 4 else "schedulers unknown (%s)" % (r.stdout + r.stderr).strip()
+
+
+def describe_vm(srv):
+    return "%d threads; %s" % (len(os.listdir("/proc/%d/task" % srv.pid)), vm_info(srv))
+
+
+def ejabberd_version():
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "ejabberd"],
+                              capture_output=True, text=True).stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+def report(servers, fg, m, rounds):
+    for name in ORDER:  # warm-up, not counted
+        one_round(servers[name], max(2000, m // 10), "warm")
+    rates = {name: [] for name in ORDER}
+    cpus = {name: [] for name in ORDER}
+    ev0 = fg.metric("floodgate_meter_events_total")
+    for r in range(rounds):
+        rot = ORDER[r % 2:] + ORDER[:r % 2]
+        for name in rot:
+            rates[name].append(one_round(servers[name], m, "r%d" % r, cpus[name]))
+    print()
+    print("message throughput between two contacts, %d messages a round, %d rounds "
+          "(interleaved), msg/s at the receiver:" % (m, rounds))
+    med = {name: statistics.median(v) for name, v in rates.items()}
+    cmed = {name: statistics.median(v) for name, v in cpus.items()}
+    for name in ORDER:
+        print("   %-10s median %7.0f  rounds %s" % (name, med[name],
+                                                  " ".join("%.0f" % x for x in rates[name])))
+    print("   ratio floodgate/plain = %.3f" % (med["floodgate"] / med["plain"]))
+    print("   ejabberd CPU per message, median (rounds): %s" % "; ".join(
+        "%s %.2f us (%s)" % (name, cmed[name], " ".join("%.2f" % x for x in cpus[name]))
+        for name in ORDER))
+    print("   cost ratio plain/floodgate (CPU per message) = %.3f"
+          % (cmed["plain"] / cmed["floodgate"]))
+    print("   floodgated received %d meter events during the measured rounds "
+          "(one per pair and batch, count= carries the messages)"
+          % (fg.metric("floodgate_meter_events_total") - ev0))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--messages", type=int, default=40000)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin ejabberd to CPU 0 and the clients and floodgated to CPU 1")
+    args = ap.parse_args()
+    env = ["top_builddir=%s" % shlex.quote(os.environ["top_builddir"])] \
+        if "top_builddir" in os.environ else []
+    print("command: %s" % " ".join(env + [shlex.quote(sys.executable)]
+                                   + [shlex.quote(x) for x in sys.argv]))
+    if not daemon.available():
+        print("floodgated not built at %s" % daemon.binary())
+        sys.exit(77)
+    if not available():
+        print("ejabberd 23.01 not installed")
+        sys.exit(77)
+    print(machine())
+    print("ejabberd %s (%s)" % (ejabberd_version(), ejabberd_dir()))
+    # The VMs inherit the bench's CPU 1 at start (so the BEAM counts one
+    # available CPU and sets one scheduler online), then every thread
+    # moves to CPU 0.
+    pinned = not args.no_pin and (os.cpu_count() or 1) >= 2
+    if pinned:
+        os.sched_setaffinity(0, {1})
+    sys.stdout.flush()
+
+    with Workdir("bench-ejabberd") as wd:
+        # A whole round arrives at once: let the receiving c2s queue hold
+        # it rather than closing the stream (default 10000).
+        common = dict(domain=DOMAIN, log_level="info",
+                      global_options={"max_fsm_queue": 10 * args.messages})
+        servers = {
+            "plain": EjabberdServer(os.path.join(wd, "plain"), floodgate=False, **common),
+            "floodgate": EjabberdServer(os.path.join(wd, "floodgate"), floodgate=True, **common),
+        }
+        fgsrv = servers["floodgate"]
+        fg = daemon.Floodgated(os.path.join(wd, "fg"), fgsrv, verbose=False, limits={
+            "account.stranger-message": "off", "account.subscribe": "off", "account.message": "off"})
+        try:
+            for name, s in servers.items():
+                s.start()
+                if pinned:
+                    pin(s.pid, {0})
+                s.register_many([(u, "pw") for u in ("sender", "receiver")])
+            fg.start()
+            if not fgsrv.wait_log("verdict cache for %s loaded" % DOMAIN, timeout=15):
+                raise RuntimeError("mod_floodgate did not fetch the verdict set")
+            print("cpu pinning: %s" % (
+                "every thread of each ejabberd VM on CPU 0 (plain: %s; floodgate: %s); "
+                "clients, bench and floodgated on CPU 1"
+                % (describe_vm(servers["plain"]), describe_vm(fgsrv))
+                if pinned else "none (plain: %s; floodgate: %s)"
+                % (describe_vm(servers["plain"]), describe_vm(fgsrv))))
+            for name, s in servers.items():
+                subs = run(make_contacts(s, "sender", "receiver"), timeout=30)
+                if subs != ("both", "both"):
+                    raise RuntimeError("%s: sender/receiver are not mutual contacts: %s" % (name, subs))
+            if pinned:  # threads started since (none expected): on CPU 0 too
+                for s in servers.values():
+                    pin(s.pid, {0})
+            sys.stdout.flush()
+            report(servers, fg, args.messages, args.rounds)
+        except BaseException:
+            for s in servers.values():
+                s.dump_log(lines=30)
+            fg.dump_log(lines=30)
+            raise
+        finally:
+            fg.stop()
+            for s in servers.values():
+                s.stop()
+
+
+if __name__ == "__main__":
+    main()
