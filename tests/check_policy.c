@@ -307,6 +307,28 @@ START_TEST(test_quarantine_contacts)
 }
 END_TEST
 
+/* Recent signals read newest first, a repeated one said once. */
+START_TEST(test_signal_text)
+{
+	struct policy  *p = pol_new(&cfg, NULL);
+	struct pol_info info;
+	const char     *u = "s@example.org";
+
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 1);
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 1);
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "beta", 2);
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 1);
+	ck_assert_int_eq(pol_inspect(p, FG_SUBJ_ACCOUNT, u, &info), 0);
+	ck_assert_str_eq(info.signals, "alpha=1 beta=2 alpha=1 (2 times)");
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 1);
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 1);
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 1);
+	ck_assert_int_eq(pol_inspect(p, FG_SUBJ_ACCOUNT, u, &info), 0);
+	ck_assert_str_eq(info.signals, "alpha=1 (4 times)");
+	pol_free(p);
+}
+END_TEST
+
 /* Overrides beat every automatic decision, most specific first. */
 START_TEST(test_override_precedence)
 {
@@ -635,6 +657,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_checked_fixture(ts, setup, NULL);
 	tcase_add_test(tc, test_normalise);
+	tcase_add_test(tc, test_signal_text);
 	tcase_add_test(tc, test_decay_closed_form);
 	tcase_add_test(tc, test_hysteresis);
 	tcase_add_test(tc, test_prefix_capped);
