@@ -16,7 +16,9 @@
 %%% between A and B is between contacts when the roster of a local party
 %%% among A and B holds the other with a subscription (from, to, both) or a
 %%% pending request in either direction.  For s2s traffic only the local
-%%% recipient's roster is known.
+%%% recipient's roster is known.  Answers "contact" are cached per pair
+%%% for a few seconds (mod_floodgate_srv, "Contact cache"); subscription
+%%% presences and roster item changes forget them at once.
 %%%
 %%% Copyright (c) floodgate authors.  See COPYING.
 %%%----------------------------------------------------------------------
@@ -31,6 +33,9 @@
          c2s_stream_started/2, register_user/2,
          sm_register_connection_hook/3, sm_remove_connection_hook/3,
          component_connected/1]).
+%% hooks that keep the contact cache true
+-export([roster_out_subscription/1, roster_in_subscription/2,
+         roster_process_item/2]).
 %% IQ handler (verdict pushes); decode_iq_subel/1 keeps gen_iq_handler
 %% from rejecting our unknown payload with bad-request.
 -export([process_iq/1, decode_iq_subel/1]).
@@ -41,6 +46,7 @@
 
 -include("logger.hrl").
 -include("xmpp.hrl").
+-include("mod_roster.hrl").
 
 -define(NS, <<"urn:floodgate:0">>).
 -define(WAIT_SLACK, 100).     % ms: our own receive outlives ejabberd_iq's timer
@@ -98,7 +104,11 @@ hooks() ->
      {c2s_stream_started, c2s_stream_started, 50},
      {register_user, register_user, 50},
      {sm_register_connection_hook, sm_register_connection_hook, 50},
-     {sm_remove_connection_hook, sm_remove_connection_hook, 50}].
+     {sm_remove_connection_hook, sm_remove_connection_hook, 50},
+     %% Before mod_roster (50) writes the change: see forget_contacts/2.
+     {roster_out_subscription, roster_out_subscription, 40},
+     {roster_in_subscription, roster_in_subscription, 40},
+     {roster_process_item, roster_process_item, 40}].
 
 mod_opt_type(component) -> econf:domain();
 mod_opt_type(timeout) -> econf:timeout(millisecond);
@@ -211,13 +221,16 @@ outbound(#iq{type = set, sub_els = [El]}, JID, Host, _Verdict, _State) ->
 outbound(_Pkt, _JID, _Host, _Verdict, _State) ->
     pass.
 
+%% Most messages go to contacts: for a cached pair, one ETS lookup and a
+%% cast, no roster read.
 outbound_message(Body, JID, To, Host, Verdict, State) ->
     From = bare(JID),
-    case is_contact(JID, To) of
+    ToBare = bare(To),
+    case contact(Host, From, ToBare, fun() -> is_contact(JID, To) end) of
         true ->
             %% counted per pair, no fingerprint: the content-wave
             %% detector never counts messages between contacts
-            mod_floodgate_srv:meter_message(Host, From, bare(To)),
+            mod_floodgate_srv:meter_message(Host, From, ToBare),
             pass;
         false when Verdict == quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
@@ -226,7 +239,7 @@ outbound_message(Body, JID, To, Host, Verdict, State) ->
         false ->
             {FP, UFP} = fingerprints(Body),
             gate(Host, <<"stranger-message">>,
-                 [{<<"from">>, From}, {<<"to">>, bare(To)},
+                 [{<<"from">>, From}, {<<"to">>, ToBare},
                   {<<"ip">>, c2s_ip(State)}, {<<"contact">>, <<"0">>},
                   {<<"fp">>, FP}, {<<"ufp">>, UFP}])
     end.
@@ -337,9 +350,12 @@ inbound1(#presence{type = subscribe}, From, To, Host, Verdict, SK, State) ->
 inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
     case countable(Msg) of
         Body when is_binary(Body), To#jid.luser /= <<>> ->
-            case roster_says(To, From) of
+            FromBare = bare(From),
+            ToBare = bare(To),
+            case contact(Host, FromBare, ToBare,
+                         fun() -> roster_says(To, From) end) of
                 true ->
-                    mod_floodgate_srv:meter_message(Host, bare(From), bare(To)),
+                    mod_floodgate_srv:meter_message(Host, FromBare, ToBare),
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_domain_quarantine),
@@ -348,7 +364,7 @@ inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
                 false ->
                     {FP, UFP} = fingerprints(Body),
                     gate(Host, <<"inbound-stranger-message">>,
-                         [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
+                         [{<<"from">>, FromBare}, {<<"to">>, ToBare},
                           {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
                           {<<"fp">>, FP}, {<<"ufp">>, UFP}])
             end;
@@ -367,6 +383,47 @@ sender_verdict(Host, From) ->
         V ->
             {V, account, Bare}
     end.
+
+%%%===================================================================
+%%% contact cache: forget pairs when a roster changes
+%%%===================================================================
+%% All three run before mod_roster writes the change, in the process that
+%% makes it; mod_floodgate_srv:forget_contacts/2 also keeps the pairs out
+%% of the cache until the write is surely committed.
+
+%% A local user's subscription presence (all four types) to anyone.
+roster_out_subscription(#presence{from = #jid{lserver = Host} = From,
+                                  to = #jid{} = To}) ->
+    forget_contacts(Host, [From, To]);
+roster_out_subscription(_Pres) ->
+    ok.
+
+%% A subscription presence to a local user, from c2s or s2s; the fold's
+%% accumulator (deliver or not) is mod_roster's business.
+roster_in_subscription(Acc, #presence{from = #jid{} = From,
+                                      to = #jid{lserver = Host} = To}) ->
+    forget_contacts(Host, [From, To]),
+    Acc;
+roster_in_subscription(Acc, _Pres) ->
+    Acc.
+
+%% A roster item set or removed (roster IQ, admin commands); runs inside
+%% mod_roster's transaction, which must not fail because of us.
+roster_process_item(#roster{us = {U, S}, jid = {JU, JS, _}} = Item, Host) ->
+    forget_contacts(Host, [{U, S, <<>>}, {JU, JS, <<>>}]),
+    Item;
+roster_process_item(Item, _Host) ->
+    Item.
+
+forget_contacts(Host, Jids) ->
+    try
+        mod_floodgate_srv:forget_contacts(
+          Host, [jid:encode(jid:remove_resource(jid:tolower(J))) || J <- Jids])
+    catch Class:Reason:St ->
+            ?ERROR_MSG("floodgate: could not forget cached contacts of ~p:~n~ts",
+                       [Jids, misc:format_exception(2, Class, Reason, St)])
+    end,
+    ok.
 
 %%%===================================================================
 %%% registration, logins, sessions
@@ -639,6 +696,21 @@ is_user_to_user(_From, #jid{lserver = S}) ->
 
 is_contact(A, B) ->
     roster_says(A, B) orelse roster_says(B, A).
+
+%% Are From and To (bare JIDs) contacts?  From the contact cache, else by
+%% Lookup() (roster reads), whose "yes" is cached.
+contact(Host, From, To, Lookup) ->
+    case mod_floodgate_srv:cached_contact(Host, From, To) of
+        true -> true;
+        false ->
+            mod_floodgate_srv:count(Host, contact_lookup),
+            case Lookup() of
+                true ->
+                    mod_floodgate_srv:remember_contact(Host, From, To),
+                    true;
+                false -> false
+            end
+    end.
 
 %% Does the roster of local user Owner hold Other (subscription or pending)?
 roster_says(#jid{luser = U, lserver = S}, Other) when U /= <<>> ->

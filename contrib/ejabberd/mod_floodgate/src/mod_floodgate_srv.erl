@@ -1,11 +1,26 @@
 %%%----------------------------------------------------------------------
 %%% mod_floodgate_srv: the long-lived half of mod_floodgate, one per vhost.
 %%%
-%%% Owns the ETS verdict cache (module_install runs start/2 in a short-lived
-%%% RPC process, so the table must belong to a process that stays), the
-%%% meter batch, and the verdict sequence: pushes are applied here in
-%%% order, a gap asks for the full set, and the full set is fetched at
-%%% start and retried until it arrives.  Hooks read the cache directly.
+%%% Owns the ETS verdict cache and the contact cache (module_install runs
+%%% start/2 in a short-lived RPC process, so the tables must belong to a
+%%% process that stays), the meter batch, and the verdict sequence: pushes
+%%% are applied here in order, a gap asks for the full set, and the full
+%%% set is fetched at start and retried until it arrives.  Hooks read and
+%%% write both caches directly, from their own processes.
+%%%
+%%% Contact cache: a message between contacts is only counted, so the two
+%%% roster lookups that decide "contact" (two roster_get_jid_info folds,
+%%% i.e. roster reads) are made once per (sender, recipient) pair every
+%%% ?CONTACT_TTL, not once per message.  Entries are
+%%% {{contact, FromBare, ToBare}, ExpiresMonotonicMs}.  Only "is a contact"
+%%% is kept: a stranger's message is gated anyway, and someone who has just
+%%% become a contact must not wait for an expiry.  A subscription presence
+%%% or a roster item set/removal between A and B forgets every entry whose
+%%% sender is A or B (an ordered_set, so that is a range, not a scan), and
+%%% for ?CONTACT_FORGET_GRACE no pair with A or B is cached: the hooks run
+%%% before the roster write commits, and a lookup racing with it may still
+%%% read the old roster.  Roster changes behind those hooks (shared roster
+%%% groups, direct database edits) are seen within ?CONTACT_TTL.
 %%%
 %%% Copyright (c) floodgate authors.  See COPYING.
 %%%----------------------------------------------------------------------
@@ -16,6 +31,7 @@
          handle_info/2, terminate/2, code_change/3]).
 -export([table/1, lookup/3, push/2, meter/2, meter_message/3, resync/2, count/2, count/3,
          stats/1, normal_key/2]).
+-export([cached_contact/3, remember_contact/3, forget_contacts/2]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -24,6 +40,12 @@
 -define(FLUSH_AFTER, 1000).        % ms: a meter event waits at most this long
 -define(FETCH_TIMEOUT, 10000).     % ms: full verdict set request
 -define(FETCH_RETRY, 5000).        % ms: retry a failed full set request
+-define(CONTACT_TTL, 10000).       % ms a cached "A and B are contacts" holds
+-define(CONTACT_MAX, 10000).       % entries; at the cap the cache starts over
+-define(CONTACT_FORGET_GRACE, 2000). % ms after a subscription or roster
+                                   % change of A during which no pair with
+                                   % A is cached (the write may not be
+                                   % committed yet)
 
 -record(st, {host :: binary(),
              component :: binary(),
@@ -90,6 +112,67 @@ stats(Host) ->
     catch error:badarg -> []
     end.
 
+%%% contact cache (see the top of the file) ----------------------------
+
+contacts(Host) -> gen_mod:get_module_proc(Host, mod_floodgate_contacts).
+
+%% Were From and To (bare JIDs, as written by bare/1) contacts less than
+%% ?CONTACT_TTL ago?
+cached_contact(Host, From, To) ->
+    try ets:lookup(contacts(Host), {contact, From, To}) of
+        [{_, Expires}] -> Expires > mono_ms();
+        [] -> false
+    catch error:badarg -> false
+    end.
+
+%% The roster says From and To are contacts: remember it.
+remember_contact(Host, From, To) ->
+    Tab = contacts(Host),
+    try
+        case ets:info(Tab, size) >= ?CONTACT_MAX of
+            true -> start_over(Host, Tab);
+            false -> ok
+        end,
+        Key = {contact, From, To},
+        ets:insert(Tab, {Key, mono_ms() + ?CONTACT_TTL}),
+        %% Checked after the insert: forget_contacts/2 marks before it
+        %% deletes, so either it deletes this entry or we see its mark.
+        case forgetting(Tab, From) orelse forgetting(Tab, To) of
+            true -> ets:delete(Tab, Key);
+            false -> true
+        end,
+        ok
+    catch error:badarg -> ok
+    end.
+
+%% A subscription or roster change involves these bare JIDs: forget every
+%% pair they send in, and cache none of theirs for ?CONTACT_FORGET_GRACE.
+forget_contacts(Host, Jids) ->
+    Tab = contacts(Host),
+    Until = mono_ms() + ?CONTACT_FORGET_GRACE,
+    try
+        lists:foreach(fun(J) ->
+                              ets:insert(Tab, {{forget, J}, Until}),
+                              ets:match_delete(Tab, {{contact, J, '_'}, '_'})
+                      end, Jids)
+    catch error:badarg -> ok
+    end.
+
+forgetting(Tab, Jid) ->
+    case ets:lookup(Tab, {forget, Jid}) of
+        [{_, Until}] -> Until > mono_ms();
+        [] -> false
+    end.
+
+%% At the cap: drop every pair and every mark that no longer counts.
+start_over(Host, Tab) ->
+    Now = mono_ms(),
+    ets:select_delete(Tab, [{{{contact, '_', '_'}, '_'}, [], [true]},
+                            {{{forget, '_'}, '$1'}, [{'<', '$1', Now}], [true]}]),
+    count(Host, contact_cache_full).
+
+mono_ms() -> erlang:monotonic_time(millisecond).
+
 %% Keys as the daemon writes them: bare JIDs and domains in lower case,
 %% IPs in inet:ntoa form.
 normal_key(account, Key) ->
@@ -113,6 +196,12 @@ init([Host, Opts]) ->
     Tab = table(Host),
     catch ets:delete(Tab),
     ets:new(Tab, [named_table, public, set, {read_concurrency, true}]),
+    %% Read and written by every c2s/s2s process; ordered_set so that
+    %% forgetting one sender's pairs is a key range.
+    CTab = contacts(Host),
+    catch ets:delete(CTab),
+    ets:new(CTab, [named_table, public, ordered_set, {read_concurrency, true},
+                   {write_concurrency, true}]),
     self() ! fetch,
     {ok, #st{host = Host, tab = Tab,
              component = gen_mod:get_opt(component, Opts),
@@ -366,6 +455,8 @@ flush(#st{host = Host, component = Comp, queue = Q, qlen = N} = St) ->
         true ->
             Meter = #xmlel{name = <<"meter">>, attrs = [{<<"xmlns">>, ?NS}],
                            children = lists:reverse(Q)},
+            ?DEBUG("floodgate: sending ~B meter event(s) to ~ts: ~ts",
+                   [N, Comp, fxml:element_to_binary(Meter)]),
             ejabberd_router:route(#message{from = jid:make(Host),
                                            to = jid:make(Comp),
                                            id = p1_rand:get_string(),
