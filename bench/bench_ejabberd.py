@@ -4,7 +4,9 @@
     top_builddir=BUILD /usr/bin/python3 bench/bench_ejabberd.py
         [--messages N] [--rounds R] [--no-pin]
 
-Use a build without sanitizers. Not run by make check.
+Use a build without sanitizers. Not run by make check. mod_floodgate is
+installed from $top_srcdir/contrib/ejabberd (default: this tree), so
+top_srcdir=DIR measures another version of the module.
 
 Two ejabberd 23.01 nodes run side by side: plain, and with mod_floodgate
 installed (module_install, as an operator does) and floodgated connected,
@@ -40,7 +42,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 from bench_prosody import DOMAIN, machine, make_contacts, one_round, pin  # noqa: E402
-from fgtest import Workdir, daemon  # noqa: E402
+from fgtest import Workdir, daemon, top_srcdir  # noqa: E402
 from fgtest.client import run  # noqa: E402
 from fgtest.ejabberd import ERL, EjabberdServer, available, ejabberd_dir  # noqa: E402
 from fgtest.ports import LOOPBACK  # noqa: E402
@@ -114,8 +116,10 @@ def main():
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin ejabberd to CPU 0 and the clients and floodgated to CPU 1")
     args = ap.parse_args()
-    env = ["top_builddir=%s" % shlex.quote(os.environ["top_builddir"])] \
-        if "top_builddir" in os.environ else []
+    # top_srcdir too: mod_floodgate is installed from its contrib/ tree,
+    # which is how an older module is measured against the current one.
+    env = ["%s=%s" % (k, shlex.quote(os.environ[k])) for k in ("top_srcdir", "top_builddir")
+           if k in os.environ]
     print("command: %s" % " ".join(env + [shlex.quote(sys.executable)]
                                    + [shlex.quote(x) for x in sys.argv]))
     if not daemon.available():
@@ -125,7 +129,9 @@ def main():
         print("ejabberd 23.01 not installed")
         sys.exit(77)
     print(machine())
-    print("ejabberd %s (%s)" % (ejabberd_version(), ejabberd_dir()))
+    print("ejabberd %s (%s); mod_floodgate from %s" % (
+        ejabberd_version(), ejabberd_dir(),
+        os.path.join(top_srcdir(), "contrib", "ejabberd", "mod_floodgate")))
     # The VMs inherit the bench's CPU 1 at start (so the BEAM counts one
     # available CPU and sets one scheduler online), then every thread
     # moves to CPU 0.
