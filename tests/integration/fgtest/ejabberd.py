@@ -101,7 +101,7 @@ class EjabberdServer(ServerBase):
     def __init__(self, workdir, domain="fg.test", component_jid=None,
                  secret="fg-test-secret", floodgate=True, floodgate_options=None,
                  modules=None, global_options=None, install="module_install",
-                 log_level="info"):
+                 log_level="info", listeners=(), env=None):
         self.workdir = os.path.abspath(workdir)
         self.domain = domain
         self.component_jid = component_jid or "floodgate." + domain
@@ -110,6 +110,11 @@ class EjabberdServer(ServerBase):
         self.floodgate_options = dict(floodgate_options or {})
         self.extra_modules = dict(modules or {})
         self.global_options = dict(global_options or {})
+        # Listeners beyond c2s and the component (e.g. ejabberd_s2s_in),
+        # each with its own ip:, and environment variables for the VM
+        # (e.g. ERL_INETRC): what a federating subclass adds.
+        self.extra_listeners = [dict(x) for x in listeners]
+        self.extra_env = dict(env or {})
         self.install = install
         self.log_level = log_level
         self.host = LOOPBACK
@@ -166,7 +171,7 @@ class EjabberdServer(ServerBase):
                 {"port": self.component_port, "ip": LOOPBACK,
                  "module": "ejabberd_service",
                  "hosts": {self.component_jid: {"password": self.secret}}},
-            ],
+            ] + self.extra_listeners,
             "acl": {"local": {"user_regexp": ""},
                     "loopback": {"ip": ["127.0.0.0/8", "::1/128"]}},
             "access_rules": {"local": {"allow": "local"},
@@ -199,6 +204,7 @@ class EjabberdServer(ServerBase):
             "ERL_CRASH_DUMP": os.path.join(self.logdir, "erl_crash.dump"),
             "HOME": self.workdir,
         })
+        e.update(self.extra_env)
         return e
 
     def _dist_args(self):
