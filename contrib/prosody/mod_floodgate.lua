@@ -120,11 +120,16 @@ local function ip_verdict(ip)
 	return nil;
 end
 
--- Verdict of the sender of a stanza: account first, then its domain.
+local SEVERITY = { throttle = 1, quarantine = 2, block = 3 };
+
+-- Verdict of the sender of a stanza: its account's or its domain's,
+-- whichever is more severe (a quarantined account of a blocked domain is
+-- blocked).
 local function sender_verdict(bare)
 	local v, e = lookup("account", bare);
-	if v and v ~= "allow" then return v, e; end
-	return lookup("domain", jid_host(bare));
+	local dv, de = lookup("domain", jid_host(bare));
+	if dv and (SEVERITY[dv] or 0) > (SEVERITY[v] or 0) then return dv, de; end
+	return v, e;
 end
 
 local close_sessions; -- defined below
