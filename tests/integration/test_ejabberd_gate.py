@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fgtest import SKIP, check, skip  # noqa: E402
 from fgtest import daemon  # noqa: E402
 from fgtest.client import connect, connect_many, disconnect_all, run  # noqa: E402
-from fgtest.ejabberd import EjabberdServer  # noqa: E402
+from fgtest.ejabberd import EjabberdServer, available  # noqa: E402
 
 N_FLOOD = 40          # invitations sent by the bot
 BURST = 10            # account.subscribe burst
@@ -153,6 +153,8 @@ async def scenario(srv, fg):
 def main():
     if not daemon.available():
         skip("floodgated not built (%s)" % daemon.binary())
+    if not available():
+        skip("ejabberd 23.01 not installed")
     work = tempfile.mkdtemp(prefix="fg-ejabberd-gate-")
     srv = fg = None
     ok = False

@@ -36,7 +36,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 from . import top_srcdir
