@@ -172,7 +172,7 @@ opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
 %%% outbound: local users (c2s)
 %%%===================================================================
 user_send_packet({Pkt, #{jid := JID, lserver := Host} = State} = Acc) ->
-    From = bare(JID),
+    From = key(JID),
     case mod_floodgate_srv:lookup(Host, account, From) of
         block ->
             mod_floodgate_srv:count(Host, refused_account_block),
@@ -194,16 +194,15 @@ user_send_packet(Acc) ->
 
 outbound(#presence{type = subscribe, to = #jid{} = To}, JID, Host, Verdict,
          State) ->
-    From = bare(JID),
     Contact = is_contact(JID, To),
     case Verdict of
         quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
             {refuse, <<"policy-violation">>,
-             verdict_text(quarantine, Host, account, From)};
+             verdict_text(quarantine, Host, account, key(JID))};
         _ ->
             gate(Host, <<"subscribe">>,
-                 [{<<"from">>, From}, {<<"to">>, bare(To)},
+                 [{<<"from">>, bare(JID)}, {<<"to">>, bare(To)},
                   {<<"ip">>, c2s_ip(State)}, {<<"contact">>, flag(Contact)}])
     end;
 outbound(#message{to = #jid{} = To} = Msg, JID, Host, Verdict, State) ->
@@ -221,16 +220,16 @@ outbound(#iq{type = set, sub_els = [El]}, JID, Host, _Verdict, _State) ->
 outbound(_Pkt, _JID, _Host, _Verdict, _State) ->
     pass.
 
-%% Most messages go to contacts: for a cached pair, one ETS lookup and a
-%% cast, no roster read.
+%% Most messages go to contacts: for a cached pair, one ETS lookup and one
+%% counter update, no roster read, no JID encoded.
 outbound_message(Body, JID, To, Host, Verdict, State) ->
-    From = bare(JID),
-    ToBare = bare(To),
-    case contact(Host, From, ToBare, fun() -> is_contact(JID, To) end) of
+    From = key(JID),
+    ToKey = key(To),
+    case contact(Host, From, ToKey, fun() -> is_contact(JID, To) end) of
         true ->
             %% counted per pair, no fingerprint: the content-wave
             %% detector never counts messages between contacts
-            mod_floodgate_srv:meter_message(Host, From, ToBare),
+            mod_floodgate_srv:meter_message(Host, From, ToKey),
             pass;
         false when Verdict == quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
@@ -239,7 +238,7 @@ outbound_message(Body, JID, To, Host, Verdict, State) ->
         false ->
             {FP, UFP} = fingerprints(Body),
             gate(Host, <<"stranger-message">>,
-                 [{<<"from">>, From}, {<<"to">>, ToBare},
+                 [{<<"from">>, bare(JID)}, {<<"to">>, bare(To)},
                   {<<"ip">>, c2s_ip(State)}, {<<"contact">>, <<"0">>},
                   {<<"fp">>, FP}, {<<"ufp">>, UFP}])
     end.
@@ -350,12 +349,12 @@ inbound1(#presence{type = subscribe}, From, To, Host, Verdict, SK, State) ->
 inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
     case countable(Msg) of
         Body when is_binary(Body), To#jid.luser /= <<>> ->
-            FromBare = bare(From),
-            ToBare = bare(To),
-            case contact(Host, FromBare, ToBare,
+            FromKey = key(From),
+            ToKey = key(To),
+            case contact(Host, FromKey, ToKey,
                          fun() -> roster_says(To, From) end) of
                 true ->
-                    mod_floodgate_srv:meter_message(Host, FromBare, ToBare),
+                    mod_floodgate_srv:meter_message(Host, FromKey, ToKey),
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_domain_quarantine),
@@ -364,7 +363,7 @@ inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
                 false ->
                     {FP, UFP} = fingerprints(Body),
                     gate(Host, <<"inbound-stranger-message">>,
-                         [{<<"from">>, FromBare}, {<<"to">>, ToBare},
+                         [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
                           {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
                           {<<"fp">>, FP}, {<<"ufp">>, UFP}])
             end;
@@ -375,13 +374,13 @@ inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
 
 %% Account verdict of a remote sender first, then its domain's.
 sender_verdict(Host, From) ->
-    Bare = bare(From),
-    case mod_floodgate_srv:lookup(Host, account, Bare) of
+    Key = key(From),
+    case mod_floodgate_srv:lookup(Host, account, Key) of
         allow ->
             Domain = From#jid.lserver,
             {mod_floodgate_srv:lookup(Host, domain, Domain), domain, Domain};
         V ->
-            {V, account, Bare}
+            {V, account, Key}
     end.
 
 %%%===================================================================
@@ -418,7 +417,7 @@ roster_process_item(Item, _Host) ->
 forget_contacts(Host, Jids) ->
     try
         mod_floodgate_srv:forget_contacts(
-          Host, [jid:encode(jid:remove_resource(jid:tolower(J))) || J <- Jids])
+          Host, [begin {U, S, _} = jid:tolower(J), {U, S} end || J <- Jids])
     catch Class:Reason:St ->
             ?ERROR_MSG("floodgate: could not forget cached contacts of ~p:~n~ts",
                        [Jids, misc:format_exception(2, Class, Reason, St)])
@@ -491,9 +490,9 @@ c2s_stream_started(State, _Start) ->
 
 c2s_auth_result(#{lserver := Host} = State, true, User) ->
     meter(Host, <<"auth-ok">>, [{<<"login">>, User}, {<<"ip">>, c2s_ip(State)}]),
-    Bare = login_bare(User, Host),
-    case Bare /= error andalso
-        mod_floodgate_srv:lookup(Host, account, Bare) == block of
+    Key = login_key(User, Host),
+    case Key /= error andalso
+        mod_floodgate_srv:lookup(Host, account, Key) == block of
         true ->
             mod_floodgate_srv:count(Host, refused_account_login),
             Txt = <<"This account is blocked by the server's anti-spam policy.">>,
@@ -501,7 +500,7 @@ c2s_auth_result(#{lserver := Host} = State, true, User) ->
         false -> State
     end;
 c2s_auth_result(#{lserver := Host} = State, {false, _Reason}, User) ->
-    Exists = case login_bare(User, Host) of
+    Exists = case login_key(User, Host) of
                  error -> <<"0">>;
                  _ ->
                      {U, _} = split_login(User, Host),
@@ -674,6 +673,10 @@ ratelog(Host, Key, Fmt, Args) ->
 %%%===================================================================
 bare(#jid{} = J) -> jid:encode(jid:remove_resource(jid:tolower(J))).
 
+%% An account as the caches key it (mod_floodgate_srv: verdicts, contacts,
+%% meter counters): the #jid{}'s lowercased fields, nothing encoded.
+key(#jid{luser = U, lserver = S}) -> {U, S}.
+
 flag(true) -> <<"1">>;
 flag(false) -> <<"0">>.
 
@@ -691,6 +694,10 @@ is_user_to_user(#jid{luser = U, lserver = S}, #jid{luser = U, lserver = S}) ->
     false;
 is_user_to_user(_From, #jid{luser = <<>>}) ->
     false;
+%% The sender's own vhost: surely served here, and is_my_host/1 (a route
+%% lookup, a config read) cost about 1 us per message.
+is_user_to_user(#jid{lserver = S}, #jid{lserver = S}) ->
+    true;
 is_user_to_user(_From, #jid{lserver = S}) ->
     ejabberd_router:is_my_host(S) orelse not ejabberd_router:is_my_route(S).
 
@@ -909,14 +916,15 @@ split_login(Login, Host) ->
         [U] -> {U, Host}
     end.
 
-%% Bare JID of a login as typed (with or without @host), or error.
-login_bare(Login, Host) ->
+%% Account of a login as typed (with or without @host) as {LUser,
+%% LServer}, or error.
+login_key(Login, Host) ->
     {U, S} = split_login(Login, Host),
     case {jid:nodeprep(U), jid:nameprep(S)} of
         {error, _} -> error;
         {_, error} -> error;
         {<<>>, _} -> error;
-        {LU, LS} -> <<LU/binary, "@", LS/binary>>
+        {LU, LS} -> {LU, LS}
     end.
 
 to_xmlel(#xmlel{} = El) -> El;

@@ -12,7 +12,9 @@
 %%% roster lookups that decide "contact" (two roster_get_jid_info folds,
 %%% i.e. roster reads) are made once per (sender, recipient) pair every
 %%% ?CONTACT_TTL, not once per message.  Entries are
-%%% {{contact, FromBare, ToBare}, ExpiresMonotonicMs}.  Only "is a contact"
+%%% {{contact, From, To}, ExpiresMonotonicMs}, From and To being
+%%% {LUser, LServer} as in #jid{} (no JID is encoded for a message between
+%%% contacts: encoding cost more than the lookups).  Only "is a contact"
 %%% is kept: a stranger's message is gated anyway, and someone who has just
 %%% become a contact must not wait for an expiry.  A subscription presence
 %%% or a roster item set/removal between A and B forgets every entry whose
@@ -21,6 +23,23 @@
 %%% before the roster write commits, and a lookup racing with it may still
 %%% read the old roster.  Roster changes behind those hooks (shared roster
 %%% groups, direct database edits) are seen within ?CONTACT_TTL.
+%%%
+%%% Meter counters: a message between contacts is the most frequent event,
+%%% so the hook counts it itself, with ets:update_counter on
+%%% {From, To} ({LUser, LServer} each, encoded at the flush) in a public
+%%% table (mod_floodgate_meter_HOST), instead of a
+%%% message to this process: a cast per message cost more CPU than the
+%%% rest of the module's work on it.  Only a pair's first count since the
+%%% last flush casts (new_pair), which keeps the batch size and arms the
+%%% flush timer.  The flush takes each pair's count N with a read, then
+%%% subtracts N (ets:update_counter, -N) rather than deleting the entry,
+%%% and deletes only an entry still at 0 (select_delete, atomic per
+%%% entry): counts added in between stay in the table for the next flush
+%%% and none is lost or sent twice.
+%%%
+%%% Account verdicts are keyed {LUser, LServer} too, so that the check of
+%%% every stanza a local user sends is one ets:lookup on the #jid{}'s own
+%%% fields, on a key present only while the account has a verdict.
 %%%
 %%% Copyright (c) floodgate authors.  See COPYING.
 %%%----------------------------------------------------------------------
@@ -47,15 +66,23 @@
                                    % A is cached (the write may not be
                                    % committed yet)
 
+%% Names of a vhost's tables and process (see names/1).
+-record(names, {verdicts :: atom(),
+                contacts :: atom(),
+                meter :: atom(),
+                proc :: atom()}).
+
 -record(st, {host :: binary(),
              component :: binary(),
              batch :: pos_integer(),
              tab :: atom(),
+             meter :: atom(),
              queue = [] :: [fxml:xmlel()],
              qlen = 0 :: non_neg_integer(),
-             %% messages to contacts since the last flush, per
-             %% {From, To}: one event with count= each at the flush
-             counted = #{} :: #{{binary(), binary()} => pos_integer()},
+             %% pairs counted in the meter table since the last flush, as
+             %% far as new_pair casts and the last flush tell: only decides
+             %% when a batch is full, the table is the truth
+             pairs = 0 :: non_neg_integer(),
              flush_timer :: undefined | reference(),
              seq :: undefined | integer(),
              fetching = false :: boolean(),
@@ -65,13 +92,36 @@
 %%% API (called from hooks, in other processes)
 %%%===================================================================
 start_link(Host, Opts) ->
-    gen_server:start_link({local, proc(Host)}, ?MODULE, [Host, Opts], []).
+    gen_server:start_link({local, (make_names(Host))#names.proc}, ?MODULE,
+                          [Host, Opts], []).
 
-proc(Host) -> gen_mod:get_module_proc(Host, ?MODULE).
+%% gen_mod:get_module_proc/2 makes an atom from a binary, which on every
+%% message cost more than the ETS operation it names: the names are made
+%% once by init/1 and kept in persistent_term.  Never erased: they are a
+%% function of Host, so a left-over entry is still right (erasing one
+%% would cost a pass over every process).
+names(Host) ->
+    case persistent_term:get({?MODULE, Host}, undefined) of
+        #names{} = Names -> Names;
+        undefined -> make_names(Host)
+    end.
 
-table(Host) -> gen_mod:get_module_proc(Host, mod_floodgate_cache).
+make_names(Host) ->
+    #names{verdicts = gen_mod:get_module_proc(Host, mod_floodgate_cache),
+           contacts = gen_mod:get_module_proc(Host, mod_floodgate_contacts),
+           meter = gen_mod:get_module_proc(Host, mod_floodgate_meter),
+           proc = gen_mod:get_module_proc(Host, ?MODULE)}.
+
+proc(Host) -> (names(Host))#names.proc.
+
+table(Host) -> (names(Host))#names.verdicts.
+
+contacts(Host) -> (names(Host))#names.contacts.
+
+meter_table(Host) -> (names(Host))#names.meter.
 
 %% Cached verdict of a subject: allow | throttle | quarantine | block.
+%% Key as normal_key/2 makes it: {LUser, LServer} for an account.
 lookup(Host, Subject, Key) ->
     Tab = table(Host),
     try ets:lookup(Tab, {v, Subject, Key}) of
@@ -91,10 +141,18 @@ push(Host, El) ->
 meter(Host, Attrs) ->
     gen_server:cast(proc(Host), {meter, Attrs}).
 
-%% One message between contacts (bare JIDs): counted per pair, sent as
-%% one <event type='message' count='N'/> per pair at the flush.
+%% One message between contacts ({LUser, LServer} each): counted per
+%% pair, sent as one <event type='message' count='N'/> per pair at the
+%% flush.  Runs in the sender's (or s2s) process; see "Meter counters" at
+%% the top.
 meter_message(Host, From, To) ->
-    gen_server:cast(proc(Host), {meter_message, From, To}).
+    #names{meter = Tab, proc = Proc} = names(Host),
+    Key = {From, To},
+    try ets:update_counter(Tab, Key, 1, {Key, 0}) of
+        1 -> gen_server:cast(Proc, new_pair);
+        _ -> ok
+    catch error:badarg -> ok
+    end.
 
 resync(Host, Why) ->
     gen_server:cast(proc(Host), {resync, Why}).
@@ -114,9 +172,7 @@ stats(Host) ->
 
 %%% contact cache (see the top of the file) ----------------------------
 
-contacts(Host) -> gen_mod:get_module_proc(Host, mod_floodgate_contacts).
-
-%% Were From and To (bare JIDs, as written by bare/1) contacts less than
+%% Were From and To ({LUser, LServer} each) contacts less than
 %% ?CONTACT_TTL ago?
 cached_contact(Host, From, To) ->
     try ets:lookup(contacts(Host), {contact, From, To}) of
@@ -145,7 +201,8 @@ remember_contact(Host, From, To) ->
     catch error:badarg -> ok
     end.
 
-%% A subscription or roster change involves these bare JIDs: forget every
+%% A subscription or roster change involves these accounts
+%% ({LUser, LServer} each): forget every
 %% pair they send in, and cache none of theirs for ?CONTACT_FORGET_GRACE.
 forget_contacts(Host, Jids) ->
     Tab = contacts(Host),
@@ -173,11 +230,11 @@ start_over(Host, Tab) ->
 
 mono_ms() -> erlang:monotonic_time(millisecond).
 
-%% Keys as the daemon writes them: bare JIDs and domains in lower case,
-%% IPs in inet:ntoa form.
+%% Cache keys of the daemon's subjects: an account as {LUser, LServer}
+%% (what a #jid{} holds), domains in lower case, IPs in inet:ntoa form.
 normal_key(account, Key) ->
     try jid:decode(Key) of
-        J -> jid:encode(jid:remove_resource(jid:tolower(J)))
+        #jid{luser = U, lserver = S} -> {U, S}
     catch _:_ -> string:lowercase(Key)
     end;
 normal_key(domain, Key) -> string:lowercase(Key);
@@ -193,6 +250,11 @@ normal_key(_, Key) -> Key.
 %%%===================================================================
 init([Host, Opts]) ->
     process_flag(trap_exit, true),
+    Names = make_names(Host),
+    case persistent_term:get({?MODULE, Host}, undefined) of
+        Names -> ok;
+        _ -> persistent_term:put({?MODULE, Host}, Names)
+    end,
     Tab = table(Host),
     catch ets:delete(Tab),
     ets:new(Tab, [named_table, public, set, {read_concurrency, true}]),
@@ -202,8 +264,12 @@ init([Host, Opts]) ->
     catch ets:delete(CTab),
     ets:new(CTab, [named_table, public, ordered_set, {read_concurrency, true},
                    {write_concurrency, true}]),
+    %% Counted into by every c2s/s2s process, read only at the flush.
+    MTab = meter_table(Host),
+    catch ets:delete(MTab),
+    ets:new(MTab, [named_table, public, set, {write_concurrency, true}]),
     self() ! fetch,
-    {ok, #st{host = Host, tab = Tab,
+    {ok, #st{host = Host, tab = Tab, meter = MTab,
              component = gen_mod:get_opt(component, Opts),
              batch = gen_mod:get_opt(batch, Opts)}}.
 
@@ -214,8 +280,8 @@ handle_call(_Req, _From, St) ->
 
 handle_cast({meter, Attrs}, St) ->
     {noreply, queue_event(Attrs, St)};
-handle_cast({meter_message, From, To}, St) ->
-    {noreply, count_message({From, To}, St)};
+handle_cast(new_pair, #st{pairs = P} = St) ->
+    {noreply, flush_when_due(St#st{pairs = P + 1})};
 handle_cast({resync, Why}, St) ->
     {noreply, fetch(Why, St)};
 handle_cast({reload, Opts}, St) ->
@@ -374,16 +440,12 @@ apply_item(V, #st{tab = Tab, host = Host}) ->
     end.
 
 %% An account block ends the account's sessions at once.
-maybe_kick(Host, account, Key, block, Reason) ->
-    case jid:decode(Key) of
-        #jid{luser = U, lserver = Host} when U /= <<>> ->
-            N = ejabberd_sm:kick_user(U, Host),
-            N > 0 andalso
-                ?INFO_MSG("floodgate: closed ~B session(s) of blocked account "
-                          "~ts (~ts)", [N, Key, Reason]),
-            ok;
-        _ -> ok
-    end;
+maybe_kick(Host, account, {U, Host}, block, Reason) when U /= <<>> ->
+    N = ejabberd_sm:kick_user(U, Host),
+    N > 0 andalso
+        ?INFO_MSG("floodgate: closed ~B session(s) of blocked account "
+                  "~ts (~ts)", [N, jid:encode({U, Host, <<>>}), Reason]),
+    ok;
 maybe_kick(_, _, _, _, _) ->
     ok.
 
@@ -417,14 +479,8 @@ queue_event(Attrs, #st{queue = Q, qlen = N} = St) ->
     flush_when_due(St#st{queue = [Ev | Q], qlen = N + 1}).
 
 %% Distinct pairs count towards the batch size like queued events.
-count_message(Pair, #st{counted = C} = St) ->
-    case C of
-        #{Pair := N} -> St#st{counted = C#{Pair := N + 1}};
-        _ -> flush_when_due(St#st{counted = C#{Pair => 1}})
-    end.
-
-flush_when_due(#st{qlen = N, counted = C, batch = Max} = St) ->
-    if N + map_size(C) >= Max ->
+flush_when_due(#st{qlen = N, pairs = P, batch = Max} = St) ->
+    if N + P >= Max ->
             flush(St);
        St#st.flush_timer == undefined ->
             St#st{flush_timer = erlang:send_after(?FLUSH_AFTER, self(), flush)};
@@ -432,29 +488,68 @@ flush_when_due(#st{qlen = N, counted = C, batch = Max} = St) ->
             St
     end.
 
-flush(#st{counted = C} = St) when map_size(C) > 0 ->
-    Q = maps:fold(
-          fun({From, To}, N, Acc) ->
-                  Count = if N > 1 -> [{<<"count">>, integer_to_binary(N)}];
-                             true -> []
-                          end,
-                  [#xmlel{name = <<"event">>,
-                          attrs = [{<<"type">>, <<"message">>},
-                                   {<<"from">>, From}, {<<"to">>, To}
-                                   | Count]} | Acc]
-          end, St#st.queue, C),
-    flush(St#st{queue = Q, qlen = St#st.qlen + map_size(C), counted = #{}});
-flush(#st{qlen = 0} = St) ->
-    St;
-flush(#st{host = Host, component = Comp, queue = Q, qlen = N} = St) ->
+flush(#st{host = Host, component = Comp, batch = Max} = St) ->
     case St#st.flush_timer of
         undefined -> ok;
         T -> erlang:cancel_timer(T)
     end,
+    {Counted, Left} = take_counts(St#st.meter),
+    %% messages between contacts reported (or dropped): for admins and
+    %% test_ejabberd_contacts.py, which checks the sum across flushes
+    case lists:sum([N || {_, N} <- Counted]) of
+        0 -> ok;
+        Sum -> count(Host, contact_messages, Sum)
+    end,
+    Events = lists:reverse(St#st.queue, [message_event(From, To, N)
+                                         || {{From, To}, N} <- Counted]),
+    send_events(Host, Comp, Max, Events, length(Events)),
+    St1 = St#st{queue = [], qlen = 0, pairs = Left, flush_timer = undefined},
+    %% Pairs counted again while we read: their count waits for the next
+    %% flush, and no new_pair will come for them.
+    if Left > 0 ->
+            St1#st{flush_timer = erlang:send_after(?FLUSH_AFTER, self(), flush)};
+       true ->
+            St1
+    end.
+
+%% Every pair's count, taken out of the table (see "Meter counters" at
+%% the top), and how many pairs were counted again meanwhile.
+take_counts(MTab) ->
+    lists:foldl(
+      fun({Key, N}, {Acc, Left}) ->
+              Acc1 = if N > 0 -> [{Key, N} | Acc];
+                        true -> Acc
+                     end,
+              case ets:update_counter(MTab, Key, -N) of
+                  0 ->
+                      ets:select_delete(MTab, [{{Key, 0}, [], [true]}]),
+                      {Acc1, Left};
+                  _ ->
+                      {Acc1, Left + 1}
+              end
+      end, {[], 0}, ets:tab2list(MTab)).
+
+message_event({FU, FS}, {TU, TS}, N) ->
+    Count = if N > 1 -> [{<<"count">>, integer_to_binary(N)}];
+               true -> []
+            end,
+    #xmlel{name = <<"event">>,
+           attrs = [{<<"type">>, <<"message">>},
+                    {<<"from">>, jid:encode({FU, FS, <<>>})},
+                    {<<"to">>, jid:encode({TU, TS, <<>>})} | Count]}.
+
+%% At most Max events a message (new_pair casts may lag behind the table).
+send_events(_Host, _Comp, _Max, [], 0) ->
+    ok;
+send_events(Host, Comp, Max, Events, Len) when Len > Max ->
+    {Now, Later} = lists:split(Max, Events),
+    send_events(Host, Comp, Max, Now, Max),
+    send_events(Host, Comp, Max, Later, Len - Max);
+send_events(Host, Comp, _Max, Events, N) ->
     case ejabberd_router:is_my_route(Comp) of
         true ->
             Meter = #xmlel{name = <<"meter">>, attrs = [{<<"xmlns">>, ?NS}],
-                           children = lists:reverse(Q)},
+                           children = Events},
             ?DEBUG("floodgate: sending ~B meter event(s) to ~ts: ~ts",
                    [N, Comp, fxml:element_to_binary(Meter)]),
             ejabberd_router:route(#message{from = jid:make(Host),
@@ -467,5 +562,4 @@ flush(#st{host = Host, component = Comp, queue = Q, qlen = N} = St) ->
             mod_floodgate:ratelog(Host, meter_down,
                                   "floodgate: component ~ts not connected; "
                                   "~B meter event(s) dropped", [Comp, N])
-    end,
-    St#st{queue = [], qlen = 0, flush_timer = undefined}.
+    end.
