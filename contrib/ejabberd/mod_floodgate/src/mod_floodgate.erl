@@ -682,6 +682,9 @@ flag(false) -> <<"0">>.
 
 %% Body of a message worth gating or metering, or false.
 countable(#message{type = T}) when T == groupchat; T == error -> false;
+%% One body, the usual case: what xmpp:get_text/1 returns for it, without
+%% its language matching (which builds a binary per message).
+countable(#message{body = [#text{data = B}]}) when B /= <<>> -> B;
 countable(#message{body = Body}) ->
     case xmpp:get_text(Body) of
         <<>> -> false;
