@@ -16,7 +16,9 @@ the roster is not read for every message.  Checked here, all on one vhost:
     message is not gated (only "is a contact" is ever cached);
   - counts stay exact across flushes: two streams of messages, both ways,
     counted while the module flushes its counters several times, add up
-    to what was sent (nothing lost or sent twice at a flush).
+    to what was sent (nothing lost or sent twice at a flush);
+  - a pair idle for longer than the module keeps its meter counter
+    (METER_IDLE) is counted exactly again when it resumes.
 Exit 0 on pass, 1 on failure, 77 when the floodgated binary or ejabberd
 is missing.
 """
@@ -37,6 +39,7 @@ from fgtest.client import connect, disconnect_all, run, wait_until  # noqa: E402
 from fgtest.ejabberd import ERL, EjabberdServer, available  # noqa: E402
 from fgtest.ports import LOOPBACK  # noqa: E402
 
+METER_IDLE = 12  # s: the module's ?METER_IDLE (CONTACT_TTL 10 s + 2 flushes)
 GRACE = 2.5      # s: > the module's CONTACT_FORGET_GRACE (2 s) after a
                  # subscription change, so the pairs are cached again
 FLUSH = 1.5      # s: > the module's meter flush interval (1 s)
@@ -229,6 +232,21 @@ async def scenario(srv, fg):
               "the streams spanned several flushes")
         check(module_stat(srv, "contact_lookup") == l0, "no roster read while streaming")
         check(gates() == g0, "no streamed message was gated")
+
+        # 6. After METER_IDLE without a message the pair's counter is
+        # gone (and so are the senders' cached contacts): counted exactly
+        # again from scratch.
+        i0 = module_stat(srv, "meter_pairs_idle")
+        await asyncio.sleep(METER_IDLE + 2 * FLUSH)
+        check(module_stat(srv, "meter_pairs_idle") - i0 >= 2,
+              "alice/dave's meter counters were dropped as idle")
+        c0 = module_stat(srv, "contact_messages")
+        await asyncio.gather(send_and_wait(alice, dave, 4, "back again"),
+                             send_and_wait(dave, alice, 3, "welcome back"))
+        await asyncio.sleep(FLUSH)
+        total = module_stat(srv, "contact_messages") - c0
+        print("after %ds idle: metered %d" % (METER_IDLE + 2 * FLUSH, total))
+        check(total == 7, "an idle pair is counted exactly when it resumes (7 messages)")
     finally:
         await disconnect_all(clients)
 

@@ -225,11 +225,11 @@ outbound(_Pkt, _JID, _Host, _Verdict, _State) ->
 outbound_message(Body, JID, To, Host, Verdict, State) ->
     From = key(JID),
     ToKey = key(To),
-    case contact(Host, From, ToKey, fun() -> is_contact(JID, To) end) of
+    case contact_message(Host, From, ToKey,
+                         fun() -> is_contact(JID, To) end) of
         true ->
             %% counted per pair, no fingerprint: the content-wave
             %% detector never counts messages between contacts
-            mod_floodgate_srv:meter_message(Host, From, ToKey),
             pass;
         false when Verdict == quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
@@ -351,10 +351,9 @@ inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
         Body when is_binary(Body), To#jid.luser /= <<>> ->
             FromKey = key(From),
             ToKey = key(To),
-            case contact(Host, FromKey, ToKey,
-                         fun() -> roster_says(To, From) end) of
+            case contact_message(Host, FromKey, ToKey,
+                                 fun() -> roster_says(To, From) end) of
                 true ->
-                    mod_floodgate_srv:meter_message(Host, FromKey, ToKey),
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_domain_quarantine),
@@ -707,16 +706,18 @@ is_user_to_user(_From, #jid{lserver = S}) ->
 is_contact(A, B) ->
     roster_says(A, B) orelse roster_says(B, A).
 
-%% Are From and To (bare JIDs) contacts?  From the contact cache, else by
-%% Lookup() (roster reads), whose "yes" is cached.
-contact(Host, From, To, Lookup) ->
-    case mod_floodgate_srv:cached_contact(Host, From, To) of
+%% Are From and To ({LUser, LServer} each) contacts?  From the contact
+%% cache, else by Lookup() (roster reads), whose "yes" is cached.  A
+%% message between contacts is counted (meter) on the way.
+contact_message(Host, From, To, Lookup) ->
+    case mod_floodgate_srv:counted_contact(Host, From, To) of
         true -> true;
         false ->
             mod_floodgate_srv:count(Host, contact_lookup),
             case Lookup() of
                 true ->
                     mod_floodgate_srv:remember_contact(Host, From, To),
+                    mod_floodgate_srv:meter_message(Host, From, To),
                     true;
                 false -> false
             end

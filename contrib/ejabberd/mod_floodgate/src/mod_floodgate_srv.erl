@@ -26,25 +26,30 @@
 %%%
 %%% In front of that table, each sending process (c2s, s2s_in) keeps the
 %%% last pair it found there in its process dictionary, with the entry's
-%%% expiry and the cache generation it read before the lookup: a sender
-%%% writing to one contact reads its own memory instead of the shared
-%%% table (measured in ejabberd under load, the ETS lookup cost ~1 us).
+%%% expiry, the cache generation it read before the lookup and the pair's
+%%% meter counter: a sender writing to one contact reads its own memory
+%%% instead of two shared tables (measured in ejabberd under load, the
+%%% contact cache lookup alone cost ~1 us).
 %%% The generation (an atomics counter) is bumped after every deletion
 %%% that a forget makes, so a process entry read before it is dropped:
 %%% whoever saw the table before the deletion read the older generation.
 %%%
 %%% Meter counters: a message between contacts is the most frequent event,
-%%% so the hook counts it itself, with ets:update_counter on
-%%% {From, To} ({LUser, LServer} each, encoded at the flush) in a public
-%%% table (mod_floodgate_meter_HOST), instead of a
-%%% message to this process: a cast per message cost more CPU than the
-%%% rest of the module's work on it.  Only a pair's first count since the
-%%% last flush casts (new_pair), which keeps the batch size and arms the
-%%% flush timer.  The flush takes each pair's count N with a read, then
-%%% subtracts N (ets:update_counter, -N) rather than deleting the entry,
-%%% and deletes only an entry still at 0 (select_delete, atomic per
-%%% entry): counts added in between stay in the table for the next flush
-%%% and none is lost or sent twice.
+%%% so the hook counts it itself instead of sending this process a
+%%% message.  The meter table (mod_floodgate_meter_HOST, public) holds
+%%% {{From, To}, CRef, N} per pair ({LUser, LServer} each, encoded at the
+%%% flush): a sender that found the pair in the shared contact cache
+%%% counts in N (ets:update_counter) and keeps CRef, a counters object of
+%%% the pair, with its process dictionary entry (below); its next messages
+%%% to that contact only do counters:add/3.  Only a new pair casts
+%%% (new_pair: batch size, flush timer).  While the table is not empty
+%%% the flush runs every ?FLUSH_AFTER; it reads N and CRef and subtracts
+%%% what it read (update_counter -N, counters:sub/3), so counts made
+%%% meanwhile wait for the next flush: none is lost or sent twice.  A pair
+%%% is deleted once nothing was counted for ?METER_IDLE, and only while N
+%%% is 0 (select_delete, atomic per entry).  No process still holds its
+%%% CRef then: a process entry is made when its owner counts in N, which
+%%% the next flush sees, and it lives at most ?CONTACT_TTL after that.
 %%%
 %%% Account verdicts are keyed {LUser, LServer} too, so that the check of
 %%% every stanza a local user sends is one ets:lookup on the #jid{}'s own
@@ -59,7 +64,7 @@
          handle_info/2, terminate/2, code_change/3]).
 -export([table/1, lookup/3, push/2, meter/2, meter_message/3, resync/2, count/2, count/3,
          stats/1, normal_key/2]).
--export([cached_contact/3, remember_contact/3, forget_contacts/2]).
+-export([counted_contact/3, remember_contact/3, forget_contacts/2]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -74,6 +79,8 @@
                                    % change of A during which no pair with
                                    % A is cached (the write may not be
                                    % committed yet)
+-define(METER_IDLE, (?CONTACT_TTL + 2 * ?FLUSH_AFTER)). % ms without a count
+                                   % before a pair leaves the meter table
 
 %% Names of a vhost's tables and process (see names/1).
 -record(names, {verdicts :: atom(),
@@ -92,10 +99,11 @@
              meter :: atom(),
              queue = [] :: [fxml:xmlel()],
              qlen = 0 :: non_neg_integer(),
-             %% pairs counted in the meter table since the last flush, as
-             %% far as new_pair casts and the last flush tell: only decides
-             %% when a batch is full, the table is the truth
+             %% pairs new in the meter table since the last flush
+             %% (new_pair casts): only decides when a batch is full
              pairs = 0 :: non_neg_integer(),
+             %% when each pair in the meter table last had a count
+             seen = #{} :: #{term() => integer()},
              flush_timer :: undefined | reference(),
              seq :: undefined | integer(),
              fetching = false :: boolean(),
@@ -155,17 +163,29 @@ push(Host, El) ->
 meter(Host, Attrs) ->
     gen_server:cast(proc(Host), {meter, Attrs}).
 
-%% One message between contacts ({LUser, LServer} each): counted per
-%% pair, sent as one <event type='message' count='N'/> per pair at the
-%% flush.  Runs in the sender's (or s2s) process; see "Meter counters" at
-%% the top.
+%% One message between contacts ({LUser, LServer} each), found by a
+%% roster lookup: counted per pair, sent as one
+%% <event type='message' count='N'/> per pair at the flush.  Runs in the
+%% sender's (or s2s) process; see "Meter counters" at the top.
 meter_message(Host, From, To) ->
-    #names{meter = Tab, proc = Proc} = names(Host),
-    Key = {From, To},
-    try ets:update_counter(Tab, Key, 1, {Key, 0}) of
-        1 -> gen_server:cast(Proc, new_pair);
-        _ -> ok
+    try meter_count(names(Host), {From, To}), ok
     catch error:badarg -> ok
+    end.
+
+%% Count one message in the pair's N; its counter for the next ones.
+meter_count(#names{meter = Tab, proc = Proc} = Names, Key) ->
+    try ets:update_counter(Tab, Key, {3, 1}) of
+        %% N >= 1 now, so the flush keeps the entry for ?METER_IDLE
+        _ -> ets:lookup_element(Tab, Key, 2)
+    catch error:badarg ->
+            CRef = counters:new(1, []),
+            case ets:insert_new(Tab, {Key, CRef, 1}) of
+                true ->
+                    gen_server:cast(Proc, new_pair),
+                    CRef;
+                false ->
+                    meter_count(Names, Key)    % made meanwhile by another
+            end
     end.
 
 resync(Host, Why) ->
@@ -187,21 +207,26 @@ stats(Host) ->
 %%% contact cache (see the top of the file) ----------------------------
 
 %% Were From and To ({LUser, LServer} each) contacts less than
-%% ?CONTACT_TTL ago?
-cached_contact(Host, From, To) ->
-    #names{contacts = Tab, gen = Gen} = names(Host),
+%% ?CONTACT_TTL ago?  If so, their message is counted (meter) too.
+counted_contact(Host, From, To) ->
+    #names{contacts = Tab, gen = Gen} = Names = names(Host),
     Now = mono_ms(),
     G = atomics:get(Gen, 1),            % before the lookup: see the top
     case get(?PD_CONTACT) of
-        {From, To, Expires, G} when Expires > Now ->
+        {From, To, Expires, G, CRef} when Expires > Now ->
+            counters:add(CRef, 1, 1),
             true;
         _ ->
-            try ets:lookup(Tab, {contact, From, To}) of
+            case catch ets:lookup(Tab, {contact, From, To}) of
                 [{_, Expires}] when Expires > Now ->
-                    put(?PD_CONTACT, {From, To, Expires, G}),
+                    %% counted whatever happens next: false would make
+                    %% the caller count it again
+                    try meter_count(Names, {From, To}) of
+                        CRef -> put(?PD_CONTACT, {From, To, Expires, G, CRef})
+                    catch error:badarg -> ok
+                    end,
                     true;
                 _ -> false
-            catch error:badarg -> false
             end
     end.
 
@@ -519,12 +544,14 @@ flush_when_due(#st{qlen = N, pairs = P, batch = Max} = St) ->
             St
     end.
 
-flush(#st{host = Host, component = Comp, batch = Max} = St) ->
+flush(#st{host = Host, component = Comp, batch = Max,
+           meter = MTab} = St) ->
     case St#st.flush_timer of
         undefined -> ok;
         T -> erlang:cancel_timer(T)
     end,
-    {Counted, Left} = take_counts(St#st.meter),
+    {Counted, Seen, Idle} = take_counts(MTab, St#st.seen, mono_ms()),
+    Idle > 0 andalso count(Host, meter_pairs_idle, Idle),
     %% messages between contacts reported (or dropped): for admins and
     %% test_ejabberd_contacts.py, which checks the sum across flushes
     case lists:sum([N || {_, N} <- Counted]) of
@@ -534,31 +561,39 @@ flush(#st{host = Host, component = Comp, batch = Max} = St) ->
     Events = lists:reverse(St#st.queue, [message_event(From, To, N)
                                          || {{From, To}, N} <- Counted]),
     send_events(Host, Comp, Max, Events, length(Events)),
-    St1 = St#st{queue = [], qlen = 0, pairs = Left, flush_timer = undefined},
-    %% Pairs counted again while we read: their count waits for the next
-    %% flush, and no new_pair will come for them.
-    if Left > 0 ->
-            St1#st{flush_timer = erlang:send_after(?FLUSH_AFTER, self(), flush)};
-       true ->
-            St1
+    St1 = St#st{queue = [], qlen = 0, pairs = 0, seen = Seen,
+                flush_timer = undefined},
+    %% Pairs in the table may be counted without a word to us.
+    case ets:info(MTab, size) of
+        0 -> St1;
+        _ -> St1#st{flush_timer = erlang:send_after(?FLUSH_AFTER, self(), flush)}
     end.
 
 %% Every pair's count, taken out of the table (see "Meter counters" at
-%% the top), and how many pairs were counted again meanwhile.
-take_counts(MTab) ->
+%% the top), when each pair last had one, and how many idle pairs were
+%% deleted.
+take_counts(MTab, Seen0, Now) ->
     lists:foldl(
-      fun({Key, N}, {Acc, Left}) ->
-              Acc1 = if N > 0 -> [{Key, N} | Acc];
-                        true -> Acc
-                     end,
-              case ets:update_counter(MTab, Key, -N) of
+      fun({Key, CRef, N}, {Acc, Seen, Idle}) ->
+              N > 0 andalso ets:update_counter(MTab, Key, {3, -N}),
+              C = counters:get(CRef, 1),
+              C > 0 andalso counters:sub(CRef, 1, C),
+              case N + C of
                   0 ->
-                      ets:select_delete(MTab, [{{Key, 0}, [], [true]}]),
-                      {Acc1, Left};
-                  _ ->
-                      {Acc1, Left + 1}
+                      case Seen of
+                          #{Key := T} when Now - T > ?METER_IDLE ->
+                              D = ets:select_delete(
+                                    MTab, [{{Key, '_', 0}, [], [true]}]),
+                              {Acc, maps:remove(Key, Seen), Idle + D};
+                          #{Key := _} ->
+                              {Acc, Seen, Idle};
+                          _ ->
+                              {Acc, Seen#{Key => Now}, Idle}
+                      end;
+                  Sum ->
+                      {[{Key, Sum} | Acc], Seen#{Key => Now}, Idle}
               end
-      end, {[], 0}, ets:tab2list(MTab)).
+      end, {[], Seen0, 0}, ets:tab2list(MTab)).
 
 message_event({FU, FS}, {TU, TS}, N) ->
     Count = if N > 1 -> [{<<"count">>, integer_to_binary(N)}];
