@@ -220,8 +220,9 @@ outbound(#iq{type = set, sub_els = [El]}, JID, Host, _Verdict, _State) ->
 outbound(_Pkt, _JID, _Host, _Verdict, _State) ->
     pass.
 
-%% Most messages go to contacts: for a cached pair, one ETS lookup and one
-%% counter update, no roster read, no JID encoded.
+%% Most messages go to contacts: for the pair this sender wrote to last,
+%% a look at its process dictionary and a counter update; no roster
+%% read, no JID encoded (mod_floodgate_srv, "Meter counters").
 outbound_message(Body, JID, To, Host, Verdict, State) ->
     From = key(JID),
     ToKey = key(To),
