@@ -189,6 +189,24 @@ async def scenario(a, b, fg, pushed, r):
         r["after_ab"] = len(tagged(bob, alice_jid, "after"))
         r["after_ba"] = len(tagged(alice, bob_jid, "after"))
         r["pair_errors"] = [e for e in alice.errors + bob.errors if e[1] in (alice_jid, bob_jid)]
+
+        # A spammer whose invitation got through, to a target who never
+        # answered: a request from the sender alone makes no contact, so
+        # its message and its repeated invitation are refused from the
+        # cache too.
+        ps, pt = next(((s, t) for t in targets for s in spammers
+                       if s.boundjid.bare in t.subscriptions), (None, None))
+        if ps is None:
+            r["pending"] = "no delivered invitation to try"
+            return
+        gates2, nerr = fg.metric("floodgate_gates_total"), len(ps.errors)
+        ps.message(pt.boundjid.bare, "buy now")
+        ps.subscribe(pt.boundjid.bare)
+        await wait_until(lambda: len(ps.errors) >= nerr + 2, 10)
+        await asyncio.sleep(0.5)  # a delivery would show by now
+        r["pending"] = (sorted(e[2] for e in ps.errors[nerr:]),
+                        got_from(pt, ps.boundjid.bare),
+                        fg.metric("floodgate_gates_total") - gates2)
     finally:
         await disconnect_all(clients)
 
@@ -211,6 +229,8 @@ def report_and_check(r, a, b):
           "(%.2f s); alice to a stranger: %s"
           % (LATE, r["late_refused"], r["late_delivered"], r["late_gates"], r["late_secs"],
              r["alice_stranger"]))
+    print("a spammer to a target holding its unanswered invitation: refused %s, delivered %s, "
+          "gates asked %s" % (r["pending"] if isinstance(r["pending"], tuple) else (r["pending"],) * 3))
 
     check(r["pair_items"] == ("both", "both"), "alice and bob are mutual contacts before the wave")
     check(r["before"] == (1, 1), "the pair chats both ways before the wave")
@@ -243,5 +263,8 @@ def report_and_check(r, a, b):
     check(r["late_gates"] == 0,
           "refused by mod_floodgate from its cache, without asking floodgated (%g gates)"
           % r["late_gates"])
+    check(r["pending"] == (["policy-violation"] * 2, [], 0),
+          "a spammer's message and repeated invitation to a target holding its unanswered "
+          "invitation refused from the cache, no gate (%s)" % (r["pending"],))
     check(r["alice_stranger"] == (["policy-violation"], []),
           "alice's message to a stranger on %s refused (%s)" % (db, r["alice_stranger"]))

@@ -12,11 +12,13 @@
 %%% not answer in time the stanza goes through (fail open) unless
 %%% fail_closed is set; every such case is counted and logged.
 %%%
-%%% "Contact" (same rule as the Prosody module): a message or invitation
-%%% between A and B is between contacts when the roster of a local party
-%%% among A and B holds the other with a subscription (from, to, both) or a
-%%% pending request in either direction.  For s2s traffic only the local
-%%% recipient's roster is known.  Answers "contact" are cached per pair
+%%% "Contact" (same rule as the Prosody module): a stanza from S to R is
+%%% between contacts when the roster of a local party records a
+%%% relationship R agreed to or asked for: S's roster holds R with a
+%%% subscription (from, to, both) or a pending request from R; or R's
+%%% roster holds S with a subscription or R's own pending request to S.
+%%% A pending request from S alone does not count.  For s2s traffic only
+%%% the local recipient's roster is known.  Answers "contact" are cached per pair
 %%% for a few seconds (mod_floodgate_srv, "Contact cache"); subscription
 %%% presences and roster item changes forget them at once.
 %%%
@@ -338,7 +340,7 @@ inbound(Pkt, From, To, Host, State) ->
     end.
 
 inbound1(#presence{type = subscribe}, From, To, Host, Verdict, SK, State) ->
-    Contact = roster_says(To, From),
+    Contact = recipient_says(To, From),
     if Verdict == quarantine, not Contact ->
             mod_floodgate_srv:count(Host, refused_domain_quarantine),
             {refuse, <<"policy-violation">>, verdict_text(quarantine, Host, SK)};
@@ -353,7 +355,7 @@ inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
             FromKey = key(From),
             ToKey = key(To),
             case contact_message(Host, FromKey, ToKey,
-                                 fun() -> roster_says(To, From) end) of
+                                 fun() -> recipient_says(To, From) end) of
                 true ->
                     pass;
                 false when Verdict == quarantine ->
@@ -372,16 +374,22 @@ inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
 inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
     pass.
 
-%% Account verdict of a remote sender first, then its domain's.
+%% Verdict of a remote sender: its account's or its domain's, whichever
+%% is more severe (a quarantined account of a blocked domain is blocked).
 sender_verdict(Host, From) ->
     Key = key(From),
-    case mod_floodgate_srv:lookup(Host, account, Key) of
-        allow ->
-            Domain = From#jid.lserver,
-            {mod_floodgate_srv:lookup(Host, domain, Domain), domain, Domain};
-        V ->
-            {V, account, Key}
+    Domain = From#jid.lserver,
+    V = mod_floodgate_srv:lookup(Host, account, Key),
+    DV = mod_floodgate_srv:lookup(Host, domain, Domain),
+    case severity(DV) > severity(V) of
+        true -> {DV, domain, Domain};
+        false -> {V, account, Key}
     end.
+
+severity(block) -> 3;
+severity(quarantine) -> 2;
+severity(throttle) -> 1;
+severity(_) -> 0.
 
 %%%===================================================================
 %%% contact cache: forget pairs when a roster changes
@@ -704,8 +712,17 @@ is_user_to_user(#jid{lserver = S}, #jid{lserver = S}) ->
 is_user_to_user(_From, #jid{lserver = S}) ->
     ejabberd_router:is_my_host(S) orelse not ejabberd_router:is_my_route(S).
 
-is_contact(A, B) ->
-    roster_says(A, B) orelse roster_says(B, A).
+%% Is a message or invitation from Sender to Recipient between contacts?
+%% Only what the recipient agreed to or asked for counts (the Prosody
+%% module's rule): a request from the sender alone, still pending, makes
+%% no contact, so "invite, then message" stays a stranger message.
+is_contact(Sender, Recipient) ->
+    roster_says(Sender, Recipient, [in, both])
+        orelse roster_says(Recipient, Sender, [out, both]).
+
+%% For s2s traffic only the local recipient's roster is known.
+recipient_says(Recipient, Sender) ->
+    roster_says(Recipient, Sender, [out, both]).
 
 %% Are From and To ({LUser, LServer} each) contacts?  From the contact
 %% cache, else by Lookup() (roster reads), whose "yes" is cached.  A
@@ -724,17 +741,19 @@ contact_message(Host, From, To, Lookup) ->
             end
     end.
 
-%% Does the roster of local user Owner hold Other (subscription or pending)?
-roster_says(#jid{luser = U, lserver = S}, Other) when U /= <<>> ->
+%% Does the roster of local user Owner hold Other with a subscription,
+%% or with a pending request whose direction (ask: in = Other asked
+%% Owner, out = Owner asked Other) is one of Asks?
+roster_says(#jid{luser = U, lserver = S}, Other, Asks) when U /= <<>> ->
     case ejabberd_router:is_my_host(S) of
         true ->
             {Sub, Ask, _} = ejabberd_hooks:run_fold(
                               roster_get_jid_info, S, {none, none, []},
                               [U, S, jid:remove_resource(Other)]),
-            Sub /= none orelse Ask /= none;
+            Sub /= none orelse lists:member(Ask, Asks);
         false -> false
     end;
-roster_says(_, _) ->
+roster_says(_, _, _) ->
     false.
 
 %% Fingerprints of a body (doc/PROTOCOL.md, "Fingerprints"): fp of the
