@@ -32,7 +32,6 @@ CPU scheduler) online; the numbers are printed.
 import argparse
 import os
 import shlex
-import statistics
 import subprocess
 import sys
 
@@ -41,13 +40,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
-from bench_prosody import DOMAIN, machine, make_contacts, one_round, pin  # noqa: E402
+from bench_prosody import DOMAIN, machine, make_contacts, pin, report_throughput  # noqa: E402
 from fgtest import Workdir, daemon, top_srcdir  # noqa: E402
 from fgtest.client import run  # noqa: E402
 from fgtest.ejabberd import ERL, EjabberdServer, available, ejabberd_dir  # noqa: E402
 from fgtest.ports import LOOPBACK  # noqa: E402
 
-ORDER = ("plain", "floodgate")
 
 
 def vm_info(srv):
@@ -78,35 +76,6 @@ def ejabberd_version():
                               capture_output=True, text=True).stdout.strip() or "?"
     except OSError:
         return "?"
-
-
-def report(servers, fg, m, rounds):
-    for name in ORDER:  # warm-up, not counted
-        one_round(servers[name], max(2000, m // 10), "warm")
-    rates = {name: [] for name in ORDER}
-    cpus = {name: [] for name in ORDER}
-    ev0 = fg.metric("floodgate_meter_events_total")
-    for r in range(rounds):
-        rot = ORDER[r % 2:] + ORDER[:r % 2]
-        for name in rot:
-            rates[name].append(one_round(servers[name], m, "r%d" % r, cpus[name]))
-    print()
-    print("message throughput between two contacts, %d messages a round, %d rounds "
-          "(interleaved), msg/s at the receiver:" % (m, rounds))
-    med = {name: statistics.median(v) for name, v in rates.items()}
-    cmed = {name: statistics.median(v) for name, v in cpus.items()}
-    for name in ORDER:
-        print("   %-10s median %7.0f  rounds %s" % (name, med[name],
-                                                  " ".join("%.0f" % x for x in rates[name])))
-    print("   ratio floodgate/plain = %.3f" % (med["floodgate"] / med["plain"]))
-    print("   ejabberd CPU per message, median (rounds): %s" % "; ".join(
-        "%s %.2f us (%s)" % (name, cmed[name], " ".join("%.2f" % x for x in cpus[name]))
-        for name in ORDER))
-    print("   cost ratio plain/floodgate (CPU per message) = %.3f"
-          % (cmed["plain"] / cmed["floodgate"]))
-    print("   floodgated received %d meter events during the measured rounds "
-          "(one per pair and batch, count= carries the messages)"
-          % (fg.metric("floodgate_meter_events_total") - ev0))
 
 
 def main():
@@ -175,7 +144,8 @@ def main():
                 for s in servers.values():
                     pin(s.pid, {0})
             sys.stdout.flush()
-            report(servers, fg, args.messages, args.rounds)
+            report_throughput(servers, fg, args.messages, args.rounds, server="ejabberd",
+                              heading="")
         except BaseException:
             for s in servers.values():
                 s.dump_log(lines=30)

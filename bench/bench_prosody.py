@@ -345,19 +345,22 @@ def report_gates(fgsrv, fg, n):
     sys.stdout.flush()
 
 
-def report_throughput(servers, fg, m, rounds):
+def report_throughput(servers, fg, m, rounds, server="Prosody", heading="b. "):
+    """Interleaved rounds on every server (plain first in the dict), then
+    medians, ratios to plain and the server's CPU per message."""
     order = list(servers)
     for name in order:  # warm-up, not counted
         one_round(servers[name], max(2000, m // 10), "warm")
     rates = {name: [] for name in order}
     cpus = {name: [] for name in order}
+    ev0 = fg.metric("floodgate_meter_events_total")
     for r in range(rounds):
         rot = order[r % len(order):] + order[:r % len(order)]
         for name in rot:
             rates[name].append(one_round(servers[name], m, "r%d" % r, cpus[name]))
     print()
-    print("b. message throughput between two contacts, %d messages a round, %d rounds "
-          "(interleaved), msg/s at the receiver:" % (m, rounds))
+    print("%smessage throughput between two contacts, %d messages a round, %d rounds "
+          "(interleaved), msg/s at the receiver:" % (heading, m, rounds))
     med = {name: statistics.median(v) for name, v in rates.items()}
     cmed = {name: statistics.median(v) for name, v in cpus.items()}
     for name in order:
@@ -367,13 +370,16 @@ def report_throughput(servers, fg, m, rounds):
     if "firewall" in med:
         print("   ratio firewall/plain  = %.3f (mod_firewall, one %%RATE rule per sender)"
               % (med["firewall"] / med["plain"]))
-    print("   Prosody CPU per message, median (rounds): %s" % "; ".join(
+    print("   %s CPU per message, median (rounds): %s" % (server, "; ".join(
         "%s %.2f us (%s)" % (name, cmed[name], " ".join("%.2f" % x for x in cpus[name]))
-        for name in order))
-    print("   cost ratio plain/%s (CPU per message; at saturation Prosody's throughput is "
-          "its inverse)" % ", plain/".join(
-              "%s = %.3f" % (name, cmed["plain"] / cmed[name]) for name in order if name != "plain"))
-    print("   floodgated metered %d message events" % fg.metric("floodgate_meter_events_total"))
+        for name in order)))
+    print("   cost ratio plain/%s (CPU per message; at saturation %s's throughput is "
+          "its inverse)" % (", plain/".join(
+              "%s = %.3f" % (name, cmed["plain"] / cmed[name]) for name in order if name != "plain"),
+              server))
+    print("   floodgated received %d meter events during the measured rounds "
+          "(one per pair and batch, count= carries the messages)"
+          % (fg.metric("floodgate_meter_events_total") - ev0))
 
 
 def main():
