@@ -472,6 +472,18 @@ local function gate(kind, attrs)
 	return fail(kind, "error");
 end
 
+-- A stanza the daemon decides, unless the sender's cached quarantine
+-- refuses it first (reason: the local_refusals label); inbound replies go
+-- back over s2s.
+local function quarantine_or_gate(event, v, e, reason, kind, attrs, inbound)
+	if v == "quarantine" then
+		m_local:with_labels(reason):add(1);
+		return refuse(event, "policy-violation", verdict_text(v, e), inbound);
+	end
+	local cond, text = gate(kind, attrs);
+	if cond then return refuse(event, cond, text, inbound); end
+end
+
 --------------------------------------------------------------------------
 -- meter: batched, flushed at latest 1 s after the first queued event
 
@@ -577,13 +589,8 @@ local function outbound_subscribe(event)
 	if not (from and to) then return; end
 	local contact = is_contact(from, to);
 	local v, e = lookup("account", from);
-	if v == "quarantine" then
-		m_local:with_labels("account-quarantine"):add(1);
-		return refuse(event, "policy-violation", verdict_text(v, e));
-	end
-	local cond, text = gate("subscribe", { from = from, to = to, ip = origin.ip,
-		contact = contact and "1" or "0" });
-	if cond then return refuse(event, cond, text); end
+	return quarantine_or_gate(event, v, e, "account-quarantine", "subscribe",
+		{ from = from, to = to, ip = origin.ip, contact = contact and "1" or "0" });
 end
 module:hook("pre-presence/bare", outbound_subscribe, GATE_PRIORITY);
 module:hook("pre-presence/full", outbound_subscribe, GATE_PRIORITY);
@@ -680,13 +687,8 @@ local function outbound_uncached(event, from, to_attr)
 	end
 	local fp, ufp = fingerprints(stanza:get_child_text("body"));
 	local v, e = lookup("account", from);
-	if v == "quarantine" then
-		m_local:with_labels("account-quarantine"):add(1);
-		return refuse(event, "policy-violation", verdict_text(v, e));
-	end
-	local cond, text = gate("stranger-message", { from = from, to = to, ip = origin.ip,
-		contact = "0", fp = fp, ufp = ufp });
-	if cond then return refuse(event, cond, text); end
+	return quarantine_or_gate(event, v, e, "account-quarantine", "stranger-message",
+		{ from = from, to = to, ip = origin.ip, contact = "0", fp = fp, ufp = ufp });
 end
 
 -- The hot path: every message a local user sends comes here, and most go
@@ -751,14 +753,11 @@ local function inbound_subscribe(event)
 	local from, to = jid_bare(stanza.attr.from), jid_bare(stanza.attr.to);
 	if not (from and to) then return; end
 	local contact = is_contact(from, to);
-	local v, e = sender_verdict(from);
-	if v == "quarantine" and not contact then
-		m_local:with_labels("domain-quarantine"):add(1);
-		return refuse(event, "policy-violation", verdict_text(v, e), true);
-	end
-	local cond, text = gate("inbound-subscribe", { from = from, to = to, ip = origin.ip,
-		contact = contact and "1" or "0" });
-	if cond then return refuse(event, cond, text, true); end
+	-- a contact's request is the daemon's to decide, quarantine or not
+	local v, e;
+	if not contact then v, e = sender_verdict(from); end
+	return quarantine_or_gate(event, v, e, "domain-quarantine", "inbound-subscribe",
+		{ from = from, to = to, ip = origin.ip, contact = contact and "1" or "0" }, true);
 end
 module:hook("presence/bare", inbound_subscribe, GATE_PRIORITY);
 
@@ -779,13 +778,8 @@ local function inbound_message(event)
 	end
 	local fp, ufp = fingerprints(body);
 	local v, e = sender_verdict(from);
-	if v == "quarantine" then
-		m_local:with_labels("domain-quarantine"):add(1);
-		return refuse(event, "policy-violation", verdict_text(v, e), true);
-	end
-	local cond, text = gate("inbound-stranger-message", { from = from, to = to, ip = origin.ip,
-		contact = "0", fp = fp, ufp = ufp });
-	if cond then return refuse(event, cond, text, true); end
+	return quarantine_or_gate(event, v, e, "domain-quarantine", "inbound-stranger-message",
+		{ from = from, to = to, ip = origin.ip, contact = "0", fp = fp, ufp = ufp }, true);
 end
 module:hook("message/bare", inbound_message, BLOCK_PRIORITY);
 module:hook("message/full", inbound_message, BLOCK_PRIORITY);
