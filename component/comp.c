@@ -12,8 +12,9 @@
 #include "../policy/policy.h"
 #include "comp_int.h"
 
-static int  on_iq(xmpp_conn_t *, xmpp_stanza_t *, void *);
-static int  on_message(xmpp_conn_t *, xmpp_stanza_t *, void *);
+static int  on_stanza(xmpp_conn_t *, xmpp_stanza_t *, void *);
+static int  on_iq(struct comp *, xmpp_stanza_t *);
+static int  on_message(struct comp *, xmpp_stanza_t *);
 static void on_link(struct comp_link *, int, void *);
 
 struct comp *
@@ -29,9 +30,8 @@ comp_new(struct event_base *base, const struct fg_config *cfg,
 	c->link = comp_link_new(base, cfg->comp_jid, cfg->comp_secret,
 				cfg->comp_server, cfg->comp_port);
 	comp_link_set_state_cb(c->link, on_link, c);
-	xmpp_handler_add(comp_link_conn(c->link), on_iq, NULL, "iq", NULL, c);
-	xmpp_handler_add(comp_link_conn(c->link), on_message, NULL, "message",
-			 NULL, c);
+	xmpp_handler_add(comp_link_conn(c->link), on_stanza, NULL, NULL, NULL,
+			 c);
 	pol_set_verdict_cb(pol, comp_verdict_changed, c);
 	comp_pubsub_new(c);
 	comp_upstream_new(c);
@@ -92,9 +92,29 @@ on_link(struct comp_link *l, int up, void *arg)
 }
 
 static int
-on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
+on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
-	struct comp   *c = arg;
+	comp_dispatch(arg, st);
+	return 1;
+}
+
+void
+comp_dispatch(struct comp *c, xmpp_stanza_t *st)
+{
+	const char *name = xmpp_stanza_get_name(st);
+
+	if (name == NULL)
+		return;
+	if (strcmp(name, "iq") == 0)
+		on_iq(c, st);
+	else if (strcmp(name, "message") == 0)
+		on_message(c, st);
+	/* presence to the component carries nothing we act on */
+}
+
+static int
+on_iq(struct comp *c, xmpp_stanza_t *iq)
+{
 	const char    *type = xmpp_stanza_get_type(iq);
 	xmpp_stanza_t *q;
 	const char    *ns;
@@ -137,9 +157,8 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 }
 
 static int
-on_message(xmpp_conn_t *conn, xmpp_stanza_t *msg, void *arg)
+on_message(struct comp *c, xmpp_stanza_t *msg)
 {
-	struct comp   *c = arg;
 	const char    *type = xmpp_stanza_get_type(msg);
 	xmpp_stanza_t *meter;
 

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <strophe.h>
 
 struct comp;
 struct fg_config;
@@ -21,7 +22,10 @@ struct comp *comp_new(struct event_base *, const struct fg_config *,
 void         comp_free(struct comp *);
 void         comp_start(struct comp *);
 void         comp_stop(struct comp *);
-int          comp_up(const struct comp *);
+/* Route one received stanza (borrowed) to its protocol surface; the link
+ * calls it, and so does the stanza fuzz target. */
+void comp_dispatch(struct comp *, xmpp_stanza_t *);
+int  comp_up(const struct comp *);
 /* Take admins, serves and limits from a reloaded config; the link
  * settings must be unchanged (the caller restarts the component
  * otherwise). */
