@@ -50,7 +50,6 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 		stz_reply_error(c, iq, "modify", "bad-request", err);
 		return;
 	}
-	pol_upstream_gate(c->pol, req.from); /* hashed upstream listings */
 	pol_gate(c->pol, &req, &ans);
 	c->c.gate[ans.allow ? 1 : 0]++;
 	r = stz_iq_result(c, iq);

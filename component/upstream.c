@@ -7,9 +7,9 @@
  * service pages); the full copy replaces what the service listed before.
  * Notifications in between add and retract items. A service that does
  * not answer, or answers with an error, is retried with exponential
- * back-off. What is listed goes to policy/upstream.c, which turns it into
- * signals; only events and answers from exactly the configured service
- * JID are believed.
+ * back-off. What is listed goes to policy/detect_upstream.c, which turns it
+ * into signals; only events and answers from exactly the configured service JID
+ * are believed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +31,6 @@
 #define UP_RETRY_MAX_S 600 /* back-off ceiling, s */
 #define UP_PAGE 1000       /* items asked per page */
 #define UP_PAGES_MAX 10000 /* pages in one fetch (10M items) */
-#define UP_TICK_MS 5000    /* policy top-up check period, ms */
 
 /* One subscribed node of one service. */
 struct up_sess {
@@ -53,7 +52,6 @@ struct upstream {
 	struct comp     *c;
 	struct up_sess **v;
 	size_t           n;
-	struct event    *ev_tick;
 	uint64_t         items_in; /* items and retractions received */
 	uint64_t         failures;
 };
@@ -319,16 +317,6 @@ comp_upstream_message(struct comp *c, xmpp_stanza_t *msg)
 	return seen;
 }
 
-static void
-on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct upstream *up = arg;
-	struct timeval   tv = {UP_TICK_MS / 1000, 0};
-
-	pol_upstream_tick(up->c->pol);
-	event_add(up->ev_tick, &tv);
-}
-
 static struct up_sess *
 sess_new(struct upstream *up, const char *service, const char *node)
 {
@@ -357,12 +345,9 @@ struct upstream *
 comp_upstream_new(struct comp *c)
 {
 	struct upstream *up = xcalloc(1, sizeof *up);
-	struct timeval   tv = {UP_TICK_MS / 1000, 0};
 
 	up->c = c;
 	c->up = up;
-	up->ev_tick = evtimer_new(c->base, on_tick, up);
-	event_add(up->ev_tick, &tv);
 	comp_upstream_reconfigure(c);
 	return up;
 }
@@ -377,7 +362,6 @@ comp_upstream_free(struct upstream *up)
 	for (i = 0; i < up->n; i++)
 		sess_free(up->v[i]);
 	free(up->v);
-	event_free(up->ev_tick);
 	free(up);
 }
 

@@ -356,7 +356,6 @@ main(int argc, char **argv)
 	http_free(d.http);
 	ctlsock_free(d.ctl);
 	comp_free(d.comp);
-	pol_upstream_free(d.pol);
 	pol_free(d.pol);
 	store_close(d.store); /* flushes what is still queued */
 	event_base_free(d.base);

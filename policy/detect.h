@@ -31,6 +31,7 @@ extern const struct pol_detector det_reg;
 extern const struct pol_detector det_login;
 extern const struct pol_detector det_content;
 extern const struct pol_detector det_auth;
+extern const struct pol_detector det_upstream;
 
 /* Every record of a det_cache starts with this header. */
 struct det_ent {

@@ -5,13 +5,13 @@
  *
  * The default weight (10) reaches quarantine and no further: a listed
  * domain's invitations and messages to strangers are refused, contacts
- * keep talking (DESIGN.md). Listed subjects are topped up to the weight
+ * keep talking (doc/design.md). Listed subjects are topped up to the weight
  * while they stay listed, so decay alone does not let them go, and a
  * signal of minus what is left is added when the last source drops them.
  *
- * There is one set per policy (a daemon has one policy; tests may make
- * several), found through a short list keyed by the policy pointer, so
- * neither struct policy nor its constructor had to change.
+ * The set is the state of the "upstream" detector: the policy creates it
+ * with the other detectors, checks hashed listings before each gate
+ * decision (the pregate hook) and tops listed subjects up from its tick.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -30,7 +30,7 @@
 #include "../core/log.h"
 #include "../core/siphash.h"
 #include "../core/xmalloc.h"
-#include "policy_int.h"
+#include "detect.h"
 #include "upstream.h"
 
 #define UP_TWEAK 0x7570737472656d31ULL /* siphash domain: "upstrem1" */
@@ -57,20 +57,17 @@ struct up_ent {
 };
 
 struct up_state {
-	struct up_state *next;
-	struct policy   *pol;
-	double           w;
-	char            *src[UP_SOURCES_MAX];
-	struct up_ent  **tab;
-	size_t           nb; /* buckets, a power of two */
-	size_t           n;
-	size_t           nhash; /* UP_HASH entries */
-	int64_t          last_topup;
+	struct policy  *pol;
+	double          w;
+	char           *src[UP_SOURCES_MAX];
+	struct up_ent **tab;
+	size_t          nb; /* buckets, a power of two */
+	size_t          n;
+	size_t          nhash; /* UP_HASH entries */
+	int64_t         last_topup;
 };
 
-static struct up_state *states;
-
-static struct up_state *state(struct policy *, int);
+static struct up_state *state(struct policy *);
 static int              src_bit(struct up_state *, const char *, int);
 static struct up_ent  **ent_slot(struct up_state *, enum up_kind, const char *);
 static void             ent_listed(struct up_state *, struct up_ent *);
@@ -251,26 +248,11 @@ up_read_file(const char *path, up_domain_cb cb, void *arg)
 	return bad;
 }
 
-/* The state of pol, created when create is set. */
+/* The upstream detector's state of pol. */
 static struct up_state *
-state(struct policy *pol, int create)
+state(struct policy *pol)
 {
-	struct up_state *s;
-
-	for (s = states; s != NULL; s = s->next)
-		if (s->pol == pol)
-			return s;
-	if (!create)
-		return NULL;
-	s = xcalloc(1, sizeof *s);
-	s->pol = pol;
-	s->w = 10.0;
-	s->nb = UP_BUCKETS_MIN;
-	s->tab = xcalloc(s->nb, sizeof *s->tab);
-	s->last_topup = clock_wall_ms();
-	s->next = states;
-	states = s;
-	return s;
+	return pol_det_state(pol, &det_upstream);
 }
 
 /* Bit index of source name, or -1 (created when create is set). */
@@ -487,7 +469,7 @@ unlist_bit(struct up_state *s, int bit, const char *id)
 void
 pol_upstream_list(struct policy *pol, const char *source, const char *id)
 {
-	struct up_state *s = state(pol, 1);
+	struct up_state *s = state(pol);
 	int              bit = src_bit(s, source, 1);
 
 	if (bit >= 0)
@@ -497,7 +479,7 @@ pol_upstream_list(struct policy *pol, const char *source, const char *id)
 void
 pol_upstream_unlist(struct policy *pol, const char *source, const char *id)
 {
-	struct up_state *s = state(pol, 0);
+	struct up_state *s = state(pol);
 	int              bit;
 
 	if (s != NULL && (bit = src_bit(s, source, 0)) >= 0)
@@ -507,7 +489,7 @@ pol_upstream_unlist(struct policy *pol, const char *source, const char *id)
 void
 pol_upstream_begin(struct policy *pol, const char *source)
 {
-	struct up_state *s = state(pol, 1);
+	struct up_state *s = state(pol);
 	struct up_ent   *e;
 	size_t           i;
 	int              bit = src_bit(s, source, 1);
@@ -546,7 +528,7 @@ sweep(struct up_state *s, int bit, int all)
 void
 pol_upstream_end(struct policy *pol, const char *source)
 {
-	struct up_state *s = state(pol, 0);
+	struct up_state *s = state(pol);
 	int              bit;
 
 	if (s != NULL && (bit = src_bit(s, source, 0)) >= 0)
@@ -556,7 +538,7 @@ pol_upstream_end(struct policy *pol, const char *source)
 void
 pol_upstream_drop(struct policy *pol, const char *source)
 {
-	struct up_state *s = state(pol, 0);
+	struct up_state *s = state(pol);
 	int              bit;
 
 	if (s == NULL || (bit = src_bit(s, source, 0)) < 0)
@@ -584,7 +566,7 @@ file_domain(const char *domain, void *arg)
 int
 pol_upstream_load_files(struct policy *pol, const struct fg_config *cfg)
 {
-	struct up_state *s = state(pol, 1);
+	struct up_state *s = state(pol);
 	struct file_ctx  f;
 	char            *name;
 	int              i, bad, total = 0, failed = 0;
@@ -624,15 +606,6 @@ pol_upstream_load_files(struct policy *pol, const struct fg_config *cfg)
 	return failed ? -1 : total;
 }
 
-void
-pol_upstream_reconfigure(struct policy *pol, const struct fg_config *cfg)
-{
-	struct up_state *s = state(pol, 0);
-
-	if (s != NULL)
-		s->w = cfg->w_upstream;
-}
-
 /* Signal a matched hash entry for subject (t, key). */
 static void
 gate_match(struct up_state *s, const char *hex, enum fg_subj t, const char *key)
@@ -650,14 +623,16 @@ gate_match(struct up_state *s, const char *hex, enum fg_subj t, const char *key)
 		topup(s, e);
 }
 
-void
-pol_upstream_gate(struct policy *pol, const char *from)
+/* Before a gate decision: signal the sender and its domain if an upstream
+ * lists their SHA-256. Cheap when nothing hashed is listed. */
+static void
+up_pregate(void *arg, struct policy *pol, const struct pol_gate *g)
 {
-	struct up_state *s = state(pol, 0);
+	struct up_state *s = arg;
 	char             bare[JID_MAX + 1], dom[JID_MAX + 1], hex[65];
 
-	if (s == NULL || s->nhash == 0 || from == NULL ||
-	    jid_bare(from, bare, sizeof bare) == -1 ||
+	if (s->nhash == 0 || g->from == NULL ||
+	    jid_bare(g->from, bare, sizeof bare) == -1 ||
 	    jid_domain(bare, dom, sizeof dom) == -1)
 		return;
 	if (strchr(bare, '@') != NULL) {
@@ -668,15 +643,16 @@ pol_upstream_gate(struct policy *pol, const char *from)
 	gate_match(s, hex, FG_SUBJ_DOMAIN, dom);
 }
 
-void
-pol_upstream_tick(struct policy *pol)
+/* Keep listed subjects at weight.upstream while they stay listed. */
+static void
+up_tick(void *arg, struct policy *pol)
 {
-	struct up_state *s = state(pol, 0);
+	struct up_state *s = arg;
 	struct up_ent   *e;
 	int64_t          now = clock_wall_ms();
 	size_t           i;
 
-	if (s == NULL || now - s->last_topup < UP_TOPUP_MS)
+	if (now - s->last_topup < UP_TOPUP_MS)
 		return;
 	s->last_topup = now;
 	for (i = 0; i < s->nb; i++)
@@ -688,24 +664,39 @@ pol_upstream_tick(struct policy *pol)
 size_t
 pol_upstream_count(struct policy *pol)
 {
-	struct up_state *s = state(pol, 0);
-
-	return s != NULL ? s->n : 0;
+	return state(pol)->n;
 }
 
-void
-pol_upstream_free(struct policy *pol)
+static void *
+up_init(struct policy *pol, const struct fg_config *cfg)
 {
-	struct up_state **sp, *s;
-	struct up_ent    *e, *next;
-	size_t            i;
+	struct up_state *s = xcalloc(1, sizeof *s);
 
-	for (sp = &states; *sp != NULL; sp = &(*sp)->next)
-		if ((*sp)->pol == pol)
-			break;
-	if ((s = *sp) == NULL)
+	s->pol = pol;
+	s->w = cfg->w_upstream;
+	s->nb = UP_BUCKETS_MIN;
+	s->tab = xcalloc(s->nb, sizeof *s->tab);
+	s->last_topup = clock_wall_ms();
+	return s;
+}
+
+static void
+up_reconfigure(void *arg, const struct fg_config *cfg)
+{
+	struct up_state *s = arg;
+
+	s->w = cfg->w_upstream;
+}
+
+static void
+up_free(void *arg)
+{
+	struct up_state *s = arg;
+	struct up_ent   *e, *next;
+	size_t           i;
+
+	if (s == NULL)
 		return;
-	*sp = s->next;
 	for (i = 0; i < s->nb; i++)
 		for (e = s->tab[i]; e != NULL; e = next) {
 			next = e->next;
@@ -717,3 +708,12 @@ pol_upstream_free(struct policy *pol)
 	free(s->tab);
 	free(s);
 }
+
+const struct pol_detector det_upstream = {
+    .name = "upstream",
+    .init = up_init,
+    .reconfigure = up_reconfigure,
+    .free = up_free,
+    .pregate = up_pregate,
+    .tick = up_tick,
+};

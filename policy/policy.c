@@ -3,12 +3,12 @@
  *
  * A gate looks up the subjects the question is about (the sender account,
  * the sender's domain for inbound kinds, the address and its network),
- * applies their overrides and verdicts (DESIGN.md "Decisions and their
- * meaning"), then takes one GCRA token per subject with a configured limit
- * for the kind. An overflow refuses the event with resource-constraint and
- * adds w_overflow[kind] to that subject's score; scores map to verdicts in
- * pol_eval(). All of it is in memory and O(1); the store is only written
- * behind, from pol_changed() and pol_tick().
+ * applies their overrides and verdicts (doc/design.md, "Verdicts"), then takes
+ * one GCRA token per subject with a configured limit for the kind. An overflow
+ * refuses the event with resource-constraint and adds w_overflow[kind] to that
+ * subject's score; scores map to verdicts in pol_eval(). All of it is in memory
+ * and O(1); the store is only written behind, from pol_changed() and
+ * pol_tick().
  */
 #include <math.h>
 #include <stdio.h>
@@ -34,10 +34,11 @@
 #define POL_W_CONTACT (-0.05)  /* score per message to a contact */
 #define POL_REPORT_DOMAIN 0.25 /* share of a report on a remote domain */
 
-/* Detectors (registration waves, bot logins, content waves, auth clouds)
- * add themselves here; each sees gates, events and ticks. */
+/* Detectors (registration waves, bot logins, content waves, auth clouds,
+ * upstream blocklists) add themselves here; each sees gates, events and
+ * ticks. */
 static const struct pol_detector *const detectors[] = {
-    &det_reg, &det_login, &det_content, &det_auth, NULL,
+    &det_reg, &det_login, &det_content, &det_auth, &det_upstream, NULL,
 };
 
 /* The subjects one gate or event is about, most specific first. */
@@ -270,6 +271,17 @@ pol_reconfigure(struct policy *p, const struct fg_config *cfg)
 			detectors[i]->reconfigure(p->det[i], cfg);
 }
 
+void *
+pol_det_state(struct policy *p, const struct pol_detector *det)
+{
+	size_t i;
+
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i] == det)
+			return p->det[i];
+	return NULL;
+}
+
 void
 pol_set_verdict_cb(struct policy *p, pol_verdict_cb cb, void *arg)
 {
@@ -369,7 +381,7 @@ pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
 		      p->cb_arg);
 }
 
-/* The verdict a score reaches; networks stop at throttle (DESIGN.md). */
+/* The verdict a score reaches; networks stop at throttle (doc/design.md). */
 static enum fg_verdict
 level(const struct pol_params *m, enum fg_subj type, double sc)
 {
@@ -613,6 +625,9 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	memset(a, 0, sizeof *a);
 	a->allow = 1;
 	a->verdict = FG_V_ALLOW;
+	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
+		if (detectors[d]->pregate != NULL)
+			detectors[d]->pregate(p->det[d], p, g);
 	if ((int)g->kind < 0 || g->kind >= FG_KIND__MAX ||
 	    (n = gate_subjects(g, gs, acct, dom, ip, pfx)) == -1) {
 		deny(a, "jid-malformed", txt_badjid);
@@ -735,10 +750,10 @@ meter_n(struct policy *p, struct gsub *g, enum fg_kind kind, uint64_t now_ns,
 		rl_take(p->rl, g->rk, now_ns, take, tau, NULL);
 	}
 	if (ok < count)
-		g->s = pol_signal_key(p, g->type, g->key, g->len,
-				      pol_signame_str(p, 1 + kind),
-				      m->w_overflow[kind] * (double)(count - ok),
-				      m->overflow_ceiling);
+		g->s = pol_signal_key(
+		    p, g->type, g->key, g->len, pol_signame_str(p, 1 + kind),
+		    m->w_overflow[kind] * (double)(count - ok),
+		    m->overflow_ceiling);
 }
 
 static int

@@ -1,6 +1,6 @@
 /*
  * floodgate - policy internals shared by policy.c, reputation.c,
- * subject.c, admin.c and the detectors (policy/det_*.c).
+ * subject.c, admin.c and the detectors (policy/detect_*.c).
  *
  * A detector is a static struct pol_detector listed in the table at the
  * top of policy.c; it sees every gate (and may turn an allow into a deny),
@@ -124,6 +124,8 @@ struct pol_detector {
 	void *(*init)(struct policy *, const struct fg_config *);
 	void (*reconfigure)(void *, const struct fg_config *);
 	void (*free)(void *);
+	/* sees every gate before the core decision (may add signals) */
+	void (*pregate)(void *, struct policy *, const struct pol_gate *);
 	/* sees every gate after the core decision; may deny */
 	void (*gate)(void *, struct policy *, const struct pol_gate *,
 		     struct pol_answer *);
@@ -149,6 +151,9 @@ struct policy {
 	char isig[POL_SIGTEXT_MAX];
 };
 
+/* The state a detector's init returned for this policy (NULL if the
+ * detector is not in the table). */
+void *pol_det_state(struct policy *, const struct pol_detector *);
 /* Intern a signal name; returns its index (0 = "other" when full). */
 unsigned    pol_signame(struct policy *, const char *);
 const char *pol_signame_str(const struct policy *, unsigned);

@@ -6,8 +6,9 @@
  * domain, address or network becomes a pol_signal() of weight.upstream
  * when its first source lists it (kept topped up while listed, taken
  * back when the last source drops it). SHA-256 items (JID nodes) cannot
- * be turned back into JIDs: they are matched at gate time with
- * pol_upstream_gate(), and signalled then.
+ * be turned back into JIDs: they are matched at gate time (the
+ * detector's pregate hook in policy/detect_upstream.c), and signalled
+ * then.
  */
 #ifndef FG_POL_UPSTREAM_H
 #define FG_POL_UPSTREAM_H
@@ -61,18 +62,7 @@ void pol_upstream_drop(struct policy *, const char *source);
 /* (Re)read cfg->upstream_files; files no longer configured are dropped.
  * Returns the number of bad lines (all files), -1 if a file failed. */
 int pol_upstream_load_files(struct policy *, const struct fg_config *);
-/* New weight from a reloaded configuration. */
-void pol_upstream_reconfigure(struct policy *, const struct fg_config *);
-
-/* Before a gate decision on from (bare JID): signal the sender and its
- * domain if an upstream lists their SHA-256. Cheap when nothing is. */
-void pol_upstream_gate(struct policy *, const char *from);
-
-/* Keep listed subjects at weight.upstream; call every few seconds. */
-void pol_upstream_tick(struct policy *);
-
 /* Items listed now, all sources. */
 size_t pol_upstream_count(struct policy *);
-void   pol_upstream_free(struct policy *);
 
 #endif

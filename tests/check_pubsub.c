@@ -300,7 +300,6 @@ START_TEST(listed_set)
 
 	config_defaults(&cfg);
 	p = pol_new(&cfg, NULL);
-	pol_upstream_reconfigure(p, &cfg); /* no state yet: a no-op */
 	pol_upstream_list(p, "rtbl:a/n", "bad.example");
 	pol_upstream_list(p, "file:/x", "bad.example");
 	ck_assert_uint_eq(pol_upstream_count(p), 1);
@@ -321,14 +320,20 @@ START_TEST(listed_set)
 	pol_upstream_list(p, "rtbl:a/muc", SHA_ALICE);
 	pol_inspect(p, FG_SUBJ_ACCOUNT, "alice@example.org", &info);
 	ck_assert(info.score < 0.01);
-	pol_upstream_gate(p, "Alice@Example.org/phone");
+	{
+		struct pol_gate   g = {.kind = FG_KIND_SUBSCRIBE,
+				       .from = "Alice@Example.org/phone",
+				       .to = "bob@example.net"};
+		struct pol_answer a;
+
+		pol_gate(p, &g, &a); /* the pregate hook matches the hash */
+	}
 	pol_inspect(p, FG_SUBJ_ACCOUNT, "alice@example.org", &info);
 	ck_assert(info.score >= cfg.w_upstream - 0.01);
 	pol_upstream_drop(p, "rtbl:a/muc");
 	pol_inspect(p, FG_SUBJ_ACCOUNT, "alice@example.org", &info);
 	ck_assert(info.score < 0.01);
 	ck_assert_uint_eq(pol_upstream_count(p), 1);
-	pol_upstream_free(p);
 	pol_free(p);
 	free(cfg.comp_server);
 }
