@@ -41,21 +41,6 @@ static void scan_line(struct logscan *, const char *, size_t);
 static void sample(struct logscan *, const char *, size_t);
 static void file_begin(struct logscan *, const char *, const struct stat *);
 
-int64_t
-logscan_days_from_civil(int y, int m, int d)
-{
-	/* H. Hinnant's days_from_civil: exact for the proleptic calendar. */
-	int64_t  era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 struct logscan *
 logscan_new(const struct logscan_opts *opts, logscan_cb cb, void *arg)
 {

@@ -659,32 +659,6 @@ sweep_get(const struct sweep *s, const char *jid)
 }
 
 void
-sweep_evidence(const struct sweep_acct *a, char *buf, size_t sz)
-{
-	char first[32], last[32], login[LOG_ESC_MAX], sig[SWEEP_SIG_MAX];
-	int  n;
-
-	sweep_fmt_time(first, sizeof(first), a->first);
-	sweep_fmt_time(last, sizeof(last), a->last);
-	log_esc(login, sizeof(login), a->login_as);
-	n = snprintf(buf, sz,
-		     "sweep: %u sessions, %u <= %ds (%u within %ds), up to %u "
-		     "at once, %u logins with case-changed name%s%s%s, %u%s "
-		     "IPs, seen %s .. %s UTC",
-		     a->sessions, a->short_sessions, SWEEP_SHORT_S,
-		     a->short_in_window, SWEEP_WINDOW_S, a->max_concurrent,
-		     a->case_logins, a->login_as[0] != '\0' ? " (as \"" : "",
-		     login, a->login_as[0] != '\0' ? "\")" : "", a->nips,
-		     a->nips >= SWEEP_IPS_MAX ? "+" : "", first, last);
-	if (n < 0 || (size_t)n >= sz || a->score <= 0)
-		return;
-	log_esc(sig, sizeof(sig), a->signals);
-	snprintf(buf + n, sz - (size_t)n,
-		 "; daemon's detectors: score %.1f (%s)%s", a->score, sig,
-		 a->probation ? ", registered in a wave" : "");
-}
-
-void
 sweep_rule(const struct sweep *s, char *buf, size_t sz)
 {
 	if (s->opts.mode == SWEEP_SEED)

@@ -99,8 +99,6 @@ void sweep_rule(const struct sweep *, char *, size_t);
 int sweep_scored(const struct sweep *);
 /* Were there Prosody records? (Prosody logs no login case.) */
 int sweep_saw_prosody(const struct sweep *);
-/* One line of evidence, e.g. for an import reason. */
-void sweep_evidence(const struct sweep_acct *, char *, size_t);
 /* Scored mode: IPs and networks that reached throttle or more, highest
  * verdict first; hosts beyond SWEEP_HOSTS_MAX are only counted. */
 size_t sweep_hosts(const struct sweep *, size_t *dropped);
@@ -109,6 +107,8 @@ void   sweep_walk_hosts(struct sweep *,
 /* Scored mode: accounts a registration wave put on probation. */
 size_t sweep_probation(const struct sweep *);
 
+/* One line of evidence, e.g. for an import reason (sweep_out.c). */
+void sweep_evidence(const struct sweep_acct *, char *, size_t);
 /* Output (sweep_out.c). server: "ejabberd" or "prosody". */
 void sweep_print_report(FILE *, struct sweep *, int all,
 			const struct logscan_stats *);
