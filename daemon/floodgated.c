@@ -24,12 +24,12 @@
 #include "../policy/policy.h"
 #include "../policy/upstream.h"
 #include "../storage/store.h"
-#include "clock.h"
-#include "config.h"
-#include "ctlsock.h"
-#include "http.h"
-#include "log.h"
-#include "xmalloc.h"
+#include "../core/clock.h"
+#include "../core/config.h"
+#include "../core/ctlsock.h"
+#include "../core/http.h"
+#include "../core/log.h"
+#include "../core/xmalloc.h"
 
 #define TICK_MS 1000          /* policy housekeeping period, ms */
 #define SHUTDOWN_GRACE_MS 200 /* let the loop finish writes, ms */
