@@ -17,39 +17,6 @@
 static void fill_info(struct policy *, const struct rep_subj *, int64_t,
 		      struct pol_info *);
 
-const char *
-pol_sigtext(const struct policy *p, const struct rep_subj *s, char *buf,
-	    size_t bufsz)
-{
-	size_t i, run, off = 0;
-	int    idx, next, r;
-
-	buf[0] = '\0';
-	for (i = 0; i < s->sig_n; i += run) {
-		idx = (s->sig_head + REP_NSIG - 1 - (int)i) % REP_NSIG;
-		/* a flood repeats one signal; "x=2 x=2 x=2 x=2" reads worse
-		 * than "x=2 (4 times)" */
-		for (run = 1; i + run < s->sig_n; run++) {
-			next = (s->sig_head + REP_NSIG - 1 - (int)(i + run)) %
-			       REP_NSIG;
-			if (s->sig_name[next] != s->sig_name[idx] ||
-			    s->sig_w[next] != s->sig_w[idx])
-				break;
-		}
-		r = snprintf(buf + off, bufsz - off, "%s%s=%.3g",
-			     off ? " " : "",
-			     pol_signame_str(p, s->sig_name[idx]),
-			     (double)s->sig_w[idx]);
-		if (r >= 0 && (size_t)r < bufsz - off && run > 1)
-			r += snprintf(buf + off + r, bufsz - off - (size_t)r,
-				      " (%zu times)", run);
-		if (r < 0 || (size_t)r >= bufsz - off)
-			break;
-		off += (size_t)r;
-	}
-	return buf;
-}
-
 int
 pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	  enum fg_override ovr, const char *actor, const char *reason,

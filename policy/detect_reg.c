@@ -314,9 +314,8 @@ contact_msg(struct reg *d, struct policy *p, const struct pol_event *e,
 	if (s == NULL || s->verdict != FG_V_QUARANTINE ||
 	    s->override != FG_OVR_NONE)
 		return;
-	/* let the score speak: pol_eval steps down as far as it allows */
-	s->expires = now;
-	pol_eval(p, s, now, "probation ended: contacts");
+	/* let the score speak */
+	pol_reeval(p, s, now, "probation ended: contacts");
 }
 
 static void

@@ -382,11 +382,8 @@ reconsider(struct policy *p, enum fg_subj t, const char *key)
 	if ((n = pol_norm_key(t, key, k, sizeof k)) == -1)
 		return;
 	rs = rep_find(p->rep, t, k, (size_t)n, rep_hash(t, k, (size_t)n));
-	if (rs == NULL || rs->verdict == FG_V_ALLOW ||
-	    rs->override != FG_OVR_NONE)
-		return;
-	rs->expires = now;
-	pol_eval(p, rs, now, UP_SIGNAL_DROP);
+	if (rs != NULL)
+		pol_reeval(p, rs, now, UP_SIGNAL_DROP);
 }
 
 /* The last source dropped *pp: take its weight back, free it. */

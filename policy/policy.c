@@ -87,7 +87,6 @@ static void deny(struct pol_answer *, const char *, const char *);
 static void load_cb(const struct store_subject *, void *);
 static int  take_tokens(struct policy *, struct gsub *, int, enum fg_kind,
 			uint64_t);
-static enum fg_verdict level(const struct pol_params *, enum fg_subj, double);
 static int gate_subjects(const struct pol_gate *, struct gsub *, char *, char *,
 			 char *, char *);
 static void meter(struct policy *, struct gsub *, int, enum fg_kind, uint64_t);
@@ -289,160 +288,6 @@ pol_set_verdict_cb(struct policy *p, pol_verdict_cb cb, void *arg)
 	p->cb_arg = arg;
 }
 
-unsigned
-pol_signame(struct policy *p, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < p->nsignames; i++)
-		if (strcmp(p->signames[i], name) == 0)
-			return (unsigned)i;
-	if (p->nsignames == POL_SIGNAMES_MAX)
-		return 0;
-	p->signames[p->nsignames] = xstrdup(name);
-	return (unsigned)p->nsignames++;
-}
-
-const char *
-pol_signame_str(const struct policy *p, unsigned i)
-{
-	return i < p->nsignames ? p->signames[i] : "other";
-}
-
-enum fg_verdict
-pol_effective(const struct rep_subj *s)
-{
-	switch (s->override) {
-	case FG_OVR_ALLOW:
-		return FG_V_ALLOW;
-	case FG_OVR_QUARANTINE:
-		return FG_V_QUARANTINE;
-	case FG_OVR_BLOCK:
-		return FG_V_BLOCK;
-	default:
-		return s->verdict;
-	}
-}
-
-int64_t
-pol_eff_expires(const struct rep_subj *s)
-{
-	return s->override != FG_OVR_NONE ? s->ovr_expires : s->expires;
-}
-
-void
-pol_to_store(const struct policy *p, const struct rep_subj *s, int64_t now,
-	     struct store_subject *ss)
-{
-	memset(ss, 0, sizeof *ss);
-	ss->type = s->type;
-	ss->key = s->key;
-	ss->score = s->score;
-	ss->score_at = s->score_at;
-	ss->verdict = s->verdict;
-	ss->expires = pol_eff_expires(s);
-	ss->override = s->override;
-	ss->actor = s->actor;
-	ss->reason = s->reason;
-	ss->updated = s->updated ? s->updated : now;
-}
-
-void
-pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
-	    enum fg_verdict old_eff, int64_t now, const char *reason,
-	    const char *actor)
-{
-	struct store_subject ss;
-	struct store_audit   au;
-	char                 sig[POL_SIGTEXT_MAX];
-	enum fg_verdict      eff = pol_effective(s);
-
-	p->st.verdict_changes++;
-	s->updated = now;
-	if (p->store != NULL) {
-		pol_to_store(p, s, now, &ss);
-		store_queue_subject(p->store, &ss);
-		rep_clean(s);
-		memset(&au, 0, sizeof au);
-		au.at = now;
-		au.type = s->type;
-		au.key = s->key;
-		/* the effective verdict when it moved, else the automatic
-		 * one (which may have moved under an override) */
-		au.old_verdict = eff != old_eff ? old_eff : old_v;
-		au.new_verdict = eff != old_eff ? eff : s->verdict;
-		au.reason = reason;
-		au.signals = pol_sigtext(p, s, sig, sizeof sig);
-		au.actor = actor;
-		store_queue_audit(p->store, &au);
-	}
-	if (eff != old_eff && p->cb != NULL)
-		p->cb(s->type, s->key, eff, pol_eff_expires(s), reason,
-		      p->cb_arg);
-}
-
-/* The verdict a score reaches; networks stop at throttle (doc/design.md). */
-static enum fg_verdict
-level(const struct pol_params *m, enum fg_subj type, double sc)
-{
-	enum fg_verdict v = FG_V_ALLOW;
-
-	if (sc >= m->thr[FG_V_BLOCK])
-		v = FG_V_BLOCK;
-	else if (sc >= m->thr[FG_V_QUARANTINE])
-		v = FG_V_QUARANTINE;
-	else if (sc >= m->thr[FG_V_THROTTLE])
-		v = FG_V_THROTTLE;
-	if (type == FG_SUBJ_PREFIX && v > FG_V_THROTTLE)
-		v = FG_V_THROTTLE;
-	return v;
-}
-
-void
-pol_eval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
-{
-	const struct pol_params *m = &p->prm;
-	enum fg_verdict          old_v = s->verdict, old_eff = pol_effective(s);
-	enum fg_verdict          target, keep;
-	double                   sc = rep_score(s, now, m->half_life_ms);
-	char                     reason[192];
-
-	target = level(m, s->type, sc);
-	if (target > s->verdict) {
-		/* up at once, whatever the hold time */
-		s->verdict = target;
-		s->expires = now + m->ttl_ms;
-		snprintf(reason, sizeof reason,
-			 "score %.1f reached the %s threshold %.1f (%s)", sc,
-			 fg_verdict_name(target), m->thr[target], why);
-	} else if (s->verdict > FG_V_ALLOW && now >= s->expires) {
-		/* down only once the verdict has expired, and only as far as
-		 * the score has fallen below threshold x (1 - hysteresis) */
-		keep = s->verdict;
-		while (keep > FG_V_ALLOW &&
-		       sc < m->thr[keep] * (1.0 - m->hysteresis))
-			keep--;
-		if (s->type == FG_SUBJ_PREFIX && keep > FG_V_THROTTLE)
-			keep = FG_V_THROTTLE;
-		s->expires = keep > FG_V_ALLOW ? now + m->ttl_ms : 0;
-		s->updated = now;
-		if (keep == s->verdict) {
-			/* renewed: the score stays high */
-			rep_mark_dirty(p->rep, s);
-			if (s->override == FG_OVR_NONE && p->cb != NULL)
-				p->cb(s->type, s->key, s->verdict, s->expires,
-				      "renewed: score still high", p->cb_arg);
-			return;
-		}
-		s->verdict = keep;
-		snprintf(reason, sizeof reason,
-			 "verdict expired; score decayed to %.1f", sc);
-	} else
-		return;
-	rep_relist(p->rep, s);
-	pol_changed(p, s, old_v, old_eff, now, reason, "auto");
-}
-
 struct rep_subj *
 pol_signal_key(struct policy *p, enum fg_subj type, const char *key, size_t len,
 	       const char *signal, double w, double ceiling)
@@ -471,39 +316,6 @@ pol_signal(struct policy *p, enum fg_subj type, const char *key,
 	    (n = pol_norm_key(type, key, k, sizeof k)) == -1)
 		return;
 	pol_signal_key(p, type, k, (size_t)n, signal, weight, HUGE_VAL);
-}
-
-int
-pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
-		 enum fg_verdict v, int64_t ttl_ms, const char *why)
-{
-	struct rep_subj *s;
-	enum fg_verdict  old_v, old_eff;
-	int64_t          now = clock_wall_ms();
-	char             k[POL_KEY_MAX];
-	int              n;
-
-	if ((int)type < 0 || type >= FG_SUBJ__MAX ||
-	    (n = pol_norm_key(type, key, k, sizeof k)) == -1)
-		return -1;
-	if (type == FG_SUBJ_PREFIX && v > FG_V_THROTTLE)
-		v = FG_V_THROTTLE;
-	s = rep_get(p->rep, type, k, (size_t)n, 0, now, p->prm.half_life_ms);
-	if (s == NULL)
-		return -1;
-	if (v < s->verdict)
-		return 0;
-	if (s->expires < now + ttl_ms)
-		s->expires = now + ttl_ms;
-	if (v == s->verdict)
-		return 0;
-	old_v = s->verdict;
-	old_eff = pol_effective(s);
-	s->verdict = v;
-	rep_note(s, pol_signame(p, why), 0);
-	rep_relist(p->rep, s);
-	pol_changed(p, s, old_v, old_eff, now, why, "auto");
-	return 0;
 }
 
 static int
@@ -884,27 +696,13 @@ pol_tick(struct policy *p)
 {
 	struct rep_subj     *s, *next;
 	struct store_subject ss;
-	enum fg_verdict      old_eff;
 	int64_t              now = clock_wall_ms();
 	size_t               budget = POL_DIRTY_BUDGET, d;
 
 	rl_sweep(p->rl, clock_mono_ns(), POL_RL_SWEEP);
 	for (s = LIST_FIRST(rep_listed(p->rep)); s != NULL; s = next) {
 		next = LIST_NEXT(s, listed);
-		if (s->override != FG_OVR_NONE && s->ovr_expires != 0 &&
-		    now >= s->ovr_expires) {
-			old_eff = pol_effective(s);
-			s->override = FG_OVR_NONE;
-			s->ovr_expires = 0;
-			free(s->actor);
-			free(s->reason);
-			s->actor = s->reason = NULL;
-			rep_relist(p->rep, s);
-			pol_changed(p, s, s->verdict, old_eff, now,
-				    "override expired", "auto");
-		}
-		if (s->verdict > FG_V_ALLOW && now >= s->expires)
-			pol_eval(p, s, now, "expiry");
+		pol_expire(p, s, now);
 	}
 	while (budget-- > 0 && (s = LIST_FIRST(rep_dirty(p->rep))) != NULL) {
 		if (p->store != NULL) {

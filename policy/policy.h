@@ -23,52 +23,52 @@ struct store;
 
 /* A synchronous gate question from a bridge module. Strings borrowed. */
 struct pol_gate {
-	enum fg_kind kind;    /* subscribe, stranger-message, register,
-				 inbound-subscribe, inbound-stranger-message */
-	const char  *from;    /* bare JID of the sender / registering JID */
-	const char  *to;      /* bare JID of the recipient; may be NULL */
-	const char  *ip;      /* sender IP if known; may be NULL */
-	const char  *fp;      /* body fingerprint (hex); may be NULL */
-	int	     contact; /* recipient has a subscription with sender */
+	enum fg_kind kind;   /* subscribe, stranger-message, register,
+				inbound-subscribe, inbound-stranger-message */
+	const char *from;    /* bare JID of the sender / registering JID */
+	const char *to;      /* bare JID of the recipient; may be NULL */
+	const char *ip;      /* sender IP if known; may be NULL */
+	const char *fp;      /* body fingerprint (hex); may be NULL */
+	int         contact; /* recipient has a subscription with sender */
 	/* URL fingerprints (lowercase hex), ufp[0 .. nufp - 1]; own copies,
 	 * so the struct stays valid when copied */
-	char	     ufp[POL_UFP_MAX][POL_UFP_HEX + 1];
-	int	     nufp;
+	char ufp[POL_UFP_MAX][POL_UFP_HEX + 1];
+	int  nufp;
 };
 
 /* The answer. condition/text are static strings, never NULL on deny. */
 struct pol_answer {
-	int	    allow;
-	const char *condition; /* XMPP stanza error condition */
-	const char *text;      /* for the user/admin */
+	int             allow;
+	const char     *condition; /* XMPP stanza error condition */
+	const char     *text;      /* for the user/admin */
 	enum fg_verdict verdict; /* effective verdict of the deciding subject */
 };
 
 /* Asynchronous meter events. */
 enum pol_ev_type {
-	POL_EV_MESSAGE,	      /* jid -> to, a message to a contact */
+	POL_EV_MESSAGE,       /* jid -> to, a message to a contact */
 	POL_EV_SESSION_START, /* jid (full), ip, login */
 	POL_EV_SESSION_END,   /* jid (full), ip, duration_ms */
-	POL_EV_AUTH_OK,	      /* login as typed, ip */
+	POL_EV_AUTH_OK,       /* login as typed, ip */
 	POL_EV_AUTH_FAIL,     /* login as typed, ip, user_exists */
 	POL_EV_REGISTERED,    /* jid, ip */
-	POL_EV_REPORT,	      /* jid = reporter, to = reported, reason */
+	POL_EV_REPORT,        /* jid = reporter, to = reported, reason */
 	POL_EV__MAX
 };
 
 struct pol_event {
 	enum pol_ev_type type;
-	const char	*jid;
-	const char	*to;
-	const char	*ip;
-	const char	*login;	      /* login name as the client typed it */
-	const char	*reason;
-	const char	*fp;	      /* body fingerprint; may be NULL */
-	int64_t		 duration_ms;
-	int		 user_exists; /* -1 unknown, 0 no, 1 yes */
-	char		 ufp[POL_UFP_MAX][POL_UFP_HEX + 1]; /* as in pol_gate */
-	int		 nufp;
-	uint32_t	 count; /* POL_EV_MESSAGE: messages this event stands
+	const char      *jid;
+	const char      *to;
+	const char      *ip;
+	const char      *login; /* login name as the client typed it */
+	const char      *reason;
+	const char      *fp; /* body fingerprint; may be NULL */
+	int64_t          duration_ms;
+	int              user_exists; /* -1 unknown, 0 no, 1 yes */
+	char             ufp[POL_UFP_MAX][POL_UFP_HEX + 1]; /* as in pol_gate */
+	int              nufp;
+	uint32_t         count; /* POL_EV_MESSAGE: messages this event stands
 				   for (aggregated per pair by the module);
 				   0 means 1 */
 };
@@ -76,45 +76,45 @@ struct pol_event {
 /* What inspect/list show about one subject. Strings valid until the next
  * call into the policy. */
 struct pol_info {
-	enum fg_subj	 type;
-	const char	*key;
-	double		 score;	    /* decayed to now */
-	enum fg_verdict	 verdict;   /* automatic */
-	enum fg_verdict	 effective; /* after overrides */
-	int64_t		 expires;   /* unix ms, 0 none */
+	enum fg_subj     type;
+	const char      *key;
+	double           score;     /* decayed to now */
+	enum fg_verdict  verdict;   /* automatic */
+	enum fg_verdict  effective; /* after overrides */
+	int64_t          expires;   /* unix ms, 0 none */
 	enum fg_override override;
-	const char	*actor;
-	const char	*reason;
-	const char	*signals;   /* recent signals, "name=weight ..." */
+	const char      *actor;
+	const char      *reason;
+	const char      *signals; /* recent signals, "name=weight ..." */
 };
 
 /* Called for every change of an effective verdict (push to servers,
  * publish on pubsub). key borrowed. */
 typedef void (*pol_verdict_cb)(enum fg_subj, const char *key,
-    enum fg_verdict effective, int64_t expires, const char *reason, void *);
+			       enum fg_verdict effective, int64_t expires,
+			       const char *reason, void *);
 typedef void (*pol_info_cb)(const struct pol_info *, void *);
 
 struct policy *pol_new(const struct fg_config *, struct store *);
-void	       pol_free(struct policy *);
+void           pol_free(struct policy *);
 /* New limits/thresholds/admins from a reloaded config; state kept. */
-void	       pol_reconfigure(struct policy *, const struct fg_config *);
-void	       pol_set_verdict_cb(struct policy *, pol_verdict_cb, void *);
+void pol_reconfigure(struct policy *, const struct fg_config *);
+void pol_set_verdict_cb(struct policy *, pol_verdict_cb, void *);
 
 void pol_gate(struct policy *, const struct pol_gate *, struct pol_answer *);
 void pol_event(struct policy *, const struct pol_event *);
 /* Add weight (negative for good behaviour) to a subject's score. */
 void pol_signal(struct policy *, enum fg_subj, const char *key,
-    const char *signal, double weight);
+		const char *signal, double weight);
 
 /* Admin override; FG_OVR_NONE clears it (unblock) and resets the
  * automatic state. Durable before return; -1 if the store failed. */
-int pol_admin(struct policy *, enum fg_subj, const char *key,
-    enum fg_override, const char *actor, const char *reason,
-    int64_t duration_ms);
+int pol_admin(struct policy *, enum fg_subj, const char *key, enum fg_override,
+	      const char *actor, const char *reason, int64_t duration_ms);
 
 /* 0 and fills info (a subject never seen reads as allow, score 0). */
-int  pol_inspect(struct policy *, enum fg_subj, const char *key,
-     struct pol_info *);
+int pol_inspect(struct policy *, enum fg_subj, const char *key,
+		struct pol_info *);
 /* Every subject whose effective verdict is not allow. */
 void pol_foreach_listed(struct policy *, pol_info_cb, void *);
 /* Every subject an admin allowlisted (which pol_foreach_listed skips). */
@@ -132,7 +132,7 @@ struct pol_stats {
 	uint64_t bucket_evictions;
 	uint64_t verdict_changes;
 	uint64_t subject_evictions; /* plain subjects dropped for room */
-	uint64_t subject_drops;	    /* signals lost: table full of verdicts */
+	uint64_t subject_drops;     /* signals lost: table full of verdicts */
 };
 void pol_get_stats(const struct policy *, struct pol_stats *);
 

@@ -1,6 +1,6 @@
 /*
- * floodgate - policy internals shared by policy.c, reputation.c,
- * subject.c, admin.c and the detectors (policy/detect_*.c).
+ * floodgate - policy internals shared by policy.c, verdict.c,
+ * reputation.c, subject.c, admin.c and the detectors (policy/detect_*.c).
  *
  * A detector is a static struct pol_detector listed in the table at the
  * top of policy.c; it sees every gate (and may turn an allow into a deny),
@@ -170,6 +170,13 @@ struct rep_subj *pol_signal_key(struct policy *, enum fg_subj, const char *,
 /* Re-evaluate the automatic verdict of s now (escalate, expire, renew). */
 void pol_eval(struct policy *, struct rep_subj *, int64_t now_ms,
 	      const char *why);
+/* Re-evaluate s now as if its automatic verdict had expired (a detector
+ * withdrew its evidence): it steps down as far as the score allows. No-op
+ * under an override or without a verdict. */
+void pol_reeval(struct policy *, struct rep_subj *, int64_t now_ms,
+		const char *why);
+/* Expire s's override and automatic verdict when their time has come. */
+void pol_expire(struct policy *, struct rep_subj *, int64_t now_ms);
 /* Set an automatic verdict directly (e.g. probation) for ttl_ms. */
 int pol_auto_verdict(struct policy *, enum fg_subj, const char *key,
 		     enum fg_verdict, int64_t ttl_ms, const char *why);

@@ -18,8 +18,8 @@
 #include "../core/jid.h"
 #include "policy_int.h"
 
-#define PREFIX4_BITS 24   /* IPv4 network aggregate */
-#define PREFIX6_BITS 48   /* IPv6 network aggregate */
+#define PREFIX4_BITS 24 /* IPv4 network aggregate */
+#define PREFIX6_BITS 48 /* IPv6 network aggregate */
 
 static int parse_addr(const char *, size_t, unsigned char *, int *);
 

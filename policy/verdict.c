@@ -1,0 +1,272 @@
+/*
+ * floodgate - policy: the one owner of a subject's verdict.
+ *
+ * Every change of a subject's automatic verdict or override goes through
+ * here: escalation as the score crosses a threshold, renewal and step-down
+ * at expiry, direct automatic verdicts (probation), override expiry, and
+ * the re-evaluation a detector asks for when its evidence is withdrawn.
+ * pol_changed() writes the one audit row a change leaves and tells the
+ * component; admin overrides (admin.c) build their row with
+ * pol_audit_row() so every row has the same shape.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/clock.h"
+#include "../core/xmalloc.h"
+#include "policy_int.h"
+
+static enum fg_verdict level(const struct pol_params *, enum fg_subj, double);
+
+unsigned
+pol_signame(struct policy *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nsignames; i++)
+		if (strcmp(p->signames[i], name) == 0)
+			return (unsigned)i;
+	if (p->nsignames == POL_SIGNAMES_MAX)
+		return 0;
+	p->signames[p->nsignames] = xstrdup(name);
+	return (unsigned)p->nsignames++;
+}
+
+const char *
+pol_signame_str(const struct policy *p, unsigned i)
+{
+	return i < p->nsignames ? p->signames[i] : "other";
+}
+
+enum fg_verdict
+pol_effective(const struct rep_subj *s)
+{
+	switch (s->override) {
+	case FG_OVR_ALLOW:
+		return FG_V_ALLOW;
+	case FG_OVR_QUARANTINE:
+		return FG_V_QUARANTINE;
+	case FG_OVR_BLOCK:
+		return FG_V_BLOCK;
+	default:
+		return s->verdict;
+	}
+}
+
+int64_t
+pol_eff_expires(const struct rep_subj *s)
+{
+	return s->override != FG_OVR_NONE ? s->ovr_expires : s->expires;
+}
+
+void
+pol_to_store(const struct policy *p, const struct rep_subj *s, int64_t now,
+	     struct store_subject *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	ss->type = s->type;
+	ss->key = s->key;
+	ss->score = s->score;
+	ss->score_at = s->score_at;
+	ss->verdict = s->verdict;
+	ss->expires = pol_eff_expires(s);
+	ss->override = s->override;
+	ss->actor = s->actor;
+	ss->reason = s->reason;
+	ss->updated = s->updated ? s->updated : now;
+}
+
+void
+pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
+	    enum fg_verdict old_eff, int64_t now, const char *reason,
+	    const char *actor)
+{
+	struct store_subject ss;
+	struct store_audit   au;
+	char                 sig[POL_SIGTEXT_MAX];
+	enum fg_verdict      eff = pol_effective(s);
+
+	p->st.verdict_changes++;
+	s->updated = now;
+	if (p->store != NULL) {
+		pol_to_store(p, s, now, &ss);
+		store_queue_subject(p->store, &ss);
+		rep_clean(s);
+		memset(&au, 0, sizeof au);
+		au.at = now;
+		au.type = s->type;
+		au.key = s->key;
+		/* the effective verdict when it moved, else the automatic
+		 * one (which may have moved under an override) */
+		au.old_verdict = eff != old_eff ? old_eff : old_v;
+		au.new_verdict = eff != old_eff ? eff : s->verdict;
+		au.reason = reason;
+		au.signals = pol_sigtext(p, s, sig, sizeof sig);
+		au.actor = actor;
+		store_queue_audit(p->store, &au);
+	}
+	if (eff != old_eff && p->cb != NULL)
+		p->cb(s->type, s->key, eff, pol_eff_expires(s), reason,
+		      p->cb_arg);
+}
+
+/* The verdict a score reaches; networks stop at throttle (doc/design.md). */
+static enum fg_verdict
+level(const struct pol_params *m, enum fg_subj type, double sc)
+{
+	enum fg_verdict v = FG_V_ALLOW;
+
+	if (sc >= m->thr[FG_V_BLOCK])
+		v = FG_V_BLOCK;
+	else if (sc >= m->thr[FG_V_QUARANTINE])
+		v = FG_V_QUARANTINE;
+	else if (sc >= m->thr[FG_V_THROTTLE])
+		v = FG_V_THROTTLE;
+	if (type == FG_SUBJ_PREFIX && v > FG_V_THROTTLE)
+		v = FG_V_THROTTLE;
+	return v;
+}
+
+void
+pol_eval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
+{
+	const struct pol_params *m = &p->prm;
+	enum fg_verdict          old_v = s->verdict, old_eff = pol_effective(s);
+	enum fg_verdict          target, keep;
+	double                   sc = rep_score(s, now, m->half_life_ms);
+	char                     reason[192];
+
+	target = level(m, s->type, sc);
+	if (target > s->verdict) {
+		/* up at once, whatever the hold time */
+		s->verdict = target;
+		s->expires = now + m->ttl_ms;
+		snprintf(reason, sizeof reason,
+			 "score %.1f reached the %s threshold %.1f (%s)", sc,
+			 fg_verdict_name(target), m->thr[target], why);
+	} else if (s->verdict > FG_V_ALLOW && now >= s->expires) {
+		/* down only once the verdict has expired, and only as far as
+		 * the score has fallen below threshold x (1 - hysteresis) */
+		keep = s->verdict;
+		while (keep > FG_V_ALLOW &&
+		       sc < m->thr[keep] * (1.0 - m->hysteresis))
+			keep--;
+		if (s->type == FG_SUBJ_PREFIX && keep > FG_V_THROTTLE)
+			keep = FG_V_THROTTLE;
+		s->expires = keep > FG_V_ALLOW ? now + m->ttl_ms : 0;
+		s->updated = now;
+		if (keep == s->verdict) {
+			/* renewed: the score stays high */
+			rep_mark_dirty(p->rep, s);
+			if (s->override == FG_OVR_NONE && p->cb != NULL)
+				p->cb(s->type, s->key, s->verdict, s->expires,
+				      "renewed: score still high", p->cb_arg);
+			return;
+		}
+		s->verdict = keep;
+		snprintf(reason, sizeof reason,
+			 "verdict expired; score decayed to %.1f", sc);
+	} else
+		return;
+	rep_relist(p->rep, s);
+	pol_changed(p, s, old_v, old_eff, now, reason, "auto");
+}
+
+int
+pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
+		 enum fg_verdict v, int64_t ttl_ms, const char *why)
+{
+	struct rep_subj *s;
+	enum fg_verdict  old_v, old_eff;
+	int64_t          now = clock_wall_ms();
+	char             k[POL_KEY_MAX];
+	int              n;
+
+	if ((int)type < 0 || type >= FG_SUBJ__MAX ||
+	    (n = pol_norm_key(type, key, k, sizeof k)) == -1)
+		return -1;
+	if (type == FG_SUBJ_PREFIX && v > FG_V_THROTTLE)
+		v = FG_V_THROTTLE;
+	s = rep_get(p->rep, type, k, (size_t)n, 0, now, p->prm.half_life_ms);
+	if (s == NULL)
+		return -1;
+	if (v < s->verdict)
+		return 0;
+	if (s->expires < now + ttl_ms)
+		s->expires = now + ttl_ms;
+	if (v == s->verdict)
+		return 0;
+	old_v = s->verdict;
+	old_eff = pol_effective(s);
+	s->verdict = v;
+	rep_note(s, pol_signame(p, why), 0);
+	rep_relist(p->rep, s);
+	pol_changed(p, s, old_v, old_eff, now, why, "auto");
+	return 0;
+}
+
+const char *
+pol_sigtext(const struct policy *p, const struct rep_subj *s, char *buf,
+	    size_t bufsz)
+{
+	size_t i, run, off = 0;
+	int    idx, next, r;
+
+	buf[0] = '\0';
+	for (i = 0; i < s->sig_n; i += run) {
+		idx = (s->sig_head + REP_NSIG - 1 - (int)i) % REP_NSIG;
+		/* a flood repeats one signal; "x=2 x=2 x=2 x=2" reads worse
+		 * than "x=2 (4 times)" */
+		for (run = 1; i + run < s->sig_n; run++) {
+			next = (s->sig_head + REP_NSIG - 1 - (int)(i + run)) %
+			       REP_NSIG;
+			if (s->sig_name[next] != s->sig_name[idx] ||
+			    s->sig_w[next] != s->sig_w[idx])
+				break;
+		}
+		r = snprintf(buf + off, bufsz - off, "%s%s=%.3g",
+			     off ? " " : "",
+			     pol_signame_str(p, s->sig_name[idx]),
+			     (double)s->sig_w[idx]);
+		if (r >= 0 && (size_t)r < bufsz - off && run > 1)
+			r += snprintf(buf + off + r, bufsz - off - (size_t)r,
+				      " (%zu times)", run);
+		if (r < 0 || (size_t)r >= bufsz - off)
+			break;
+		off += (size_t)r;
+	}
+	return buf;
+}
+
+void
+pol_reeval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
+{
+	if (s->verdict == FG_V_ALLOW || s->override != FG_OVR_NONE)
+		return;
+	/* as if the verdict had expired: pol_eval steps down as far as the
+	 * score allows, and keeps it (renewed) when the score is still high */
+	s->expires = now;
+	pol_eval(p, s, now, why);
+}
+
+void
+pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
+{
+	enum fg_verdict old_eff;
+
+	if (s->override != FG_OVR_NONE && s->ovr_expires != 0 &&
+	    now >= s->ovr_expires) {
+		old_eff = pol_effective(s);
+		s->override = FG_OVR_NONE;
+		s->ovr_expires = 0;
+		free(s->actor);
+		free(s->reason);
+		s->actor = s->reason = NULL;
+		rep_relist(p->rep, s);
+		pol_changed(p, s, s->verdict, old_eff, now, "override expired",
+			    "auto");
+	}
+	if (s->verdict > FG_V_ALLOW && now >= s->expires)
+		pol_eval(p, s, now, "expiry");
+}
