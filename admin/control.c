@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../core/xmalloc.h"
-#include "adm_ctl.h"
+#include "control.h"
 
 static void put_status(struct adm_buf *, int, int, const char *);
 static int  do_inspect(const struct adm_env *, const struct adm_req *,

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "adminops.h"
+#include "verbs.h"
 
 #define ADM_CTL_LINE_MAX 4096              /* bytes of one request line */
 #define ADM_CTL_SOCKNAME "floodgated.sock" /* next to the store by default */

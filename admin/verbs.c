@@ -20,8 +20,8 @@
 #include "../core/jid.h"
 #include "../core/xmalloc.h"
 #include "../storage/store.h"
-#include "adminops.h"
-#include "policy_int.h"
+#include "verbs.h"
+#include "../policy/policy_int.h"
 
 #define DURATION_MAX_MS (3650LL * 86400 * 1000) /* ms: ten years */
 

@@ -1,7 +1,7 @@
 /*
  * floodgate - what admins do, shared by the ad-hoc commands
  * (component/adhoc*.c) and floodgatectl's control socket
- * (policy/adm_ctl.c), so that both validate and act identically.
+ * (admin/control.c), so that both validate and act identically.
  *
  * Subjects are typed as text: a bare JID is an account, a domain is a
  * domain, an address is an ip, an address/24 (IPv4) or /48 (IPv6) is a

@@ -9,8 +9,8 @@
 
 #include "../core/xmalloc.h"
 #include "../storage/store.h"
-#include "adminops.h"
-#include "policy.h"
+#include "verbs.h"
+#include "../policy/policy.h"
 
 #define LIST_MAX 1000000 /* rows one list may collect */
 

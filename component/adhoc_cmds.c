@@ -1,7 +1,7 @@
 /*
  * floodgate - the ad-hoc commands that act on one subject (unblock,
  * block, quarantine, allowlist, block-domain, unblock-domain), inspect
- * and stats. Validation and the action itself are policy/adminops.c's,
+ * and stats. Validation and the action itself are admin/verbs.c's,
  * the same as floodgatectl's; a bad input shows the form again with the
  * reason in an error note and the admin's values kept.
  */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "../core/jid.h"
-#include "../policy/adminops.h"
+#include "../admin/verbs.h"
 #include "comp_int.h"
 
 #define AH_FIELD_MAX 1024 /* bytes of one submitted field value */

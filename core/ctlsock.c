@@ -235,7 +235,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 /* Answer line, or refuse an over-long one (NULL) in the protocol's
- * words (policy/adm_ctl.h), then close once written. */
+ * words (admin/control.h), then close once written. */
 static void
 answer(struct ctl_conn *cc, char *line)
 {

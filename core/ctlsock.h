@@ -1,7 +1,7 @@
 /*
  * floodgate - the control socket floodgatectl talks to: a UNIX stream
  * socket, mode 0600, one request line per connection. This file only
- * carries bytes; what a line means is policy/adm_ctl.c's business.
+ * carries bytes; what a line means is admin/control.c's business.
  */
 #ifndef FG_CTLSOCK_H
 #define FG_CTLSOCK_H

@@ -20,7 +20,7 @@
 
 #include "autoconf.h"
 #include "../component/comp.h"
-#include "../policy/adm_ctl.h"
+#include "../admin/control.h"
 #include "../policy/policy.h"
 #include "../policy/upstream.h"
 #include "../storage/store.h"

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "policy/adm_ctl.h"
-#include "policy/adminops.h"
+#include "admin/control.h"
+#include "admin/verbs.h"
 #include "policy/policy.h"
 #include "storage/store.h"
 #include "tests/testutil.h"

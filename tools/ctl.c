@@ -1,6 +1,6 @@
 /*
  * floodgate - floodgatectl's online subcommands: build one request line
- * (policy/adm_ctl.h), send it over the daemon's UNIX socket, print the
+ * (admin/control.h), send it over the daemon's UNIX socket, print the
  * answer. The daemon validates and acts; this side only checks what it
  * can say as a usage error.
  *
@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "../core/config.h"
-#include "../policy/adm_ctl.h"
+#include "../admin/control.h"
 #include "../policy/upstream.h"
 #include "ctl.h"
 #include "ctl_offline.h"

@@ -1,7 +1,7 @@
 /*
  * floodgate - floodgatectl's online subcommands (inspect, list, block,
  * unblock, quarantine, allowlist, stats, reload): one request over the
- * daemon's control socket (policy/adm_ctl.h). argv[0] is the
+ * daemon's control socket (admin/control.h). argv[0] is the
  * subcommand; returns a floodgatectl exit code.
  */
 #ifndef FG_CTL_H
