@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
-#include "tools/loggen.h"
+#include "tests/support/loggen.h"
 #include "tools/logscan.h"
 #include "tools/sweep.h"
 

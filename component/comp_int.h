@@ -50,7 +50,7 @@ struct comp {
 	uint64_t                next_id;
 	struct comp_counters    c;
 	struct pubsub          *ps;    /* pubsub.c: the RTBL publisher */
-	struct upstream        *up;    /* upstream.c: the RTBL consumer */
+	struct upstream        *up;    /* rtbl_sub.c: the RTBL consumer */
 	struct adhoc           *adhoc; /* adhoc.c: command sessions */
 };
 
@@ -105,7 +105,7 @@ int  comp_pubsub_disco_node(struct comp *, xmpp_stanza_t *iq, const char *);
 void comp_pubsub_disco_items(struct comp *, xmpp_stanza_t *query);
 void comp_pubsub_metrics(struct evbuffer *, struct comp *);
 
-/* upstream.c: the RTBL consumer. */
+/* rtbl_sub.c: the RTBL consumer. */
 struct upstream *comp_upstream_new(struct comp *);
 void             comp_upstream_free(struct upstream *);
 void             comp_upstream_reconfigure(struct comp *);
@@ -114,7 +114,7 @@ int              comp_upstream_reply(struct comp *, xmpp_stanza_t *iq);
 int              comp_upstream_message(struct comp *, xmpp_stanza_t *msg);
 void             comp_upstream_metrics(struct evbuffer *, struct comp *);
 
-/* report.c: XEP-0377 reports forwarded by the server (issue 7). */
+/* spam_report.c: XEP-0377 reports forwarded by the server (issue 7). */
 int comp_report_message(struct comp *, xmpp_stanza_t *msg);
 
 #endif

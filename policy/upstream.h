@@ -1,6 +1,6 @@
 /*
  * floodgate - upstream blocklists: what other services list (RTBL nodes
- * consumed by component/upstream.c, plain domain lists from files).
+ * consumed by component/rtbl_sub.c, plain domain lists from files).
  *
  * Every listed item is remembered with the set of sources listing it. A
  * domain, address or network becomes a pol_signal() of weight.upstream

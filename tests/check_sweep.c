@@ -12,10 +12,10 @@
 
 #include "core/types.h"
 #include "storage/store.h"
-#include "tools/ctl_offline.h"
-#include "tools/loggen.h"
+#include "tools/logtools.h"
+#include "tests/support/loggen.h"
 #include "tools/logscan.h"
-#include "tools/report.h"
+#include "tools/authlog.h"
 #include "tools/sweep.h"
 #include "tests/testutil.h"
 

@@ -13,7 +13,7 @@
 
 #include "../core/log.h"
 #include "../core/xmalloc.h"
-#include "report.h"
+#include "authlog.h"
 #include "strtab.h"
 #include "sweep.h"
 

@@ -6,8 +6,8 @@
  * that shows the "first minutes of each hour" bursts. User names from a
  * spamtrap list are marked, and so are the hosts that tried them.
  */
-#ifndef FG_REPORT_H
-#define FG_REPORT_H
+#ifndef FG_AUTHLOG_H
+#define FG_AUTHLOG_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../core/log.h"
-#include "report.h"
+#include "authlog.h"
 #include "sweep.h"
 
 struct print_ctx {

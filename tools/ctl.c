@@ -22,7 +22,7 @@
 #include "../admin/control.h"
 #include "../policy/upstream.h"
 #include "ctl.h"
-#include "ctl_offline.h"
+#include "logtools.h"
 
 #define CTL_WAIT_S 30                     /* for the daemon's answer, seconds */
 #define CTL_ANSWER_MAX (64 * 1024 * 1024) /* bytes of an answer we read */

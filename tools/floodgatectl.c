@@ -15,7 +15,7 @@
 
 #include "../core/log.h"
 #include "ctl.h"
-#include "ctl_offline.h"
+#include "logtools.h"
 
 struct ctl_cmd {
 	const char *name;
@@ -25,7 +25,7 @@ struct ctl_cmd {
 };
 
 static const struct ctl_cmd cmds[] = {
-    /* offline: server logs (tools/ctl_offline.c) */
+    /* offline: server logs (tools/logtools.c) */
     {"sweep", ctl_sweep, CTL_SWEEP_ARGS,
      "find bot accounts in ejabberd/Prosody logs"},
     {"report", ctl_report, CTL_REPORT_ARGS,

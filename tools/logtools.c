@@ -15,9 +15,9 @@
 #include "../core/log.h"
 #include "../core/types.h"
 #include "../storage/store.h"
-#include "ctl_offline.h"
+#include "logtools.h"
 #include "logscan.h"
-#include "report.h"
+#include "authlog.h"
 #include "strtab.h"
 #include "sweep.h"
 

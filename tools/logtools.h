@@ -3,8 +3,8 @@
  * Each takes (argc, argv) with argv[0] the subcommand name and returns
  * a floodgatectl exit code.
  */
-#ifndef FG_CTL_OFFLINE_H
-#define FG_CTL_OFFLINE_H
+#ifndef FG_LOGTOOLS_H
+#define FG_LOGTOOLS_H
 
 #define CTL_EXIT_OK 0          /* done */
 #define CTL_EXIT_REFUSED 1     /* refused, not found, unreadable */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "tools/logscan.h"
-#include "tools/report.h"
+#include "tools/authlog.h"
 #include "tools/sweep.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);

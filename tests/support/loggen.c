@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/xmalloc.h"
-#include "logscan.h"
+#include "core/xmalloc.h"
+#include "tools/logscan.h"
 #include "loggen.h"
 
 #define LOGGEN_HEAP_MAX 4096 /* sessions open at once */

@@ -9,8 +9,8 @@
  * taken for bots. Between them: failed logins from guessers,
  * registrations and unrelated noise lines.
  */
-#ifndef FG_LOGGEN_H
-#define FG_LOGGEN_H
+#ifndef FG_TEST_LOGGEN_H
+#define FG_TEST_LOGGEN_H
 
 #include <stddef.h>
 #include <stdint.h>
