@@ -29,7 +29,6 @@ local parse_cidr = require "util.ip".parse_cidr;
 local ip_match = require "util.ip".match;
 local base64 = require "util.encodings".base64;
 local nodeprep = require "util.encodings".stringprep.nodeprep;
-local sha256 = require "util.hashes".sha256;
 local rostermanager = require "core.rostermanager";
 local usermanager = require "core.usermanager";
 local now = require "util.time".now;
@@ -274,102 +273,10 @@ local function is_contact(sender, recipient)
 	return false;
 end
 
--- fingerprint: begin
--- Fingerprints of a body (doc/PROTOCOL.md, "Fingerprints"): fp of the
--- normalised text (URLs, mentions and digit runs folded), ufp of up to 3
--- URLs. Byte for byte the twin of mod_floodgate.erl's; explicit byte sets
--- instead of %s/%w/lower(), which follow the C locale.
--- tests/integration/test_fingerprint.py runs this block on its own: it
--- may use nothing from outside but sha256.
-local FP_PREFIXES = { "http://", "https://", "xmpp:", "www." };
-local FP_UFP_MAX, FP_RESIDUE_MIN = 3, 4;
-local FP_LOWER = {};
-for c = 65, 90 do FP_LOWER[string.char(c)] = string.char(c + 32); end
+-- Body fingerprints (doc/PROTOCOL.md, "Fingerprints"), in their own file
+-- so the cross-language test loads exactly what the module runs.
+local fingerprints = module:require("floodgate_fingerprint").fingerprints;
 
-local function fp_lower(s)
-	return (s:gsub("[A-Z]", FP_LOWER));
-end
-
--- First byte of a URL in a lowercased token: a prefix not glued to a
--- letter or digit before it.
-local function fp_url_start(low)
-	local i = low:find("[hxw]");
-	while i do
-		if i == 1 or not low:find("^[a-z0-9]", i - 1) then
-			for _, p in ipairs(FP_PREFIXES) do
-				if low:sub(i, i + #p - 1) == p then return i; end
-			end
-		end
-		i = low:find("[hxw]", i + 1);
-	end
-end
-
-local function fp_mention(run)
-	if run:find("@", 1, true) and run:find("[^@]") then return "<m>"; end
-end
-
--- The normalised text and the URLs as written.
-local function fp_normalise(body)
-	local toks, urls = {}, {};
-	for tok in body:gmatch("[^ \t\n\v\f\r]+") do
-		local low = fp_lower(tok);
-		local i = fp_url_start(low);
-		if i then
-			urls[#urls + 1] = tok:sub(i);
-			low = low:sub(1, i - 1) .. "<u>";
-		end
-		low = low:gsub("[a-z0-9._%%+%-@\128-\255]+", fp_mention);
-		toks[#toks + 1] = (low:gsub("[0-9]+", "0"));
-	end
-	return table.concat(toks, " "), urls;
-end
-
--- The normalised form of one URL as written, or nil.
-local function fp_url(u)
-	u = u:gsub("[%.,;:!%?'\"%)%]}>]+$", "");
-	local low, scheme = fp_lower(u), "";
-	if low:sub(1, 7) == "http://" then
-		u = u:sub(8);
-	elseif low:sub(1, 8) == "https://" then
-		u = u:sub(9);
-	elseif low:sub(1, 5) == "xmpp:" then
-		scheme, u = "xmpp:", u:sub(6);
-	end
-	local host, rest = u:match("^([^/?#]*)(.*)$");
-	host = fp_lower(host);
-	if host:sub(1, 4) == "www." then host = host:sub(5); end
-	if host == "" then return nil; end
-	local path = rest:sub(1, 1) == "/" and rest:match("^[^?#]*") or "";
-	path = path:gsub("/+$", "");
-	path = path:gsub("[0-9]+", "0");
-	return scheme .. host .. path;
-end
-
-local function fp_hex(s)
-	return sha256(s, true):sub(1, 16);
-end
-
--- fp, ufp as sent on the wire; each nil when there is none.
-local function fingerprints(body)
-	if not body then return nil, nil; end
-	local norm, urls = fp_normalise(body);
-	local residue = norm:gsub("<u>", ""):gsub("<m>", ""):gsub(" ", "");
-	local fp = #residue >= FP_RESIDUE_MIN and fp_hex(norm) or nil;
-	local ufps, seen = {}, {};
-	for _, u in ipairs(urls) do
-		if #ufps >= FP_UFP_MAX then break; end
-		local n = fp_url(u);
-		if n then
-			local h = fp_hex(n);
-			if not seen[h] then
-				seen[h] = true;
-				ufps[#ufps + 1] = h;
-			end
-		end
-	end
-	return fp, ufps[1] and table.concat(ufps, " ") or nil;
-end
--- fingerprint: end
 
 local function error_type(condition)
 	if condition == "resource-constraint" then return "wait"; end
