@@ -44,7 +44,7 @@ comp_free(struct comp *c)
 	if (c == NULL)
 		return;
 	pol_set_verdict_cb(c->pol, NULL, NULL);
-	comp_gate_free(c);
+	comp_push_free(c);
 	comp_upstream_free(c->up);
 	comp_pubsub_free(c->ps);
 	comp_adhoc_free(c);

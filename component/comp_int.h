@@ -77,11 +77,14 @@ int stz_from_server(struct comp *, xmpp_stanza_t *);
 /* disco.c */
 int comp_disco_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
 
-/* gate.c */
+/* gate.c: gate questions and meter events from the served servers. */
 int comp_gate_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
 int comp_meter_message(struct comp *, xmpp_stanza_t *msg, xmpp_stanza_t *meter);
+
+/* push.c: verdict changes to the modules and the blocklist. */
 void comp_verdicts_push_full(struct comp *, const char *domain);
-void comp_gate_free(struct comp *);
+void comp_push_answer_full(struct comp *, xmpp_stanza_t *iq);
+void comp_push_free(struct comp *);
 void comp_verdict_changed(enum fg_subj, const char *key, enum fg_verdict,
 			  int64_t expires, const char *reason, void *comp);
 
