@@ -41,7 +41,7 @@ on_audit(const struct store_audit *a, void *arg)
 	copy(e->signals, sizeof e->signals, a->signals);
 }
 
-/* The pubsub node a subject of this type is published on (DESIGN.md),
+/* The pubsub node a subject of this type is published on (blocklist.md),
  * and whether it is there now: blocks always, quarantines when
  * [blocklist] publish_quarantine says so. */
 static void

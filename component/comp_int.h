@@ -88,13 +88,13 @@ void comp_push_free(struct comp *);
 void comp_verdict_changed(enum fg_subj, const char *key, enum fg_verdict,
 			  int64_t expires, const char *reason, void *comp);
 
-/* adhoc.c: XEP-0050 commands for admins (issue 5). */
+/* adhoc.c: XEP-0050 commands for admins. */
 int  comp_adhoc_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
 int  comp_adhoc_disco_items(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
 int  comp_adhoc_disco_info(struct comp *, xmpp_stanza_t *iq, const char *);
 void comp_adhoc_free(struct comp *);
 
-/* pubsub.c, pubsub_nodes.c: the RTBL publisher (issue 6). */
+/* pubsub.c, pubsub_nodes.c: the RTBL publisher. */
 struct pubsub *comp_pubsub_new(struct comp *);
 void           comp_pubsub_free(struct pubsub *);
 int  comp_pubsub_iq(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *q);
@@ -117,7 +117,7 @@ int              comp_upstream_reply(struct comp *, xmpp_stanza_t *iq);
 int              comp_upstream_message(struct comp *, xmpp_stanza_t *msg);
 void             comp_upstream_metrics(struct evbuffer *, struct comp *);
 
-/* spam_report.c: XEP-0377 reports forwarded by the server (issue 7). */
+/* spam_report.c: XEP-0377 reports forwarded by the server. */
 int comp_report_message(struct comp *, xmpp_stanza_t *msg);
 
 #endif

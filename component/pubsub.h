@@ -26,7 +26,7 @@
 		  (Prosody drops component stanzas over                        \
 		  512 KiB) */
 
-/* The nodes, in the order of DESIGN.md. */
+/* The nodes, in the order of doc/blocklist.md. */
 enum ps_node {
 	PS_DOMAINS, /* spam_source_domains: id = domain */
 	PS_JIDS,    /* spam_source_jids_sha256: id = sha256(bare JID) */

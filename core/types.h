@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-/* What is being metered. Names are the DESIGN.md / config names. */
+/* What is being metered. Names are the configuration names. */
 enum fg_kind {
 	FG_KIND_SUBSCRIBE,                /* "subscribe": outbound invitation */
 	FG_KIND_STRANGER_MESSAGE,         /* "stranger-message" */

@@ -19,7 +19,7 @@
  *	reports(reporter TEXT, subject TEXT, reason TEXT, at INTEGER,
  *	    UNIQUE (reporter, subject))
  *
- * Version 2 stores enums by their DESIGN.md names (readable with the
+ * Version 2 stores enums by their configuration names (readable with the
  * sqlite3 shell, and immune to enum reordering), keys subjects WITHOUT
  * ROWID, and adds the columns and tables below.
  */

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Issue 5: XEP-0050 ad-hoc commands against a real Prosody 0.12.
+"""XEP-0050 ad-hoc commands against a real Prosody 0.12.
 
 - disco: the component announces the commands feature; admins see the ten
-  commands of DESIGN.md on the commands node, others an empty list and
+  commands of doc/admin.md on the commands node, others an empty list and
   'forbidden' on execute (also with a form, and on a command node);
 - as admin, with slixmpp's xep_0050 client, every command runs, and every
   command shows its form again with an error note on a bad input (bad JID,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 5: floodgatectl against the running floodgated (real Prosody).
+"""floodgatectl against the running floodgated (real Prosody).
 
 - the control socket exists with mode 0600;
 - every online subcommand (inspect, list, block, unblock, quarantine,

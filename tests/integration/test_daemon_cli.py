@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 2: floodgated's command line and life cycle against a real
+"""floodgated's command line and life cycle against a real
 Prosody.
 
 - `-n` exits 0 on a good file and 1 on a bad one, naming file:line;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 7: the detectors against a real Prosody and a real floodgated.
+"""The detectors against a real Prosody and a real floodgated.
 
 20 bots (generated pronounceable names; each logs in with its name
 capitalised, opens three overlapping connections of a few seconds, and

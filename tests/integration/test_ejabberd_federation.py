@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 4, scenario B with ejabberd 23.01 as the receiving server.
+"""Scenario B with ejabberd 23.01 as the receiving server.
 
 Prosody (prosody.test, s2s on 127.0.0.4) sends an invitation wave over
 real s2s to ejabberd (ejabberd.test, s2s on 127.0.0.5), which runs

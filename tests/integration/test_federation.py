@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 4, scenario B: an invitation wave from a remote domain, over real s2s.
+"""Scenario B: an invitation wave from a remote domain, over real s2s.
 
 Two Prosody servers federate on loopback (a.test on 127.0.0.2, b.test on
 127.0.0.3, dialback without TLS, names from a hosts file of the test's own

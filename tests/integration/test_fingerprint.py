@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 7: the body and URL fingerprints (`fp`, `ufp`) of both bridge
+"""The body and URL fingerprints (`fp`, `ufp`) of both bridge
 modules against the test vectors in doc/PROTOCOL.md.
 
 Three implementations must agree byte for byte: the reference below

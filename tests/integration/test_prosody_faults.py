@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 4, scenario C: floodgated dies and comes back, Prosody keeps going.
+"""Scenario C: floodgated dies and comes back, Prosody keeps going.
 
 - an account floods invitations and is quarantined; the decision reaches
   the store;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 4, scenario A: invitation flood from a fresh account on Prosody.
+"""Scenario A: invitation flood from a fresh account on Prosody.
 
 account.subscribe = 10/min burst 10. A fresh account sends 40 subscription
 requests to distinct users within a few seconds:
@@ -149,7 +149,7 @@ def main():
             check(r["delivered"] <= BURST, "at most %d invitations delivered (%d)" % (BURST, r["delivered"]))
             check(r["delivered"] + r["refused"] == FLOOD,
                   "every invitation delivered or refused (%d + %d)" % (r["delivered"], r["refused"]))
-            # DESIGN.md: a throttled account's over-limit invitations get
+            # doc/design.md: a throttled account's over-limit invitations get
             # resource-constraint ("retry later"); once quarantined, the
             # module refuses them with policy-violation from its cache.
             check(set(r["conditions"]) <= {"policy-violation", "resource-constraint"},

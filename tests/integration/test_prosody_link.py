@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 2: floodgated's XEP-0114 link against a real Prosody 0.12.
+"""floodgated's XEP-0114 link against a real Prosody 0.12.
 
 - disco#info and XEP-0199 ping to the component answer (slixmpp client);
 - Prosody restarts on the same ports: floodgated reconnects and answers

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 6: floodgate's RTBL nodes, read by a real XMPP client (slixmpp)
+"""floodgate's RTBL nodes, read by a real XMPP client (slixmpp)
 through a real Prosody 0.12.
 
 - disco#items lists the four nodes; disco#info says pubsub/service;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 6: two floodgated instances; B consumes A's spam_source_domains
+"""Two floodgated instances; B consumes A's spam_source_domains
 as an [upstream] rtbl, and a plain domain list file.
 
 - B starts while A is down: its RTBL requests fail and are retried with

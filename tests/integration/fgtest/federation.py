@@ -9,7 +9,7 @@ Each server listens for s2s on its own loopback address, port 5269
 differ rather than the ports), and for c2s/components on 127.0.0.1 with
 free ports as ProsodyServer does. Name resolution goes through libunbound
 (Debian's lua-unbound) with a hosts file and a resolv.conf of the test's
-own (../shared/reference/prosody.md, Appendix): the nameserver in it does
+own: the nameserver in it does
 not exist, and Prosody falls back to the A record from the hosts file once
 the SRV lookup failed. That is at once for names under .test, which
 libunbound answers by itself (a special-use domain); for other names it

@@ -1,4 +1,4 @@
-"""Issue 4's scenario B, shared by the federation tests: an invitation
+"""Scenario B, shared by the federation tests: an invitation
 wave over real s2s from domain a to domain b, where b runs mod_floodgate
 with floodgated attached (domain.inbound-subscribe = RATE/min burst
 BURST), while an established cross-domain pair keeps chatting.
