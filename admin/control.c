@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "control.h"
 
@@ -46,10 +47,22 @@ void
 adm_buf_json(struct adm_buf *b, const char *s)
 {
 	const unsigned char *p;
+	size_t               k;
+	uint32_t             cp;
 
 	adm_buf_printf(b, "\"");
 	for (p = (const unsigned char *)(s ? s : ""); *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
+		/* JSON is UTF-8: a bad byte (never expected, as every edge
+		 * validates) becomes U+FFFD rather than breaking the
+		 * document */
+		if (*p >= 0x80 &&
+		    (k = utf8_seq((const char *)p, strnlen((const char *)p, 4),
+				  &cp)) > 0) {
+			adm_buf_printf(b, "%.*s", (int)k, (const char *)p);
+			p += k - 1;
+		} else if (*p >= 0x80)
+			adm_buf_printf(b, "\\ufffd");
+		else if (*p == '"' || *p == '\\')
 			adm_buf_printf(b, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			adm_buf_printf(b, "\\u%04x", *p);
@@ -71,7 +84,7 @@ adm_ctl_parse(char *line, struct adm_req *rq, char *err, size_t errsz)
 {
 	char        *f, *v, *next;
 	const char **slot;
-	size_t       n = strlen(line);
+	size_t       n = strlen(line), bad;
 
 	memset(rq, 0, sizeof *rq);
 	if (n > 0 && line[n - 1] == '\n')
@@ -83,6 +96,14 @@ adm_ctl_parse(char *line, struct adm_req *rq, char *err, size_t errsz)
 			snprintf(err, errsz, "control characters in request");
 			return -1;
 		}
+	/* what is accepted here ends up in stanzas, JSON and SQLite */
+	if (utf8_check(line, &bad) == -1) {
+		snprintf(err, errsz,
+			 "request is not valid UTF-8 (byte 0x%02x at offset "
+			 "%zu): use UTF-8 text",
+			 (unsigned char)line[bad], bad);
+		return -1;
+	}
 	rq->verb = line;
 	if ((next = strchr(line, '\t')) != NULL)
 		*next++ = '\0';
@@ -242,6 +263,7 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	enum fg_subj      tf = FG_SUBJ__MAX;
 	char              t[32], msg[64];
 	size_t            i;
+	int               has_reason;
 
 	if (adm_list_filter(rq->filter, &vf) == -1) {
 		put_status(b, rq->json, ADM_BAD, "filter is " ADM_LIST_FILTERS);
@@ -268,11 +290,14 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		e = &l.v[i];
 		adm_fmt_time(e->expires, t, sizeof t);
 		if (!rq->json) {
+			/* "auto" alone when there is no reason to show */
+			has_reason = e->reason != NULL && e->reason[0] != '\0';
 			adm_buf_printf(b, "%-8s %-32s %-10s %-20s %s%s%s\n",
 				       fg_subj_name(e->type), e->key,
 				       fg_verdict_name(e->effective), t,
-				       e->actor ? e->actor : "auto", ": ",
-				       e->reason ? e->reason : "");
+				       e->actor ? e->actor : "auto",
+				       has_reason ? ": " : "",
+				       has_reason ? e->reason : "");
 			continue;
 		}
 		adm_buf_printf(b,

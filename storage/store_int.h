@@ -37,6 +37,7 @@ struct store {
 	struct store_stats stats;
 	uint64_t           failing;  /* consecutive failed flushes */
 	int                dropping; /* logged that the queue is full */
+	uint64_t           repaired; /* rows read with text not UTF-8 */
 	char               err[256]; /* sqlite message of the last failure */
 };
 
