@@ -56,7 +56,9 @@ typedef void (*store_reg_cb)(const struct store_registration *, void *);
 typedef void (*store_sub_cb)(const char *node, const char *jid, void *);
 
 /* Open (creating, migrating) the store; NULL with one log line naming
- * the file when it is unreadable, corrupt or from a newer version. */
+ * the file when it is unreadable, corrupt, from a newer version, held
+ * by another process (PATH.lock), or missing where a store was in use
+ * (PATH.lock exists but PATH does not). A new file is created 0600. */
 struct store *store_open(const char *path);
 /* Flush what is queued, then close. */
 void store_close(struct store *);
@@ -102,6 +104,12 @@ int store_report_add(struct store *, const char *reporter, const char *subject,
 int store_sub_add(struct store *, const char *node, const char *jid);
 int store_sub_del(struct store *, const char *node, const char *jid);
 int store_sub_list(struct store *, store_sub_cb, void *);
+
+/* 0 while the database file is the one opened (and a running store
+ * holds its lock file PATH.lock, so offline tools refuse it); -1 with a
+ * sentence in *why once it was deleted or replaced: then flushes and
+ * admin commits fail instead of writing into a file nobody will read. */
+int store_health(struct store *, const char **why);
 
 /* Figures for /metrics. */
 struct store_stats {
