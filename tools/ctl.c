@@ -234,6 +234,11 @@ ctl_online(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (v->reason == 1 && argc == v->nsubj && argc > 0) {
+		fprintf(stderr, "floodgatectl: a reason is required to %s\n",
+			v->name);
+		return CTL_EXIT_USAGE;
+	}
 	if (argc < v->nsubj || (v->reason == 1 && argc < 2) ||
 	    (v->reason == -1 && argc > v->nsubj + (!strcmp(v->name, "list"))))
 		return usage(stderr, v);
