@@ -298,6 +298,7 @@ adm_act_key(const struct adm_env *env, enum adm_verb verb, const char *actor,
 	enum fg_override ovr;
 	const char      *what, *was;
 	char             ds[32], *fixed = NULL;
+	const char      *lost;
 	size_t           bad;
 
 	/* the reason travels in verdict pushes: one bad byte there and the
@@ -358,9 +359,16 @@ adm_act_key(const struct adm_env *env, enum adm_verb verb, const char *actor,
 	if (actor != NULL && utf8_xml_ok(actor, NULL) == -1)
 		actor = fixed = utf8_repair(actor);
 	if (pol_admin(env->pol, type, key, ovr, actor, reason, dur) == -1) {
-		set(r, ADM_FAILED,
-		    "%s %.200s: not committed to the store; nothing changed",
-		    fg_subj_name(type), key);
+		if (env->store != NULL && store_health(env->store, &lost) == -1)
+			set(r, ADM_FAILED,
+			    "%s %.200s: not committed: %s, so nothing can be "
+			    "kept; nothing changed",
+			    fg_subj_name(type), key, lost);
+		else
+			set(r, ADM_FAILED,
+			    "%s %.200s: not committed to the store; nothing "
+			    "changed",
+			    fg_subj_name(type), key);
 		free(fixed);
 		return;
 	}
