@@ -11,6 +11,7 @@
 
 #include "../core/utf8.h"
 #include "../core/xmalloc.h"
+#include "../storage/store.h"
 #include "control.h"
 
 static void put_status(struct adm_buf *, int, int, const char *);
@@ -20,6 +21,8 @@ static int  do_list(const struct adm_env *, const struct adm_req *,
 		    struct adm_buf *);
 static int  do_stats(const struct adm_env *, const struct adm_req *,
 		     struct adm_buf *);
+static int  do_backup(const struct adm_env *, const struct adm_req *,
+		      struct adm_buf *);
 
 void
 adm_buf_printf(struct adm_buf *b, const char *fmt, ...)
@@ -129,6 +132,8 @@ adm_ctl_parse(char *line, struct adm_req *rq, char *err, size_t errsz)
 			slot = &rq->filter;
 		else if (!strcmp(f, "type"))
 			slot = &rq->type;
+		else if (!strcmp(f, "file"))
+			slot = &rq->file;
 		else if (!strcmp(f, "format")) {
 			if (strcmp(v, "json") && strcmp(v, "text")) {
 				snprintf(err, errsz, "format is text or json");
@@ -346,6 +351,33 @@ do_stats(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	return ADM_OK;
 }
 
+/* An online copy of the store, written by the daemon (it holds the
+ * store's lock, so no other process may read it consistently). */
+static int
+do_backup(const struct adm_env *env, const struct adm_req *rq,
+	  struct adm_buf *b)
+{
+	char msg[ADM_MSG_MAX], err[ADM_MSG_MAX - 64];
+	int  status = ADM_FAILED;
+
+	if (rq->file == NULL || rq->file[0] != '/') {
+		snprintf(msg, sizeof msg, "backup takes an absolute file name");
+		status = ADM_BAD;
+	} else if (env->store == NULL)
+		snprintf(msg, sizeof msg, "no store to back up");
+	else if (store_backup(env->store, rq->file, err, sizeof err) == -1)
+		snprintf(msg, sizeof msg, "backup failed: %s", err);
+	else {
+		snprintf(msg, sizeof msg, "store backed up to %.400s",
+			 rq->file);
+		status = ADM_OK;
+	}
+	put_status(b, rq->json, status, msg);
+	if (status == ADM_OK && !rq->json)
+		adm_buf_printf(b, "%s\n", msg);
+	return status;
+}
+
 int
 adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	     struct adm_buf *b)
@@ -376,7 +408,9 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 				   "configuration reloaded");
 		if (status == ADM_OK && !rq.json)
 			adm_buf_printf(b, "configuration reloaded\n");
-	} else if (adm_verb_parse(rq.verb, &verb) == 0) {
+	} else if (!strcmp(rq.verb, "backup"))
+		status = do_backup(env, &rq, b);
+	else if (adm_verb_parse(rq.verb, &verb) == 0) {
 		adm_act(env, verb, actor, rq.subject, rq.reason, rq.duration,
 			&r);
 		put_status(b, rq.json, status = r.status, r.msg);

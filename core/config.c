@@ -27,6 +27,7 @@
 #define DEF_GATE_TIMEOUT_MS 250   /* module waits this long, ms */
 #define DEF_STORE_FLUSH_MS 200    /* write-behind period, ms */
 #define DEF_STORE_FLUSH_ROWS 4096 /* flush early past this, rows */
+#define DEF_RETENTION_S 7776000   /* audit rows kept, s (90 d) */
 #define DEF_MAX_KEYS 1048576      /* bucket table cap, entries */
 #define DEF_HALF_LIFE_S 21600.0   /* reputation half-life, s (6 h) */
 #define DEF_THROTTLE_AT 5.0       /* score units */
@@ -82,6 +83,7 @@ static const struct keydef keys[] = {
     {"store", "path", K_STR, F(store_path)},
     {"store", "flush-interval", K_MS, F(store_flush_ms)},
     {"store", "flush-rows", K_INT, F(store_flush_rows)},
+    {"store", "retention", K_SECS, F(store_retention_s)},
     {"admins", "jids", K_LIST, F(admins)},
     {"policy", "half-life", K_SECS, F(half_life_s)},
     {"policy", "throttle-at", K_DOUBLE, F(throttle_at)},
@@ -151,6 +153,7 @@ config_defaults(struct fg_config *c)
 	c->gate_timeout_ms = DEF_GATE_TIMEOUT_MS;
 	c->store_flush_ms = DEF_STORE_FLUSH_MS;
 	c->store_flush_rows = DEF_STORE_FLUSH_ROWS;
+	c->store_retention_s = DEF_RETENTION_S;
 	c->max_keys = DEF_MAX_KEYS;
 	c->half_life_s = DEF_HALF_LIFE_S;
 	c->throttle_at = DEF_THROTTLE_AT;

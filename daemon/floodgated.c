@@ -32,6 +32,7 @@
 #include "../core/xmalloc.h"
 
 #define TICK_MS 1000          /* policy housekeeping period, ms */
+#define PRUNE_BATCH 500       /* old rows per table deleted per tick, rows */
 #define SHUTDOWN_GRACE_MS 200 /* let the loop finish writes, ms */
 
 struct daemon {
@@ -98,6 +99,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	pol_tick(d->pol);
+	if (d->cfg->store_retention_s > 0)
+		(void)store_prune(d->store,
+				  clock_wall_ms() -
+				      (int64_t)d->cfg->store_retention_s * 1000,
+				  PRUNE_BATCH);
 	/* a burst of decisions should not wait for the timer */
 	if (store_queued(d->store) >= d->cfg->store_flush_rows)
 		store_flush(d->store);
@@ -153,6 +159,10 @@ core_metrics(struct evbuffer *b, void *arg)
 	http_metric(b, "floodgate_store_queued_rows", "gauge",
 		    "Rows waiting for the next flush", NULL,
 		    (double)store_queued(d->store));
+	http_metric(b, "floodgate_store_pruned_rows_total", "counter",
+		    "Audit, registration and report rows past [store] "
+		    "retention deleted",
+		    NULL, (double)ss.pruned);
 	http_metric(b, "floodgate_store_ok", "gauge",
 		    "1 while the store file is the one opened, 0 once it was "
 		    "deleted or replaced",

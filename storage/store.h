@@ -111,6 +111,14 @@ int store_sub_list(struct store *, store_sub_cb, void *);
  * admin commits fail instead of writing into a file nobody will read. */
 int store_health(struct store *, const char **why);
 
+/* Delete up to batch rows each of audit, registrations and reports
+ * older than before (unix ms); the count, or -1 (logged once). Called
+ * from the daemon's tick, so one call stays short. */
+long store_prune(struct store *, int64_t before, size_t batch);
+/* Consistent copy of the live store to dest (a new file, 0600), in
+ * steps; -1 with a sentence in err. */
+int store_backup(struct store *, const char *dest, char *err, size_t errsz);
+
 /* Figures for /metrics. */
 struct store_stats {
 	uint64_t flushes;
@@ -119,6 +127,7 @@ struct store_stats {
 	uint64_t last_flush_us; /* duration of the last flush */
 	uint64_t queued;        /* rows waiting for the next flush */
 	uint64_t dropped;       /* rows refused because the queue was full */
+	uint64_t pruned;        /* old audit/registration/report rows gone */
 };
 void store_get_stats(const struct store *, struct store_stats *);
 

@@ -43,7 +43,8 @@ struct store {
 	int                lockfd;   /* PATH.lock, flock()ed while open */
 	dev_t              dev;      /* identity of the file we opened */
 	ino_t              ino;
-	const char        *lost;     /* why the file is not ours; NULL ok */
+	const char        *lost; /* why the file is not ours; NULL ok */
+	uint64_t           prune_failing; /* consecutive failed prunes */
 	char               err[256]; /* sqlite message of the last failure */
 };
 

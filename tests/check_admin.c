@@ -330,7 +330,7 @@ START_TEST(test_utf8_refused)
 	struct adm_view   v;
 	struct adm_result r;
 	struct adm_buf    b = {NULL, 0, 0};
-	char              line[160];
+	char              line[320], copy[160];
 
 	tu_tmpdb(path, sizeof path, "check_admin");
 	ck_assert_ptr_nonnull(st = store_open(path));
@@ -387,6 +387,19 @@ START_TEST(test_utf8_refused)
 	ck_assert_ptr_nonnull(strstr(b.p, "w@example.org"));
 	ck_assert_ptr_null(strstr(b.p, ": \n"));
 	adm_buf_free(&b);
+
+	/* backup through the daemon: absolute names only, never over a file */
+	snprintf(line, sizeof line, "backup\tfile=relative.db");
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_BAD);
+	adm_buf_free(&b);
+	tu_tmpdb(copy, sizeof copy, "check_admin_copy");
+	snprintf(line, sizeof line, "backup\tfile=%s", copy);
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_OK);
+	adm_buf_free(&b);
+	snprintf(line, sizeof line, "backup\tfile=%s", copy);
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_FAILED);
+	adm_buf_free(&b);
+	unlink(copy);
 
 	pol_free(env.pol);
 	store_close(st);
