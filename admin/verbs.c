@@ -361,8 +361,8 @@ adm_act_key(const struct adm_env *env, enum adm_verb verb, const char *actor,
 	if (pol_admin(env->pol, type, key, ovr, actor, reason, dur) == -1) {
 		if (env->store != NULL && store_health(env->store, &lost) == -1)
 			set(r, ADM_FAILED,
-			    "%s %.200s: not committed: %s, so nothing can be "
-			    "kept; nothing changed",
+			    "%s %.200s: not committed to the store (%s); "
+			    "nothing changed",
 			    fg_subj_name(type), key, lost);
 		else
 			set(r, ADM_FAILED,

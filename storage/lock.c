@@ -196,8 +196,7 @@ store_identity(struct store *s)
 	if (why != NULL && s->lost == NULL)
 		log_warnx("store: %s: %s while in use: nothing more can be "
 			  "kept; admin actions are refused and /healthz "
-			  "reports it until the file is restored and the "
-			  "daemon restarted",
+			  "reports it until the file is back",
 			  s->path, why);
 	else if (why == NULL && s->lost != NULL)
 		log_info("store: %s: the database file is back", s->path);

@@ -12,7 +12,8 @@ real floodgated, floodgatectl and Prosody.
 - the store's directory deleted under the running daemon: admin actions
   answer an error, /healthz says 503, floodgate_store_ok is 0, the loss
   is logged once; a restart where the database is gone but its lock file
-  remains refuses to start with an empty store.
+  remains refuses to start with an empty store;
+- a refused start (a file that is not a store) exits 1 without leaks.
 """
 import json
 import os
@@ -171,6 +172,27 @@ def no_silent_recreate(fg):
     fg.stop()
 
 
+def refused_cleanly(fg, junk):
+    """A store file that is not ours: refused, exit 1, no leak report
+    from the sanitizers."""
+    with open(fg.db, "wb") as f:
+        f.write(junk)
+    fg.start(wait_link=False)
+    end = time.monotonic() + 10
+    while fg.running() and time.monotonic() < end:
+        time.sleep(0.1)
+    rc = fg.returncode
+    log = fg.log_text(since_start=True)
+    fg.stop()
+    check(rc == 1, "a foreign store file is refused with exit 1 (%s)" % rc)
+    check("not a usable database" in log, "and the log says why")
+    check("LeakSanitizer" not in log and "AddressSanitizer" not in log,
+          "a refused start leaks nothing")
+    with open(fg.db, "rb") as f:
+        check(f.read() == junk, "the refused file is left untouched")
+    os.unlink(fg.db)
+
+
 def main():
     if not daemon.available() or not os.access(ctl_binary(), os.X_OK):
         skip("floodgated or floodgatectl not built in %s" % top_builddir())
@@ -192,6 +214,7 @@ def main():
             two_writers(srv, fg)
             fg.stop()
             no_silent_recreate(fg)
+            refused_cleanly(fg, b"this is not a database\n" * 100)
             os.unlink(fg.db + ".lock")
             fg.start()
             store_deleted(srv, fg, storedir)
