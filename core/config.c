@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define DEF_COMP_PORT 5347        /* XEP-0114 default port */
@@ -368,7 +369,14 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 	long     l;
 	double   d;
 	uint64_t ms;
+	size_t   bad;
 
+	/* values end up in stanzas (jid, serves, admins) and in logs */
+	if (utf8_xml_ok(v, &bad) == -1) {
+		cfg_error(ps, "%s: not valid UTF-8 text (byte 0x%02x at %zu)",
+			  kd->key, (unsigned char)v[bad], bad);
+		return -1;
+	}
 	switch (kd->type) {
 	case K_STR:
 		if (*v == '\0') {
