@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/utf8.h"
 #include "../core/xmalloc.h"
+#include "../storage/store.h"
 #include "control.h"
 
 static void put_status(struct adm_buf *, int, int, const char *);
@@ -19,6 +21,8 @@ static int  do_list(const struct adm_env *, const struct adm_req *,
 		    struct adm_buf *);
 static int  do_stats(const struct adm_env *, const struct adm_req *,
 		     struct adm_buf *);
+static int  do_backup(const struct adm_env *, const struct adm_req *,
+		      struct adm_buf *);
 
 void
 adm_buf_printf(struct adm_buf *b, const char *fmt, ...)
@@ -46,10 +50,22 @@ void
 adm_buf_json(struct adm_buf *b, const char *s)
 {
 	const unsigned char *p;
+	size_t               k;
+	uint32_t             cp;
 
 	adm_buf_printf(b, "\"");
 	for (p = (const unsigned char *)(s ? s : ""); *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
+		/* JSON is UTF-8: a bad byte (never expected, as every edge
+		 * validates) becomes U+FFFD rather than breaking the
+		 * document */
+		if (*p >= 0x80 &&
+		    (k = utf8_seq((const char *)p, strnlen((const char *)p, 4),
+				  &cp)) > 0) {
+			adm_buf_printf(b, "%.*s", (int)k, (const char *)p);
+			p += k - 1;
+		} else if (*p >= 0x80)
+			adm_buf_printf(b, "\\ufffd");
+		else if (*p == '"' || *p == '\\')
 			adm_buf_printf(b, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			adm_buf_printf(b, "\\u%04x", *p);
@@ -71,7 +87,7 @@ adm_ctl_parse(char *line, struct adm_req *rq, char *err, size_t errsz)
 {
 	char        *f, *v, *next;
 	const char **slot;
-	size_t       n = strlen(line);
+	size_t       n = strlen(line), bad;
 
 	memset(rq, 0, sizeof *rq);
 	if (n > 0 && line[n - 1] == '\n')
@@ -83,6 +99,14 @@ adm_ctl_parse(char *line, struct adm_req *rq, char *err, size_t errsz)
 			snprintf(err, errsz, "control characters in request");
 			return -1;
 		}
+	/* what is accepted here ends up in stanzas, JSON and SQLite */
+	if (utf8_check(line, &bad) == -1) {
+		snprintf(err, errsz,
+			 "request is not valid UTF-8 (byte 0x%02x at offset "
+			 "%zu): use UTF-8 text",
+			 (unsigned char)line[bad], bad);
+		return -1;
+	}
 	rq->verb = line;
 	if ((next = strchr(line, '\t')) != NULL)
 		*next++ = '\0';
@@ -108,6 +132,8 @@ adm_ctl_parse(char *line, struct adm_req *rq, char *err, size_t errsz)
 			slot = &rq->filter;
 		else if (!strcmp(f, "type"))
 			slot = &rq->type;
+		else if (!strcmp(f, "file"))
+			slot = &rq->file;
 		else if (!strcmp(f, "format")) {
 			if (strcmp(v, "json") && strcmp(v, "text")) {
 				snprintf(err, errsz, "format is text or json");
@@ -242,6 +268,7 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	enum fg_subj      tf = FG_SUBJ__MAX;
 	char              t[32], msg[64];
 	size_t            i;
+	int               has_reason;
 
 	if (adm_list_filter(rq->filter, &vf) == -1) {
 		put_status(b, rq->json, ADM_BAD, "filter is " ADM_LIST_FILTERS);
@@ -268,11 +295,14 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		e = &l.v[i];
 		adm_fmt_time(e->expires, t, sizeof t);
 		if (!rq->json) {
+			/* "auto" alone when there is no reason to show */
+			has_reason = e->reason != NULL && e->reason[0] != '\0';
 			adm_buf_printf(b, "%-8s %-32s %-10s %-20s %s%s%s\n",
 				       fg_subj_name(e->type), e->key,
 				       fg_verdict_name(e->effective), t,
-				       e->actor ? e->actor : "auto", ": ",
-				       e->reason ? e->reason : "");
+				       e->actor ? e->actor : "auto",
+				       has_reason ? ": " : "",
+				       has_reason ? e->reason : "");
 			continue;
 		}
 		adm_buf_printf(b,
@@ -321,6 +351,33 @@ do_stats(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	return ADM_OK;
 }
 
+/* An online copy of the store, written by the daemon (it holds the
+ * store's lock, so no other process may read it consistently). */
+static int
+do_backup(const struct adm_env *env, const struct adm_req *rq,
+	  struct adm_buf *b)
+{
+	char msg[ADM_MSG_MAX], err[ADM_MSG_MAX - 64];
+	int  status = ADM_FAILED;
+
+	if (rq->file == NULL || rq->file[0] != '/') {
+		snprintf(msg, sizeof msg, "backup takes an absolute file name");
+		status = ADM_BAD;
+	} else if (env->store == NULL)
+		snprintf(msg, sizeof msg, "no store to back up");
+	else if (store_backup(env->store, rq->file, err, sizeof err) == -1)
+		snprintf(msg, sizeof msg, "backup failed: %s", err);
+	else {
+		snprintf(msg, sizeof msg, "store backed up to %.400s",
+			 rq->file);
+		status = ADM_OK;
+	}
+	put_status(b, rq->json, status, msg);
+	if (status == ADM_OK && !rq->json)
+		adm_buf_printf(b, "%s\n", msg);
+	return status;
+}
+
 int
 adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	     struct adm_buf *b)
@@ -351,7 +408,9 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 				   "configuration reloaded");
 		if (status == ADM_OK && !rq.json)
 			adm_buf_printf(b, "configuration reloaded\n");
-	} else if (adm_verb_parse(rq.verb, &verb) == 0) {
+	} else if (!strcmp(rq.verb, "backup"))
+		status = do_backup(env, &rq, b);
+	else if (adm_verb_parse(rq.verb, &verb) == 0) {
 		adm_act(env, verb, actor, rq.subject, rq.reason, rq.duration,
 			&r);
 		put_status(b, rq.json, status = r.status, r.msg);

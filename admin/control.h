@@ -6,8 +6,8 @@
  *	block<TAB>subject=alice@example.org<TAB>reason=spam<TAB>for=1d
  *
  * keys: subject, reason, for (duration), filter (verdict for list),
- * type (subject type for list), format (text|json). The answer is a
- * status line "CODE message" (codes in adminops.h), then a body in the
+ * type (subject type for list), file (backup), format (text|json). The answer
+ *is a status line "CODE message" (codes in adminops.h), then a body in the
  * requested format, then the daemon closes the connection.
  */
 #ifndef FG_ADM_CTL_H
@@ -27,6 +27,7 @@ struct adm_req {
 	const char *duration;
 	const char *filter;
 	const char *type;
+	const char *file; /* backup: where to write, an absolute path */
 	int         json;
 };
 

@@ -18,6 +18,7 @@
 
 #include "../core/clock.h"
 #include "../core/jid.h"
+#include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "../storage/store.h"
 #include "verbs.h"
@@ -251,6 +252,28 @@ adm_fmt_time(int64_t ms, char *buf, size_t bufsz)
 	return buf;
 }
 
+const char *
+adm_fmt_duration(int64_t ms, char *buf, size_t bufsz)
+{
+	static const struct {
+		int64_t ms;
+		char    unit;
+	} units[] = {
+	    {86400000, 'd'}, {3600000, 'h'}, {60000, 'm'}, {1000, 's'}};
+	size_t i;
+
+	/* the largest unit that says it exactly: 7d, 36h, 90m, 45s */
+	for (i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (ms >= units[i].ms && ms % units[i].ms == 0)
+			break;
+	if (i == sizeof units / sizeof units[0])
+		snprintf(buf, bufsz, "%lldms", (long long)ms);
+	else
+		snprintf(buf, bufsz, "%lld%c", (long long)(ms / units[i].ms),
+			 units[i].unit);
+	return buf;
+}
+
 int
 adm_is_admin(const struct fg_config *cfg, const char *jid)
 {
@@ -274,8 +297,19 @@ adm_act_key(const struct adm_env *env, enum adm_verb verb, const char *actor,
 	struct pol_info  pi;
 	enum fg_override ovr;
 	const char      *what, *was;
-	char             ds[32];
+	char             ds[32], *fixed = NULL;
+	const char      *lost;
+	size_t           bad;
 
+	/* the reason travels in verdict pushes: one bad byte there and the
+	 * server drops the stream */
+	if (reason != NULL && utf8_xml_ok(reason, &bad) == -1) {
+		set(r, ADM_BAD,
+		    "the reason is not valid UTF-8 text (byte 0x%02x at "
+		    "offset %zu); control characters are not allowed either",
+		    (unsigned char)reason[bad], bad);
+		return;
+	}
 	if (pol_inspect(env->pol, type, key, &pi) == -1) {
 		set(r, ADM_BAD, "'%.200s' is not a valid %s", key,
 		    fg_subj_name(type));
@@ -320,15 +354,30 @@ adm_act_key(const struct adm_env *env, enum adm_verb verb, const char *actor,
 	}
 	if (reason != NULL && *reason == '\0')
 		reason = NULL;
+	/* the actor comes from a stanza or the system's user database:
+	 * repaired rather than refused, it is only shown */
+	if (actor != NULL && utf8_xml_ok(actor, NULL) == -1)
+		actor = fixed = utf8_repair(actor);
 	if (pol_admin(env->pol, type, key, ovr, actor, reason, dur) == -1) {
-		set(r, ADM_FAILED,
-		    "%s %.200s: not committed to the store; nothing changed",
-		    fg_subj_name(type), key);
+		if (env->store != NULL && store_health(env->store, &lost) == -1)
+			set(r, ADM_FAILED,
+			    "%s %.200s: not committed to the store (%s); "
+			    "nothing changed",
+			    fg_subj_name(type), key, lost);
+		else
+			set(r, ADM_FAILED,
+			    "%s %.200s: not committed to the store; nothing "
+			    "changed",
+			    fg_subj_name(type), key);
+		free(fixed);
 		return;
 	}
-	if (dur > 0)
-		snprintf(ds, sizeof ds, " for %llds", (long long)(dur / 1000));
-	else
+	free(fixed);
+	if (dur > 0) {
+		ds[0] = ' ';
+		memcpy(ds + 1, "for ", 4);
+		adm_fmt_duration(dur, ds + 5, sizeof ds - 5);
+	} else
 		ds[0] = '\0';
 	set(r, ADM_OK, "%s %.200s %s%s (was %s)", fg_subj_name(type), key, what,
 	    ovr == FG_OVR_NONE ? "" : ds, was);
@@ -343,9 +392,17 @@ adm_act(const struct adm_env *env, enum adm_verb verb, const char *actor,
 	const char  *dom;
 	enum fg_subj type;
 	int64_t      dur = 0;
+	size_t       bad;
 
 	if ((int)verb < 0 || verb >= ADM__MAX) {
 		set(r, ADM_BAD, "unknown action");
+		return;
+	}
+	if (subject != NULL && utf8_xml_ok(subject, &bad) == -1) {
+		set(r, ADM_BAD,
+		    "the subject is not valid UTF-8 text (byte 0x%02x at "
+		    "offset %zu)",
+		    (unsigned char)subject[bad], bad);
 		return;
 	}
 	if (adm_parse_subject(subject, &type, key, sizeof key, err,

@@ -119,6 +119,9 @@ int adm_parse_time(const char *, int64_t now_ms, int64_t *at_ms);
 /* "2024-05-01T12:00:00Z" into buf; "-" for 0. */
 const char *adm_fmt_time(int64_t ms, char *buf, size_t bufsz);
 
+/* A duration as an admin would type it: "7d", "36h", "90m", "45s". */
+const char *adm_fmt_duration(int64_t ms, char *buf, size_t bufsz);
+
 /* Is this (full or bare) JID one of the configured admins? */
 int adm_is_admin(const struct fg_config *, const char *jid);
 

@@ -21,12 +21,14 @@
 
 #include "config.h"
 #include "log.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define DEF_COMP_PORT 5347        /* XEP-0114 default port */
 #define DEF_GATE_TIMEOUT_MS 250   /* module waits this long, ms */
 #define DEF_STORE_FLUSH_MS 200    /* write-behind period, ms */
 #define DEF_STORE_FLUSH_ROWS 4096 /* flush early past this, rows */
+#define DEF_RETENTION_S 7776000   /* audit rows kept, s (90 d) */
 #define DEF_MAX_KEYS 1048576      /* bucket table cap, entries */
 #define DEF_HALF_LIFE_S 21600.0   /* reputation half-life, s (6 h) */
 #define DEF_THROTTLE_AT 5.0       /* score units */
@@ -82,6 +84,7 @@ static const struct keydef keys[] = {
     {"store", "path", K_STR, F(store_path)},
     {"store", "flush-interval", K_MS, F(store_flush_ms)},
     {"store", "flush-rows", K_INT, F(store_flush_rows)},
+    {"store", "retention", K_SECS, F(store_retention_s)},
     {"admins", "jids", K_LIST, F(admins)},
     {"policy", "half-life", K_SECS, F(half_life_s)},
     {"policy", "throttle-at", K_DOUBLE, F(throttle_at)},
@@ -151,6 +154,7 @@ config_defaults(struct fg_config *c)
 	c->gate_timeout_ms = DEF_GATE_TIMEOUT_MS;
 	c->store_flush_ms = DEF_STORE_FLUSH_MS;
 	c->store_flush_rows = DEF_STORE_FLUSH_ROWS;
+	c->store_retention_s = DEF_RETENTION_S;
 	c->max_keys = DEF_MAX_KEYS;
 	c->half_life_s = DEF_HALF_LIFE_S;
 	c->throttle_at = DEF_THROTTLE_AT;
@@ -365,7 +369,14 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 	long     l;
 	double   d;
 	uint64_t ms;
+	size_t   bad;
 
+	/* values end up in stanzas (jid, serves, admins) and in logs */
+	if (utf8_xml_ok(v, &bad) == -1) {
+		cfg_error(ps, "%s: not valid UTF-8 text (byte 0x%02x at %zu)",
+			  kd->key, (unsigned char)v[bad], bad);
+		return -1;
+	}
 	switch (kd->type) {
 	case K_STR:
 		if (*v == '\0') {

@@ -46,6 +46,8 @@ struct fg_config {
 	char    *store_path;
 	uint32_t store_flush_ms;   /* write-behind period */
 	uint32_t store_flush_rows; /* flush early past this many rows */
+	/* audit, registrations, reports are kept this long; 0 forever */
+	uint32_t store_retention_s;
 
 	/* [admins] */
 	struct fg_strlist admins;

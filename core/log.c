@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "utf8.h"
 
 int log_verbose;
 
@@ -136,6 +137,7 @@ log_esc(char *buf, size_t bufsz, const char *s)
 	static const char hex[] = "0123456789abcdef";
 	size_t            o = 0;
 	unsigned char     c;
+	uint32_t          cp;
 
 	if (bufsz == 0)
 		return buf;
@@ -163,10 +165,20 @@ log_esc(char *buf, size_t bufsz, const char *s)
 			tmp[2] = hex[c >> 4];
 			tmp[3] = hex[c & 0xf];
 			n = 4;
-		} else {
-			/* UTF-8 bytes pass through: JIDs are UTF-8 */
+		} else if (c < 0x80) {
 			tmp[0] = (char)c;
 			n = 1;
+		} else if ((n = utf8_seq(s, strnlen(s, 4), &cp)) > 0) {
+			/* well-formed UTF-8 passes whole: JIDs are UTF-8 */
+			memcpy(tmp, s, n);
+			s += n - 1;
+		} else {
+			/* a log line must stay valid UTF-8 itself */
+			tmp[0] = '\\';
+			tmp[1] = 'x';
+			tmp[2] = hex[c >> 4];
+			tmp[3] = hex[c & 0xf];
+			n = 4;
 		}
 		if (o + n + 4 > bufsz) {
 			if (bufsz >= 4) {

@@ -32,6 +32,7 @@
 #include "../core/xmalloc.h"
 
 #define TICK_MS 1000          /* policy housekeeping period, ms */
+#define PRUNE_BATCH 500       /* old rows per table deleted per tick, rows */
 #define SHUTDOWN_GRACE_MS 200 /* let the loop finish writes, ms */
 
 struct daemon {
@@ -75,11 +76,12 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	struct daemon     *d = arg;
 	struct store_stats st;
 
+	/* notices (and logs) a deleted store even when idle */
+	(void)store_health(d->store, NULL);
 	if (store_queued(d->store) > 0) {
+		/* the store logs the first failure and a summary */
 		if (store_flush(d->store) == -1)
-			log_warnx("store: flush failed, keeping %zu rows "
-				  "queued",
-				  store_queued(d->store));
+			goto out;
 		store_get_stats(d->store, &st);
 		if (st.last_flush_us > FLUSH_SLOW_US) {
 			d->flush_slow++;
@@ -87,6 +89,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 				  (unsigned long long)st.last_flush_us);
 		}
 	}
+out:
 	arm(d->ev_flush, d->cfg->store_flush_ms);
 }
 
@@ -96,6 +99,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	pol_tick(d->pol);
+	if (d->cfg->store_retention_s > 0)
+		(void)store_prune(d->store,
+				  clock_wall_ms() -
+				      (int64_t)d->cfg->store_retention_s * 1000,
+				  PRUNE_BATCH);
 	/* a burst of decisions should not wait for the timer */
 	if (store_queued(d->store) >= d->cfg->store_flush_rows)
 		store_flush(d->store);
@@ -107,7 +115,8 @@ healthy(void *arg)
 {
 	struct daemon *d = arg;
 
-	return comp_up(d->comp);
+	/* a store that can no longer keep what it acknowledges is down */
+	return comp_up(d->comp) && store_health(d->store, NULL) == 0;
 }
 
 static void
@@ -150,6 +159,14 @@ core_metrics(struct evbuffer *b, void *arg)
 	http_metric(b, "floodgate_store_queued_rows", "gauge",
 		    "Rows waiting for the next flush", NULL,
 		    (double)store_queued(d->store));
+	http_metric(b, "floodgate_store_pruned_rows_total", "counter",
+		    "Audit, registration and report rows past [store] "
+		    "retention deleted",
+		    NULL, (double)ss.pruned);
+	http_metric(b, "floodgate_store_ok", "gauge",
+		    "1 while the store file is the one opened, 0 once it was "
+		    "deleted or replaced",
+		    NULL, store_health(d->store, NULL) == 0 ? 1 : 0);
 	http_metric(b, "floodgate_store_slow_flushes_total", "counter",
 		    "Flushes slower than 20 ms", NULL, (double)d->flush_slow);
 }
@@ -323,11 +340,18 @@ main(int argc, char **argv)
 	sigaction(SIGPIPE, &sa, NULL); /* libstrophe sends without NOSIGNAL */
 	srandom((unsigned)(clock_mono_ns() ^ (uint64_t)getpid()));
 
-	if ((d.store = store_open(d.cfg->store_path)) == NULL)
+	if ((d.store = store_open(d.cfg->store_path)) == NULL) {
+		config_free(d.cfg);
 		return 1;
+	}
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	d.pol = pol_new(d.cfg, d.store);
+	if ((d.pol = pol_new(d.cfg, d.store)) == NULL) {
+		store_close(d.store);
+		event_base_free(d.base);
+		config_free(d.cfg);
+		return 1;
+	}
 	d.comp = comp_new(d.base, d.cfg, d.pol, d.store);
 	pol_upstream_load_files(d.pol, d.cfg);
 	if (start_http(&d) == -1)

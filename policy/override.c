@@ -42,9 +42,9 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		actor = "admin";
 	existed = rep_find(p->rep, type, k, (size_t)n,
 			   rep_hash(type, k, (size_t)n)) != NULL;
-	s = rep_get(p->rep, type, k, (size_t)n, 0, now, p->prm.half_life_ms);
+	s = rep_get_admin(p->rep, type, k, (size_t)n, now, p->prm.half_life_ms);
 	if (s == NULL) {
-		log_warnx("policy: subject table full of verdicts; admin "
+		log_warnx("policy: subject table full of overrides; admin "
 			  "action on %s refused",
 			  log_esc(esc, sizeof esc, k));
 		return -1;

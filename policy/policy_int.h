@@ -68,6 +68,10 @@ struct rep_subj *rep_find(const struct rep *, enum fg_subj, const char *,
  * evictable. */
 struct rep_subj *rep_get(struct rep *, enum fg_subj, const char *, size_t,
 			 uint64_t, int64_t now_ms, double half_life_ms);
+/* Find or create for an admin action: evicts automatic state when it
+ * must, never an override; NULL only when the index itself is full. */
+struct rep_subj *rep_get_admin(struct rep *, enum fg_subj, const char *, size_t,
+			       int64_t now_ms, double half_life_ms);
 void             rep_prefetch(const struct rep *, uint64_t);
 void             rep_del(struct rep *, struct rep_subj *);
 size_t           rep_count(const struct rep *);

@@ -47,6 +47,8 @@ static size_t rep_slot_of(const struct rep *, enum fg_subj, const char *,
 static void   rep_remove_at(struct rep *, size_t);
 static int    rep_evictable(const struct rep_subj *);
 static int    rep_make_room(struct rep *, uint64_t, int64_t, double);
+static struct rep_subj *rep_insert(struct rep *, enum fg_subj, const char *,
+				   size_t, uint64_t, int64_t);
 
 struct rep *
 rep_new(size_t cap)
@@ -200,8 +202,7 @@ struct rep_subj *
 rep_get(struct rep *r, enum fg_subj type, const char *key, size_t len,
 	uint64_t h, int64_t now, double hl)
 {
-	struct rep_subj *s;
-	size_t           i;
+	size_t i;
 
 	if (h == 0)
 		h = rep_hash(type, key, len);
@@ -215,8 +216,18 @@ rep_get(struct rep *r, enum fg_subj type, const char *key, size_t len,
 			r->drops++;
 			return NULL;
 		}
-		i = rep_slot_of(r, type, key, len, h);
 	}
+	return rep_insert(r, type, key, len, h, now);
+}
+
+/* Create (type, key) in its empty slot, whatever the cap says. */
+static struct rep_subj *
+rep_insert(struct rep *r, enum fg_subj type, const char *key, size_t len,
+	   uint64_t h, int64_t now)
+{
+	struct rep_subj *s;
+	size_t           i = rep_slot_of(r, type, key, len, h);
+
 	s = xcalloc(1, sizeof *s + len + 1);
 	s->hash = h;
 	s->type = (uint8_t)type;
@@ -228,6 +239,47 @@ rep_get(struct rep *r, enum fg_subj type, const char *key, size_t len,
 	r->slots[i].s = s;
 	r->count++;
 	return s;
+}
+
+/*
+ * Admin actions must always find room: first a plain subject near h, then
+ * the automatic verdict (never an override) with the lowest score in the
+ * whole table. A full scan is fine for something an admin types. Only a
+ * table holding nothing but overrides grows past its cap, into the spare
+ * slots (the index is sized twice the cap) up to three quarters of them.
+ */
+struct rep_subj *
+rep_get_admin(struct rep *r, enum fg_subj type, const char *key, size_t len,
+	      int64_t now, double hl)
+{
+	struct rep_subj *s, *best = NULL;
+	uint64_t         h = rep_hash(type, key, len);
+	double           sc, best_sc = 0;
+	size_t           i;
+
+	if ((s = rep_find(r, type, key, len, h)) != NULL)
+		return s;
+	if (r->count >= r->cap && rep_make_room(r, h, now, hl) == -1) {
+		for (i = 0; i <= r->mask; i++) {
+			if ((s = r->slots[i].s) == NULL ||
+			    s->override != FG_OVR_NONE)
+				continue;
+			sc = rep_score(s, now, hl);
+			if (best == NULL || sc < best_sc) {
+				best = s;
+				best_sc = sc;
+			}
+		}
+		if (best != NULL) {
+			rep_del(r, best);
+			r->evictions++;
+		} else if (r->count >= (r->mask + 1) / 4 * 3 ||
+			   len > UINT16_MAX)
+			return NULL;
+		else
+			return rep_insert(r, type, key, len, h, now);
+	}
+	return rep_get(r, type, key, len, h, now, hl);
 }
 
 size_t

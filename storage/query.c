@@ -3,14 +3,18 @@
  * reports, pubsub subscribers) rather than through the queue.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/log.h"
+#include "../core/utf8.h"
 #include "store_int.h"
 
 static void q_prologue(struct store *);
 static int  q_rows_end(struct store *, sqlite3_stmt *, int, const char *);
 static const char *q_col(sqlite3_stmt *, int);
+static const char *q_text(struct store *, sqlite3_stmt *, int, char **);
+static void        q_fix_free(char **, size_t);
 
 /* Readers see queued rows: flush first. A failed flush is already
  * logged and the rows stay queued; read what is on disk anyway. */
@@ -40,11 +44,44 @@ q_col(sqlite3_stmt *st, int col)
 	return (const char *)sqlite3_column_text(st, col);
 }
 
+/*
+ * A text column repaired to valid XML-safe UTF-8. Rows written by older
+ * versions may hold any bytes, and what is read here is pushed in
+ * stanzas: one bad byte would break the link. A repaired copy is kept in
+ * fix[i] (freed by q_fix_free) and counted.
+ */
+static const char *
+q_text(struct store *s, sqlite3_stmt *st, int col, char **fix)
+{
+	const char *v = q_col(st, col);
+
+	if (v == NULL || utf8_xml_ok(v, NULL) == 0)
+		return v;
+	if (s->repaired++ == 0)
+		log_warnx("store: %s: repairing text that is not valid UTF-8 "
+			  "(written by an older version?)",
+			  s->path);
+	*fix = utf8_repair(v);
+	return *fix;
+}
+
+static void
+q_fix_free(char **fix, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(fix[i]);
+		fix[i] = NULL;
+	}
+}
+
 int
 store_load_subjects(struct store *s, store_subject_cb cb, void *arg)
 {
 	sqlite3_stmt        *st = s->st[ST_LOAD_SUBJECTS];
 	struct store_subject e;
+	char                *fix[2] = {NULL, NULL};
 	int                  rc;
 
 	q_prologue(s);
@@ -56,14 +93,24 @@ store_load_subjects(struct store *s, store_subject_cb cb, void *arg)
 		    fg_verdict_parse(q_col(st, 4), &e.verdict) == -1 ||
 		    fg_override_parse(q_col(st, 6), &e.override) == -1)
 			continue;
+		/* a key that is not valid text cannot be repaired without
+		 * naming another subject: skip it, loudly */
 		e.key = q_col(st, 1);
+		if (e.key == NULL || utf8_xml_ok(e.key, NULL) == -1) {
+			if (s->repaired++ == 0)
+				log_warnx("store: %s: skipping a subject whose "
+					  "key is not valid UTF-8",
+					  s->path);
+			continue;
+		}
 		e.score = sqlite3_column_double(st, 2);
 		e.score_at = sqlite3_column_int64(st, 3);
 		e.expires = sqlite3_column_int64(st, 5);
-		e.actor = q_col(st, 7);
-		e.reason = q_col(st, 8);
+		e.actor = q_text(s, st, 7, &fix[0]);
+		e.reason = q_text(s, st, 8, &fix[1]);
 		e.updated = sqlite3_column_int64(st, 9);
 		cb(&e, arg);
+		q_fix_free(fix, 2);
 	}
 	return q_rows_end(s, st, rc, "loading subjects");
 }
@@ -74,6 +121,7 @@ store_audit_recent(struct store *s, enum fg_subj type, const char *key,
 {
 	sqlite3_stmt      *st = s->st[ST_AUDIT_RECENT];
 	struct store_audit a;
+	char              *fix[4] = {NULL, NULL, NULL, NULL};
 	int                rc;
 
 	q_prologue(s);
@@ -87,11 +135,12 @@ store_audit_recent(struct store *s, enum fg_subj type, const char *key,
 		    fg_verdict_parse(q_col(st, 4), &a.new_verdict) == -1)
 			continue;
 		a.at = sqlite3_column_int64(st, 0);
-		a.key = q_col(st, 2);
-		a.reason = q_col(st, 5);
-		a.signals = q_col(st, 6);
-		a.actor = q_col(st, 7);
+		a.key = q_text(s, st, 2, &fix[0]);
+		a.reason = q_text(s, st, 5, &fix[1]);
+		a.signals = q_text(s, st, 6, &fix[2]);
+		a.actor = q_text(s, st, 7, &fix[3]);
 		cb(&a, arg);
+		q_fix_free(fix, 4);
 	}
 	return q_rows_end(s, st, rc, "reading audit");
 }
@@ -102,16 +151,18 @@ store_registered_since(struct store *s, int64_t since, size_t limit,
 {
 	sqlite3_stmt             *st = s->st[ST_REG_SINCE];
 	struct store_registration r;
+	char                     *fix[2] = {NULL, NULL};
 	int                       rc;
 
 	q_prologue(s);
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int64(st, 2, limit == 0 ? -1 : (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r.account = q_col(st, 0);
-		r.ip = q_col(st, 1);
+		r.account = q_text(s, st, 0, &fix[0]);
+		r.ip = q_text(s, st, 1, &fix[1]);
 		r.at = sqlite3_column_int64(st, 2);
 		cb(&r, arg);
+		q_fix_free(fix, 2);
 	}
 	return q_rows_end(s, st, rc, "reading registrations");
 }

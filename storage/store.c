@@ -27,6 +27,9 @@
  * flush loses nothing and is retried on the next tick.
  */
 #define STORE_BUSY_MS 1000 /* ms */
+/* While flushes keep failing, one summary line per this many failures
+ * (with the default 1 s flush period, about every ten minutes). */
+#define STORE_FAIL_SUMMARY 600 /* failed flushes */
 
 static const char *const st_sql[ST__MAX] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -81,6 +84,9 @@ store_open(const char *path)
 	struct store *s = xcalloc(1, sizeof *s);
 	int           rc, i, sys;
 
+	s->lockfd = -1;
+	if (store_prepare_file(path) == -1 || store_lock(s, path) == -1)
+		goto fail;
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
@@ -105,6 +111,9 @@ store_open(const char *path)
 			goto fail;
 		}
 	}
+	/* what store_identity() compares the path with from now on */
+	if (store_pin(s, path) == -1)
+		goto fail;
 	s->path = xstrdup(path);
 	s->q = store_q_new();
 	return s;
@@ -112,6 +121,7 @@ fail:
 	for (i = 0; i < ST__MAX; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	store_unlock(s);
 	free(s);
 	return NULL;
 }
@@ -132,6 +142,7 @@ store_close(struct store *s)
 	if (sqlite3_close(s->db) != SQLITE_OK)
 		log_warnx("store: %s: close: %s", s->path,
 			  sqlite3_errmsg(s->db));
+	store_unlock(s);
 	store_q_free(s->q);
 	free(s->path);
 	free(s);
@@ -313,14 +324,23 @@ store_flush(struct store *s)
 	if (n == 0)
 		return 0;
 	t0 = clock_mono_ns();
-	if (store_st_done(s, ST_BEGIN) == -1 ||
+	/* rows written into a deleted file would be acknowledged and lost */
+	if (store_identity(s) == -1)
+		snprintf(s->err, sizeof s->err, "%s", s->lost);
+	if (s->lost != NULL || store_st_done(s, ST_BEGIN) == -1 ||
 	    txn_end(s, w_queue(s) == 0) == -1) {
 		s->stats.flush_errors++;
-		/* Log when flushes start failing, not on every tick. */
+		/* Log when flushes start failing, then a summary now and
+		 * then, not a line on every tick. */
 		if (s->failing++ == 0)
 			log_warnx("store: %s: flush failed, keeping %zu "
 				  "queued rows: %s",
 				  s->path, n, s->err);
+		else if (s->failing % STORE_FAIL_SUMMARY == 0)
+			log_warnx("store: %s: flushes still failing (%llu in a "
+				  "row, %zu rows queued, %llu dropped): %s",
+				  s->path, (unsigned long long)s->failing, n,
+				  (unsigned long long)s->stats.dropped, s->err);
 		return -1;
 	}
 	if (s->failing > 0)
@@ -384,6 +404,16 @@ store_queue_registration(struct store *s, const struct store_registration *r)
 		q_dropped(s, "registration");
 }
 
+int
+store_health(struct store *s, const char **why)
+{
+	int rc = store_identity(s);
+
+	if (why != NULL)
+		*why = s->lost;
+	return rc;
+}
+
 size_t
 store_queued(const struct store *s)
 {
@@ -405,6 +435,10 @@ store_commit_admin(struct store *s, const struct store_subject *e,
 			   (unsigned)a->new_verdict >= FG_V__MAX))) {
 		log_warnx("store: %s: bad admin row refused", s->path);
 		return -1;
+	}
+	if (store_identity(s) == -1) {
+		snprintf(s->err, sizeof s->err, "%s", s->lost);
+		goto fail;
 	}
 	if (store_flush(s) == -1)
 		return -1;

@@ -56,7 +56,9 @@ typedef void (*store_reg_cb)(const struct store_registration *, void *);
 typedef void (*store_sub_cb)(const char *node, const char *jid, void *);
 
 /* Open (creating, migrating) the store; NULL with one log line naming
- * the file when it is unreadable, corrupt or from a newer version. */
+ * the file when it is unreadable, corrupt, from a newer version, held
+ * by another process (PATH.lock), or missing where a store was in use
+ * (PATH.lock exists but PATH does not). A new file is created 0600. */
 struct store *store_open(const char *path);
 /* Flush what is queued, then close. */
 void store_close(struct store *);
@@ -103,6 +105,20 @@ int store_sub_add(struct store *, const char *node, const char *jid);
 int store_sub_del(struct store *, const char *node, const char *jid);
 int store_sub_list(struct store *, store_sub_cb, void *);
 
+/* 0 while the database file is the one opened (and a running store
+ * holds its lock file PATH.lock, so offline tools refuse it); -1 with a
+ * sentence in *why once it was deleted or replaced: then flushes and
+ * admin commits fail instead of writing into a file nobody will read. */
+int store_health(struct store *, const char **why);
+
+/* Delete up to batch rows each of audit, registrations and reports
+ * older than before (unix ms); the count, or -1 (logged once). Called
+ * from the daemon's tick, so one call stays short. */
+long store_prune(struct store *, int64_t before, size_t batch);
+/* Consistent copy of the live store to dest (a new file, 0600), in
+ * steps; -1 with a sentence in err. */
+int store_backup(struct store *, const char *dest, char *err, size_t errsz);
+
 /* Figures for /metrics. */
 struct store_stats {
 	uint64_t flushes;
@@ -111,6 +127,7 @@ struct store_stats {
 	uint64_t last_flush_us; /* duration of the last flush */
 	uint64_t queued;        /* rows waiting for the next flush */
 	uint64_t dropped;       /* rows refused because the queue was full */
+	uint64_t pruned;        /* old audit/registration/report rows gone */
 };
 void store_get_stats(const struct store *, struct store_stats *);
 

@@ -4,6 +4,8 @@
 #ifndef FG_STORE_INT_H
 #define FG_STORE_INT_H
 
+#include <sys/types.h>
+
 #include <sqlite3.h>
 
 #include "queue.h"
@@ -37,8 +39,21 @@ struct store {
 	struct store_stats stats;
 	uint64_t           failing;  /* consecutive failed flushes */
 	int                dropping; /* logged that the queue is full */
+	uint64_t           repaired; /* rows read with text not UTF-8 */
+	int                lockfd;   /* PATH.lock, flock()ed while open */
+	dev_t              dev;      /* identity of the file we opened */
+	ino_t              ino;
+	const char        *lost; /* why the file is not ours; NULL ok */
+	uint64_t           prune_failing; /* consecutive failed prunes */
 	char               err[256]; /* sqlite message of the last failure */
 };
+
+/* Lock file handling and the checks on the file's identity (lock.c). */
+int  store_lock(struct store *, const char *path);
+void store_unlock(struct store *);
+int  store_prepare_file(const char *path);
+int  store_pin(struct store *, const char *path);
+int  store_identity(struct store *);
 
 /* Step a statement that returns no rows, then reset it; -1 keeps the
  * sqlite message in s->err. */

@@ -14,6 +14,7 @@
 #include "admin/control.h"
 #include "admin/verbs.h"
 #include "policy/policy.h"
+#include "policy/policy_int.h"
 #include "storage/store.h"
 #include "tests/testutil.h"
 
@@ -319,6 +320,172 @@ START_TEST(test_verbs)
 }
 END_TEST
 
+/* Invalid UTF-8 or control characters in what an admin types are refused
+ * before anything changes: the reason is pushed in stanzas. */
+START_TEST(test_utf8_refused)
+{
+	char              path[160];
+	struct store     *st;
+	struct adm_env    env;
+	struct adm_view   v;
+	struct adm_result r;
+	struct adm_buf    b = {NULL, 0, 0};
+	char              line[320], copy[160];
+
+	tu_tmpdb(path, sizeof path, "check_admin");
+	ck_assert_ptr_nonnull(st = store_open(path));
+	memset(&env, 0, sizeof env);
+	env.cfg = &cfg;
+	env.store = st;
+	env.pol = pol_new(&cfg, st);
+	pol_set_verdict_cb(env.pol, verdict_cb, NULL);
+
+	adm_act(&env, ADM_BLOCK, "admin@example.org", "x@example.org",
+		"spam \xe9t\xe9", NULL, &r);
+	ck_assert_int_eq(r.status, ADM_BAD);
+	ck_assert_ptr_nonnull(strstr(r.msg, "UTF-8"));
+	ck_assert_int_eq(
+	    act(&env, ADM_BLOCK, "x@example.org", "bell\x07", NULL), ADM_BAD);
+	ck_assert_int_eq(
+	    act(&env, ADM_BLOCK, "x@example.org", "\xed\xa0\x80", NULL),
+	    ADM_BAD);
+	ck_assert_int_eq(act(&env, ADM_BLOCK, "\xe9@example.org", "x", NULL),
+			 ADM_BAD);
+	ck_assert_int_eq(ncb, 0);
+	adm_inspect(&env, "x@example.org", &v, &r);
+	ck_assert_int_eq(v.effective, FG_V_ALLOW);
+	ck_assert_int_eq(v.naudit, 0);
+
+	/* the control socket refuses the request line as a whole */
+	snprintf(line, sizeof line,
+		 "block\tsubject=x@example.org\treason=r\xe9");
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_BAD);
+	ck_assert_ptr_nonnull(strstr(b.p, "not valid UTF-8"));
+	adm_buf_free(&b);
+	ck_assert_int_eq(ncb, 0);
+
+	/* valid UTF-8 is fine, and durations read as typed */
+	adm_act(&env, ADM_BLOCK, "admin@example.org", "x@example.org",
+		"caf\xc3\xa9 spam", "7d", &r);
+	ck_assert_int_eq(r.status, ADM_OK);
+	ck_assert_msg(strstr(r.msg, " for 7d ") != NULL, "%s", r.msg);
+	adm_act(&env, ADM_QUARANTINE, "admin@example.org", "y@example.org",
+		"slow", "90m", &r);
+	ck_assert_msg(strstr(r.msg, " for 90m ") != NULL, "%s", r.msg);
+
+	/* a missing reason says so */
+	adm_act(&env, ADM_BLOCK, "admin@example.org", "z@example.org", NULL,
+		NULL, &r);
+	ck_assert_int_eq(r.status, ADM_BAD);
+	ck_assert_ptr_nonnull(strstr(r.msg, "a reason is required"));
+
+	/* list: no dangling "actor: " when there is no reason */
+	ck_assert_int_eq(act(&env, ADM_ALLOWLIST, "w@example.org", NULL, NULL),
+			 ADM_OK);
+	snprintf(line, sizeof line, "list\tfilter=allowlist");
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_OK);
+	ck_assert_ptr_nonnull(strstr(b.p, "w@example.org"));
+	ck_assert_ptr_null(strstr(b.p, ": \n"));
+	adm_buf_free(&b);
+
+	/* backup through the daemon: absolute names only, never over a file */
+	snprintf(line, sizeof line, "backup\tfile=relative.db");
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_BAD);
+	adm_buf_free(&b);
+	tu_tmpdb(copy, sizeof copy, "check_admin_copy");
+	snprintf(line, sizeof line, "backup\tfile=%s", copy);
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_OK);
+	adm_buf_free(&b);
+	snprintf(line, sizeof line, "backup\tfile=%s", copy);
+	ck_assert_int_eq(adm_ctl_exec(&env, "ctl:test", line, &b), ADM_FAILED);
+	adm_buf_free(&b);
+	unlink(copy);
+
+	pol_free(env.pol);
+	store_close(st);
+	tu_rmdb(path);
+}
+END_TEST
+
+/* A subject table full of automatic verdicts (a throttled wave) must not
+ * refuse an admin: automatic state is evicted, never an override. */
+START_TEST(test_full_table)
+{
+	char              path[160], key[64];
+	struct store     *st;
+	struct adm_env    env;
+	struct adm_view   v;
+	struct adm_result r;
+	struct pol_stats  ps;
+	int               i, refused = 0;
+
+	cfg.max_keys = 4096 * 4; /* subject cap 4096 */
+	tu_tmpdb(path, sizeof path, "check_admin");
+	ck_assert_ptr_nonnull(st = store_open(path));
+	memset(&env, 0, sizeof env);
+	env.cfg = &cfg;
+	env.store = st;
+	env.pol = pol_new(&cfg, st);
+
+	for (i = 0; i < 4296; i++) {
+		snprintf(key, sizeof key, "bot%d@example.org", i);
+		if (pol_auto_verdict(env.pol, FG_SUBJ_ACCOUNT, key,
+				     FG_V_THROTTLE, 3600000, "wave") == -1)
+			refused++;
+	}
+	ck_assert_int_gt(refused, 0); /* the table is full of verdicts */
+
+	ck_assert_int_eq(
+	    act(&env, ADM_BLOCK, "newspammer@example.org", "spam", NULL),
+	    ADM_OK);
+	ck_assert_int_eq(act(&env, ADM_BLOCK, "evil-new.example", "spam", NULL),
+			 ADM_OK);
+	adm_inspect(&env, "newspammer@example.org", &v, &r);
+	ck_assert_int_eq(v.effective, FG_V_BLOCK);
+
+	pol_get_stats(env.pol, &ps);
+	ck_assert_uint_gt(ps.subject_evictions, 0);
+
+	pol_free(env.pol);
+	store_close(st);
+	tu_rmdb(path);
+}
+END_TEST
+
+/* A table holding nothing but overrides still takes admin actions, into
+ * the index's spare slots, and never evicts an override. */
+START_TEST(test_full_of_overrides)
+{
+	struct rep      *r = rep_new(8);
+	struct rep_subj *s;
+	char             key[32];
+	int              i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof key, "o%d.example", i);
+		s = rep_get(r, FG_SUBJ_DOMAIN, key, strlen(key), 0, 0, 1e6);
+		ck_assert_ptr_nonnull(s);
+		s->override = FG_OVR_BLOCK;
+	}
+	ck_assert_ptr_null(
+	    rep_get(r, FG_SUBJ_DOMAIN, "auto.example", 12, 0, 0, 1e6));
+	for (i = 8; i < 16; i++) {
+		snprintf(key, sizeof key, "o%d.example", i);
+		s = rep_get_admin(r, FG_SUBJ_DOMAIN, key, strlen(key), 0, 1e6);
+		ck_assert_ptr_nonnull(s);
+		s->override = FG_OVR_BLOCK;
+	}
+	ck_assert_uint_eq(rep_count(r), 16);
+	for (i = 0; i < 16; i++) {
+		snprintf(key, sizeof key, "o%d.example", i);
+		ck_assert_ptr_nonnull(
+		    rep_find(r, FG_SUBJ_DOMAIN, key, strlen(key),
+			     rep_hash(FG_SUBJ_DOMAIN, key, strlen(key))));
+	}
+	rep_free(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -333,6 +500,9 @@ main(void)
 	tcase_add_test(tc, test_ctl_parse);
 	tcase_add_test(tc, test_admins_and_socket);
 	tcase_add_test(tc, test_verbs);
+	tcase_add_test(tc, test_utf8_refused);
+	tcase_add_test(tc, test_full_table);
+	tcase_add_test(tc, test_full_of_overrides);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -119,6 +119,10 @@ static const struct bad_case bad[] = {
      "jid must be a bare domain"},
     {"[component]\njid = fg.example\n", "secret is required"},
     {GOOD "[admins]\njids = notajid\n", "not a bare JID"},
+    {GOOD "[admins]\njids = jos\xe9@example.org\n",
+     ":18: jids: not valid UTF-8 text (byte 0xe9 at 3)"},
+    {GOOD "[store]\npath = /var/lib/\xc0\xaf.db\n",
+     ":18: path: not valid UTF-8"},
 };
 
 START_TEST(bad_config)

@@ -300,6 +300,9 @@ count_subject(const struct store_subject *s, void *arg)
 	if (s->type == FG_SUBJ_ACCOUNT &&
 	    strcmp(s->key, "abupe@example.org") == 0 &&
 	    s->override == FG_OVR_QUARANTINE &&
+	    /* like any quarantine it expires (7 days by default) */
+	    s->expires > s->updated &&
+	    s->expires <= s->updated + 7LL * 86400 * 1000 &&
 	    strcmp(s->actor, "floodgatectl sweep") == 0 &&
 	    strstr(s->reason, "Abupe") != NULL)
 		(*n)++;
@@ -331,6 +334,8 @@ START_TEST(import_quarantines)
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(store_load_subjects(st, count_subject, &n), 0);
 	ck_assert_int_eq(n, 1);
+	/* While a store is open (the daemon), the import refuses it. */
+	ck_assert_int_eq(ctl_sweep(4, argv), CTL_EXIT_REFUSED);
 	/* An admin allowlists the account: a second sweep leaves it be. */
 	memset(&subj, 0, sizeof subj);
 	subj.type = FG_SUBJ_ACCOUNT;
@@ -350,6 +355,8 @@ START_TEST(import_quarantines)
 	snprintf(db, sizeof db, "%s/fg.db-wal", dir);
 	unlink(db);
 	snprintf(db, sizeof db, "%s/fg.db-shm", dir);
+	unlink(db);
+	snprintf(db, sizeof db, "%s/fg.db.lock", dir);
 	unlink(db);
 	rmdir(dir);
 }

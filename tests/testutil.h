@@ -26,7 +26,8 @@ tu_tmpdb(char *out, size_t outsz, const char *prefix)
 	snprintf(out, outsz, "%s.db", path);
 }
 
-/* Remove a database file and the side files WAL mode leaves. */
+/* Remove a database file, the side files WAL mode leaves and the
+ * store's lock file. */
 static inline void
 tu_rmdb(const char *db)
 {
@@ -36,6 +37,8 @@ tu_rmdb(const char *db)
 	snprintf(side, sizeof side, "%s-wal", db);
 	unlink(side);
 	snprintf(side, sizeof side, "%s-shm", db);
+	unlink(side);
+	snprintf(side, sizeof side, "%s.lock", db);
 	unlink(side);
 }
 

@@ -47,6 +47,7 @@ static const struct verb verbs[] = {
     {"allowlist", 1, 0, 1, "[-f DURATION] SUBJECT [REASON...]"},
     {"stats", 0, -1, 0, ""},
     {"reload", 0, -1, 0, ""},
+    {"backup", 1, -1, 0, "FILE"},
 };
 
 static int
@@ -193,7 +194,7 @@ ctl_online(int argc, char **argv)
 	const char        *cfgpath = NULL, *sock = NULL, *dur = NULL;
 	const char        *type = NULL;
 	struct adm_buf     req = {NULL, 0, 0}, ans = {NULL, 0, 0};
-	char               path[4096];
+	char               path[4096], file[4096];
 	size_t             i;
 	int                ch, json = 0, rc = CTL_EXIT_USAGE;
 
@@ -234,6 +235,11 @@ ctl_online(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (v->reason == 1 && argc == v->nsubj && argc > 0) {
+		fprintf(stderr, "floodgatectl: a reason is required to %s\n",
+			v->name);
+		return CTL_EXIT_USAGE;
+	}
 	if (argc < v->nsubj || (v->reason == 1 && argc < 2) ||
 	    (v->reason == -1 && argc > v->nsubj + (!strcmp(v->name, "list"))))
 		return usage(stderr, v);
@@ -241,7 +247,22 @@ ctl_online(int argc, char **argv)
 	adm_buf_printf(&req, "%s", v->name);
 	if (json)
 		adm_buf_printf(&req, "\tformat=json");
-	if (v->nsubj && field(&req, "subject", argv[0]) == -1)
+	if (!strcmp(v->name, "backup")) {
+		/* the daemon writes it: a name relative to here means
+		 * nothing there */
+		if (argv[0][0] == '/')
+			snprintf(file, sizeof file, "%s", argv[0]);
+		else if (getcwd(file, sizeof file) == NULL ||
+			 strlen(file) + strlen(argv[0]) + 2 > sizeof file) {
+			fprintf(stderr, "floodgatectl: backup: cannot make "
+					"the file name absolute\n");
+			goto done;
+		} else
+			snprintf(file + strlen(file),
+				 sizeof file - strlen(file), "/%s", argv[0]);
+		if (field(&req, "file", file) == -1)
+			goto done;
+	} else if (v->nsubj && field(&req, "subject", argv[0]) == -1)
 		goto done;
 	if (!strcmp(v->name, "list") && argc > 0 &&
 	    field(&req, "filter", argv[0]) == -1)

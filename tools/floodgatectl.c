@@ -39,6 +39,7 @@ static const struct ctl_cmd cmds[] = {
     {"allowlist", ctl_online, "SUBJECT", "exempt from automatic verdicts"},
     {"stats", ctl_online, "", "the daemon's counters"},
     {"reload", ctl_online, "", "reload the configuration (as SIGHUP)"},
+    {"backup", ctl_online, "FILE", "online copy of the store (new file)"},
     {"import", ctl_import, "LIST...", "block the domains of blocklists"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

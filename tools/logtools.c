@@ -12,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/config.h"
 #include "../core/log.h"
 #include "../core/types.h"
+#include "../core/utf8.h"
 #include "../storage/store.h"
 #include "logtools.h"
 #include "logscan.h"
@@ -23,10 +25,13 @@
 
 #define CTL_SWEEP_ACTOR "floodgatectl sweep"
 #define CTL_REASON_MAX 512 /* bytes of evidence per imported account */
+/* How long an imported quarantine lasts unless --for says otherwise:
+ * like any quarantine it expires, and a week covers a wave's clean-up. */
+#define CTL_IMPORT_TTL_MS (7LL * 86400 * 1000) /* ms */
 
 static int  scan_files(struct logscan *, int, char **);
 static int  parse_common(int, const char *, struct logscan_opts *);
-static int  import_suspects(struct sweep *, const char *);
+static int  import_suspects(struct sweep *, const char *, int64_t);
 static void sweep_usage(FILE *);
 static void report_usage(FILE *);
 
@@ -60,7 +65,10 @@ sweep_usage(FILE *fp)
 		"  --commands ejabberd|prosody   print deletion commands for "
 		"suspects\n"
 		"  --import STORE.db   quarantine suspects in the floodgate "
-		"store\n"
+		"store (only\n"
+		"                      while floodgated is stopped)\n"
+		"  --for DURATION      how long imported quarantines last "
+		"(default 7d)\n"
 		"  default rule (seed): >= %d sessions of <= %d s and a login "
 		"with a\n  case-changed name.\n",
 		SWEEP_SHORT_MIN, SWEEP_SHORT_S);
@@ -135,6 +143,7 @@ ctl_sweep(int argc, char **argv)
 	    {"csv", no_argument, NULL, 'c'},
 	    {"commands", required_argument, NULL, 'C'},
 	    {"import", required_argument, NULL, 'i'},
+	    {"for", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -145,6 +154,7 @@ ctl_sweep(int argc, char **argv)
 	const char         *commands = NULL, *import = NULL;
 	int                 ch, all = 0, csv = 0, rc = CTL_EXIT_OK, outs;
 	char               *end;
+	uint64_t            ttl = CTL_IMPORT_TTL_MS;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -188,6 +198,14 @@ ctl_sweep(int argc, char **argv)
 		case 'i':
 			import = optarg;
 			break;
+		case 'f':
+			if (config_parse_duration_ms(optarg, &ttl) == -1 ||
+			    ttl == 0) {
+				fprintf(stderr, "floodgatectl: --for: a "
+						"duration like 7d or 12h\n");
+				return CTL_EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			sweep_usage(stdout);
 			return CTL_EXIT_OK;
@@ -217,7 +235,7 @@ ctl_sweep(int argc, char **argv)
 	else if (commands != NULL)
 		sweep_print_commands(stdout, sw, commands);
 	else if (import != NULL) {
-		if (import_suspects(sw, import) == -1)
+		if (import_suspects(sw, import, (int64_t)ttl) == -1)
 			rc = CTL_EXIT_REFUSED;
 	} else
 		sweep_print_report(stdout, sw, all, logscan_stats(ls));
@@ -238,7 +256,8 @@ struct import_ctx {
 	struct store  *st;
 	struct strtab *keep; /* accounts with an allow/block override */
 	int64_t        now;
-	size_t         done, skipped;
+	int64_t        ttl; /* ms each quarantine lasts */
+	size_t         done, skipped, notext;
 	int            failed;
 };
 
@@ -257,21 +276,36 @@ static int
 import_one(const struct sweep_acct *a, void *arg)
 {
 	struct import_ctx   *c = arg;
-	char                 reason[CTL_REASON_MAX];
+	char                 reason[CTL_REASON_MAX], *fixed;
 	struct store_subject s;
 	struct store_audit   au;
+	size_t               bad;
 
 	/* An admin's allowlist or block beats a log sweep. */
 	if (strtab_get(c->keep, a->jid, strlen(a->jid)) != NULL) {
 		c->skipped++;
 		return 0;
 	}
+	/* a name that is not UTF-8 cannot be pushed to the server */
+	if (utf8_xml_ok(a->jid, NULL) == -1) {
+		c->notext++;
+		return 0;
+	}
 	sweep_evidence(a, reason, sizeof(reason));
+	if (utf8_xml_ok(reason, NULL) == -1) {
+		fixed = utf8_repair(reason);
+		snprintf(reason, sizeof reason, "%s", fixed);
+		free(fixed);
+		/* the cut may have split a character */
+		if (utf8_xml_ok(reason, &bad) == -1)
+			reason[bad] = '\0';
+	}
 	memset(&s, 0, sizeof(s));
 	s.type = FG_SUBJ_ACCOUNT;
 	s.key = a->jid;
 	s.score_at = c->now;
 	s.verdict = FG_V_QUARANTINE;
+	s.expires = c->now + c->ttl;
 	s.override = FG_OVR_QUARANTINE;
 	s.actor = CTL_SWEEP_ACTOR;
 	s.reason = reason;
@@ -298,12 +332,13 @@ import_one(const struct sweep_acct *a, void *arg)
 }
 
 static int
-import_suspects(struct sweep *sw, const char *path)
+import_suspects(struct sweep *sw, const char *path, int64_t ttl)
 {
 	struct import_ctx c;
 	struct timespec   ts;
 
 	memset(&c, 0, sizeof(c));
+	c.ttl = ttl;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	c.now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if ((c.st = store_open(path)) == NULL)
@@ -316,8 +351,9 @@ import_suspects(struct sweep *sw, const char *path)
 	store_close(c.st);
 	strtab_free(c.keep, NULL);
 	printf("floodgatectl sweep: %zu accounts quarantined in %s, %zu "
-	       "skipped (allowlisted or blocked by an admin)%s\n",
-	       c.done, path, c.skipped,
+	       "skipped (allowlisted or blocked by an admin), %zu names "
+	       "not valid UTF-8 skipped%s\n",
+	       c.done, path, c.skipped, c.notext,
 	       c.failed ? "; stopped on an error" : "");
 	return c.failed ? -1 : 0;
 }
