@@ -79,15 +79,8 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		if (reason == NULL)
 			reason = "set by admin";
 	}
-	memset(&au, 0, sizeof au);
-	au.at = now;
-	au.type = type;
-	au.key = s->key;
-	au.old_verdict = old_eff;
-	au.new_verdict = new_eff;
-	au.reason = reason;
-	au.signals = pol_sigtext(p, s, sig, sizeof sig);
-	au.actor = actor;
+	pol_audit_row(&au, now, type, s->key, old_eff, new_eff, reason,
+		      pol_sigtext(p, s, sig, sizeof sig), actor);
 	if (p->store != NULL && store_commit_admin(p->store, &ss, &au) == -1) {
 		log_warnx("policy: admin action on %s not committed",
 			  log_esc(esc, sizeof esc, k));

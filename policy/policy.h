@@ -17,6 +17,8 @@
 
 struct policy;
 struct store;
+struct store_audit;
+struct store_subject;
 
 #define POL_UFP_MAX 3  /* URL fingerprints per message (doc/PROTOCOL.md) */
 #define POL_UFP_HEX 64 /* hex characters of one URL fingerprint, at most */
@@ -135,5 +137,19 @@ struct pol_stats {
 	uint64_t subject_drops;     /* signals lost: table full of verdicts */
 };
 void pol_get_stats(const struct policy *, struct pol_stats *);
+
+/* The audit row of one verdict change; every row is built here so all
+ * have the same shape. The strings are borrowed. */
+void pol_audit_row(struct store_audit *, int64_t at_ms, enum fg_subj,
+		   const char *key, enum fg_verdict old_v,
+		   enum fg_verdict new_v, const char *reason,
+		   const char *signals, const char *actor);
+/* The store rows of an override set without a running daemon (an offline
+ * import): the subject as pol_admin() would leave it, and its audit row.
+ * expires_ms 0 means never. */
+void pol_override_rows(struct store_subject *, struct store_audit *,
+		       enum fg_subj, const char *key, enum fg_override,
+		       int64_t now_ms, int64_t expires_ms, const char *reason,
+		       const char *signals, const char *actor);
 
 #endif

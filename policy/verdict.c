@@ -93,17 +93,12 @@ pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
 		pol_to_store(p, s, now, &ss);
 		store_queue_subject(p->store, &ss);
 		rep_clean(s);
-		memset(&au, 0, sizeof au);
-		au.at = now;
-		au.type = s->type;
-		au.key = s->key;
 		/* the effective verdict when it moved, else the automatic
 		 * one (which may have moved under an override) */
-		au.old_verdict = eff != old_eff ? old_eff : old_v;
-		au.new_verdict = eff != old_eff ? eff : s->verdict;
-		au.reason = reason;
-		au.signals = pol_sigtext(p, s, sig, sizeof sig);
-		au.actor = actor;
+		pol_audit_row(&au, now, s->type, s->key,
+			      eff != old_eff ? old_eff : old_v,
+			      eff != old_eff ? eff : s->verdict, reason,
+			      pol_sigtext(p, s, sig, sizeof sig), actor);
 		store_queue_audit(p->store, &au);
 	}
 	if (eff != old_eff && p->cb != NULL)
@@ -269,4 +264,44 @@ pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
 	}
 	if (s->verdict > FG_V_ALLOW && now >= s->expires)
 		pol_eval(p, s, now, "expiry");
+}
+
+void
+pol_audit_row(struct store_audit *au, int64_t at, enum fg_subj type,
+	      const char *key, enum fg_verdict old_v, enum fg_verdict new_v,
+	      const char *reason, const char *signals, const char *actor)
+{
+	memset(au, 0, sizeof *au);
+	au->at = at;
+	au->type = type;
+	au->key = key;
+	au->old_verdict = old_v;
+	au->new_verdict = new_v;
+	au->reason = reason;
+	au->signals = signals;
+	au->actor = actor;
+}
+
+void
+pol_override_rows(struct store_subject *ss, struct store_audit *au,
+		  enum fg_subj type, const char *key, enum fg_override ovr,
+		  int64_t now, int64_t expires, const char *reason,
+		  const char *signals, const char *actor)
+{
+	enum fg_verdict v = ovr == FG_OVR_BLOCK        ? FG_V_BLOCK
+			    : ovr == FG_OVR_QUARANTINE ? FG_V_QUARANTINE
+						       : FG_V_ALLOW;
+
+	memset(ss, 0, sizeof *ss);
+	ss->type = type;
+	ss->key = key;
+	ss->score_at = now;
+	ss->verdict = v;
+	ss->expires = expires;
+	ss->override = ovr;
+	ss->actor = actor;
+	ss->reason = reason;
+	ss->updated = now;
+	pol_audit_row(au, now, type, key, FG_V_ALLOW, v, reason, signals,
+		      actor);
 }

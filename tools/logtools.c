@@ -16,6 +16,7 @@
 #include "../core/log.h"
 #include "../core/types.h"
 #include "../core/utf8.h"
+#include "../policy/policy.h"
 #include "../storage/store.h"
 #include "logtools.h"
 #include "logscan.h"
@@ -277,6 +278,7 @@ import_one(const struct sweep_acct *a, void *arg)
 {
 	struct import_ctx   *c = arg;
 	char                 reason[CTL_REASON_MAX], *fixed;
+	const char          *sigs;
 	struct store_subject s;
 	struct store_audit   au;
 	size_t               bad;
@@ -300,29 +302,13 @@ import_one(const struct sweep_acct *a, void *arg)
 		if (utf8_xml_ok(reason, &bad) == -1)
 			reason[bad] = '\0';
 	}
-	memset(&s, 0, sizeof(s));
-	s.type = FG_SUBJ_ACCOUNT;
-	s.key = a->jid;
-	s.score_at = c->now;
-	s.verdict = FG_V_QUARANTINE;
-	s.expires = c->now + c->ttl;
-	s.override = FG_OVR_QUARANTINE;
-	s.actor = CTL_SWEEP_ACTOR;
-	s.reason = reason;
-	s.updated = c->now;
-	memset(&au, 0, sizeof(au));
-	au.at = c->now;
-	au.type = FG_SUBJ_ACCOUNT;
-	au.key = a->jid;
-	au.old_verdict = FG_V_ALLOW;
-	au.new_verdict = FG_V_QUARANTINE;
-	au.reason = reason;
-	if (a->signals[0] != '\0')
-		au.signals = a->signals; /* the daemon's detectors */
-	else
-		au.signals = a->case_logins > 0 ? "bot-login=sweep,case=1"
-						: "bot-login=sweep";
-	au.actor = CTL_SWEEP_ACTOR;
+	/* the daemon's detectors' evidence when the replay scored it */
+	sigs = a->signals[0] != '\0' ? a->signals
+	       : a->case_logins > 0  ? "bot-login=sweep,case=1"
+				     : "bot-login=sweep";
+	pol_override_rows(&s, &au, FG_SUBJ_ACCOUNT, a->jid, FG_OVR_QUARANTINE,
+			  c->now, c->now + c->ttl, reason, sigs,
+			  CTL_SWEEP_ACTOR);
 	if (store_commit_admin(c->st, &s, &au) == -1) {
 		c->failed = 1;
 		return -1;
