@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole suite on a fresh Debian 12 machine (as root): dependencies,
 # a sanitizer build, unit tests under ASan+UBSan, integration tests
-# against real Prosody and ejabberd, make distcheck, then the Debian
-# package built, linted, installed, run and purged.
+# against real Prosody and ejabberd, make distcheck, make install and
+# uninstall of a production build, then the Debian package built,
+# linted, installed, run and purged.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -24,6 +25,7 @@ fi
 FG_SKIP_INTEGRATION=1 make distcheck \
 	DISTCHECK_CONFIGURE_FLAGS= AM_MAKEFLAGS=-j2
 cd "$top"
+sh scripts/test-install.sh
 # 77: skipped (a floodgate package is already installed here)
 pkg=0
 sh scripts/test-package.sh || pkg=$?

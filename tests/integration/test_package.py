@@ -13,6 +13,9 @@ scripts/test-package.sh with the .deb(s) it built.
 - a slixmpp client's disco#info and ping to the component answer, and
   floodgatectl with no options finds the daemon through the packaged
   defaults;
+- the same with a throwaway ejabberd that module_install'ed the packaged
+  module sources; then the README's uninstall (override first, then
+  module_uninstall) leaves an ejabberd that starts;
 - dpkg --purge leaves nothing behind: the file lists of /etc, /usr, /lib,
   /var/lib and /run before and after are the same, and the user is gone.
 
@@ -34,11 +37,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fgtest import Workdir, check, skip  # noqa: E402
 from fgtest.client import connect, disconnect_all, run  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
+from fgtest import ejabberd  # noqa: E402
 
 CONF = "/etc/floodgate/floodgate.ini"
 UNIT = "/lib/systemd/system/floodgated.service"
 RUNDIR = "/run/floodgate"
 PLUGINS = "/usr/share/floodgate/prosody"
+EJABBERD_MODULE = "/usr/share/floodgate/ejabberd/mod_floodgate"
 SNAPSHOT_ROOTS = ("/etc", "/usr", "/lib", "/var/lib", "/run")
 # dpkg's own bookkeeping, and caches that triggers rewrite
 SNAPSHOT_IGNORE = re.compile(r"^/var/lib/(dpkg|apt|systemd/deb-systemd)|"
@@ -155,7 +160,6 @@ def exercise(wd):
 
     srv = ProsodyServer(os.path.join(wd, "prosody"), secret=secret,
                         global_options={"plugin_paths": [PLUGINS]})
-    fg = None
     try:
         srv.start()
         srv.register("alice", "pw")
@@ -165,8 +169,45 @@ def exercise(wd):
                  "--init-groups", "/usr/sbin/floodgated", "-n", "-c",
                  CONF).returncode == 0,
               "the adjusted packaged configuration passes floodgated -n as floodgate")
-        logpath = os.path.join(wd, "floodgated.log")
-        fg = start_as_unit(logpath)
+        attach(srv, wd, "prosody", ctl=True)
+    finally:
+        srv.stop()
+    if not ejabberd.available():
+        print("SKIP (part): no ejabberd 23.01 for the ejabberd module")
+        return
+    ej = PackagedEjabberd(os.path.join(wd, "ejabberd"), secret=secret)
+    try:
+        ej.start()  # module_install from the packaged sources
+        ej.register("alice", "pw")
+        with open(CONF, "w") as f:
+            f.write(adjust_config(text, ej))
+        attach(ej, wd, "ejabberd")
+        # Uninstall as the README says: the options override first, or
+        # ejabberd refuses to start on a module it no longer has.
+        os.remove(os.path.join(ej.contrib_conf, "mod_floodgate.yml"))
+        r = ej.ctl("module_uninstall", "mod_floodgate", timeout=60)
+        check(r.returncode == 0, "ejabberdctl module_uninstall mod_floodgate")
+        ej.installed, ej.floodgate = False, False
+        ej.stop()
+        ej.start()
+        check(ej.running(), "ejabberd starts again after the README's uninstall")
+    finally:
+        ej.stop()
+
+
+class PackagedEjabberd(ejabberd.EjabberdServer):
+    """module_install from the packaged sources, as the README does."""
+
+    def module_src(self):
+        return EJABBERD_MODULE
+
+
+def attach(srv, wd, label, ctl=False):
+    """floodgated as the unit runs it, against srv; the component must
+    answer disco#info and ping."""
+    logpath = os.path.join(wd, "floodgated-%s.log" % label)
+    fg = start_as_unit(logpath)
+    try:
         ids, rtt = None, None
         deadline = time.monotonic() + START_WAIT_S
         while ids is None and time.monotonic() < deadline:
@@ -176,22 +217,22 @@ def exercise(wd):
             except Exception as e:  # noqa: BLE001 - not attached yet
                 print("  (not answering yet: %s)" % (e,))
                 time.sleep(0.5)
-        check(ids, "the component answers disco#info: %s" % (ids,))
-        check(rtt is not None, "the component answers ping (%.1f ms)" % (rtt * 1000))
+        check(ids, "%s: the component answers disco#info: %s" % (label, ids))
+        check(rtt is not None, "%s: the component answers ping (%.1f ms)"
+              % (label, rtt * 1000))
         owner = pwd.getpwuid(os.stat("/proc/%d" % fg.pid).st_uid).pw_name
         check(owner == "floodgate", "floodgated runs as %s" % owner)
-        db = os.stat("/var/lib/floodgate/floodgate.db")
-        check(db.st_uid == pw.pw_uid, "the store is owned by floodgate")
-        p = sh("floodgatectl", "stats")
-        check(p.returncode == 0,
-              "floodgatectl stats with no options finds %s/floodgated.sock" % RUNDIR)
+        if ctl:
+            db = os.stat("/var/lib/floodgate/floodgate.db")
+            check(db.st_uid == pwd.getpwnam("floodgate").pw_uid,
+                  "the store is owned by floodgate")
+            p = sh("floodgatectl", "stats")
+            check(p.returncode == 0, "floodgatectl stats with no options finds "
+                  "%s/floodgated.sock" % RUNDIR)
     finally:
         stop(fg)
-        srv.stop()
-        if fg is not None and os.path.exists(os.path.join(wd, "floodgated.log")):
-            print("--- floodgated log (tail)")
-            print("".join(open(os.path.join(wd, "floodgated.log"),
-                               errors="replace").readlines()[-15:]))
+        print("--- floodgated log (tail)")
+        print("".join(open(logpath, errors="replace").readlines()[-8:]))
 
 
 def main():
