@@ -22,6 +22,7 @@ scripts/test-package.sh with the .deb(s) it built.
 Skips (77) unless root, and when a floodgate package or user is already
 there (it would be purged).
 """
+import asyncio
 import grp
 import os
 import pwd
@@ -107,6 +108,16 @@ def adjust_config(text, prosody):
     return "\n".join(out) + "\n"
 
 
+async def stranger_message(srv):
+    """A message to a non-contact: the bridge module gates it."""
+    c = await connect(srv, "alice", "pw")
+    try:
+        c.message("bob@" + srv.domain, "hello from a stranger")
+        await asyncio.sleep(1.0)
+    finally:
+        await disconnect_all([c])
+
+
 async def probe(srv):
     c = await connect(srv, "alice", "pw")
     try:
@@ -163,13 +174,14 @@ def exercise(wd):
     try:
         srv.start()
         srv.register("alice", "pw")
+        srv.register("bob", "pw")
         with open(CONF, "w") as f:  # keeps owner and mode
             f.write(adjust_config(text, srv))
         check(sh("setpriv", "--reuid=floodgate", "--regid=floodgate",
                  "--init-groups", "/usr/sbin/floodgated", "-n", "-c",
                  CONF).returncode == 0,
               "the adjusted packaged configuration passes floodgated -n as floodgate")
-        attach(srv, wd, "prosody", ctl=True)
+        attach(srv, wd, "prosody", store=True)
     finally:
         srv.stop()
     if not ejabberd.available():
@@ -179,6 +191,9 @@ def exercise(wd):
     try:
         ej.start()  # module_install from the packaged sources
         ej.register("alice", "pw")
+        ej.register("bob", "pw")
+        r = ej.ctl("modules_installed", timeout=30)
+        check("mod_floodgate" in r.stdout, "modules_installed lists mod_floodgate")
         with open(CONF, "w") as f:
             f.write(adjust_config(text, ej))
         attach(ej, wd, "ejabberd")
@@ -202,7 +217,7 @@ class PackagedEjabberd(ejabberd.EjabberdServer):
         return EJABBERD_MODULE
 
 
-def attach(srv, wd, label, ctl=False):
+def attach(srv, wd, label, store=False):
     """floodgated as the unit runs it, against srv; the component must
     answer disco#info and ping."""
     logpath = os.path.join(wd, "floodgated-%s.log" % label)
@@ -222,13 +237,20 @@ def attach(srv, wd, label, ctl=False):
               % (label, rtt * 1000))
         owner = pwd.getpwuid(os.stat("/proc/%d" % fg.pid).st_uid).pw_name
         check(owner == "floodgate", "floodgated runs as %s" % owner)
-        if ctl:
+        # floodgatectl with no options: the packaged defaults lead it to
+        # the socket; a gate counted proves the server loaded the
+        # packaged module
+        run(stranger_message(srv), timeout=20)
+        p = sh("floodgatectl", "stats")
+        check(p.returncode == 0, "floodgatectl stats with no options finds "
+              "%s/floodgated.sock" % RUNDIR)
+        m = re.search(r"^gates\s+(\d+)", p.stdout, re.M)
+        check(m and int(m.group(1)) >= 1, "%s: the packaged module gated the "
+              "stranger message (gates %s)" % (label, m and m.group(1)))
+        if store:
             db = os.stat("/var/lib/floodgate/floodgate.db")
             check(db.st_uid == pwd.getpwnam("floodgate").pw_uid,
                   "the store is owned by floodgate")
-            p = sh("floodgatectl", "stats")
-            check(p.returncode == 0, "floodgatectl stats with no options finds "
-                  "%s/floodgated.sock" % RUNDIR)
     finally:
         stop(fg)
         print("--- floodgated log (tail)")
