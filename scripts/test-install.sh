@@ -31,6 +31,7 @@ for f in ./usr/sbin/floodgated ./usr/bin/floodgatectl \
     ./usr/share/floodgate/floodgate.ini.example \
     ./usr/lib/systemd/system/floodgated.service \
     ./usr/share/floodgate/prosody/mod_floodgate.lua \
+    ./usr/share/floodgate/prosody/floodgate_fingerprint.lib.lua \
     ./usr/share/floodgate/ejabberd/mod_floodgate/mod_floodgate.spec \
     ./usr/share/floodgate/ejabberd/mod_floodgate/src/mod_floodgate.erl \
     ./usr/share/doc/floodgate/COPYING ./usr/share/doc/floodgate/README.md; do
