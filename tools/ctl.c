@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../core/config.h"
+#include "fgpaths.h"
 #include "../admin/control.h"
 #include "../policy/upstream.h"
 #include "ctl.h"
@@ -27,8 +28,8 @@
 #define CTL_WAIT_S 30                     /* for the daemon's answer, seconds */
 #define CTL_ANSWER_MAX (64 * 1024 * 1024) /* bytes of an answer we read */
 #define CTL_DOMAIN_MAX 256 /* bytes of a list domain: 253 + dot + NUL */
-#define DEFAULT_CONFIG SYSCONFDIR "/floodgate.ini"
-#define DEFAULT_SOCKET LOCALSTATEDIR "/lib/floodgate/" ADM_CTL_SOCKNAME
+#define DEFAULT_CONFIG FG_CONFIG_FILE
+#define DEFAULT_SOCKET FG_RUN_DIR "/" ADM_CTL_SOCKNAME
 
 struct verb {
 	const char *name;
