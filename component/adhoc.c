@@ -94,7 +94,7 @@ comp_adhoc_disco_items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		xmpp_stanza_set_attribute(it, "node", adhoc_cmds[i].node);
 		xmpp_stanza_set_attribute(it, "name", adhoc_cmds[i].name);
 	}
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 	return 1;
 }
@@ -124,7 +124,7 @@ comp_adhoc_disco_info(struct comp *c, xmpp_stanza_t *iq, const char *node)
 	xmpp_stanza_set_attribute(e, "var", NS_COMMANDS);
 	e = stz_add(qr, stz_elem(c, "feature", NULL));
 	xmpp_stanza_set_attribute(e, "var", NS_DATA);
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 	return 1;
 }
@@ -136,7 +136,7 @@ bad_session(struct comp *c, xmpp_stanza_t *iq, const char *why)
 	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(r, "error");
 
 	stz_add(err, stz_elem(c, "bad-sessionid", NS_COMMANDS));
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 
@@ -260,7 +260,7 @@ comp_adhoc_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		req.done = 1;
 	} else
 		cmd->run(&req);
-	comp_link_send(c->link, req.reply);
+	comp_send(c, req.reply);
 	xmpp_stanza_release(req.reply);
 	if (req.done)
 		sess_free(c->adhoc, s);

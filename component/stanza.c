@@ -116,7 +116,7 @@ stz_reply_error(struct comp *c, xmpp_stanza_t *req, const char *type,
 			stz_text(c, tx, text);
 		}
 	}
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 
