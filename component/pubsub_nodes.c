@@ -245,7 +245,7 @@ send_event(struct comp *c, const char *to, xmpp_stanza_t *ev)
 	xmpp_stanza_set_to(m, to);
 	xmpp_stanza_set_from(m, comp_link_jid(c->link));
 	xmpp_stanza_add_child(m, ev);
-	comp_link_send(c->link, m);
+	comp_send(c, m);
 	xmpp_stanza_release(m);
 	c->ps->c.notifications++;
 }
@@ -257,7 +257,7 @@ send_all(struct comp *c, enum ps_node node, xmpp_stanza_t *ev)
 	size_t             i;
 
 	for (i = 0; i < ns->nsubs; i++)
-		send_event(c, ns->subs[i], ev);
+		send_event(c, ns->subs[i]->jid, ev);
 }
 
 /* Tell node's subscribers that id was listed (it != NULL) or not. */
@@ -391,7 +391,7 @@ subscribed(const struct ps_nodeset *ns, const char *jid)
 	size_t i;
 
 	for (i = 0; i < ns->nsubs; i++)
-		if (strcasecmp(ns->subs[i], jid) == 0)
+		if (strcasecmp(ns->subs[i]->jid, jid) == 0)
 			return 1;
 	return 0;
 }
@@ -416,7 +416,7 @@ comp_pubsub_link_up(struct comp *c)
 		if (ns->n == 0 && ns->nretr == 0)
 			continue;
 		for (i = 0; i < ns->nsubs; i++)
-			push_node(c, n, ns->subs[i]);
+			push_node(c, n, ns->subs[i]->jid);
 		for (i = 0; i < c->cfg->serves.n; i++)
 			if (!subscribed(ns, c->cfg->serves.v[i]))
 				push_node(c, n, c->cfg->serves.v[i]);
@@ -453,7 +453,7 @@ ps_nodes_free(struct pubsub *ps)
 		for (i = 0; i < ps->node[n].n; i++)
 			item_free(ps->node[n].v[i]);
 		for (i = 0; i < ps->node[n].nsubs; i++)
-			free(ps->node[n].subs[i]);
+			ps_sub_free(ps->node[n].subs[i]);
 		for (i = 0; i < ps->node[n].nretr; i++)
 			free(ps->node[n].retr[i]);
 		free(ps->node[n].v);
