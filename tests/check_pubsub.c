@@ -294,6 +294,36 @@ START_TEST(subscriber_caps)
 }
 END_TEST
 
+/* Blocked client IPs and hashed local JIDs are not public by default:
+ * only the served domains and [blocklist] domains read. */
+START_TEST(access_default)
+{
+	struct harness h;
+
+	hn_init(&h, 0);
+	ck_assert_int_eq(h.cfg.bl_access_open, 0);
+	ck_assert_int_eq(hn_send(&h, PS_IQ("get", "eve@remote.example/r", "a1",
+					   "<items node='spam_source_ips'/>")),
+			 0);
+	ck_assert_ptr_nonnull(strstr(h.last, "forbidden"));
+	ck_assert_int_eq(
+	    hn_send(&h, PS_IQ("set", "eve@remote.example/r", "a2",
+			      "<subscribe node='spam_source_jids_sha256' "
+			      "jid='eve@remote.example/r'/>")),
+	    0);
+	ck_assert_ptr_nonnull(strstr(h.last, "forbidden"));
+	ck_assert_int_eq(hn_send(&h, PS_IQ("get", "alice@example.org/r", "a3",
+					   "<items node='spam_source_ips'/>")),
+			 0);
+	ck_assert_ptr_null(strstr(h.last, "<error"));
+	ck_assert_int_eq(hn_send(&h, PS_IQ("get", "rooms.peer.example", "a4",
+					   "<items node='spam_source_ips'/>")),
+			 0);
+	ck_assert_ptr_null(strstr(h.last, "<error"));
+	hn_fini(&h);
+}
+END_TEST
+
 static const struct {
 	const char *line;
 	int         rc;
@@ -515,6 +545,7 @@ main(void)
 	tcase_add_test(th, items_empty_node);
 	tcase_add_test(th, items_by_id_bounded);
 	tcase_add_test(th, subscriber_caps);
+	tcase_add_test(th, access_default);
 	tcase_set_timeout(th, 60);
 	suite_add_tcase(s, th);
 	tcase_add_loop_test(tu, parse_line, 0, sizeof lines / sizeof lines[0]);
