@@ -416,12 +416,16 @@ ah_get_all(struct adhoc_req *r, const char        *var,
 {
 	xmpp_stanza_t *f = find_field(r, var), *v;
 	char           buf[AH_FIELD_MAX];
+	size_t         n = 0;
 
-	for (v = f ? xmpp_stanza_get_children(f) : NULL; v != NULL;
-	     v = xmpp_stanza_get_next(v)) {
+	/* each value costs a scan of the session's list: bound the work a
+	 * form with thousands of values can ask for */
+	for (v = f ? xmpp_stanza_get_children(f) : NULL;
+	     v != NULL && n < AH_VALUES_MAX; v = xmpp_stanza_get_next(v)) {
 		if (xmpp_stanza_is_text(v) ||
 		    strcmp(xmpp_stanza_get_name(v), "value") != 0)
 			continue;
+		n++;
 		if (value_text(r, v, buf, sizeof buf) == 0)
 			cb(buf, arg);
 	}
