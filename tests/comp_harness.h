@@ -2,7 +2,8 @@
  * floodgate - a real component for tests and the stanza fuzz target: a
  * config serving example.org (admin admin@example.org, component
  * floodgate.example.org), a real policy, an optional temporary store, and
- * a send sink that serialises every reply (the link stays down).
+ * a send sink that serialises every reply (the link stays down); one
+ * upstream RTBL, rtbl.example's spam_source_domains.
  *
  *	struct harness h;
  *	hn_init(&h, 1);              // 1: with a store in /tmp
@@ -42,9 +43,12 @@ struct harness {
 	size_t             reply_max; /* bytes of the largest reply */
 };
 
-static char *hn_serves[] = {"example.org"};
-static char *hn_admins[] = {"admin@example.org"};
-static char *hn_peers[] = {"peer.example"};
+static char              *hn_serves[] = {"example.org"};
+static char              *hn_admins[] = {"admin@example.org"};
+static char              *hn_peers[] = {"peer.example"};
+static struct fg_upstream hn_upstreams[] = {
+    {"rtbl.example", "spam_source_domains"},
+};
 
 static inline void
 hn_sink(xmpp_stanza_t *st, void *arg)
@@ -79,6 +83,8 @@ hn_config(struct harness *h)
 	h->cfg.admins.n = 1;
 	h->cfg.bl_domains.v = hn_peers;
 	h->cfg.bl_domains.n = 1;
+	h->cfg.upstreams = hn_upstreams;
+	h->cfg.nupstreams = 1;
 }
 
 static inline void
