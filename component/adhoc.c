@@ -40,6 +40,21 @@ comp_adhoc_free(struct comp *c)
 	c->adhoc = NULL;
 }
 
+void
+ah_sess_clear(struct adhoc_sess *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->naccts; i++) {
+		free(s->accts[i]);
+		free(s->info[i]);
+	}
+	free(s->accts);
+	free(s->info);
+	s->accts = s->info = NULL;
+	s->naccts = 0;
+}
+
 static void
 sess_free(struct adhoc *a, struct adhoc_sess *s)
 {

@@ -86,6 +86,7 @@ extern const size_t           adhoc_ncmds;
 /* adhoc_bulk.c: list and registered-since */
 void ah_cmd_list(struct adhoc_req *);
 void ah_cmd_regsince(struct adhoc_req *);
+/* adhoc.c: drop what registered-since kept in a session */
 void ah_sess_clear(struct adhoc_sess *);
 
 #endif
