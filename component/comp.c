@@ -64,22 +64,6 @@ comp_stop(struct comp *c)
 	comp_link_stop(c->link);
 }
 
-void
-comp_set_sink(struct comp *c, comp_sink_fn fn, void *arg)
-{
-	c->sink = fn;
-	c->sink_arg = arg;
-}
-
-void
-comp_send(struct comp *c, xmpp_stanza_t *st)
-{
-	if (c->sink != NULL)
-		c->sink(st, c->sink_arg);
-	else
-		comp_link_send(c->link, st);
-}
-
 int
 comp_up(const struct comp *c)
 {

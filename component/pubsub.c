@@ -53,33 +53,10 @@ comp_pubsub_free(struct pubsub *ps)
 {
 	if (ps == NULL)
 		return;
+	ps_subs_free(ps);
 	ps_nodes_free(ps);
 	rl_free(ps->rl);
 	free(ps);
-}
-
-/* The error reply with a pubsub-specific condition next to cond. */
-void
-ps_error(struct comp *c, xmpp_stanza_t *iq, const char *type, const char *cond,
-	 const char *ps_cond, const char *text)
-{
-	xmpp_stanza_t *r = stz_iq_error(c, iq, type, cond, text);
-	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(r, "error");
-
-	xmpp_stanza_set_from(r, comp_link_jid(c->link));
-	if (ps_cond != NULL && err != NULL)
-		stz_add(err, stz_elem(c, ps_cond, NS_PUBSUB_ERRORS));
-	comp_send(c, r);
-	xmpp_stanza_release(r);
-}
-
-xmpp_stanza_t *
-ps_result(struct comp *c, xmpp_stanza_t *iq)
-{
-	xmpp_stanza_t *r = stz_iq_result(c, iq);
-
-	xmpp_stanza_set_from(r, comp_link_jid(c->link));
-	return r;
 }
 
 static void
@@ -87,29 +64,6 @@ send_release(struct comp *c, xmpp_stanza_t *r)
 {
 	comp_send(c, r);
 	xmpp_stanza_release(r);
-}
-
-/* d is domain or one of its subdomains. */
-static int
-domain_under(const char *dom, const char *d)
-{
-	size_t n = strlen(dom), m = strlen(d);
-
-	if (n == m)
-		return strcasecmp(dom, d) == 0;
-	return n > m && dom[n - m - 1] == '.' &&
-	       strcasecmp(dom + n - m, d) == 0;
-}
-
-int
-ps_in_list(const char *dom, const struct fg_strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (domain_under(dom, l->v[i]))
-			return 1;
-	return 0;
 }
 
 /* 1 when the requester may read; the served domains (and their

@@ -1,6 +1,7 @@
 /*
- * floodgate - the RTBL publisher's insides, shared by pubsub.c and
- * pubsub_nodes.c only.
+ * floodgate - the RTBL publisher's insides, shared by pubsub.c,
+ * pubsub_subs.c and pubsub_nodes.c only. Calls go one way: pubsub.c to
+ * the other two, pubsub_subs.c to pubsub_nodes.c.
  */
 #ifndef FG_PUBSUB_INT_H
 #define FG_PUBSUB_INT_H
@@ -57,14 +58,13 @@ struct pubsub {
 	struct ps_counters c;
 };
 
+/* pubsub_nodes.c */
 size_t          ps_lower(const struct ps_nodeset *, const char *id, int strict);
 struct ps_item *ps_find(const struct ps_nodeset *, const char *id);
 void ps_payload(struct comp *, xmpp_stanza_t *item, const struct ps_item *);
 void ps_nodes_free(struct pubsub *);
-
-/* pubsub.c */
-void           ps_error(struct comp *, xmpp_stanza_t *iq, const char *type,
-			const char *cond, const char *ps_cond, const char *text);
+void ps_error(struct comp *, xmpp_stanza_t *iq, const char *type,
+	      const char *cond, const char *ps_cond, const char *text);
 xmpp_stanza_t *ps_result(struct comp *, xmpp_stanza_t *iq);
 /* 1 when dom is one of the list's domains or under one. */
 int ps_in_list(const char *dom, const struct fg_strlist *);
@@ -76,5 +76,6 @@ void ps_subs_load(struct comp *);
 void ps_subscribe(struct comp *, xmpp_stanza_t *iq, xmpp_stanza_t *req,
 		  enum ps_node, const char *from_bare, int on);
 void ps_sub_free(struct ps_sub *);
+void ps_subs_free(struct pubsub *);
 
 #endif

@@ -431,6 +431,53 @@ comp_pubsub_link_up(struct comp *c)
 		 (size_t)(c->ps->c.notifications - before));
 }
 
+/* The error reply with a pubsub-specific condition next to cond. */
+void
+ps_error(struct comp *c, xmpp_stanza_t *iq, const char *type, const char *cond,
+	 const char *ps_cond, const char *text)
+{
+	xmpp_stanza_t *r = stz_iq_error(c, iq, type, cond, text);
+	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(r, "error");
+
+	xmpp_stanza_set_from(r, comp_link_jid(c->link));
+	if (ps_cond != NULL && err != NULL)
+		stz_add(err, stz_elem(c, ps_cond, NS_PUBSUB_ERRORS));
+	comp_send(c, r);
+	xmpp_stanza_release(r);
+}
+
+xmpp_stanza_t *
+ps_result(struct comp *c, xmpp_stanza_t *iq)
+{
+	xmpp_stanza_t *r = stz_iq_result(c, iq);
+
+	xmpp_stanza_set_from(r, comp_link_jid(c->link));
+	return r;
+}
+
+/* d is domain or one of its subdomains. */
+static int
+domain_under(const char *dom, const char *d)
+{
+	size_t n = strlen(dom), m = strlen(d);
+
+	if (n == m)
+		return strcasecmp(dom, d) == 0;
+	return n > m && dom[n - m - 1] == '.' &&
+	       strcasecmp(dom + n - m, d) == 0;
+}
+
+int
+ps_in_list(const char *dom, const struct fg_strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (domain_under(dom, l->v[i]))
+			return 1;
+	return 0;
+}
+
 int
 comp_blocklist_txt(struct evbuffer *b, void *arg)
 {
@@ -452,12 +499,9 @@ ps_nodes_free(struct pubsub *ps)
 	for (n = 0; n < PS__NODES; n++) {
 		for (i = 0; i < ps->node[n].n; i++)
 			item_free(ps->node[n].v[i]);
-		for (i = 0; i < ps->node[n].nsubs; i++)
-			ps_sub_free(ps->node[n].subs[i]);
 		for (i = 0; i < ps->node[n].nretr; i++)
 			free(ps->node[n].retr[i]);
 		free(ps->node[n].v);
-		free(ps->node[n].subs);
 		free(ps->node[n].retr);
 	}
 }

@@ -114,6 +114,21 @@ ps_sub_free(struct ps_sub *s)
 	free(s);
 }
 
+void
+ps_subs_free(struct pubsub *ps)
+{
+	size_t i;
+	int    n;
+
+	for (n = 0; n < PS__NODES; n++) {
+		for (i = 0; i < ps->node[n].nsubs; i++)
+			ps_sub_free(ps->node[n].subs[i]);
+		free(ps->node[n].subs);
+		ps->node[n].subs = NULL;
+		ps->node[n].nsubs = 0;
+	}
+}
+
 /* NULL when jid has no valid domain. */
 static struct ps_sub *
 sub_new(const char *jid)
