@@ -4,7 +4,7 @@
  * publish/retract by admins), who may ask, and how often.
  *
  * Every answer and event leaves from exactly the component JID: RTBL
- * consumers ignore anything else (reference/prosody.md §2).
+ * consumers ignore anything else.
  */
 #include <stdio.h>
 #include <stdlib.h>
