@@ -398,11 +398,10 @@ subscribed(const struct ps_nodeset *ns, const char *jid)
 
 /*
  * The startup-order workaround: consumers subscribe once, at their
- * start, maybe before we were connected. On
- * every link up, push each node's full state to its persisted
- * subscribers, and to the served domains themselves (Prosody's
- * mod_pubsub_subscription accepts events for a subscription whose IQ
- * failed).
+ * start, maybe before we were connected. On every link up, push each
+ * node's full state to its persisted subscribers, and to the served
+ * domains themselves (Prosody's mod_pubsub_subscription accepts events
+ * for a subscription whose IQ failed).
  */
 void
 comp_pubsub_link_up(struct comp *c)
