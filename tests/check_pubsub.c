@@ -294,6 +294,41 @@ START_TEST(subscriber_caps)
 }
 END_TEST
 
+/* Subscriptions already in the store (from before the caps, say) are
+ * loaded under the same rules. */
+START_TEST(stored_subscribers_capped)
+{
+	struct harness   h;
+	struct evbuffer *b = evbuffer_new();
+	char             jid[128], *text;
+	size_t           i;
+
+	hn_config(&h);
+	h.cfg.bl_access_open = 1;
+	hn_start(&h, 1);
+	for (i = 0; i < 40; i++) {
+		snprintf(jid, sizeof jid, "bot@s%zu.evil.example/r", i);
+		ck_assert_int_eq(
+		    store_sub_add(h.st, "spam_source_domains", jid), 0);
+	}
+	comp_free(h.c);
+	h.c = comp_new(h.base, &h.cfg, h.pol, h.st);
+	comp_set_sink(h.c, hn_sink, &h);
+	comp_metrics(b, h.c);
+	evbuffer_add(b, "", 1);
+	text = (char *)evbuffer_pullup(b, -1);
+	ck_assert_msg(strstr(text, "floodgate_pubsub_subscribers 16\n") != NULL,
+		      "%s", text);
+	ck_assert_ptr_nonnull(strstr(
+	    text,
+	    "floodgate_pubsub_refused_total{reason=\"subscribers\"} 24\n"));
+	ck_assert(!subscribe_as(&h, "new@s99.evil.example"));
+	ck_assert(subscribe_as(&h, "example.org"));
+	evbuffer_free(b);
+	hn_fini(&h);
+}
+END_TEST
+
 /* Blocked client IPs and hashed local JIDs are not public by default:
  * only the served domains and [blocklist] domains read. */
 START_TEST(access_default)
@@ -545,6 +580,7 @@ main(void)
 	tcase_add_test(th, items_empty_node);
 	tcase_add_test(th, items_by_id_bounded);
 	tcase_add_test(th, subscriber_caps);
+	tcase_add_test(th, stored_subscribers_capped);
 	tcase_add_test(th, access_default);
 	tcase_set_timeout(th, 60);
 	suite_add_tcase(s, th);
