@@ -40,6 +40,21 @@ comp_adhoc_free(struct comp *c)
 	c->adhoc = NULL;
 }
 
+void
+ah_sess_clear(struct adhoc_sess *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->naccts; i++) {
+		free(s->accts[i]);
+		free(s->info[i]);
+	}
+	free(s->accts);
+	free(s->info);
+	s->accts = s->info = NULL;
+	s->naccts = 0;
+}
+
 static void
 sess_free(struct adhoc *a, struct adhoc_sess *s)
 {
@@ -94,7 +109,7 @@ comp_adhoc_disco_items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		xmpp_stanza_set_attribute(it, "node", adhoc_cmds[i].node);
 		xmpp_stanza_set_attribute(it, "name", adhoc_cmds[i].name);
 	}
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 	return 1;
 }
@@ -124,7 +139,7 @@ comp_adhoc_disco_info(struct comp *c, xmpp_stanza_t *iq, const char *node)
 	xmpp_stanza_set_attribute(e, "var", NS_COMMANDS);
 	e = stz_add(qr, stz_elem(c, "feature", NULL));
 	xmpp_stanza_set_attribute(e, "var", NS_DATA);
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 	return 1;
 }
@@ -136,7 +151,7 @@ bad_session(struct comp *c, xmpp_stanza_t *iq, const char *why)
 	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(r, "error");
 
 	stz_add(err, stz_elem(c, "bad-sessionid", NS_COMMANDS));
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 
@@ -260,7 +275,7 @@ comp_adhoc_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		req.done = 1;
 	} else
 		cmd->run(&req);
-	comp_link_send(c->link, req.reply);
+	comp_send(c, req.reply);
 	xmpp_stanza_release(req.reply);
 	if (req.done)
 		sess_free(c->adhoc, s);
@@ -416,12 +431,16 @@ ah_get_all(struct adhoc_req *r, const char        *var,
 {
 	xmpp_stanza_t *f = find_field(r, var), *v;
 	char           buf[AH_FIELD_MAX];
+	size_t         n = 0;
 
-	for (v = f ? xmpp_stanza_get_children(f) : NULL; v != NULL;
-	     v = xmpp_stanza_get_next(v)) {
+	/* each value costs a scan of the session's list: bound the work a
+	 * form with thousands of values can ask for */
+	for (v = f ? xmpp_stanza_get_children(f) : NULL;
+	     v != NULL && n < AH_VALUES_MAX; v = xmpp_stanza_get_next(v)) {
 		if (xmpp_stanza_is_text(v) ||
 		    strcmp(xmpp_stanza_get_name(v), "value") != 0)
 			continue;
+		n++;
 		if (value_text(r, v, buf, sizeof buf) == 0)
 			cb(buf, arg);
 	}

@@ -18,21 +18,6 @@
 #define LIST_PAGE 25     /* rows per page of list */
 #define REGSINCE_MAX 500 /* accounts one registered-since shows */
 
-void
-ah_sess_clear(struct adhoc_sess *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->naccts; i++) {
-		free(s->accts[i]);
-		free(s->info[i]);
-	}
-	free(s->accts);
-	free(s->info);
-	s->accts = s->info = NULL;
-	s->naccts = 0;
-}
-
 /* -- list ---------------------------------------------------------------- */
 
 static void

@@ -14,7 +14,8 @@
 #include "../admin/verbs.h"
 #include "comp_int.h"
 
-#define AH_FIELD_MAX 1024 /* bytes of one submitted field value */
+#define AH_FIELD_MAX 1024  /* bytes of one submitted field value */
+#define AH_VALUES_MAX 1000 /* values of one list-multi field that are read */
 
 /* One open command session (multi-stage commands keep state here). */
 struct adhoc_sess {
@@ -73,7 +74,8 @@ void ah_required(struct adhoc_req *, xmpp_stanza_t *field);
 /* First value of var in the submitted form into buf: 1 found, 0 absent,
  * -1 too long. */
 int ah_get(struct adhoc_req *, const char *var, char *buf, size_t bufsz);
-/* Every value of var (list-multi), each through cb. */
+/* Every value of var (list-multi), each through cb; the first
+ * AH_VALUES_MAX only. */
 void ah_get_all(struct adhoc_req *, const char *var,
 		void (*cb)(const char *, void *), void *);
 
@@ -84,6 +86,7 @@ extern const size_t           adhoc_ncmds;
 /* adhoc_bulk.c: list and registered-since */
 void ah_cmd_list(struct adhoc_req *);
 void ah_cmd_regsince(struct adhoc_req *);
+/* adhoc.c: drop what registered-since kept in a session */
 void ah_sess_clear(struct adhoc_sess *);
 
 #endif

@@ -26,6 +26,10 @@ void         comp_stop(struct comp *);
  * calls it, and so does the stanza fuzz target. */
 void comp_dispatch(struct comp *, xmpp_stanza_t *);
 int  comp_up(const struct comp *);
+/* Tests and the stanza fuzz target: everything the component would send
+ * goes to sink (borrowed stanza) instead of the link; NULL undoes it. */
+typedef void (*comp_sink_fn)(xmpp_stanza_t *, void *);
+void comp_set_sink(struct comp *, comp_sink_fn, void *);
 /* Take admins, serves and limits from a reloaded config; the link
  * settings must be unchanged (the caller restarts the component
  * otherwise). */

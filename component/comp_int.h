@@ -52,7 +52,13 @@ struct comp {
 	struct pubsub          *ps;    /* pubsub.c: the RTBL publisher */
 	struct upstream        *up;    /* rtbl_sub.c: the RTBL consumer */
 	struct adhoc           *adhoc; /* adhoc.c: command sessions */
+	comp_sink_fn            sink;  /* comp_set_sink; NULL: the link */
+	void                   *sink_arg;
 };
+
+/* Send st (the caller keeps its reference) on the link, or to the sink a
+ * test has set. */
+void comp_send(struct comp *, xmpp_stanza_t *st);
 
 /* Upper bounds of the gate-time histogram buckets, seconds. */
 #define GATE_BUCKETS                                                           \

@@ -10,8 +10,8 @@
 
 /* Features we really implement, kept in one place. */
 static const char *features[] = {
-    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_VERSION, NS_PING, NS_FLOODGATE,
-    NS_COMMANDS, NS_DATA,
+    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_VERSION, NS_PING,
+    NS_FLOODGATE,  NS_COMMANDS,    NS_DATA,
 };
 
 static void
@@ -40,7 +40,7 @@ disco_info(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		xmpp_stanza_set_attribute(f, "var", features[i]);
 	}
 	comp_pubsub_disco_info(c, qr);
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 
@@ -60,7 +60,7 @@ disco_items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		xmpp_stanza_set_attribute(qr, "node", node);
 	else
 		comp_pubsub_disco_items(c, qr);
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 
@@ -73,7 +73,7 @@ version(struct comp *c, xmpp_stanza_t *iq)
 	qr = stz_add(r, stz_elem(c, "query", NS_VERSION));
 	stz_text(c, stz_add(qr, stz_elem(c, "name", NULL)), "floodgate");
 	stz_text(c, stz_add(qr, stz_elem(c, "version", NULL)), PACKAGE_VERSION);
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 
@@ -95,7 +95,7 @@ comp_disco_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		version(c, iq);
 	else if (strcmp(ns, NS_PING) == 0) {
 		r = stz_iq_result(c, iq);
-		comp_link_send(c->link, r);
+		comp_send(c, r);
 		xmpp_stanza_release(r);
 	} else
 		return 0;

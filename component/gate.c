@@ -57,7 +57,7 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 					  fg_verdict_name(ans.verdict));
 		xmpp_stanza_set_attribute(e, "text", ans.text);
 	}
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 

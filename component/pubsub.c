@@ -4,7 +4,7 @@
  * publish/retract by admins), who may ask, and how often.
  *
  * Every answer and event leaves from exactly the component JID: RTBL
- * consumers ignore anything else (reference/prosody.md §2).
+ * consumers ignore anything else.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,6 @@
 #include "pubsub_int.h"
 
 #define PS_RL_KEYS 65536   /* requesting domains tracked for the rate */
-#define PS_SUBS_MAX 4096   /* subscribers per node */
 #define PS_ITEM_BYTES 48   /* <item id=''/> overhead, bytes */
 #define PS_REPORT_BYTES 96 /* <report/> payload overhead, bytes */
 
@@ -37,22 +36,6 @@ static const char *const features[] = {
     NS_RSM,
 };
 
-static void
-sub_load(const char *node, const char *jid, void *arg)
-{
-	struct pubsub     *ps = arg;
-	int                n = ps_node_parse(node);
-	struct ps_nodeset *ns;
-
-	if (n < 0)
-		return;
-	ns = &ps->node[n];
-	if (ns->nsubs >= PS_SUBS_MAX)
-		return;
-	ns->subs = xreallocarray(ns->subs, ns->nsubs + 1, sizeof *ns->subs);
-	ns->subs[ns->nsubs++] = xstrdup(jid);
-}
-
 struct pubsub *
 comp_pubsub_new(struct comp *c)
 {
@@ -60,8 +43,7 @@ comp_pubsub_new(struct comp *c)
 
 	c->ps = ps;
 	ps->rl = rl_new(PS_RL_KEYS);
-	if (c->store != NULL && store_sub_list(c->store, sub_load, ps) == -1)
-		log_warnx("pubsub: could not load the subscribers");
+	ps_subs_load(c);
 	comp_pubsub_rebuild(c);
 	return ps;
 }
@@ -71,63 +53,17 @@ comp_pubsub_free(struct pubsub *ps)
 {
 	if (ps == NULL)
 		return;
+	ps_subs_free(ps);
 	ps_nodes_free(ps);
 	rl_free(ps->rl);
 	free(ps);
 }
 
-/* The error reply with a pubsub-specific condition next to cond. */
-static void
-ps_error(struct comp *c, xmpp_stanza_t *iq, const char *type, const char *cond,
-	 const char *ps_cond, const char *text)
-{
-	xmpp_stanza_t *r = stz_iq_error(c, iq, type, cond, text);
-	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(r, "error");
-
-	xmpp_stanza_set_from(r, comp_link_jid(c->link));
-	if (ps_cond != NULL && err != NULL)
-		stz_add(err, stz_elem(c, ps_cond, NS_PUBSUB_ERRORS));
-	comp_link_send(c->link, r);
-	xmpp_stanza_release(r);
-}
-
-static xmpp_stanza_t *
-result(struct comp *c, xmpp_stanza_t *iq)
-{
-	xmpp_stanza_t *r = stz_iq_result(c, iq);
-
-	xmpp_stanza_set_from(r, comp_link_jid(c->link));
-	return r;
-}
-
 static void
 send_release(struct comp *c, xmpp_stanza_t *r)
 {
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
-}
-
-/* d is domain or one of its subdomains. */
-static int
-domain_under(const char *dom, const char *d)
-{
-	size_t n = strlen(dom), m = strlen(d);
-
-	if (n == m)
-		return strcasecmp(dom, d) == 0;
-	return n > m && dom[n - m - 1] == '.' &&
-	       strcasecmp(dom + n - m, d) == 0;
-}
-
-static int
-in_list(const char *dom, const struct fg_strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (domain_under(dom, l->v[i]))
-			return 1;
-	return 0;
 }
 
 /* 1 when the requester may read; the served domains (and their
@@ -135,25 +71,28 @@ in_list(const char *dom, const struct fg_strlist *l)
 static int
 allowed(struct comp *c, const char *dom)
 {
-	return c->cfg->bl_access_open || in_list(dom, &c->cfg->serves) ||
-	       in_list(dom, &c->cfg->bl_domains);
+	return c->cfg->bl_access_open || ps_privileged(c, dom);
 }
 
-/* One query token for the requester: per domain, except that a served
- * domain's own users each have their own bucket, so that one of them
- * cannot starve the server's RTBL consumers. */
+/* One query token for the requester: per registrable domain (so that
+ * subdomains share one budget), except that a served domain's own users
+ * each have their own bucket, so that one of them cannot starve the
+ * server's RTBL consumers. */
 static int
 take(struct comp *c, const char *bare, const char *dom)
 {
 	const struct fg_rate *r =
 	    &c->cfg->limits[FG_SUBJ_DOMAIN][FG_KIND_QUERY];
 	const char *k = dom;
+	char        reg[JID_MAX + 1];
 	uint64_t    T, tau;
 
 	if (r->count == 0)
 		return 1;
-	if (in_list(dom, &c->cfg->serves))
+	if (ps_in_list(dom, &c->cfg->serves))
 		k = bare;
+	else if (ps_reg_domain(dom, reg, sizeof reg) == 0)
+		k = reg;
 	rl_rate(r->count, r->per_ms, r->burst, &T, &tau);
 	return rl_take(c->ps->rl,
 		       rl_key(FG_KIND_QUERY, FG_SUBJ_DOMAIN, k, strlen(k)),
@@ -236,18 +175,23 @@ items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub,
 	size_t             start = 0, end = ns->n, i, bytes = 0;
 	long               max_items = -1;
 
-	r = result(c, iq);
+	r = ps_result(c, iq);
 	ps = stz_add(r, stz_elem(c, "pubsub", NS_PUBSUB));
 	out = stz_add(ps, stz_elem(c, "items", NULL));
 	xmpp_stanza_set_attribute(out, "node", ps_node_name(node));
 	/* particular items asked for by id */
 	if ((e = xmpp_stanza_get_child_by_name(req, "item")) != NULL) {
-		for (; e != NULL; e = xmpp_stanza_get_next(e)) {
+		/* bounded like a page: repeating one id must not make the
+		 * reply larger than the request could ever be */
+		for (i = 0; e != NULL && i < PS_ITEMS_ASKED_MAX;
+		     e = xmpp_stanza_get_next(e)) {
 			if (xmpp_stanza_get_name(e) == NULL ||
 			    strcmp(xmpp_stanza_get_name(e), "item") != 0 ||
 			    (a = stz_attr(e, "id")) == NULL)
 				continue;
-			if ((it = ps_find(ns, a)) != NULL)
+			i++;
+			if ((it = ps_find(ns, a)) != NULL &&
+			    (bytes += item_bytes(it)) <= PS_REPLY_BYTES)
 				add_item(c, out, it);
 		}
 		send_release(c, r);
@@ -285,7 +229,8 @@ items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub,
 	} else if (max_items > 0) {
 		/* the most recently published first */
 		v = xreallocarray(NULL, ns->n ? ns->n : 1, sizeof *v);
-		memcpy(v, ns->v, ns->n * sizeof *v);
+		if (ns->n > 0) /* an empty node has no array to copy */
+			memcpy(v, ns->v, ns->n * sizeof *v);
 		qsort(v, ns->n, sizeof *v, by_seq_desc);
 		for (i = 0; i < ns->n && i < (size_t)max_items; i++) {
 			if ((bytes += item_bytes(v[i])) > PS_REPLY_BYTES)
@@ -303,70 +248,6 @@ items(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *pubsub,
 		}
 		if (i < ns->n)
 			rsm_set(c, ps, ns, 0, i);
-	}
-	send_release(c, r);
-}
-
-static void
-subscribe(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *req,
-	  enum ps_node node, const char *from_bare, int on)
-{
-	struct ps_nodeset *ns = &c->ps->node[node];
-	const char        *jid = stz_attr(req, "jid");
-	char               bare[JID_MAX + 1], esc[LOG_ESC_MAX];
-	xmpp_stanza_t     *r, *ps, *s;
-	size_t             i;
-
-	if (jid == NULL || jid_bare(jid, bare, sizeof bare) == -1 ||
-	    strlen(jid) > JID_MAX) {
-		ps_error(c, iq, "modify", "bad-request", "jid-required", NULL);
-		return;
-	}
-	if (strcmp(bare, from_bare) != 0) {
-		ps_error(c, iq, "modify", "bad-request", "invalid-jid",
-			 "jid must be the sender's");
-		return;
-	}
-	for (i = 0; i < ns->nsubs; i++)
-		if (strcasecmp(ns->subs[i], jid) == 0)
-			break;
-	if (on && i == ns->nsubs) {
-		if (ns->nsubs >= PS_SUBS_MAX) {
-			ps_error(c, iq, "wait", "resource-constraint", NULL,
-				 "too many subscribers");
-			return;
-		}
-		ns->subs =
-		    xreallocarray(ns->subs, ns->nsubs + 1, sizeof *ns->subs);
-		ns->subs[ns->nsubs++] = xstrdup(jid);
-		if (c->store != NULL &&
-		    store_sub_add(c->store, ps_node_name(node), jid) == -1)
-			log_warnx("pubsub: subscriber %s not persisted",
-				  log_esc(esc, sizeof esc, jid));
-		log_info("pubsub: %s subscribed to %s",
-			 log_esc(esc, sizeof esc, jid), ps_node_name(node));
-		c->ps->c.subscribes++;
-	} else if (!on && i < ns->nsubs) {
-		if (c->store != NULL)
-			store_sub_del(c->store, ps_node_name(node),
-				      ns->subs[i]);
-		free(ns->subs[i]);
-		ns->subs[i] = ns->subs[--ns->nsubs];
-		log_info("pubsub: %s unsubscribed from %s",
-			 log_esc(esc, sizeof esc, jid), ps_node_name(node));
-		c->ps->c.unsubscribes++;
-	} else if (!on) {
-		ps_error(c, iq, "cancel", "unexpected-request",
-			 "not-subscribed", NULL);
-		return;
-	}
-	r = result(c, iq);
-	if (on) {
-		ps = stz_add(r, stz_elem(c, "pubsub", NS_PUBSUB));
-		s = stz_add(ps, stz_elem(c, "subscription", NULL));
-		xmpp_stanza_set_attribute(s, "node", ps_node_name(node));
-		xmpp_stanza_set_attribute(s, "jid", jid);
-		xmpp_stanza_set_attribute(s, "subscription", "subscribed");
 	}
 	send_release(c, r);
 }
@@ -423,7 +304,7 @@ publish(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *req,
 			 "not a valid item or the store failed");
 		return;
 	}
-	send_release(c, result(c, iq));
+	send_release(c, ps_result(c, iq));
 }
 
 /* 1 when handled: everything in the pubsub namespace is. */
@@ -487,9 +368,9 @@ comp_pubsub_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 	if (get && strcmp(name, "items") == 0)
 		items(c, iq, q, req, node);
 	else if (!get && strcmp(name, "subscribe") == 0)
-		subscribe(c, iq, req, node, bare, 1);
+		ps_subscribe(c, iq, req, node, bare, 1);
 	else if (!get && strcmp(name, "unsubscribe") == 0)
-		subscribe(c, iq, req, node, bare, 0);
+		ps_subscribe(c, iq, req, node, bare, 0);
 	else if (!get &&
 		 (!strcmp(name, "publish") || !strcmp(name, "retract"))) {
 		if (!admin)
@@ -529,7 +410,7 @@ comp_pubsub_disco_node(struct comp *c, xmpp_stanza_t *iq, const char *node)
 
 	if (ps_node_parse(node) == -1)
 		return 0;
-	r = result(c, iq);
+	r = ps_result(c, iq);
 	q = stz_add(r, stz_elem(c, "query", NS_DISCO_INFO));
 	xmpp_stanza_set_attribute(q, "node", node);
 	e = stz_add(q, stz_elem(c, "identity", NULL));
@@ -579,6 +460,8 @@ comp_pubsub_metrics(struct evbuffer *b, struct comp *c)
 		    (double)ps->c.refused_access);
 	http_metric(b, "floodgate_pubsub_refused_total", "counter", NULL,
 		    "reason=\"rate\"", (double)ps->c.refused_rate);
+	http_metric(b, "floodgate_pubsub_refused_total", "counter", NULL,
+		    "reason=\"subscribers\"", (double)ps->c.refused_subs);
 	http_metric(b, "floodgate_pubsub_notifications_total", "counter",
 		    "Pubsub event messages sent", NULL,
 		    (double)ps->c.notifications);

@@ -20,6 +20,14 @@
 #define REPORTING_SPAM "urn:xmpp:reporting:spam"
 
 #define PS_ID_MAX 1100   /* bytes of an item id: a domain and a prefix */
+#define PS_SUBS_MAX 4096 /* subscribers per node */
+#define PS_SUBS_RESERVED                                                       \
+	256 /* places per node that remote domains leave to the served         \
+	       domains and the [blocklist] domains */
+#define PS_SUBS_PER_DOMAIN                                                     \
+	16 /* places per node for one remote registrable domain */
+#define PS_ITEMS_ASKED_MAX                                                     \
+	PS_PAGE_MAX      /* <item id/> looked up per items request */
 #define PS_PAGE_MAX 1000 /* items in one page, whatever is asked */
 #define PS_REPLY_BYTES                                                         \
 	400000 /* an unpaged reply stops near this, bytes                      \
@@ -63,5 +71,10 @@ struct ps_rsm {
 
 /* The page [*start, *end) of n sorted items a request asks for. */
 void ps_page(size_t n, const struct ps_rsm *, size_t *start, size_t *end);
+
+/* The registrable domain of dom (lowercase, no trailing dot): the label
+ * before its longest public suffix (Public Suffix List, ICANN section),
+ * an address literal as it is. 0, or -1 when dom is empty or too long. */
+int ps_reg_domain(const char *dom, char *out, size_t outsz);
 
 #endif

@@ -245,7 +245,7 @@ send_event(struct comp *c, const char *to, xmpp_stanza_t *ev)
 	xmpp_stanza_set_to(m, to);
 	xmpp_stanza_set_from(m, comp_link_jid(c->link));
 	xmpp_stanza_add_child(m, ev);
-	comp_link_send(c->link, m);
+	comp_send(c, m);
 	xmpp_stanza_release(m);
 	c->ps->c.notifications++;
 }
@@ -257,7 +257,7 @@ send_all(struct comp *c, enum ps_node node, xmpp_stanza_t *ev)
 	size_t             i;
 
 	for (i = 0; i < ns->nsubs; i++)
-		send_event(c, ns->subs[i], ev);
+		send_event(c, ns->subs[i]->jid, ev);
 }
 
 /* Tell node's subscribers that id was listed (it != NULL) or not. */
@@ -391,18 +391,17 @@ subscribed(const struct ps_nodeset *ns, const char *jid)
 	size_t i;
 
 	for (i = 0; i < ns->nsubs; i++)
-		if (strcasecmp(ns->subs[i], jid) == 0)
+		if (strcasecmp(ns->subs[i]->jid, jid) == 0)
 			return 1;
 	return 0;
 }
 
 /*
- * The startup-order workaround (reference/prosody.md §0.3): consumers
- * subscribe once, at their start, maybe before we were connected. On
- * every link up, push each node's full state to its persisted
- * subscribers, and to the served domains themselves (Prosody's
- * mod_pubsub_subscription accepts events for a subscription whose IQ
- * failed).
+ * The startup-order workaround: consumers subscribe once, at their
+ * start, maybe before we were connected. On every link up, push each
+ * node's full state to its persisted subscribers, and to the served
+ * domains themselves (Prosody's mod_pubsub_subscription accepts events
+ * for a subscription whose IQ failed).
  */
 void
 comp_pubsub_link_up(struct comp *c)
@@ -416,7 +415,7 @@ comp_pubsub_link_up(struct comp *c)
 		if (ns->n == 0 && ns->nretr == 0)
 			continue;
 		for (i = 0; i < ns->nsubs; i++)
-			push_node(c, n, ns->subs[i]);
+			push_node(c, n, ns->subs[i]->jid);
 		for (i = 0; i < c->cfg->serves.n; i++)
 			if (!subscribed(ns, c->cfg->serves.v[i]))
 				push_node(c, n, c->cfg->serves.v[i]);
@@ -429,6 +428,53 @@ comp_pubsub_link_up(struct comp *c)
 	log_info("pubsub: pushed the published set to subscribers (%zu "
 		 "messages)",
 		 (size_t)(c->ps->c.notifications - before));
+}
+
+/* The error reply with a pubsub-specific condition next to cond. */
+void
+ps_error(struct comp *c, xmpp_stanza_t *iq, const char *type, const char *cond,
+	 const char *ps_cond, const char *text)
+{
+	xmpp_stanza_t *r = stz_iq_error(c, iq, type, cond, text);
+	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(r, "error");
+
+	xmpp_stanza_set_from(r, comp_link_jid(c->link));
+	if (ps_cond != NULL && err != NULL)
+		stz_add(err, stz_elem(c, ps_cond, NS_PUBSUB_ERRORS));
+	comp_send(c, r);
+	xmpp_stanza_release(r);
+}
+
+xmpp_stanza_t *
+ps_result(struct comp *c, xmpp_stanza_t *iq)
+{
+	xmpp_stanza_t *r = stz_iq_result(c, iq);
+
+	xmpp_stanza_set_from(r, comp_link_jid(c->link));
+	return r;
+}
+
+/* d is domain or one of its subdomains. */
+static int
+domain_under(const char *dom, const char *d)
+{
+	size_t n = strlen(dom), m = strlen(d);
+
+	if (n == m)
+		return strcasecmp(dom, d) == 0;
+	return n > m && dom[n - m - 1] == '.' &&
+	       strcasecmp(dom + n - m, d) == 0;
+}
+
+int
+ps_in_list(const char *dom, const struct fg_strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (domain_under(dom, l->v[i]))
+			return 1;
+	return 0;
 }
 
 int
@@ -452,12 +498,9 @@ ps_nodes_free(struct pubsub *ps)
 	for (n = 0; n < PS__NODES; n++) {
 		for (i = 0; i < ps->node[n].n; i++)
 			item_free(ps->node[n].v[i]);
-		for (i = 0; i < ps->node[n].nsubs; i++)
-			free(ps->node[n].subs[i]);
 		for (i = 0; i < ps->node[n].nretr; i++)
 			free(ps->node[n].retr[i]);
 		free(ps->node[n].v);
-		free(ps->node[n].subs);
 		free(ps->node[n].retr);
 	}
 }

@@ -150,7 +150,7 @@ push(struct comp *c, const char *domain, xmpp_stanza_t *verdicts)
 	xmpp_stanza_add_child(iq, verdicts);
 	/* serialised now: the caller may renumber verdicts for the next
 	 * domain */
-	comp_link_send(c->link, iq);
+	comp_send(c, iq);
 	xmpp_stanza_release(iq);
 	c->c.verdict_pushes++;
 }
@@ -216,7 +216,7 @@ comp_push_answer_full(struct comp *c, xmpp_stanza_t *iq)
 	r = stz_iq_result(c, iq);
 	chunk_number(c, k.v[0], 0, from);
 	xmpp_stanza_add_child(r, k.v[0]);
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 	for (j = 1; j < k.n; j++) {
 		chunk_number(c, k.v[j], j, from);

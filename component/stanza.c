@@ -11,6 +11,23 @@
 #include "../core/log.h"
 #include "comp_int.h"
 
+/* Here, not in comp.c: every surface sends, and comp.c calls them all. */
+void
+comp_set_sink(struct comp *c, comp_sink_fn fn, void *arg)
+{
+	c->sink = fn;
+	c->sink_arg = arg;
+}
+
+void
+comp_send(struct comp *c, xmpp_stanza_t *st)
+{
+	if (c->sink != NULL)
+		c->sink(st, c->sink_arg);
+	else
+		comp_link_send(c->link, st);
+}
+
 const char *
 stz_attr(xmpp_stanza_t *st, const char *name)
 {
@@ -116,7 +133,7 @@ stz_reply_error(struct comp *c, xmpp_stanza_t *req, const char *type,
 			stz_text(c, tx, text);
 		}
 	}
-	comp_link_send(c->link, r);
+	comp_send(c, r);
 	xmpp_stanza_release(r);
 }
 

@@ -167,7 +167,9 @@ config_defaults(struct fg_config *c)
 	c->w_report = DEF_W_REPORT;
 	c->w_spamtrap = DEF_W_SPAMTRAP;
 	c->w_upstream = DEF_W_UPSTREAM;
-	c->bl_access_open = 1;
+	/* the nodes carry client IPs and hashes of local JIDs: readable by
+	 * the served domains and [blocklist] domains unless opened */
+	c->bl_access_open = 0;
 	c->probation_s = DEF_PROBATION_S;
 	c->probation_contacts = DEF_PROBATION_CONTACTS;
 	c->wave_factor = DEF_WAVE_FACTOR;

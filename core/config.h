@@ -75,8 +75,8 @@ struct fg_config {
 	char *ctl_socket; /* floodgatectl UNIX socket path */
 
 	/* [blocklist] */
-	int               bl_access_open; /* 1 = open, 0 = domains only */
-	struct fg_strlist bl_domains;     /* readers allowed when !open */
+	int               bl_access_open; /* 1 = open, 0 = served + peers */
+	struct fg_strlist bl_domains;     /* peers: may read, places kept */
 	int               bl_publish_quarantine;
 
 	/* [upstream] */

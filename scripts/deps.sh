@@ -8,7 +8,8 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
   libstrophe-dev libevent-dev libsqlite3-dev libssl-dev libinih-dev
-  zlib1g-dev libexpat1-dev libsystemd-dev check sqlite3
+  zlib1g-dev libexpat1-dev libsystemd-dev libpsl-dev publicsuffix check
+  sqlite3
   prosody prosody-modules lua-unbound lua5.4
   ejabberd erlang-dev erlang-base
   python3 python3-slixmpp curl procps psmisc util-linux"

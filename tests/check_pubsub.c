@@ -1,8 +1,10 @@
 /*
  * Unit tests: the RTBL publisher's item ids (with SHA-256 vectors) and
- * paging arithmetic, and upstream lists: line parsing, list files with
- * bad lines (file:line errors), item classification, and the listed set
- * turning into signals on a memory-only policy.
+ * paging arithmetic, registrable domains, hostile requests to a real
+ * component (items on an empty node, subscriber caps, who may read), and
+ * upstream lists: line parsing, list files with bad lines (file:line
+ * errors), item classification, and the listed set turning into signals
+ * on a memory-only policy.
  */
 #include <check.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "core/log.h"
 #include "policy/policy.h"
 #include "policy/upstream.h"
+#include "tests/comp_harness.h"
 
 /* sha256("") and two JID/domain vectors (sha256sum of the bytes) */
 #define SHA_EMPTY                                                              \
@@ -134,6 +137,225 @@ START_TEST(paging)
 	ps_page(0, &r, &s, &e);
 	ck_assert_uint_eq(s, 0);
 	ck_assert_uint_eq(e, 0);
+}
+END_TEST
+
+START_TEST(reg_domains)
+{
+	static const char *const v[][2] = {
+	    {"a.evil.example", "evil.example"},
+	    {"b.c.evil.example", "evil.example"},
+	    {"evil.example", "evil.example"},
+	    {"EVIL.Example.", "evil.example"},
+	    {"x.y.shop.co.uk", "shop.co.uk"},
+	    {"co.uk", "co.uk"},
+	    {"example", "example"},
+	    /* private-section suffixes count as their provider */
+	    {"bot1.duckdns.org", "duckdns.org"},
+	    {"192.0.2.7", "192.0.2.7"},
+	    {"[2001:db8::1]", "[2001:db8::1]"},
+	};
+	char   out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		ck_assert_int_eq(ps_reg_domain(v[i][0], out, sizeof out), 0);
+		ck_assert_msg(strcmp(out, v[i][1]) == 0, "%s -> %s, not %s",
+			      v[i][0], out, v[i][1]);
+	}
+	ck_assert_int_eq(ps_reg_domain("", out, sizeof out), -1);
+	ck_assert_int_eq(ps_reg_domain(".", out, sizeof out), -1);
+	ck_assert_int_eq(ps_reg_domain(NULL, out, sizeof out), -1);
+	ck_assert_int_eq(ps_reg_domain("a.evil.example", out, 4), -1);
+}
+END_TEST
+
+#define PS_IQ(type, from, id, payload)                                         \
+	"<iq type='" type "' from='" from "' to='" HN_COMP_JID "' id='" id     \
+	"'><pubsub xmlns='http://jabber.org/protocol/pubsub'>" payload         \
+	"</pubsub></iq>"
+
+/* A remote JID asks max_items of a node nothing was ever published on:
+ * the reply is an empty result (this was a memcpy from NULL, fatal
+ * under UBSan). */
+START_TEST(items_empty_node)
+{
+	struct harness h;
+	int            n;
+
+	hn_init(&h, 1);
+	for (n = 0; n < PS__NODES; n++) {
+		char xml[512];
+
+		snprintf(xml, sizeof xml,
+			 PS_IQ("get", "alice@example.org/r", "q1",
+			       "<items node='%s' max_items='%s'/>"),
+			 ps_node_name(n), n % 2 ? "1" : "-5");
+		ck_assert_int_eq(hn_send(&h, xml), 0);
+		ck_assert_ptr_nonnull(h.last);
+		ck_assert_msg(strstr(h.last, "type=\"result\"") != NULL, "%s",
+			      h.last);
+		ck_assert_ptr_null(strstr(h.last, "<item "));
+	}
+	ck_assert_uint_eq(h.replies, PS__NODES);
+	hn_fini(&h);
+}
+END_TEST
+
+/* Asking for the same listed id thousands of times gets it at most
+ * PS_ITEMS_ASKED_MAX times: no amplification. */
+START_TEST(items_by_id_bounded)
+{
+	struct harness h;
+	size_t         i, len, n = 0;
+	char          *xml, *p;
+	const char    *head = PS_IQ("get", "alice@example.org/r", "q2",
+				    "<items node='spam_source_domains'>");
+	const char    *item = "<item id='spam.example'/>";
+
+	hn_init(&h, 0);
+	ck_assert_int_eq(pol_admin(h.pol, FG_SUBJ_DOMAIN, "spam.example",
+				   FG_OVR_BLOCK, "admin@example.org", "test",
+				   0),
+			 0);
+	len = strlen(head) + 5000 * strlen(item) + 64;
+	xml = malloc(len);
+	/* head without its closing </pubsub></iq>, then the items */
+	snprintf(xml, len, "%.*s",
+		 (int)(strlen(head) - strlen("</pubsub></iq>")), head);
+	for (i = 0; i < 5000; i++)
+		strcat(xml, item);
+	strcat(xml, "</items></pubsub></iq>");
+	ck_assert_int_eq(hn_send(&h, xml), 0);
+	ck_assert_ptr_nonnull(h.last);
+	for (p = h.last; (p = strstr(p, "id=\"spam.example\"")) != NULL; p++)
+		n++;
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_le(n, PS_ITEMS_ASKED_MAX);
+	free(xml);
+	hn_fini(&h);
+}
+END_TEST
+
+static int
+subscribe_as(struct harness *h, const char *jid)
+{
+	char xml[1024];
+
+	snprintf(xml, sizeof xml,
+		 "<iq type='set' from='%s' to='" HN_COMP_JID "' id='s'>"
+		 "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+		 "<subscribe node='spam_source_domains' jid='%s'/>"
+		 "</pubsub></iq>",
+		 jid, jid);
+	ck_assert_int_eq(hn_send(h, xml), 0);
+	ck_assert_ptr_nonnull(h->last);
+	return strstr(h->last, "subscription=\"subscribed\"") != NULL;
+}
+
+/* 5,000 subscriptions from 200 subdomains of one remote domain hold only
+ * PS_SUBS_PER_DOMAIN places; remote domains together cannot take the
+ * places reserved for the served domain and the peers. */
+START_TEST(subscriber_caps)
+{
+	struct harness h;
+	char           jid[128];
+	size_t         i, ok = 0;
+
+	hn_config(&h);
+	h.cfg.bl_access_open = 1; /* the worst case: anyone may read */
+	h.cfg.limits[FG_SUBJ_DOMAIN][FG_KIND_QUERY].count = 0; /* no rate */
+	hn_start(&h, 0);
+	for (i = 0; i < 5000; i++) {
+		snprintf(jid, sizeof jid, "bot%zu@s%zu.evil.example/r", i / 200,
+			 i % 200);
+		ok += subscribe_as(&h, jid);
+	}
+	ck_assert_uint_eq(ok, PS_SUBS_PER_DOMAIN);
+	ck_assert_ptr_nonnull(strstr(h.last, "too-many-subscriptions"));
+	/* many remote domains: they stop short of the reserve */
+	for (i = 0, ok = 0; i < 5000; i++) {
+		snprintf(jid, sizeof jid, "bot@d%zu.example/r%zu", i / 16,
+			 i % 16);
+		ok += subscribe_as(&h, jid);
+	}
+	ck_assert_uint_eq(ok + PS_SUBS_PER_DOMAIN,
+			  PS_SUBS_MAX - PS_SUBS_RESERVED);
+	ck_assert_ptr_nonnull(strstr(h.last, "resource-constraint"));
+	/* the served domain's RTBL consumers, its MUC, and a peer */
+	ck_assert(subscribe_as(&h, "example.org"));
+	ck_assert(subscribe_as(&h, "example.org/rtbl-spam_source_domains"));
+	ck_assert(subscribe_as(&h, "rooms.example.org"));
+	ck_assert(subscribe_as(&h, "peer.example"));
+	ck_assert(subscribe_as(&h, "alice@example.org/phone"));
+	/* still nothing for the evil one, and leaving is always possible */
+	ck_assert(!subscribe_as(&h, "new@s9.evil.example"));
+	hn_fini(&h);
+}
+END_TEST
+
+/* Subscriptions already in the store (from before the caps, say) are
+ * loaded under the same rules. */
+START_TEST(stored_subscribers_capped)
+{
+	struct harness   h;
+	struct evbuffer *b = evbuffer_new();
+	char             jid[128], *text;
+	size_t           i;
+
+	hn_config(&h);
+	h.cfg.bl_access_open = 1;
+	hn_start(&h, 1);
+	for (i = 0; i < 40; i++) {
+		snprintf(jid, sizeof jid, "bot@s%zu.evil.example/r", i);
+		ck_assert_int_eq(
+		    store_sub_add(h.st, "spam_source_domains", jid), 0);
+	}
+	comp_free(h.c);
+	h.c = comp_new(h.base, &h.cfg, h.pol, h.st);
+	comp_set_sink(h.c, hn_sink, &h);
+	comp_metrics(b, h.c);
+	evbuffer_add(b, "", 1);
+	text = (char *)evbuffer_pullup(b, -1);
+	ck_assert_msg(strstr(text, "floodgate_pubsub_subscribers 16\n") != NULL,
+		      "%s", text);
+	ck_assert_ptr_nonnull(strstr(
+	    text,
+	    "floodgate_pubsub_refused_total{reason=\"subscribers\"} 24\n"));
+	ck_assert(!subscribe_as(&h, "new@s99.evil.example"));
+	ck_assert(subscribe_as(&h, "example.org"));
+	evbuffer_free(b);
+	hn_fini(&h);
+}
+END_TEST
+
+/* Blocked client IPs and hashed local JIDs are not public by default:
+ * only the served domains and [blocklist] domains read. */
+START_TEST(access_default)
+{
+	struct harness h;
+
+	hn_init(&h, 0);
+	ck_assert_int_eq(h.cfg.bl_access_open, 0);
+	ck_assert_int_eq(hn_send(&h, PS_IQ("get", "eve@remote.example/r", "a1",
+					   "<items node='spam_source_ips'/>")),
+			 0);
+	ck_assert_ptr_nonnull(strstr(h.last, "forbidden"));
+	ck_assert_int_eq(
+	    hn_send(&h, PS_IQ("set", "eve@remote.example/r", "a2",
+			      "<subscribe node='spam_source_jids_sha256' "
+			      "jid='eve@remote.example/r'/>")),
+	    0);
+	ck_assert_ptr_nonnull(strstr(h.last, "forbidden"));
+	ck_assert_int_eq(hn_send(&h, PS_IQ("get", "alice@example.org/r", "a3",
+					   "<items node='spam_source_ips'/>")),
+			 0);
+	ck_assert_ptr_null(strstr(h.last, "<error"));
+	ck_assert_int_eq(hn_send(&h, PS_IQ("get", "rooms.peer.example", "a4",
+					   "<items node='spam_source_ips'/>")),
+			 0);
+	ck_assert_ptr_null(strstr(h.last, "<error"));
+	hn_fini(&h);
 }
 END_TEST
 
@@ -345,6 +567,7 @@ main(void)
 	Suite   *s = suite_create("pubsub");
 	TCase   *tc = tcase_create("publisher");
 	TCase   *tu = tcase_create("upstream");
+	TCase   *th = tcase_create("hostile");
 	SRunner *sr;
 	int      failed;
 
@@ -352,7 +575,15 @@ main(void)
 	tcase_add_test(tc, sha256_vectors);
 	tcase_add_test(tc, item_ids);
 	tcase_add_test(tc, paging);
+	tcase_add_test(tc, reg_domains);
 	suite_add_tcase(s, tc);
+	tcase_add_test(th, items_empty_node);
+	tcase_add_test(th, items_by_id_bounded);
+	tcase_add_test(th, subscriber_caps);
+	tcase_add_test(th, stored_subscribers_capped);
+	tcase_add_test(th, access_default);
+	tcase_set_timeout(th, 60);
+	suite_add_tcase(s, th);
 	tcase_add_loop_test(tu, parse_line, 0, sizeof lines / sizeof lines[0]);
 	tcase_add_test(tu, long_label);
 	tcase_add_test(tu, list_file);
