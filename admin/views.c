@@ -41,26 +41,14 @@ on_audit(const struct store_audit *a, void *arg)
 	copy(e->signals, sizeof e->signals, a->signals);
 }
 
-/* The pubsub node a subject of this type is published on (blocklist.md),
- * and whether it is there now: blocks always, quarantines when
- * [blocklist] publish_quarantine says so. */
+/* The node a subject of this type is published on, and whether it is
+ * there now (the rule is core/types.c's, shared with the publisher). */
 static void
 pubsub_state(const struct fg_config *cfg, struct adm_view *v)
 {
-	switch (v->type) {
-	case FG_SUBJ_DOMAIN:
-		v->pubsub_node = "spam_source_domains";
-		break;
-	case FG_SUBJ_ACCOUNT:
-		v->pubsub_node = "spam_source_jids_sha256";
-		break;
-	default:
-		v->pubsub_node = "spam_source_ips";
-		break;
-	}
-	v->published = v->effective == FG_V_BLOCK ||
-		       (v->effective == FG_V_QUARANTINE && cfg != NULL &&
-			cfg->bl_publish_quarantine);
+	v->pubsub_node = fg_rtbl_node_name(fg_rtbl_node_of(v->type));
+	v->published = fg_rtbl_published(
+	    v->effective, cfg != NULL && cfg->bl_publish_quarantine);
 }
 
 void

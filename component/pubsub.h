@@ -34,13 +34,13 @@
 		  (Prosody drops component stanzas over                        \
 		  512 KiB) */
 
-/* The nodes, in the order of doc/blocklist.md. */
+/* The nodes (core/types.h holds their names). */
 enum ps_node {
-	PS_DOMAINS, /* spam_source_domains: id = domain */
-	PS_JIDS,    /* spam_source_jids_sha256: id = sha256(bare JID) */
-	PS_IPS,     /* spam_source_ips: id = CIDR with its prefix */
-	PS_MUC,     /* muc_bans_sha256: sha256(bare JID) and sha256(domain) */
-	PS__NODES
+	PS_DOMAINS = FG_RTBL_DOMAINS,
+	PS_JIDS = FG_RTBL_JIDS,
+	PS_IPS = FG_RTBL_IPS,
+	PS_MUC = FG_RTBL_MUC,
+	PS__NODES = FG_RTBL__NODES
 };
 
 const char *ps_node_name(enum ps_node);

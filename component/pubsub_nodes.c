@@ -24,30 +24,18 @@
 #define PS_RETRACT_KEEP 65536 /* retractions kept while the link is down */
 #define PS_REASON_MAX 200     /* bytes of a verdict reason in a payload */
 
-static const char *const node_names[PS__NODES] = {
-    "spam_source_domains",
-    "spam_source_jids_sha256",
-    "spam_source_ips",
-    "muc_bans_sha256",
-};
-
 const char *
 ps_node_name(enum ps_node n)
 {
-	return n < PS__NODES ? node_names[n] : "?";
+	return fg_rtbl_node_name((enum fg_rtbl_node)n);
 }
 
 int
 ps_node_parse(const char *name)
 {
-	int i;
+	enum fg_rtbl_node n;
 
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < PS__NODES; i++)
-		if (strcmp(name, node_names[i]) == 0)
-			return i;
-	return -1;
+	return fg_rtbl_node_parse(name, &n) == 0 ? (int)n : -1;
 }
 
 int
@@ -137,8 +125,7 @@ ps_find(const struct ps_nodeset *ns, const char *id)
 static int
 publishable(const struct comp *c, enum fg_verdict v)
 {
-	return v == FG_V_BLOCK ||
-	       (v == FG_V_QUARANTINE && c->cfg->bl_publish_quarantine);
+	return fg_rtbl_published(v, c->cfg->bl_publish_quarantine);
 }
 
 /* Insert or refresh; 1 when the item is new. */

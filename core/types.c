@@ -1,5 +1,6 @@
 /*
- * floodgate - names of kinds, subjects and verdicts.
+ * floodgate - names of kinds, subjects, verdicts and blocklist nodes,
+ * and which node publishes what.
  */
 #include <string.h>
 
@@ -32,6 +33,12 @@ static const char *override_names[FG_OVR__MAX] = {
     "allow",
     "quarantine",
     "block",
+};
+static const char *rtbl_node_names[FG_RTBL__NODES] = {
+    "spam_source_domains",
+    "spam_source_jids_sha256",
+    "spam_source_ips",
+    "muc_bans_sha256",
 };
 
 static int
@@ -67,3 +74,24 @@ NAMEFN(fg_verdict_name, fg_verdict_parse, enum fg_verdict, verdict_names,
        FG_V__MAX)
 NAMEFN(fg_override_name, fg_override_parse, enum fg_override, override_names,
        FG_OVR__MAX)
+NAMEFN(fg_rtbl_node_name, fg_rtbl_node_parse, enum fg_rtbl_node,
+       rtbl_node_names, FG_RTBL__NODES)
+
+enum fg_rtbl_node
+fg_rtbl_node_of(enum fg_subj t)
+{
+	switch (t) {
+	case FG_SUBJ_DOMAIN:
+		return FG_RTBL_DOMAINS;
+	case FG_SUBJ_ACCOUNT:
+		return FG_RTBL_JIDS;
+	default:
+		return FG_RTBL_IPS;
+	}
+}
+
+int
+fg_rtbl_published(enum fg_verdict v, int publish_quarantine)
+{
+	return v == FG_V_BLOCK || (v == FG_V_QUARANTINE && publish_quarantine);
+}

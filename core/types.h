@@ -47,6 +47,15 @@ enum fg_override {
 	FG_OVR__MAX
 };
 
+/* The blocklist nodes we publish (doc/blocklist.md), in that order. */
+enum fg_rtbl_node {
+	FG_RTBL_DOMAINS, /* "spam_source_domains": id = domain */
+	FG_RTBL_JIDS,    /* "spam_source_jids_sha256": sha256(bare JID) */
+	FG_RTBL_IPS,     /* "spam_source_ips": CIDR with its prefix */
+	FG_RTBL_MUC,     /* "muc_bans_sha256": sha256(bare JID or domain) */
+	FG_RTBL__NODES
+};
+
 const char *fg_kind_name(enum fg_kind);
 int         fg_kind_parse(const char *, enum fg_kind *);
 const char *fg_subj_name(enum fg_subj);
@@ -55,5 +64,14 @@ const char *fg_verdict_name(enum fg_verdict);
 int         fg_verdict_parse(const char *, enum fg_verdict *);
 const char *fg_override_name(enum fg_override);
 int         fg_override_parse(const char *, enum fg_override *);
+const char *fg_rtbl_node_name(enum fg_rtbl_node);
+int         fg_rtbl_node_parse(const char *, enum fg_rtbl_node *);
+/* The node that lists a subject of this type by name (domains on
+ * spam_source_domains, accounts on spam_source_jids_sha256, addresses
+ * and networks on spam_source_ips). */
+enum fg_rtbl_node fg_rtbl_node_of(enum fg_subj);
+/* Is a subject with this effective verdict published? Blocks always,
+ * quarantines when [blocklist] publish-quarantine is set. */
+int fg_rtbl_published(enum fg_verdict, int publish_quarantine);
 
 #endif
