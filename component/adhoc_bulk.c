@@ -84,8 +84,12 @@ list_page(struct adhoc_req *r)
 			 fg_verdict_name(e->effective));
 		ah_field(r, it, NULL, "expires", NULL,
 			 adm_fmt_time(e->expires, t, sizeof t));
-		snprintf(by, sizeof by, "%s: %s", e->actor ? e->actor : "auto",
-			 e->reason ? e->reason : "");
+		if (e->reason != NULL && *e->reason != '\0')
+			snprintf(by, sizeof by, "%s: %s",
+				 e->actor ? e->actor : "auto", e->reason);
+		else
+			snprintf(by, sizeof by, "%s",
+				 e->actor ? e->actor : "auto");
 		ah_field(r, it, NULL, "by", NULL, by);
 	}
 	adm_list_free(&l);

@@ -62,6 +62,11 @@ async def scenario(srv, fg):
         items = await admin["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
         nodes = {i[1] for i in items["disco_items"]["items"]}
         check(nodes == COMMANDS, "admin sees the ten commands (%s)" % sorted(nodes))
+        order = [i[1] for i in items["disco_items"]["items"]]
+        for _ in range(3):
+            again = await admin["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
+            check([i[1] for i in again["disco_items"]["items"]] == order,
+                  "the commands come in the same order on every request")
         items = await mallory["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
         check(len(items["disco_items"]["items"]) == 0, "a non-admin sees no commands")
         for node in ("unblock", "stats"):
