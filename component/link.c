@@ -27,14 +27,11 @@
 #include "../core/xmalloc.h"
 #include "link.h"
 
-#define LINK_BACKOFF_MIN_MS 1000    /* first retry after, ms */
-#define LINK_BACKOFF_MAX_MS 60000   /* retries never wait longer, ms */
-#define LINK_STABLE_MS 10000        /* up this long resets the back-off, ms */
-#define LINK_OPEN_TIMEOUT_MS 10000  /* connect + handshake, ms */
-#define LINK_READ_CHUNK 65536       /* bytes read per readable event */
-#define LINK_OUT_HIGH (1024 * 1024) /* stop reading above, bytes */
-#define LINK_OUT_LOW (256 * 1024)   /* read again below, bytes */
-#define LINK_OUT_MAX (32 * 1024 * 1024) /* close the link above, bytes */
+#define LINK_BACKOFF_MIN_MS 1000   /* first retry after, ms */
+#define LINK_BACKOFF_MAX_MS 60000  /* retries never wait longer, ms */
+#define LINK_STABLE_MS 10000       /* up this long resets the back-off, ms */
+#define LINK_OPEN_TIMEOUT_MS 10000 /* connect + handshake, ms */
+#define LINK_READ_CHUNK 65536      /* bytes read per readable event */
 
 enum lstate { L_IDLE, L_CONNECTING, L_OPENING, L_UP };
 
@@ -391,7 +388,7 @@ stream_error(struct comp_link *l, const char *cond, const char *why)
 			    "</stream:stream>",
 			    cond, XMLS_NS_STREAM_ERR);
 	evbuffer_write(l->out, l->fd); /* best effort, never waits */
-	log_warnx("link: %s:%d sent %s (%s): closing the stream", l->server,
+	log_warnx("link: %s:%d: closing the stream with %s: %s", l->server,
 		  l->port, cond, why);
 	go_down(l);
 }

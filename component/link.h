@@ -14,6 +14,12 @@
 
 #include "xmlstream.h"
 
+/* The output queue: above HIGH we stop reading until it drains below
+ * LOW (the server is not reading our answers); above MAX we close. */
+#define LINK_OUT_HIGH (1024 * 1024)     /* bytes */
+#define LINK_OUT_LOW (256 * 1024)       /* bytes */
+#define LINK_OUT_MAX (32 * 1024 * 1024) /* bytes */
+
 struct comp_link;
 
 /* Called when the link goes up (handshake done) or down. */
