@@ -73,6 +73,7 @@ struct xmls {
 	unsigned          depth; /* 0 before the header, 1 in the stream */
 	struct frame     *fr;    /* fr[0] is the stanza's top element */
 	unsigned          nelems;
+	uint64_t          walk; /* sibling hops spent on this stanza */
 	int               discard;
 	enum xmls_refusal why;
 	xmpp_stanza_t    *shell;
@@ -447,6 +448,7 @@ on_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 	}
 	if (x->depth == 1) {
 		x->nelems = 0;
+		x->walk = 0;
 		x->discard = 0;
 	}
 	lvl = x->depth++ - 1;
@@ -458,7 +460,8 @@ on_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 	if (lvl >= x->max_depth || ++x->nelems > XMLS_MAX_ELEMS ||
 	    na > XMLS_MAX_ATTRS ||
 	    (lvl > 0 && (flush_text(x, &x->fr[lvl - 1]) == -1 ||
-			 x->fr[lvl - 1].nchild >= XMLS_MAX_CHILDREN))) {
+			 x->fr[lvl - 1].nchild >= XMLS_MAX_CHILDREN ||
+			 (x->walk += x->fr[lvl - 1].nchild) > XMLS_MAX_WALK))) {
 		sh = NULL;
 		if (lvl == 0) {
 			sh = shell_new(x, name);
@@ -506,7 +509,8 @@ flush_text(struct xmls *x, struct frame *f)
 
 	if (f->len == 0)
 		return 0;
-	if (f->nchild >= XMLS_MAX_CHILDREN)
+	if (f->nchild >= XMLS_MAX_CHILDREN ||
+	    (x->walk += f->nchild) > XMLS_MAX_WALK)
 		return -1;
 	t = xmpp_stanza_new(x->ctx);
 	xmpp_stanza_set_text_with_size(t, f->txt, f->len);

@@ -15,8 +15,12 @@
 #define XMLS_DEF_MAX_STANZA (512 * 1024) /* bytes, like Prosody's */
 #define XMLS_DEF_MAX_DEPTH 64            /* element levels in a stanza */
 #define XMLS_MAX_ATTRS 64                /* attributes on one element */
-#define XMLS_MAX_CHILDREN 4096 /* children (text runs too) of one element */
-#define XMLS_MAX_ELEMS 16384   /* elements in one stanza */
+#define XMLS_MAX_CHILDREN 2048 /* children (text runs too) of one element */
+/* xmpp_stanza_add_child walks the sibling list: this bounds the sum of
+ * the lengths walked while building one stanza (a 1,000-item pubsub page
+ * takes half of it) */
+#define XMLS_MAX_WALK 1048576 /* sibling hops */
+#define XMLS_MAX_ELEMS 16384  /* elements in one stanza */
 
 /* Why a stanza was dropped while the stream goes on. */
 enum xmls_refusal { XMLS_R_DEPTH, XMLS_R_ATTRS, XMLS_R_CHILDREN, XMLS_R_ELEMS };
