@@ -74,6 +74,7 @@ struct xmls {
 	struct frame     *fr;    /* fr[0] is the stanza's top element */
 	unsigned          nelems;
 	uint64_t          walk; /* sibling hops spent on this stanza */
+	size_t            mem;  /* bytes expat holds */
 	int               discard;
 	enum xmls_refusal why;
 	xmpp_stanza_t    *shell;
@@ -83,7 +84,62 @@ struct xmls {
 	size_t            nscap;
 };
 
-static void fail(struct xmls *, const char *, const char *);
+static void  fail(struct xmls *, const char *, const char *);
+static void *mm_malloc(size_t);
+static void *mm_realloc(void *, size_t);
+static void  mm_free(void *);
+
+/* expat keeps every element and attribute name it has seen for the life
+ * of the document (the whole stream): its memory is counted, and a
+ * stream past XMLS_PARSER_MEM is closed (the next one starts afresh). */
+struct mm_hdr {
+	size_t  size;
+	size_t *counter;
+	size_t  pad; /* keeps the payload 16-byte aligned */
+	size_t  pad2;
+};
+static size_t                         *mm_counter; /* of the parser in use */
+static const XML_Memory_Handling_Suite mm = {mm_malloc, mm_realloc, mm_free};
+
+static void *
+mm_malloc(size_t n)
+{
+	struct mm_hdr *h = malloc(sizeof *h + n);
+
+	if (h == NULL)
+		return NULL;
+	h->size = n;
+	h->counter = mm_counter;
+	*h->counter += n;
+	return h + 1;
+}
+
+static void *
+mm_realloc(void *p, size_t n)
+{
+	struct mm_hdr *h, *nh;
+
+	if (p == NULL)
+		return mm_malloc(n);
+	h = (struct mm_hdr *)p - 1;
+	if ((nh = realloc(h, sizeof *nh + n)) == NULL)
+		return NULL;
+	*nh->counter += n - nh->size;
+	nh->size = n;
+	return nh + 1;
+}
+
+static void
+mm_free(void *p)
+{
+	struct mm_hdr *h;
+
+	if (p == NULL)
+		return;
+	h = (struct mm_hdr *)p - 1;
+	*h->counter -= h->size;
+	free(h);
+}
 static void scan(struct xmls *);
 static void on_start(void *, const XML_Char *, const XML_Char **);
 static void on_end(void *, const XML_Char *);
@@ -149,8 +205,9 @@ xmls_new(xmpp_ctx_t *ctx, size_t max_stanza, unsigned max_depth,
 	x->max_stanza = max_stanza;
 	x->max_depth = max_depth > 0 ? max_depth : 1;
 	x->fr = xcalloc(x->max_depth, sizeof *x->fr);
-	if ((x->p = XML_ParserCreateNS("UTF-8", XMLS_SEP)) == NULL)
-		fatalx("XML_ParserCreateNS failed");
+	mm_counter = &x->mem;
+	if ((x->p = XML_ParserCreate_MM("UTF-8", &mm, "\xff")) == NULL)
+		fatalx("XML_ParserCreate_MM failed");
 	/* a fixed salt lets a peer precompute colliding names */
 	if (getrandom(&salt, sizeof salt, 0) != (ssize_t)sizeof salt)
 		salt = (unsigned long)(uintptr_t)x ^ (unsigned long)random();
@@ -182,6 +239,7 @@ xmls_free(struct xmls *x)
 	free(x->fr);
 	free(x->pend);
 	free(x->ns);
+	mm_counter = &x->mem;
 	XML_ParserFree(x->p);
 	free(x);
 }
@@ -335,6 +393,7 @@ xmls_feed(struct xmls *x, const char *buf, size_t len)
 		len -= n;
 		scan(x);
 		if (x->safe > 0) {
+			mm_counter = &x->mem;
 			r = XML_Parse(x->p, x->pend, (int)x->safe, XML_FALSE);
 			x->fed += x->safe;
 			memmove(x->pend, x->pend + x->safe, x->plen - x->safe);
@@ -350,6 +409,12 @@ xmls_feed(struct xmls *x, const char *buf, size_t len)
 				}
 				return -1;
 			}
+		}
+		if (x->mem > XMLS_PARSER_MEM) {
+			x->dead = 1;
+			x->cond = "resource-constraint";
+			x->whystr = "parser memory over its limit";
+			return -1;
 		}
 		if (x->fed + x->plen - x->mark > x->max_stanza) {
 			x->dead = 1;

@@ -19,8 +19,9 @@
 /* xmpp_stanza_add_child walks the sibling list: this bounds the sum of
  * the lengths walked while building one stanza (a 1,000-item pubsub page
  * takes half of it) */
-#define XMLS_MAX_WALK 1048576 /* sibling hops */
-#define XMLS_MAX_ELEMS 16384  /* elements in one stanza */
+#define XMLS_MAX_WALK 1048576              /* sibling hops */
+#define XMLS_PARSER_MEM (64 * 1024 * 1024) /* bytes expat may hold */
+#define XMLS_MAX_ELEMS 16384               /* elements in one stanza */
 
 /* Why a stanza was dropped while the stream goes on. */
 enum xmls_refusal { XMLS_R_DEPTH, XMLS_R_ATTRS, XMLS_R_CHILDREN, XMLS_R_ELEMS };

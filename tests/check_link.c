@@ -105,8 +105,7 @@ on_peer_read(evutil_socket_t fd, short what, void *arg)
 			event_del(p->ev_read);
 			return;
 		}
-		/* the first stanza after the handshake: 0.12.2 crashes here
-		 * unless sm_state was primed */
+		/* the first stanza after the handshake reaches the link */
 		say(p,
 		    "<iq type='get' id='p1' from='example.org' "
 		    "to='fg.example.org'><ping xmlns='urn:xmpp:ping'/></iq>");

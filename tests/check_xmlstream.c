@@ -332,6 +332,34 @@ START_TEST(bad_xml)
 }
 END_TEST
 
+/* expat remembers every distinct name for the life of the stream: the
+ * stream is closed before that memory passes its cap */
+START_TEST(parser_memory_bounded)
+{
+	struct got   g;
+	struct xmls *x;
+	char         buf[2048], *p;
+	int          r = 0, i, k;
+	size_t       total = 0;
+
+	memset(&g, 0, sizeof g);
+	x = xmls_new(ctx, XMLS_DEF_MAX_STANZA, XMLS_DEF_MAX_DEPTH, &cbs, &g);
+	ck_assert_int_eq(xmls_feed(x, HDR, strlen(HDR)), 0);
+	for (i = 0; r == 0 && total < (64u << 20); i++) {
+		p = buf + sprintf(buf, "<iq id='m'><q");
+		for (k = 0; k < 60; k++)
+			p += sprintf(p, " n%x_%x=''", i, k);
+		p += sprintf(p, "/></iq>");
+		r = xmls_feed(x, buf, (size_t)(p - buf));
+		total += (size_t)(p - buf);
+	}
+	ck_assert_int_eq(r, -1);
+	ck_assert_str_eq(xmls_error(x, NULL), "resource-constraint");
+	xmls_free(x);
+	got_free(&g);
+}
+END_TEST
+
 START_TEST(stream_close)
 {
 	struct got  g;
@@ -383,6 +411,7 @@ main(void)
 	tcase_add_test(tc, size_limit);
 	tcase_add_test(tc, bad_xml);
 	tcase_add_test(tc, stream_close);
+	tcase_add_test(tc, parser_memory_bounded);
 	tcase_add_test(tc, repair);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
