@@ -68,7 +68,7 @@ class Peer:
         self.send(("<?xml version='1.0'?><stream:stream xmlns:stream='%s' "
                    "xmlns='jabber:component:accept' from='%s' id='%s'>"
                    % (STREAM_NS, self.srv.component_jid, self.stream_id)).encode())
-        m = self.read_until(rb"<handshake>([0-9a-f]*)</handshake>", timeout)
+        m = self.read_until(rb"<handshake[^>]*>([0-9a-f]*)</handshake>", timeout)
         want = hashlib.sha1((self.stream_id + self.srv.secret).encode()).hexdigest()
         if not m or m.group(1).decode() != want:
             self.send(b"<stream:error><not-authorized xmlns='urn:ietf:params:"
