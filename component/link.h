@@ -15,10 +15,14 @@
 #include "xmlstream.h"
 
 /* The output queue: above HIGH we stop reading until it drains below
- * LOW (the server is not reading our answers); above MAX we close. */
-#define LINK_OUT_HIGH (1024 * 1024)     /* bytes */
-#define LINK_OUT_LOW (256 * 1024)       /* bytes */
-#define LINK_OUT_MAX (32 * 1024 * 1024) /* bytes */
+ * LOW (the server is not reading our answers); above MAX we close. HIGH
+ * sits above what bursts of real traffic queue: at 1 MiB, test_pubsub's
+ * full resync of 10,000 verdicts plus pubsub pushes paused us and its
+ * page requests timed out behind Prosody's pace. MAX must stay above a
+ * full resync, or every reconnect would overflow again. */
+#define LINK_OUT_HIGH (8 * 1024 * 1024)  /* bytes */
+#define LINK_OUT_LOW (2 * 1024 * 1024)   /* bytes */
+#define LINK_OUT_MAX (128 * 1024 * 1024) /* bytes */
 
 struct comp_link;
 
