@@ -2,7 +2,7 @@
 """floodgated's component link under hostile stanzas, and its capacity.
 
     /usr/bin/python3 bench/bench_hostile.py [--build LABEL=BUILDDIR ...]
-        [--max-size 4m] [--reps N] [--gates N] [--no-sizes]
+        [--max-size 4m] [--reps N] [--gates N] [--no-sizes] [--no-capacity]
 
 Run against builds without sanitizers (LABEL=BUILDDIR holds floodgated;
 default: this=./build). A scripted XEP-0114 server (tests/integration/
@@ -218,6 +218,7 @@ def main():
     ap.add_argument("--cap-reps", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--no-sizes", action="store_true")
+    ap.add_argument("--no-capacity", action="store_true")
     ap.add_argument("--main-sizes-upto", type=int, default=1 << 20,
                     help="largest size tried on a build labelled main (bytes)")
     args = ap.parse_args()
@@ -238,7 +239,8 @@ def main():
                             None if label == "main" else args.max_size)
                 if label != "main":
                     sizes_table(wd, label, bd, args, None)
-            capacity(wd, label, bd, args.gates, args.cap_reps)
+            if not args.no_capacity:
+                capacity(wd, label, bd, args.gates, args.cap_reps)
 
 
 if __name__ == "__main__":
