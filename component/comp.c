@@ -12,7 +12,7 @@
 #include "../policy/policy.h"
 #include "comp_int.h"
 
-static int  on_stanza(xmpp_conn_t *, xmpp_stanza_t *, void *);
+static void on_stanza(struct comp_link *, xmpp_stanza_t *, void *);
 static int  on_iq(struct comp *, xmpp_stanza_t *);
 static int  on_message(struct comp *, xmpp_stanza_t *);
 static void on_link(struct comp_link *, int, void *);
@@ -29,9 +29,10 @@ comp_new(struct event_base *base, const struct fg_config *cfg,
 	c->store = store;
 	c->link = comp_link_new(base, cfg->comp_jid, cfg->comp_secret,
 				cfg->comp_server, cfg->comp_port);
+	comp_link_set_limits(c->link, cfg->comp_max_stanza,
+			     cfg->comp_max_depth);
 	comp_link_set_state_cb(c->link, on_link, c);
-	xmpp_handler_add(comp_link_conn(c->link), on_stanza, NULL, NULL, NULL,
-			 c);
+	comp_link_set_stanza_cb(c->link, on_stanza, c);
 	pol_set_verdict_cb(pol, comp_verdict_changed, c);
 	comp_pubsub_new(c);
 	comp_upstream_new(c);
@@ -44,6 +45,9 @@ comp_free(struct comp *c)
 	if (c == NULL)
 		return;
 	pol_set_verdict_cb(c->pol, NULL, NULL);
+	/* the link must not call into modules freed below */
+	comp_link_set_state_cb(c->link, NULL, NULL);
+	comp_link_set_stanza_cb(c->link, NULL, NULL);
 	comp_push_free(c);
 	comp_upstream_free(c->up);
 	comp_pubsub_free(c->ps);
@@ -74,6 +78,8 @@ void
 comp_reconfigure(struct comp *c, const struct fg_config *cfg)
 {
 	c->cfg = cfg;
+	comp_link_set_limits(c->link, cfg->comp_max_stanza,
+			     cfg->comp_max_depth);
 	comp_pubsub_rebuild(c);
 	comp_upstream_reconfigure(c);
 }
@@ -91,11 +97,10 @@ on_link(struct comp_link *l, int up, void *arg)
 	comp_upstream_link(c, up);
 }
 
-static int
-on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+static void
+on_stanza(struct comp_link *l, xmpp_stanza_t *st, void *arg)
 {
 	comp_dispatch(arg, st);
-	return 1;
 }
 
 void
@@ -214,6 +219,8 @@ comp_metrics(struct evbuffer *b, void *arg)
 {
 	struct comp      *c = arg;
 	struct link_stats ls;
+	char              lbl[48];
+	size_t            i;
 
 	comp_link_get_stats(c->link, &ls);
 	http_metric(b, "floodgate_link_up", "gauge",
@@ -248,6 +255,24 @@ comp_metrics(struct evbuffer *b, void *arg)
 		    "reason=\"untrusted\"", (double)c->c.refused_untrusted);
 	http_metric(b, "floodgate_refused_total", "counter", NULL,
 		    "reason=\"unsupported\"", (double)c->c.iq_unsupported);
+	for (i = 0; i < sizeof ls.refused / sizeof ls.refused[0]; i++) {
+		snprintf(lbl, sizeof lbl, "reason=\"%s\"",
+			 xmls_refusal_name((enum xmls_refusal)i));
+		http_metric(b, "floodgate_refused_total", NULL, NULL, lbl,
+			    (double)ls.refused[i]);
+	}
+	http_metric(b, "floodgate_link_stream_errors_total", "counter",
+		    "Streams closed on bad XML or an oversized stanza", NULL,
+		    (double)ls.stream_errors);
+	http_metric(b, "floodgate_link_out_queue_bytes", "gauge",
+		    "Bytes waiting to be written to the server", NULL,
+		    (double)ls.out_queued);
+	http_metric(b, "floodgate_link_out_overflows_total", "counter",
+		    "Links closed because the server stopped reading", NULL,
+		    (double)ls.out_overflows);
+	http_metric(b, "floodgate_link_paused", "gauge",
+		    "1 while reading waits for the server to drain our output",
+		    NULL, ls.paused);
 	http_metric(b, "floodgate_verdict_pushes_total", "counter",
 		    "Verdict pushes sent to servers", NULL,
 		    (double)c->c.verdict_pushes);

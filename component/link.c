@@ -1,82 +1,87 @@
 /*
- * floodgate - the XEP-0114 link over libstrophe, driven from libevent.
- *
- * libstrophe owns the socket and only makes progress inside
- * xmpp_run_once(): we learn the fd from the sockopt callback, run it when
- * the fd is readable (and writable while connecting or while the send
- * queue is not empty), and pump it from a timer so its connect and
- * handshake timeouts fire. Everything stays on the event thread.
- *
- * libstrophe 0.12.2 crashes in component mode: xmpp_connect_component()
- * never allocates conn->sm_state, and the first stanza after the handshake
- * dereferences it. We prime the conn with one xmpp_connect_client() call
- * that allocates sm_state and then fails on purpose (the sockopt callback
- * refuses the socket). Upstream fix: allocate sm_state in xmpp_conn_new()
- * or NULL-check it in _handle_stream_stanza(), _send_raw() and
- * conn_disconnect(); not yet reported upstream (no network here).
+ * floodgate - the XEP-0114 link: a non-blocking socket on libevent (epoll,
+ * so any fd number works), the component handshake, and the bounded
+ * parser of xmlstream.c. Anything wrong on the wire (bad XML, a stanza
+ * over the size limit, a peer that stops reading for too long) closes the
+ * socket at once, reports the link down, and reconnects with back-off;
+ * the modules resync from the full verdict set on the next up.
  */
-#include <sys/select.h>
 #include <sys/socket.h>
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <time.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <openssl/evp.h>
 
 #include "../core/log.h"
 #include "../core/xmalloc.h"
 #include "link.h"
 
-#define LINK_PUMP_MS 100          /* libstrophe timer pump period, ms */
-#define LINK_BACKOFF_MIN_MS 1000  /* first retry after, ms */
-#define LINK_BACKOFF_MAX_MS 60000 /* retries never wait longer, ms */
-#define LINK_STABLE_MS 10000      /* up this long resets the back-off, ms */
+#define LINK_BACKOFF_MIN_MS 1000   /* first retry after, ms */
+#define LINK_BACKOFF_MAX_MS 60000  /* retries never wait longer, ms */
+#define LINK_STABLE_MS 10000       /* up this long resets the back-off, ms */
+#define LINK_OPEN_TIMEOUT_MS 10000 /* connect + handshake, ms */
+#define LINK_READ_CHUNK 65536      /* bytes read per readable event */
+
+enum lstate { L_IDLE, L_CONNECTING, L_OPENING, L_UP };
 
 struct comp_link {
-	struct event_base *base;
-	xmpp_ctx_t        *ctx;
-	xmpp_conn_t       *conn;
-	char              *jid;
-	char              *server;
-	int                port;
-	int                fd;
-	int                priming;
-	int                stopping;
-	int                started;
-	unsigned           attempt; /* failed attempts since last stable up */
-	uint64_t           up_since_ms;
-	struct event      *ev_read;
-	struct event      *ev_write;
-	struct event      *ev_pump;
-	struct event      *ev_retry;
-	struct event      *ev_flush;
-	comp_link_state_cb state_cb;
-	void              *state_arg;
-	struct link_stats  st;
+	struct event_base  *base;
+	xmpp_ctx_t         *ctx;
+	char               *jid;
+	char               *secret;
+	char               *server;
+	int                 port;
+	int                 fd;
+	int                 spare_fd; /* held so the link always gets one */
+	enum lstate         state;
+	int                 stopping;
+	int                 started;
+	int                 in_feed;
+	int                 down_pending;
+	unsigned            attempt; /* failed attempts since last stable up */
+	uint64_t            up_since_ms;
+	size_t              max_stanza;
+	unsigned            max_depth;
+	struct xmls        *xs;
+	struct evbuffer    *out;
+	struct event       *ev_read;
+	struct event       *ev_write;
+	struct event       *ev_retry;
+	struct event       *ev_timeout;
+	comp_link_state_cb  state_cb;
+	void               *state_arg;
+	comp_link_stanza_cb stanza_cb;
+	void               *stanza_arg;
+	struct link_stats   st;
+	char                rbuf[LINK_READ_CHUNK];
 };
 
-static int  sockopt_cb(xmpp_conn_t *, void *);
-static void conn_cb(xmpp_conn_t *, xmpp_conn_event_t, int,
-		    xmpp_stream_error_t *, void *);
-static int  count_in(xmpp_conn_t *, xmpp_stanza_t *, void *);
-static void on_io(evutil_socket_t, short, void *);
-static void on_pump(evutil_socket_t, short, void *);
+static void on_read(evutil_socket_t, short, void *);
+static void on_write(evutil_socket_t, short, void *);
+static void on_connected(evutil_socket_t, short, void *);
 static void on_retry(evutil_socket_t, short, void *);
-static void on_flush(evutil_socket_t, short, void *);
-static void drive(struct comp_link *);
-static void watch_fd(struct comp_link *);
-static void unwatch_fd(struct comp_link *);
+static void on_timeout(evutil_socket_t, short, void *);
+static void x_open(void *, const char *);
+static void x_stanza(void *, xmpp_stanza_t *);
+static void x_refused(void *, xmpp_stanza_t *, enum xmls_refusal);
+static void x_close(void *);
+static void lost(struct comp_link *, const char *, const char *);
+static void go_down(struct comp_link *);
+static void send_raw(struct comp_link *, const char *, size_t);
 static void schedule_retry(struct comp_link *);
-static void strophe_log(void *, xmpp_log_level_t, const char *, const char *);
-static uint64_t now_ms(void);
 
-/* The sockopt callback gets no user data; one link per process. */
-static struct comp_link *the_link;
-
-static const xmpp_log_t strophe_logger = {strophe_log, NULL};
+static const struct xmls_cbs link_xcbs = {x_open, x_stanza, x_refused, x_close};
 
 static uint64_t
 now_ms(void)
@@ -85,23 +90,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* libstrophe formats its messages before any filter, and at debug it
- * logs whole stanzas (bodies) and the handshake digest: keep it at warn
- * unless -vv, and escape what it says. */
-static void
-strophe_log(void *arg, xmpp_log_level_t level, const char *area,
-	    const char *msg)
-{
-	char buf[LOG_ESC_MAX];
-
-	if (level >= XMPP_LEVEL_WARN)
-		log_warnx("libstrophe %s: %s", area,
-			  log_esc(buf, sizeof buf, msg));
-	else if (log_verbose >= 2)
-		log_debug("libstrophe %s: %s", area,
-			  log_esc(buf, sizeof buf, msg));
 }
 
 uint32_t
@@ -125,33 +113,41 @@ comp_link_new(struct event_base *base, const char *jid, const char *secret,
 
 	l->base = base;
 	l->fd = -1;
+	l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	l->jid = xstrdup(jid);
+	l->secret = xstrdup(secret);
 	l->server = xstrdup(server);
 	l->port = port;
-	l->ctx = xmpp_ctx_new(NULL, &strophe_logger);
-	if (l->ctx == NULL)
+	l->max_stanza = XMLS_DEF_MAX_STANZA;
+	l->max_depth = XMLS_DEF_MAX_DEPTH;
+	/* stanzas only: no connection, no parser, no logger of libstrophe */
+	if ((l->ctx = xmpp_ctx_new(NULL, NULL)) == NULL)
 		fatalx("xmpp_ctx_new failed");
-	l->conn = xmpp_conn_new(l->ctx);
-	if (l->conn == NULL)
-		fatalx("xmpp_conn_new failed");
-	xmpp_conn_set_jid(l->conn, jid);
-	xmpp_conn_set_pass(l->conn, secret);
-	xmpp_conn_set_sockopt_callback(l->conn, sockopt_cb);
-	xmpp_handler_add(l->conn, count_in, NULL, NULL, NULL, l);
-	the_link = l;
-	l->ev_pump = event_new(base, -1, EV_PERSIST, on_pump, l);
+	l->out = evbuffer_new();
 	l->ev_retry = evtimer_new(base, on_retry, l);
-	l->ev_flush = event_new(base, -1, 0, on_flush, l);
-
-	/* The sm_state workaround, see the top of this file. */
-	l->priming = 1;
-	if (xmpp_connect_client(l->conn, "127.0.0.1", 1, NULL, NULL) ==
-	    XMPP_EOK)
-		fatalx("libstrophe priming connect unexpectedly succeeded");
-	l->priming = 0;
-	if (!xmpp_conn_is_disconnected(l->conn))
-		fatalx("libstrophe priming left the connection open");
+	l->ev_timeout = evtimer_new(base, on_timeout, l);
 	return l;
+}
+
+static void
+close_fd(struct comp_link *l)
+{
+	if (l->ev_read != NULL)
+		event_free(l->ev_read);
+	if (l->ev_write != NULL)
+		event_free(l->ev_write);
+	l->ev_read = l->ev_write = NULL;
+	if (l->fd != -1)
+		close(l->fd);
+	l->fd = -1;
+	if (l->spare_fd == -1)
+		l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	xmls_free(l->xs);
+	l->xs = NULL;
+	evbuffer_drain(l->out, evbuffer_get_length(l->out));
+	evtimer_del(l->ev_timeout);
+	l->st.paused = 0;
+	l->state = L_IDLE;
 }
 
 void
@@ -159,12 +155,18 @@ comp_link_free(struct comp_link *l)
 {
 	if (l == NULL)
 		return;
-	unwatch_fd(l);
-	event_free(l->ev_pump);
+	/* no callbacks from here: their owner is being torn down */
+	l->state_cb = NULL;
+	l->stanza_cb = NULL;
+	close_fd(l);
+	if (l->spare_fd != -1)
+		close(l->spare_fd);
 	event_free(l->ev_retry);
-	event_free(l->ev_flush);
-	xmpp_conn_release(l->conn);
+	event_free(l->ev_timeout);
+	evbuffer_free(l->out);
 	xmpp_ctx_free(l->ctx);
+	explicit_bzero(l->secret, strlen(l->secret));
+	free(l->secret);
 	free(l->jid);
 	free(l->server);
 	free(l);
@@ -177,104 +179,142 @@ comp_link_set_state_cb(struct comp_link *l, comp_link_state_cb cb, void *arg)
 	l->state_arg = arg;
 }
 
-static int
-sockopt_cb(xmpp_conn_t *conn, void *sock)
+void
+comp_link_set_stanza_cb(struct comp_link *l, comp_link_stanza_cb cb, void *arg)
 {
-	struct comp_link *l = the_link;
-	int               fd = *(int *)sock, one = 1;
+	l->stanza_cb = cb;
+	l->stanza_arg = arg;
+}
 
-	if (l == NULL || l->conn != conn)
+void
+comp_link_set_limits(struct comp_link *l, size_t max_stanza, unsigned depth)
+{
+	l->max_stanza = max_stanza;
+	l->max_depth = depth;
+}
+
+static int
+open_socket(struct comp_link *l, int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	/* out of fds: the link matters more than one more HTTP client */
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
+	    l->spare_fd != -1) {
+		close(l->spare_fd);
+		l->spare_fd = -1;
+		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    0);
+	}
+	return fd;
+}
+
+static int
+start_connect(struct comp_link *l)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct timeval  tv = {LINK_OPEN_TIMEOUT_MS / 1000,
+			      (LINK_OPEN_TIMEOUT_MS % 1000) * 1000};
+	char            port[16];
+	int             one = 1, r;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%d", l->port);
+	if ((r = getaddrinfo(l->server, port, &hints, &ai)) != 0) {
+		log_warnx("link: cannot resolve %s: %s", l->server,
+			  gai_strerror(r));
 		return -1;
-	if (l->priming)
-		return -1;
-	/* run_once uses select(): an fd past FD_SETSIZE would corrupt it */
-	if (fd >= FD_SETSIZE) {
-		log_warnx("link: socket fd %d >= FD_SETSIZE, refusing", fd);
+	}
+	if ((l->fd = open_socket(l, ai->ai_family)) == -1) {
+		log_warn("link: socket");
+		freeaddrinfo(ai);
 		return -1;
 	}
 	/* Gates are small request/answer stanzas: without TCP_NODELAY an
 	 * answer can wait for the ACK of the previous one (Nagle), which
 	 * is tens of ms of tail latency on a link that should take < 1 ms.
 	 * Keepalive notices a server that vanished without a FIN. */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == -1)
+	if (setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ==
+		-1 ||
+	    setsockopt(l->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == -1)
 		log_warn("link: setsockopt");
-	/* called once per address tried: the last one is the live one */
-	unwatch_fd(l);
-	l->fd = fd;
-	watch_fd(l);
+	r = connect(l->fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (r == -1 && errno != EINPROGRESS) {
+		log_warnx("link: cannot connect to %s:%d: %s", l->server,
+			  l->port, strerror(errno));
+		close_fd(l);
+		return -1;
+	}
+	l->state = L_CONNECTING;
+	l->ev_write = event_new(l->base, l->fd, EV_WRITE, on_connected, l);
+	event_add(l->ev_write, NULL);
+	evtimer_add(l->ev_timeout, &tv);
 	return 0;
 }
 
+/* The attribute value of a configured JID, escaped for the header. */
 static void
-watch_fd(struct comp_link *l)
+send_header(struct comp_link *l)
 {
-	l->ev_read = event_new(l->base, l->fd, EV_READ | EV_PERSIST, on_io, l);
-	l->ev_write = event_new(l->base, l->fd, EV_WRITE, on_io, l);
-	event_add(l->ev_read, NULL);
-	event_add(l->ev_write, NULL); /* connect completion */
+	const char *p;
+
+	evbuffer_add_printf(l->out,
+			    "<?xml version='1.0'?><stream:stream "
+			    "xmlns='jabber:component:accept' "
+			    "xmlns:stream='%s' to='",
+			    XMLS_NS_STREAMS);
+	for (p = l->jid; *p != '\0'; p++) {
+		if (*p == '&')
+			evbuffer_add(l->out, "&amp;", 5);
+		else if (*p == '<')
+			evbuffer_add(l->out, "&lt;", 4);
+		else if (*p == '\'')
+			evbuffer_add(l->out, "&apos;", 6);
+		else
+			evbuffer_add(l->out, p, 1);
+	}
+	evbuffer_add(l->out, "'>", 2);
 }
 
 static void
-unwatch_fd(struct comp_link *l)
-{
-	if (l->ev_read != NULL) {
-		event_free(l->ev_read);
-		l->ev_read = NULL;
-	}
-	if (l->ev_write != NULL) {
-		event_free(l->ev_write);
-		l->ev_write = NULL;
-	}
-	l->fd = -1;
-}
-
-static int
-count_in(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+on_connected(evutil_socket_t fd, short what, void *arg)
 {
 	struct comp_link *l = arg;
+	int               err = 0;
+	socklen_t         sl = sizeof err;
 
-	l->st.stanzas_in++;
-	return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1)
+		err = errno;
+	if (err != 0) {
+		log_warnx("link: cannot connect to %s:%d: %s", l->server,
+			  l->port, strerror(err));
+		close_fd(l);
+		schedule_retry(l);
+		return;
+	}
+	event_free(l->ev_write);
+	l->ev_write = event_new(l->base, fd, EV_WRITE, on_write, l);
+	l->ev_read = event_new(l->base, fd, EV_READ | EV_PERSIST, on_read, l);
+	event_add(l->ev_read, NULL);
+	l->xs = xmls_new(l->ctx, l->max_stanza, l->max_depth, &link_xcbs, l);
+	l->state = L_OPENING;
+	send_header(l);
+	event_add(l->ev_write, NULL);
 }
 
 static void
-drive(struct comp_link *l)
+on_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	xmpp_run_once(l->ctx, 0);
-	/* replies queued by handlers leave on the following call */
-	if (xmpp_conn_is_connected(l->conn) &&
-	    xmpp_conn_send_queue_len(l->conn) > 0)
-		xmpp_run_once(l->ctx, 0);
-	if (l->ev_write != NULL && (xmpp_conn_is_connecting(l->conn) ||
-				    (xmpp_conn_is_connected(l->conn) &&
-				     xmpp_conn_send_queue_len(l->conn) > 0)))
-		event_add(l->ev_write, NULL);
-}
-
-static void
-on_io(evutil_socket_t fd, short what, void *arg)
-{
-	drive(arg);
-}
-
-static void
-on_pump(evutil_socket_t fd, short what, void *arg)
-{
-	drive(arg);
-}
-
-static void
-on_flush(evutil_socket_t fd, short what, void *arg)
-{
-	drive(arg);
+	lost(arg, "no handshake within the timeout", NULL);
 }
 
 static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct comp_link *l = arg;
-	int               r;
 
 	if (l->stopping)
 		return;
@@ -283,16 +323,8 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	l->started = 1;
 	log_debug("link: connecting to %s:%d as %s", l->server, l->port,
 		  l->jid);
-	r = xmpp_connect_component(l->conn, l->server, (unsigned short)l->port,
-				   conn_cb, l);
-	if (r != XMPP_EOK) {
-		log_warnx("link: cannot start connecting to %s:%d (%d)",
-			  l->server, l->port, r);
-		unwatch_fd(l);
+	if (start_connect(l) == -1)
 		schedule_retry(l);
-		return;
-	}
-	drive(l);
 }
 
 static void
@@ -312,34 +344,216 @@ schedule_retry(struct comp_link *l)
 	evtimer_add(l->ev_retry, &tv);
 }
 
-static const char *
-stream_error_name(xmpp_error_type_t t)
+/* Close now (or right after the parser returns), report down, retry. */
+static void
+go_down(struct comp_link *l)
 {
-	switch (t) {
-	case XMPP_SE_NOT_AUTHORIZED:
-		return "not-authorized (wrong secret?)";
-	case XMPP_SE_HOST_UNKNOWN:
-		return "host-unknown (no Component entry for this JID?)";
-	case XMPP_SE_CONFLICT:
-		return "conflict (another component has this JID)";
-	case XMPP_SE_SYSTEM_SHUTDOWN:
-		return "system-shutdown";
-	case XMPP_SE_INVALID_FROM:
-		return "invalid-from";
-	default:
-		return "stream error";
+	int was_up = l->state == L_UP;
+
+	if (l->in_feed) {
+		l->down_pending = 1;
+		xmls_stop(l->xs);
+		return;
 	}
+	l->down_pending = 0;
+	if (was_up && now_ms() - l->up_since_ms >= LINK_STABLE_MS)
+		l->attempt = 0;
+	close_fd(l);
+	l->st.up = 0;
+	if (was_up && l->state_cb != NULL)
+		l->state_cb(l, 0, l->state_arg);
+	schedule_retry(l);
 }
 
 static void
-conn_cb(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
-	xmpp_stream_error_t *se, void *arg)
+lost(struct comp_link *l, const char *what, const char *detail)
+{
+	char buf[LOG_ESC_MAX];
+
+	if (l->down_pending)
+		return;
+	log_warnx("link: %s:%d: %s%s%s", l->server, l->port, what,
+		  detail != NULL ? ": " : "",
+		  detail != NULL ? log_esc(buf, sizeof buf, detail) : "");
+	go_down(l);
+}
+
+/* We close the stream on bad input: say why, then hang up. */
+static void
+stream_error(struct comp_link *l, const char *cond, const char *why)
+{
+	l->st.stream_errors++;
+	evbuffer_add_printf(l->out,
+			    "<stream:error><%s xmlns='%s'/></stream:error>"
+			    "</stream:stream>",
+			    cond, XMLS_NS_STREAM_ERR);
+	evbuffer_write(l->out, l->fd); /* best effort, never waits */
+	log_warnx("link: %s:%d: closing the stream with %s: %s", l->server,
+		  l->port, cond, why);
+	go_down(l);
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct comp_link *l = arg;
-	char              buf[LOG_ESC_MAX];
-	int               was_up = l->st.up;
+	const char       *cond, *why;
+	ssize_t           n;
+	int               r;
 
-	if (ev == XMPP_CONN_CONNECT) {
+	n = read(fd, l->rbuf, sizeof l->rbuf);
+	if (n == 0) {
+		lost(l, "connection closed", NULL);
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			lost(l, "connection lost", strerror(errno));
+		return;
+	}
+	l->in_feed = 1;
+	r = xmls_feed(l->xs, l->rbuf, (size_t)n);
+	l->in_feed = 0;
+	if (l->down_pending)
+		go_down(l);
+	else if (r == -1 && (cond = xmls_error(l->xs, &why)) != NULL)
+		stream_error(l, cond, why);
+}
+
+static void
+pause_read(struct comp_link *l, int pause)
+{
+	if (l->st.paused == pause || l->ev_read == NULL)
+		return;
+	l->st.paused = pause;
+	if (pause)
+		event_del(l->ev_read);
+	else
+		event_add(l->ev_read, NULL);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct comp_link *l = arg;
+
+	if (evbuffer_write(l->out, fd) == -1 && errno != EAGAIN &&
+	    errno != EINTR) {
+		lost(l, "connection lost", strerror(errno));
+		return;
+	}
+	if (evbuffer_get_length(l->out) > 0)
+		event_add(l->ev_write, NULL);
+	if (evbuffer_get_length(l->out) < LINK_OUT_LOW)
+		pause_read(l, 0);
+}
+
+static void
+send_raw(struct comp_link *l, const char *s, size_t len)
+{
+	char  *fixed;
+	size_t flen;
+
+	/* the last line of defence: one bad byte would make the server
+	 * drop the whole stream */
+	if ((fixed = xmls_repair_utf8(s, len, &flen)) != NULL) {
+		evbuffer_add(l->out, fixed, flen);
+		free(fixed);
+	} else
+		evbuffer_add(l->out, s, len);
+	if (evbuffer_get_length(l->out) > LINK_OUT_MAX) {
+		l->st.out_overflows++;
+		lost(l, "the server stopped reading, output queue full", NULL);
+		return;
+	}
+	if (evbuffer_get_length(l->out) > LINK_OUT_HIGH)
+		pause_read(l, 1);
+	event_add(l->ev_write, NULL);
+}
+
+static void
+x_open(void *arg, const char *id)
+{
+	struct comp_link *l = arg;
+	unsigned char     md[EVP_MAX_MD_SIZE];
+	unsigned int      mdlen = 0, i;
+	EVP_MD_CTX       *mc;
+	char              hex[2 * EVP_MAX_MD_SIZE + 1];
+
+	if (l->state != L_OPENING || id == NULL) {
+		lost(l, "stream header without an id", NULL);
+		return;
+	}
+	mc = EVP_MD_CTX_new();
+	if (mc == NULL || !EVP_DigestInit_ex(mc, EVP_sha1(), NULL) ||
+	    !EVP_DigestUpdate(mc, id, strlen(id)) ||
+	    !EVP_DigestUpdate(mc, l->secret, strlen(l->secret)) ||
+	    !EVP_DigestFinal_ex(mc, md, &mdlen))
+		fatalx("link: SHA-1 failed");
+	EVP_MD_CTX_free(mc);
+	for (i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	evbuffer_add_printf(l->out, "<handshake>%s</handshake>", hex);
+	event_add(l->ev_write, NULL);
+}
+
+static const char *
+stream_error_name(const char *cond)
+{
+	if (strcmp(cond, "not-authorized") == 0)
+		return "not-authorized (wrong secret?)";
+	if (strcmp(cond, "host-unknown") == 0)
+		return "host-unknown (no Component entry for this JID?)";
+	if (strcmp(cond, "conflict") == 0)
+		return "conflict (another component has this JID)";
+	return cond;
+}
+
+static void
+peer_stream_error(struct comp_link *l, xmpp_stanza_t *err)
+{
+	xmpp_stanza_t *c = xmpp_stanza_get_children(err);
+	const char    *cond = "stream error";
+	char          *text = NULL;
+	char           what[160];
+
+	for (; c != NULL; c = xmpp_stanza_get_next(c)) {
+		if (xmpp_stanza_is_text(c))
+			continue;
+		if (strcmp(xmpp_stanza_get_name(c), "text") == 0)
+			text = xmpp_stanza_get_text(c);
+		else if (strcmp(cond, "stream error") == 0)
+			cond = xmpp_stanza_get_name(c);
+	}
+	if (l->state != L_UP)
+		l->st.handshake_fails++;
+	snprintf(what, sizeof what, "closed the stream%s: %s",
+		 l->state == L_UP ? "" : " during handshake",
+		 stream_error_name(cond));
+	lost(l, what, text);
+	if (text != NULL)
+		xmpp_free(l->ctx, text);
+}
+
+static void
+x_stanza(void *arg, xmpp_stanza_t *st)
+{
+	struct comp_link *l = arg;
+	const char       *name = xmpp_stanza_get_name(st);
+	const char       *ns = xmpp_stanza_get_ns(st);
+
+	if (l->down_pending)
+		return;
+	if (strcmp(name, "error") == 0 && ns != NULL &&
+	    strcmp(ns, XMLS_NS_STREAMS) == 0) {
+		peer_stream_error(l, st);
+		return;
+	}
+	if (l->state == L_OPENING) {
+		if (strcmp(name, "handshake") != 0)
+			return;
+		evtimer_del(l->ev_timeout);
+		l->state = L_UP;
 		l->st.up = 1;
 		l->st.connects++;
 		l->up_since_ms = now_ms();
@@ -349,66 +563,84 @@ conn_cb(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
 			l->state_cb(l, 1, l->state_arg);
 		return;
 	}
-	/* DISCONNECT or FAIL: libstrophe has closed the socket already */
-	l->st.up = 0;
-	unwatch_fd(l);
-	if (was_up && now_ms() - l->up_since_ms >= LINK_STABLE_MS)
-		l->attempt = 0;
-	if (l->stopping) {
-		log_info("link: closed");
-		if (was_up && l->state_cb != NULL)
-			l->state_cb(l, 0, l->state_arg);
+	l->st.stanzas_in++;
+	if (l->stanza_cb != NULL)
+		l->stanza_cb(l, st, l->stanza_arg);
+}
+
+/* A stanza over a structural limit: count it, and answer a request so
+ * its sender does not wait (no payload echoed). */
+static void
+x_refused(void *arg, xmpp_stanza_t *shell, enum xmls_refusal why)
+{
+	struct comp_link *l = arg;
+	const char       *name = xmpp_stanza_get_name(shell);
+	const char       *type = xmpp_stanza_get_type(shell);
+	const char       *id = xmpp_stanza_get_id(shell);
+	const char       *from = xmpp_stanza_get_from(shell);
+	const char       *to = xmpp_stanza_get_to(shell);
+	xmpp_stanza_t    *r, *e, *c;
+
+	l->st.refused[why]++;
+	log_debug("link: dropped a <%s/> over the %s limit", name,
+		  xmls_refusal_name(why));
+	if (l->state != L_UP || id == NULL || from == NULL || to == NULL)
 		return;
-	}
-	if (se != NULL) {
-		if (!was_up)
-			l->st.handshake_fails++;
-		log_warnx("link: %s:%d closed the stream%s: %s%s%s", l->server,
-			  l->port, was_up ? "" : " during handshake",
-			  stream_error_name(se->type), se->text ? ": " : "",
-			  se->text ? log_esc(buf, sizeof buf, se->text) : "");
-	} else if (was_up)
-		log_warnx("link: connection to %s:%d lost%s%s", l->server,
-			  l->port, error ? ": " : "",
-			  error ? strerror(error) : "");
-	else
-		log_warnx("link: cannot connect to %s:%d%s%s", l->server,
-			  l->port, error ? ": " : "",
-			  error ? strerror(error) : "");
-	if (was_up && l->state_cb != NULL)
-		l->state_cb(l, 0, l->state_arg);
-	schedule_retry(l);
+	if (!(strcmp(name, "iq") == 0 && type != NULL &&
+	      (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) &&
+	    !(strcmp(name, "message") == 0 &&
+	      (type == NULL || strcmp(type, "error") != 0)))
+		return;
+	r = xmpp_stanza_new(l->ctx);
+	xmpp_stanza_set_name(r, name);
+	xmpp_stanza_set_type(r, "error");
+	xmpp_stanza_set_id(r, id);
+	xmpp_stanza_set_from(r, to);
+	xmpp_stanza_set_to(r, from);
+	e = xmpp_stanza_new(l->ctx);
+	xmpp_stanza_set_name(e, "error");
+	xmpp_stanza_set_type(e, "modify");
+	c = xmpp_stanza_new(l->ctx);
+	xmpp_stanza_set_name(c, "policy-violation");
+	xmpp_stanza_set_ns(c, "urn:ietf:params:xml:ns:xmpp-stanzas");
+	xmpp_stanza_add_child_ex(e, c, 0);
+	xmpp_stanza_add_child_ex(r, e, 0);
+	comp_link_send(l, r);
+	xmpp_stanza_release(r);
+}
+
+static void
+x_close(void *arg)
+{
+	lost(arg, "the server closed the stream", NULL);
 }
 
 void
 comp_link_start(struct comp_link *l)
 {
-	struct timeval tv = {0, LINK_PUMP_MS * 1000};
-
-	the_link = l;
 	l->stopping = 0;
-	event_add(l->ev_pump, &tv);
 	on_retry(-1, 0, l);
 }
 
 void
 comp_link_stop(struct comp_link *l)
 {
-	int i;
+	int was_up = l->state == L_UP;
 
 	l->stopping = 1;
 	evtimer_del(l->ev_retry);
-	if (xmpp_conn_is_connected(l->conn)) {
-		/* flush what is queued, then close the stream */
-		for (i = 0; i < 10 && xmpp_conn_send_queue_len(l->conn) > 0;
-		     i++)
-			xmpp_run_once(l->ctx, 10);
-		xmpp_disconnect(l->conn);
-		for (i = 0; i < 10 && !xmpp_conn_is_disconnected(l->conn); i++)
-			xmpp_run_once(l->ctx, 10);
+	if (l->fd != -1 && l->state >= L_OPENING) {
+		/* flush what the socket takes now; never wait for the peer */
+		evbuffer_add_printf(l->out, "</stream:stream>");
+		evbuffer_write(l->out, l->fd);
 	}
-	event_del(l->ev_pump);
-	unwatch_fd(l);
+	close_fd(l);
+	l->st.up = 0;
+	if (was_up) {
+		log_info("link: closed");
+		if (l->state_cb != NULL)
+			l->state_cb(l, 0, l->state_arg);
+	}
 }
 
 int
@@ -420,23 +652,24 @@ comp_link_up(const struct comp_link *l)
 void
 comp_link_send(struct comp_link *l, xmpp_stanza_t *st)
 {
-	if (!l->st.up)
+	char  *buf;
+	size_t len;
+
+	if (l->state != L_UP || l->down_pending)
 		return;
-	xmpp_send(l->conn, st);
+	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK) {
+		log_warnx("link: cannot serialise a stanza");
+		return;
+	}
 	l->st.stanzas_out++;
-	event_active(l->ev_flush, 0, 0);
+	send_raw(l, buf, len);
+	xmpp_free(l->ctx, buf);
 }
 
 xmpp_ctx_t *
 comp_link_ctx(struct comp_link *l)
 {
 	return l->ctx;
-}
-
-xmpp_conn_t *
-comp_link_conn(struct comp_link *l)
-{
-	return l->conn;
 }
 
 const char *
@@ -449,4 +682,5 @@ void
 comp_link_get_stats(const struct comp_link *l, struct link_stats *st)
 {
 	*st = l->st;
+	st->out_queued = evbuffer_get_length(l->out);
 }

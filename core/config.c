@@ -26,6 +26,11 @@
 
 #define DEF_COMP_PORT 5347        /* XEP-0114 default port */
 #define DEF_GATE_TIMEOUT_MS 250   /* module waits this long, ms */
+#define DEF_MAX_STANZA 524288     /* received stanza, bytes (512 KiB) */
+#define MIN_MAX_STANZA 4096       /* bytes */
+#define MAX_MAX_STANZA 67108864   /* bytes (64 MiB) */
+#define DEF_MAX_DEPTH 64          /* element levels in a stanza */
+#define MAX_MAX_DEPTH 1024        /* element levels */
 #define DEF_STORE_FLUSH_MS 200    /* write-behind period, ms */
 #define DEF_STORE_FLUSH_ROWS 4096 /* flush early past this, rows */
 #define DEF_RETENTION_S 7776000   /* audit rows kept, s (90 d) */
@@ -64,7 +69,17 @@ struct parse_state {
 	int               errors;
 };
 
-enum ktype { K_STR, K_INT, K_PORT, K_BOOL, K_LIST, K_DOUBLE, K_MS, K_SECS };
+enum ktype {
+	K_STR,
+	K_INT,
+	K_PORT,
+	K_BOOL,
+	K_LIST,
+	K_DOUBLE,
+	K_MS,
+	K_SECS,
+	K_SIZE
+};
 
 struct keydef {
 	const char *section;
@@ -81,6 +96,8 @@ static const struct keydef keys[] = {
     {"component", "port", K_PORT, F(comp_port)},
     {"component", "serves", K_LIST, F(serves)},
     {"component", "gate-timeout", K_MS, F(gate_timeout_ms)},
+    {"component", "max-stanza-size", K_SIZE, F(comp_max_stanza)},
+    {"component", "max-depth", K_INT, F(comp_max_depth)},
     {"store", "path", K_STR, F(store_path)},
     {"store", "flush-interval", K_MS, F(store_flush_ms)},
     {"store", "flush-rows", K_INT, F(store_flush_rows)},
@@ -152,6 +169,8 @@ config_defaults(struct fg_config *c)
 	c->comp_server = xstrdup("127.0.0.1");
 	c->comp_port = DEF_COMP_PORT;
 	c->gate_timeout_ms = DEF_GATE_TIMEOUT_MS;
+	c->comp_max_stanza = DEF_MAX_STANZA;
+	c->comp_max_depth = DEF_MAX_DEPTH;
 	c->store_flush_ms = DEF_STORE_FLUSH_MS;
 	c->store_flush_rows = DEF_STORE_FLUSH_ROWS;
 	c->store_retention_s = DEF_RETENTION_S;
@@ -400,6 +419,12 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 						     : "non-negative integer");
 			return -1;
 		}
+		if (kd->off == offsetof(struct fg_config, comp_max_depth) &&
+		    (l < 1 || l > MAX_MAX_DEPTH)) {
+			cfg_error(ps, "%s: %ld is not in 1..%d", kd->key, l,
+				  MAX_MAX_DEPTH);
+			return -1;
+		}
 		if (kd->type == K_PORT)
 			*(int *)p = (int)l;
 		else
@@ -428,6 +453,22 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 			return -1;
 		}
 		*(double *)p = d;
+		return 0;
+	case K_SIZE: /* bytes, or with a k/m suffix (KiB, MiB) */
+		errno = 0;
+		l = strtol(v, &end, 10);
+		if (*end == 'k' || *end == 'K')
+			l = l > LONG_MAX / 1024 ? LONG_MAX : l * 1024, end++;
+		else if (*end == 'm' || *end == 'M')
+			l = l > LONG_MAX / 1048576 ? LONG_MAX : l * 1048576,
+			end++;
+		if (*v == '\0' || *end != '\0' || errno != 0 ||
+		    l < MIN_MAX_STANZA || l > MAX_MAX_STANZA) {
+			cfg_error(ps, "%s: '%s' is not a size in 4k..64m",
+				  kd->key, v);
+			return -1;
+		}
+		*(uint32_t *)p = (uint32_t)l;
 		return 0;
 	case K_MS:
 	case K_SECS:

@@ -41,6 +41,8 @@ struct fg_config {
 	int               comp_port;
 	struct fg_strlist serves; /* server domains whose events are trusted */
 	uint32_t          gate_timeout_ms; /* what modules are told to use */
+	uint32_t          comp_max_stanza; /* bytes per received stanza */
+	uint32_t          comp_max_depth;  /* element levels per stanza */
 
 	/* [store] */
 	char    *store_path;

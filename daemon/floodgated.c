@@ -57,8 +57,7 @@ static void __attribute__((__noreturn__)) usage(void)
 			"  -c FILE  configuration file\n"
 			"  -d       stay in the foreground, log to stderr\n"
 			"  -n       check the configuration and exit\n"
-			"  -v       more verbose (repeat for libstrophe "
-			"debug)\n");
+			"  -v       more verbose (repeat for debug)\n");
 	exit(2);
 }
 
@@ -277,7 +276,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* run_once skips select() when the highest fd is 0: keep 0-2 taken. */
+/* Keep 0-2 taken so no socket of ours lands on a standard stream. */
 static void
 hold_std_fds(void)
 {
@@ -337,7 +336,7 @@ main(int argc, char **argv)
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL); /* libstrophe sends without NOSIGNAL */
+	sigaction(SIGPIPE, &sa, NULL); /* a dead peer: EPIPE, not death */
 	srandom((unsigned)(clock_mono_ns() ^ (uint64_t)getpid()));
 
 	if ((d.store = store_open(d.cfg->store_path)) == NULL) {
