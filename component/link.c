@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "../core/log.h"
+#include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "link.h"
 
@@ -456,7 +457,7 @@ send_raw(struct comp_link *l, const char *s, size_t len)
 
 	/* the last line of defence: one bad byte would make the server
 	 * drop the whole stream */
-	if ((fixed = xmls_repair_utf8(s, len, &flen)) != NULL) {
+	if ((fixed = utf8_repair_n(s, len, &flen)) != NULL) {
 		evbuffer_add(l->out, fixed, flen);
 		free(fixed);
 	} else

@@ -55,9 +55,4 @@ void xmls_stop(struct xmls *);
 const char *xmls_error(const struct xmls *, const char **why);
 const char *xmls_refusal_name(enum xmls_refusal);
 
-/* Output repair: NULL when s is valid UTF-8 with only XML characters,
- * else a new string (free()) where each invalid sequence and each control
- * character other than TAB, LF and CR became U+FFFD. */
-char *xmls_repair_utf8(const char *s, size_t len, size_t *outlen);
-
 #endif

@@ -99,14 +99,20 @@ utf8_xml_ok(const char *s, size_t *bad)
 }
 
 char *
-utf8_repair(const char *s)
+utf8_repair_n(const char *s, size_t n, size_t *outlen)
 {
-	size_t   n = strlen(s), i = 0, o = 0, k;
+	size_t   i = 0, o, k;
 	uint32_t c;
 	char    *out;
 
+	while (i < n && (k = utf8_seq(s + i, n - i, &c)) > 0 && xml_char(c))
+		i += k;
+	if (i == n)
+		return NULL;
 	/* each bad byte grows to 3 at most */
 	out = xreallocarray(NULL, n + 1, 3);
+	memcpy(out, s, i);
+	o = i;
 	while (i < n) {
 		k = utf8_seq(s + i, n - i, &c);
 		if (k == 0 || !xml_char(c)) {
@@ -120,5 +126,15 @@ utf8_repair(const char *s)
 		i += k;
 	}
 	out[o] = '\0';
+	if (outlen != NULL)
+		*outlen = o;
 	return out;
+}
+
+char *
+utf8_repair(const char *s)
+{
+	char *r = utf8_repair_n(s, strlen(s), NULL);
+
+	return r != NULL ? r : xstrdup(s);
 }

@@ -28,5 +28,8 @@ int utf8_xml_ok(const char *s, size_t *bad);
  * well-formed sequence, and every character XML forbids, is replaced by
  * U+FFFD. */
 char *utf8_repair(const char *s);
+/* The same over n bytes (NUL included, and replaced): NULL when nothing
+ * needs repair, else the new string (xmalloc) and its length. */
+char *utf8_repair_n(const char *s, size_t n, size_t *outlen);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "component/link.h"
 #include "component/xmlstream.h"
+#include "core/utf8.h"
 #include "core/log.h"
 
 START_TEST(backoff)
@@ -291,7 +292,7 @@ START_TEST(output_is_valid_utf8)
 	ck_assert_ptr_nonnull(strstr(p.buf,
 				     "caf\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd"
 				     "\xef\xbf\xbd\xef\xbf\xbd ok \xc3\xa9"));
-	fixed = xmls_repair_utf8(p.buf, p.len, &n);
+	fixed = utf8_repair_n(p.buf, p.len, &n);
 	ck_assert_ptr_null(fixed); /* nothing left to repair */
 	comp_link_stop(l);
 	comp_link_free(l);

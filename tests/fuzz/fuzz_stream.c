@@ -13,6 +13,7 @@
 #include <strophe.h>
 
 #include "component/xmlstream.h"
+#include "core/utf8.h"
 
 #define FZ_MAX_STANZA 65536 /* bytes: small so the limit trips */
 #define FZ_MAX_DEPTH 16     /* element levels */
@@ -35,7 +36,7 @@ t_stanza(void *arg, xmpp_stanza_t *st)
 
 	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK)
 		abort();
-	if ((fixed = xmls_repair_utf8(buf, len, &flen)) != NULL)
+	if ((fixed = utf8_repair_n(buf, len, &flen)) != NULL)
 		abort(); /* expat let through what XML forbids */
 	for (i = 0; i < len; i++)
 		t->hash = (t->hash ^ (uint8_t)buf[i]) * 0x100000001b3ULL;
