@@ -25,70 +25,13 @@
 #include "core/log.h"
 #include "core/types.h"
 #include "storage/store.h"
+#define TU_TMPDIR "fg-check-store"
+#include "testutil.h"
 
 #define KILL_BATCH_ROWS 200 /* subjects (and audit rows) per batch */
 #define KILL_AFTER 25       /* batches reported before each kill */
 #define KILL_ROUNDS 3       /* kill, recover, write on, kill again */
 #define KILL_MAX 100000     /* batches; the child stops by itself after */
-
-static char dir[64];
-static char dbpath[128];
-static char capture[128];
-static int  saved_stderr = -1;
-
-static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static void
-setup(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/fg-check-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof dbpath, "%s/floodgate.db", dir);
-	snprintf(capture, sizeof capture, "%s/stderr.txt", dir);
-}
-
-static void
-teardown(void)
-{
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Send log output (stderr in foreground mode) to a file. */
-static void
-cap_start(void)
-{
-	int fd;
-
-	fflush(stderr);
-	saved_stderr = dup(2);
-	fd = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	dup2(fd, 2);
-	close(fd);
-}
-
-/* Restore stderr; return what was logged (static buffer). */
-static const char *
-cap_end(void)
-{
-	static char buf[8192];
-	ssize_t     n;
-	int         fd;
-
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	fd = open(capture, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
 
 static int
 nlines(const char *s)

@@ -22,66 +22,8 @@
 #include "core/types.h"
 #include "core/utf8.h"
 #include "storage/store.h"
-
-static char dir[64];
-static char dbpath[128];
-static char capture[128];
-static int  saved_stderr = -1;
-
-static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void
-setup(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/fg-check-lock-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof dbpath, "%s/floodgate.db", dir);
-	snprintf(capture, sizeof capture, "%s/stderr.txt", dir);
-}
-
-static void
-teardown(void)
-{
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static void
-cap_start(void)
-{
-	int fd;
-
-	fflush(stderr);
-	saved_stderr = dup(2);
-	fd = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	dup2(fd, 2);
-	close(fd);
-}
-
-static const char *
-cap_end(void)
-{
-	static char buf[8192];
-	ssize_t     n;
-	int         fd;
-
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	fd = open(capture, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
+#define TU_TMPDIR "fg-check-lock"
+#include "testutil.h"
 
 static int
 count(const char *hay, const char *needle)

@@ -19,35 +19,11 @@
 #include "core/log.h"
 #include "core/types.h"
 #include "storage/store.h"
+#define TU_TMPDIR "fg-check-maint"
+#include "testutil.h"
 
 #define DAY_MS (86400LL * 1000)
 #define NOW_MS (1800000000LL * 1000)
-
-static char dir[64];
-static char dbpath[128];
-
-static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void
-setup(void)
-{
-	snprintf(dir, sizeof dir, "/tmp/fg-check-maint-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof dbpath, "%s/floodgate.db", dir);
-}
-
-static void
-teardown(void)
-{
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 static long long
 rows(const char *path, const char *table)

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A path under /tmp that does not exist yet, ending in ".db". */
@@ -53,6 +54,76 @@ tu_fixture(const char *name)
 
 	snprintf(buf, sizeof buf, "%s/tests/fixtures/logs/%s",
 		 top != NULL ? top : TOP_SRCDIR, name);
+	return buf;
+}
+#endif
+
+#ifdef TU_TMPDIR
+/* One fresh directory per test (TU_TMPDIR names it), the store's path in
+ * it, and stderr captured to a file in it: the Check fixtures of the
+ * store tests. Define TU_TMPDIR before including this header. */
+#include <fcntl.h>
+#include <ftw.h>
+
+static char dir[64];
+static char dbpath[128];
+static char capture[128];
+static int  saved_stderr = -1;
+
+static inline int
+tu_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static inline void
+setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/%s-XXXXXX", TU_TMPDIR);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof dbpath, "%s/floodgate.db", dir);
+	snprintf(capture, sizeof capture, "%s/stderr.txt", dir);
+}
+
+static inline void
+teardown(void)
+{
+	nftw(dir, tu_rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Send log output (stderr in foreground mode) to a file. */
+static inline void
+cap_start(void)
+{
+	int fd;
+
+	fflush(stderr);
+	saved_stderr = dup(2);
+	fd = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	dup2(fd, 2);
+	close(fd);
+}
+
+/* Restore stderr; return what was logged (static buffer). */
+static inline const char *
+cap_end(void)
+{
+	static char buf[8192];
+	ssize_t     n;
+	int         fd;
+
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	fd = open(capture, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	return buf;
 }
 #endif
