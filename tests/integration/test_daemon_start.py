@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""floodgated's start-up: errors reach the caller, sockets do not
+collide, floodgatectl finds its socket (doc/admin.md, doc/configuration.md).
+
+- -V/--version prints the version, -h the usage, both exit 0;
+- started without -d, a store it cannot open, an HTTP port in use or a
+  socket directory that does not exist exit 1 in the parent with the
+  reason on stderr (before: exit 0, the reason only in syslog);
+- a good start detaches, exits 0 and writes [daemon] pidfile;
+- a second instance whose control socket is live refuses to start
+  ("in use by another floodgated") and the first one's socket keeps
+  working; a stale socket left by kill -9 is replaced;
+- -n says when the socket directory does not exist, warns about
+  secret = changeme and a world-readable file;
+- floodgatectl -c FILE works with a typo elsewhere in FILE, says -s PATH
+  when FILE cannot be read (exit 3), and exits 3 on permission denied.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from fgtest import Workdir, check, skip, top_builddir  # noqa: E402
+from fgtest import daemon  # noqa: E402
+from fgtest.ports import LOOPBACK  # noqa: E402
+from fgtest.prosody import ProsodyServer  # noqa: E402
+
+
+def ctl_binary():
+    return os.path.join(top_builddir(), "floodgatectl")
+
+
+def run(args, timeout=20, **kw):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+    print("$ %s -> %d\n%s" % (" ".join(os.path.basename(a) if i == 0 else a
+                                         for i, a in enumerate(args)),
+                               p.returncode, p.stderr.strip()))
+    return p
+
+
+def fgd(*args, **kw):
+    return run([daemon.binary()] + list(args), **kw)
+
+
+def ctl(*args, **kw):
+    return run([ctl_binary()] + list(args), **kw)
+
+
+def read_pid(path, timeout=5):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with open(path) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    return None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def wait_gone(pid, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and alive(pid):
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def main():
+    if not daemon.available() or not os.access(ctl_binary(), os.X_OK):
+        skip("floodgated or floodgatectl not built in %s" % top_builddir())
+    with Workdir("start") as wd:
+        # the link is not needed here: the server is only configured
+        srv = ProsodyServer(os.path.join(wd, "prosody"))
+        sock = os.path.join(wd, "fg", "ctl.sock")
+        pidfile = os.path.join(wd, "fg", "floodgated.pid")
+        fg = daemon.Floodgated(os.path.join(wd, "fg"), srv,
+                               sections={"control": {"socket": sock},
+                                         "daemon": {"pidfile": pidfile}})
+        os.chmod(fg.config, 0o640)
+        pids = []
+        try:
+            p = fgd("-V")
+            check(p.returncode == 0 and p.stdout.startswith("floodgated "),
+                  "-V prints the version (%r)" % p.stdout.strip())
+            p = fgd("--version")
+            check(p.returncode == 0 and p.stdout == fgd("-V").stdout,
+                  "--version as -V")
+            p = fgd("-h")
+            check(p.returncode == 0 and "usage" in p.stdout, "-h prints the usage, exit 0")
+
+            # -- start-up errors exit 1 in the parent --------------------------
+            good = open(fg.config).read()
+
+            def variant(name, old, new):
+                path = os.path.join(wd, name)
+                with open(path, "w") as f:
+                    f.write(good.replace(old, new))
+                os.chmod(path, 0o640)
+                return path
+
+            nostore = variant("nostore.ini", fg.db, os.path.join(wd, "no", "such", "x.db"))
+            p = fgd("-c", nostore)
+            check(p.returncode == 1, "a store that cannot be opened: exit 1 (%d)" % p.returncode)
+            check("not started" in p.stderr, "the parent's stderr says why")
+
+            busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            busy.bind((LOOPBACK, fg.http_port))
+            busy.listen(1)
+            p = fgd("-c", fg.config)
+            busy.close()
+            check(p.returncode == 1, "an HTTP port in use: exit 1 (%d)" % p.returncode)
+            check("cannot listen" in p.stderr, "the parent's stderr names the HTTP listener")
+
+            nodir = variant("nodir.ini", sock, os.path.join(wd, "nodir", "ctl.sock"))
+            p = fgd("-n", "-c", nodir)
+            check(p.returncode == 1 and "does not exist" in p.stderr,
+                  "-n: a socket directory that does not exist is an error")
+            p = fgd("-c", nodir)
+            check(p.returncode == 1, "... and a start with it exits 1 (%d)" % p.returncode)
+
+            # -- a good start, detached ----------------------------------------
+            p = fgd("-n", "-c", fg.config)
+            check(p.returncode == 0 and "world" not in p.stderr,
+                  "-n on a good file (mode 0640) exits 0 without warnings")
+            p = fgd("-c", fg.config)
+            check(p.returncode == 0, "a good start without -d exits 0 (%d)" % p.returncode)
+            first = read_pid(pidfile)
+            check(first is not None and alive(first), "the pidfile names the running daemon")
+            pids.append(first)
+            check(ctl("stats", "-c", fg.config).returncode == 0,
+                  "floodgatectl talks to it")
+
+            # -- a second instance on the same socket -------------------------
+            other = daemon.Floodgated(os.path.join(wd, "fg2"), srv, name="second",
+                                      sections={"control": {"socket": sock}})
+            p = fgd("-n", "-c", other.config)
+            check(p.returncode == 1 and "in use by another floodgated" in p.stderr,
+                  "-n: the live socket of another daemon is an error")
+            p = fgd("-d", "-c", other.config, timeout=20)
+            check(p.returncode == 1 and "in use by another floodgated" in p.stderr,
+                  "a second instance on a live socket refuses to start (%d)" % p.returncode)
+            check(os.path.exists(sock) and ctl("stats", "-s", sock).returncode == 0,
+                  "the first daemon's socket is still there and answers")
+
+            # -- floodgatectl's own lookup ------------------------------------
+            typo = variant("typo.ini", "[store]", "[limits]\naccount.subscribe = lots\n[store]")
+            check(fgd("-n", "-c", typo).returncode == 1, "the daemon refuses the typo")
+            r = ctl("stats", "-c", typo)
+            check(r.returncode == 0, "floodgatectl -c FILE with a typo elsewhere: exit 0 (%d)"
+                  % r.returncode)
+            r = ctl("stats", "-c", os.path.join(wd, "missing.ini"))
+            check(r.returncode == 3 and "-s PATH" in r.stderr,
+                  "an unreadable -c FILE: exit 3, mentions -s PATH (%d)" % r.returncode)
+            r = ctl("stats", "-s", os.path.join(wd, "nosuch.sock"))
+            check(r.returncode == 3, "no daemon at the socket: exit 3 (%d)" % r.returncode)
+            if os.geteuid() == 0 and shutil.which("setpriv"):
+                os.chmod(wd, 0o755)
+                r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         ctl_binary(), "stats", "-s", sock])
+                check(r.returncode == 3 and "ermission denied" in r.stderr,
+                      "permission denied on the socket: exit 3 (%d)" % r.returncode)
+
+            # -- kill -9 leaves a stale socket; the next start replaces it ----
+            os.kill(first, signal.SIGKILL)
+            check(wait_gone(first), "first daemon killed")
+            pids.remove(first)
+            check(os.path.exists(sock), "kill -9 left the socket file behind")
+            p = fgd("-c", fg.config)
+            check(p.returncode == 0, "a start over a stale socket works (%d)" % p.returncode)
+            again = read_pid(pidfile)
+            pids.append(again)
+            check(ctl("stats", "-s", sock).returncode == 0, "and answers on it")
+            os.kill(again, signal.SIGTERM)
+            check(wait_gone(again), "SIGTERM stops the detached daemon")
+            pids.remove(again)
+            check(not os.path.exists(pidfile), "and it removes its pidfile")
+
+            # -- -n warnings --------------------------------------------------
+            weak = variant("weak.ini", "secret = %s" % srv.secret, "secret = changeme")
+            os.chmod(weak, 0o644)
+            p = fgd("-n", "-c", weak)
+            check(p.returncode == 0 and "changeme" in p.stderr
+                  and "readable by everyone" in p.stderr,
+                  "-n warns about secret = changeme and a world-readable file")
+        finally:
+            for pid in pids:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    print("PASS test_daemon_start")
+
+
+if __name__ == "__main__":
+    main()
