@@ -121,6 +121,7 @@ static const struct bad_case bad[] = {
      "jid must be a bare domain"},
     {"[component]\njid = fg.example\n", "secret is required"},
     {GOOD "[empty]\n", ":17: unknown section [empty]"},
+    {GOOD "[log]\nfacility = kern\n", "[log] facility 'kern'"},
     {GOOD "[component]\nsecret = other\n",
      ":18: secret: already set on line 3"},
     {GOOD "[store]\nflush-rows = 99999999999999999999999\n", "flush-rows: '9"},

@@ -9,7 +9,8 @@ cannot pin the daemon's file descriptors or keep others out (doc/limits.md,
   and it could not reconnect);
 - 16 slow writers on the control socket (one byte now and then, never a
   whole line): floodgatectl still answers, exit 0 (before: exit 3);
-- a request line dribbled in slower than the deadline is cut off.
+- a request line dribbled in slower than the deadline is cut off;
+- HTTP: headers over 8 KiB get 431, other methods than GET/HEAD 405.
 """
 import os
 import resource
@@ -94,6 +95,25 @@ def main():
             for s in idle:
                 s.close()
             idle = []
+
+            # -- HTTP: request bounds --------------------------------------
+            def raw(req):
+                c = socket.create_connection((LOOPBACK, fg.http_port), timeout=10)
+                try:
+                    c.sendall(req)
+                    return c.recv(200).split(b"\r\n")[0].decode()
+                finally:
+                    c.close()
+            st = raw(b"GET /healthz HTTP/1.1\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n")
+            check(" 431 " in st, "9,000 bytes of headers: %s" % st)
+            st = raw(b"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
+            check(" 405 " in st, "POST: %s" % st)
+            st = raw(b"GET /healthz HTTP/1.0\r\n\r\n")
+            check(" 200 " in st, "a plain GET still works: %s" % st)
+            m = fg.metrics()
+            check('floodgate_build_info{version="' in m
+                  and 'floodgate_listed{verdict="block"} 0' in m,
+                  "/metrics has build_info and the listed gauges")
 
             # -- control socket: 16 slow writers ----------------------------
             for _ in range(SLOW):

@@ -13,7 +13,9 @@ collide, floodgatectl finds its socket (doc/admin.md, doc/configuration.md).
 - -n says when the socket directory does not exist, warns about
   secret = changeme and a world-readable file;
 - floodgatectl -c FILE works with a typo elsewhere in FILE, says -s PATH
-  when FILE cannot be read (exit 3), and exits 3 on permission denied.
+  when FILE cannot be read (exit 3), and exits 3 on permission denied;
+- built with libsystemd, it tells $NOTIFY_SOCKET READY=1, RELOADING=1 and
+  READY=1 on SIGHUP, STOPPING=1 on SIGTERM.
 """
 import os
 import shutil
@@ -75,6 +77,45 @@ def wait_gone(pid, timeout=10):
     while time.monotonic() < end and alive(pid):
         time.sleep(0.05)
     return not alive(pid)
+
+
+def built_with_systemd():
+    try:
+        with open(os.path.join(top_builddir(), "autoconf.h")) as f:
+            return "#define HAVE_LIBSYSTEMD 1" in f.read()
+    except OSError:
+        return False
+
+
+def notify_states(wd, config):
+    """Run floodgated -d with NOTIFY_SOCKET; SIGHUP, then SIGTERM."""
+    path = os.path.join(wd, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(path)
+    ns.settimeout(10)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    got = []
+    p = subprocess.Popen([daemon.binary(), "-d", "-c", config], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def recv():
+            try:
+                got.append(ns.recv(4096).decode().strip())
+            except socket.timeout:
+                got.append(None)
+        recv()
+        p.send_signal(signal.SIGHUP)
+        recv()
+        recv()
+        p.send_signal(signal.SIGTERM)
+        recv()
+        p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        ns.close()
+    return got
 
 
 def main():
@@ -191,6 +232,11 @@ def main():
             check(wait_gone(again), "SIGTERM stops the detached daemon")
             pids.remove(again)
             check(not os.path.exists(pidfile), "and it removes its pidfile")
+
+            if built_with_systemd():
+                got = notify_states(wd, fg.config)
+                check(got == ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"],
+                      "sd_notify: %s" % got)
 
             # -- -n warnings --------------------------------------------------
             weak = variant("weak.ini", "secret = %s" % srv.secret, "secret = changeme")
