@@ -204,6 +204,19 @@ core_metrics(struct evbuffer *b, void *arg)
 	listed_metrics(b, d);
 }
 
+/* The pages need the component: wired once it exists. */
+static void
+wire_http(struct daemon *d)
+{
+	if (d->http == NULL)
+		return;
+	http_set_health(d->http, healthy, d);
+	http_add_collector(d->http, comp_metrics, d->comp);
+	http_add_collector(d->http, core_metrics, d);
+	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
+		      comp_blocklist_txt, d->comp);
+}
+
 static int
 start_http(struct daemon *d)
 {
@@ -211,11 +224,7 @@ start_http(struct daemon *d)
 		return 0;
 	if ((d->http = http_new(d->base, d->cfg->http_listen)) == NULL)
 		return -1;
-	http_set_health(d->http, healthy, d);
-	http_add_collector(d->http, comp_metrics, d->comp);
-	http_add_collector(d->http, core_metrics, d);
-	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
-		      comp_blocklist_txt, d->comp);
+	wire_http(d);
 	return 0;
 }
 
@@ -332,25 +341,35 @@ hold_std_fds(void)
 }
 
 /* Everything that can fail at start-up, before we detach; -1 (logged). */
+/*
+ * Everything that can fail at start-up, before we detach; -1 (logged).
+ * Sockets and the pidfile may need root; the store is opened after the
+ * user switch so that its files belong to that user.
+ */
 static int
-open_all(struct daemon *d)
+open_all(struct daemon *d, const char *user)
 {
 	char sock[PATH_MAX];
 
-	if ((d->store = store_open(d->cfg->store_path)) == NULL)
-		return -1;
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((d->pol = pol_new(d->cfg, d->store)) == NULL)
-		return -1;
-	d->comp = comp_new(d->base, d->cfg, d->pol, d->store);
-	pol_upstream_load_files(d->pol, d->cfg);
-	if (start_http(d) == -1)
-		return -1;
 	d->ctl = ctlsock_new(d->base, adm_ctl_socket(d->cfg, sock, sizeof sock),
 			     d->cfg->ctl_group, on_ctl, d);
 	if (d->ctl == NULL)
 		return -1;
+	if (d->cfg->http_listen != NULL &&
+	    (d->http = http_new(d->base, d->cfg->http_listen)) == NULL)
+		return -1;
+	if (proc_pidfile_write(d->cfg->pidfile) == -1 ||
+	    proc_switch_user(user, ctlsock_path(d->ctl)) == -1)
+		return -1;
+	if ((d->store = store_open(d->cfg->store_path)) == NULL)
+		return -1;
+	if ((d->pol = pol_new(d->cfg, d->store)) == NULL)
+		return -1;
+	d->comp = comp_new(d->base, d->cfg, d->pol, d->store);
+	pol_upstream_load_files(d->pol, d->cfg);
+	wire_http(d);
 	return 0;
 }
 
@@ -437,8 +456,7 @@ main(int argc, char **argv)
 	sigaction(SIGPIPE, &sa, NULL); /* a dead peer: EPIPE, not death */
 	srandom((unsigned)(clock_mono_ns() ^ (uint64_t)getpid()));
 
-	if (open_all(&d) == -1 || proc_pidfile_write(d.cfg->pidfile) == -1 ||
-	    proc_switch_user(user) == -1) {
+	if (open_all(&d, user) == -1) {
 		log_warnx("floodgated not started");
 		close_all(&d);
 		config_free(d.cfg);

@@ -134,7 +134,7 @@ proc_pidfile_remove(const char *path)
 }
 
 int
-proc_switch_user(const char *user)
+proc_switch_user(const char *user, const char *own)
 {
 	struct passwd *pw;
 
@@ -149,6 +149,11 @@ proc_switch_user(const char *user)
 	if (geteuid() != 0) {
 		log_warnx("cannot switch to user '%s': not running as root",
 			  user);
+		return -1;
+	}
+	/* so that it can remove the file at exit */
+	if (own != NULL && chown(own, pw->pw_uid, (gid_t)-1) == -1) {
+		log_warn("chown %s to %s", own, user);
 		return -1;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||

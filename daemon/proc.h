@@ -20,8 +20,9 @@ void proc_detach_done(void);
 int  proc_pidfile_write(const char *path);
 void proc_pidfile_remove(const char *path);
 
-/* Become user (and its groups); 0 when user is NULL, -1 (logged). */
-int proc_switch_user(const char *user);
+/* Become user (and its groups), giving it the file own (may be NULL)
+ * first; 0 when user is NULL, -1 (logged). */
+int proc_switch_user(const char *user, const char *own);
 
 /* sd_notify() state when built with libsystemd and run by systemd. */
 void proc_notify(const char *state);

@@ -14,6 +14,8 @@ collide, floodgatectl finds its socket (doc/admin.md, doc/configuration.md).
   secret = changeme and a world-readable file;
 - floodgatectl -c FILE works with a typo elsewhere in FILE, says -s PATH
   when FILE cannot be read (exit 3), and exits 3 on permission denied;
+- -u nobody (as root): the daemon runs as nobody, the store is nobody's,
+  root still uses the socket;
 - built with libsystemd, it tells $NOTIFY_SOCKET READY=1, RELOADING=1 and
   READY=1 on SIGHUP, STOPPING=1 on SIGTERM.
 """
@@ -237,6 +239,28 @@ def main():
                 got = notify_states(wd, fg.config)
                 check(got == ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"],
                       "sd_notify: %s" % got)
+
+            # -- -u USER: sockets as root, the store as the user --------------
+            if os.geteuid() == 0:
+                os.chmod(wd, 0o755)
+                os.chmod(os.path.dirname(fg.db), 0o777)
+                for f in (fg.db, fg.db + "-wal", fg.db + "-shm"):
+                    if os.path.exists(f):
+                        os.unlink(f)
+                p = fgd("-u", "nobody", "-c", withpid)
+                check(p.returncode == 0, "a start with -u nobody exits 0 (%d)" % p.returncode)
+                pid = read_pid(pidfile)
+                check(pid is not None, "with a pidfile")
+                pids.append(pid)
+                uid = [ln.split()[1] for ln in open("/proc/%d/status" % pid)
+                       if ln.startswith("Uid:")][0]
+                check(uid == "65534", "it runs as nobody (uid %s)" % uid)
+                check(os.stat(fg.db).st_uid == 65534, "the store belongs to nobody")
+                check(ctl("stats", "-s", sock).returncode == 0, "root can use the socket")
+                os.kill(pid, signal.SIGTERM)
+                check(wait_gone(pid), "SIGTERM stops it")
+                pids.remove(pid)
+                check(not os.path.exists(sock), "it removed its socket at exit")
 
             # -- -n warnings --------------------------------------------------
             weak = variant("weak.ini", "secret = %s" % srv.secret, "secret = changeme")
