@@ -34,11 +34,12 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define CTL_LINE_MAX 4096  /* bytes of one request line */
-#define CTL_DEADLINE_S 10  /* from accept to answer written, seconds */
-#define CTL_CONNS_MAX 16   /* connections at once */
-#define CTL_BACKLOG 64     /* listen() backlog, connections */
-#define CTL_GROUPS_MAX 256 /* groups of a peer we look through */
+#define CTL_LINE_MAX 4096        /* bytes of one request line */
+#define CTL_DEADLINE_S 10        /* from accept to answer written, seconds */
+#define CTL_CONNS_MAX 16         /* connections at once */
+#define CTL_BACKLOG 64           /* listen() backlog, connections */
+#define CTL_ACCEPT_PAUSE_MS 1000 /* after accept() fails (EMFILE), ms */
+#define CTL_GROUPS_MAX 256       /* groups of a peer we look through */
 
 struct ctl_conn {
 	struct ctlsock     *cs;
@@ -52,6 +53,7 @@ struct ctl_conn {
 struct ctlsock {
 	struct event_base     *base;
 	struct evconnlistener *lev;
+	struct event          *resume; /* accepting again after a failure */
 	char                  *path;
 	dev_t                  dev; /* of our socket file, to notice it gone */
 	ino_t                  ino;
@@ -69,6 +71,8 @@ static void on_event(struct bufferevent *, short, void *);
 static void on_accept(struct evconnlistener *, evutil_socket_t,
 		      struct sockaddr *, int, void *);
 static void on_deadline(evutil_socket_t, short, void *);
+static void on_accept_error(struct evconnlistener *, void *);
+static void on_resume(evutil_socket_t, short, void *);
 static int  peer_allowed(const struct ctlsock *, const struct ucred *,
 			 const struct passwd *);
 
@@ -167,6 +171,7 @@ start(struct ctlsock *cs, const char *path)
 		unlink(path);
 		return -1;
 	}
+	evconnlistener_set_error_cb(lev, on_accept_error);
 	if (cs->lev != NULL) {
 		evconnlistener_free(cs->lev);
 		if (still_ours(cs) && strcmp(cs->path, path) != 0)
@@ -208,7 +213,10 @@ ctlsock_new(struct event_base *base, const char *path, const char *group,
 	cs->cb = cb;
 	cs->arg = arg;
 	TAILQ_INIT(&cs->conns);
+	if ((cs->resume = evtimer_new(base, on_resume, cs)) == NULL)
+		fatalx("control socket: out of memory");
 	if (lookup_group(group, &cs->gid) == -1 || start(cs, path) == -1) {
+		event_free(cs->resume);
 		free(cs);
 		return NULL;
 	}
@@ -259,6 +267,7 @@ ctlsock_free(struct ctlsock *cs)
 		unlink(cs->path);
 	if (cs->lev != NULL)
 		evconnlistener_free(cs->lev);
+	event_free(cs->resume);
 	free(cs->path);
 	free(cs);
 }
@@ -337,6 +346,29 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(cc->bev, on_read, NULL, on_event, cc);
 	bufferevent_enable(cc->bev, EV_READ);
 	evtimer_add(cc->deadline, &tv);
+}
+
+/* Out of fds (or memory): libevent would retry the ready listener in a
+ * tight loop, so pause it. */
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct ctlsock *cs = arg;
+	struct timeval  tv = {CTL_ACCEPT_PAUSE_MS / 1000,
+			      (CTL_ACCEPT_PAUSE_MS % 1000) * 1000};
+
+	log_warn("control socket: accept (pausing %d ms)", CTL_ACCEPT_PAUSE_MS);
+	evconnlistener_disable(lev);
+	evtimer_add(cs->resume, &tv);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctlsock *cs = arg;
+
+	if (cs->lev != NULL)
+		evconnlistener_enable(cs->lev);
 }
 
 static void

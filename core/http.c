@@ -31,10 +31,11 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define HTTP_DEADLINE_S 5     /* from accept to answer sent, seconds */
-#define HTTP_REQUEST_MAX 8192 /* bytes of request line and headers */
-#define HTTP_CONNS_MAX 64     /* connections open at once */
-#define HTTP_BACKLOG 64       /* listen() backlog, connections */
+#define HTTP_DEADLINE_S 5         /* from accept to answer sent, seconds */
+#define HTTP_REQUEST_MAX 8192     /* bytes of request line and headers */
+#define HTTP_CONNS_MAX 64         /* connections open at once */
+#define HTTP_BACKLOG 64           /* listen() backlog, connections */
+#define HTTP_ACCEPT_PAUSE_MS 1000 /* after accept() fails (EMFILE), ms */
 #define HTTP_MAX_COLLECTORS 16
 #define HTTP_MAX_PAGES 8
 #define HTTP_PATH_MAX 256 /* bytes of a page path we route */
@@ -57,6 +58,7 @@ struct http_conn {
 struct http {
 	struct event_base     *base;
 	struct evconnlistener *lev;
+	struct event          *resume; /* accepting again after a failure */
 	http_health_fn         health;
 	void                  *health_arg;
 	http_collector_fn      coll[HTTP_MAX_COLLECTORS];
@@ -76,6 +78,8 @@ static void on_read(struct bufferevent *, void *);
 static void on_write(struct bufferevent *, void *);
 static void on_event(struct bufferevent *, short, void *);
 static void on_deadline(evutil_socket_t, short, void *);
+static void on_accept_error(struct evconnlistener *, void *);
+static void on_resume(evutil_socket_t, short, void *);
 static void respond(struct http_conn *, int, const char *, const char *,
 		    struct evbuffer *, int);
 static void route(struct http_conn *, const char *, const char *);
@@ -154,6 +158,9 @@ http_new(struct event_base *base, const char *listen)
 		free(h);
 		return NULL;
 	}
+	if ((h->resume = evtimer_new(base, on_resume, h)) == NULL)
+		fatalx("http: out of memory");
+	evconnlistener_set_error_cb(h->lev, on_accept_error);
 	log_info("http: listening on %s", listen);
 	return h;
 }
@@ -168,6 +175,7 @@ http_free(struct http *h)
 	while (!TAILQ_EMPTY(&h->conns))
 		conn_free(TAILQ_FIRST(&h->conns));
 	evconnlistener_free(h->lev);
+	event_free(h->resume);
 	for (i = 0; i < h->npages; i++) {
 		free(h->pages[i].path);
 		free(h->pages[i].content_type);
@@ -254,6 +262,28 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
 	bufferevent_enable(c->bev, EV_READ);
 	evtimer_add(c->deadline, &tv);
+}
+
+/* Out of fds (or memory): libevent would retry the ready listener in a
+ * tight loop, so pause it. */
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct http   *h = arg;
+	struct timeval tv = {HTTP_ACCEPT_PAUSE_MS / 1000,
+			     (HTTP_ACCEPT_PAUSE_MS % 1000) * 1000};
+
+	log_warn("http: accept (pausing %d ms)", HTTP_ACCEPT_PAUSE_MS);
+	evconnlistener_disable(lev);
+	evtimer_add(h->resume, &tv);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+
+	evconnlistener_enable(h->lev);
 }
 
 static void
