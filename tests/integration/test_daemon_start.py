@@ -9,7 +9,8 @@ collide, floodgatectl finds its socket (doc/admin.md, doc/configuration.md).
 - a good start detaches, exits 0 and writes [daemon] pidfile;
 - a second instance whose control socket is live refuses to start
   ("in use by another floodgated") and the first one's socket keeps
-  working; a stale socket left by kill -9 is replaced;
+  working; a stale socket left by kill -9 is replaced; SIGHUP re-creates
+  a socket file that was deleted;
 - -n says when the socket directory does not exist, warns about
   secret = changeme and a world-readable file;
 - floodgatectl -c FILE works with a typo elsewhere in FILE, says -s PATH
@@ -230,6 +231,14 @@ def main():
             check(again is not None, "with a new pidfile")
             pids.append(again)
             check(ctl("stats", "-s", sock).returncode == 0, "and answers on it")
+            # a socket file deleted under the daemon comes back on SIGHUP
+            os.unlink(sock)
+            os.kill(again, signal.SIGHUP)
+            end = time.monotonic() + 10
+            while not os.path.exists(sock) and time.monotonic() < end:
+                time.sleep(0.1)
+            check(ctl("stats", "-s", sock).returncode == 0,
+                  "SIGHUP re-creates a deleted control socket")
             os.kill(again, signal.SIGTERM)
             check(wait_gone(again), "SIGTERM stops the detached daemon")
             pids.remove(again)
