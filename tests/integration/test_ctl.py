@@ -81,6 +81,8 @@ def main():
             check("gates" in r.stdout, "stats prints the gate counter")
             j = ctl.json("stats")
             check(j["ok"] and "listed_block" in j["stats"], "stats --json has listed_block")
+            check(re.search(r"^version\s+\S+", r.stdout, re.M) and j.get("version"),
+                  "stats names the daemon's version (%s)" % j.get("version"))
             j = ctl.json("list")
             check(j["count"] == 0, "nothing listed at start")
 
