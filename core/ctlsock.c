@@ -9,8 +9,8 @@
  *
  * Every connection is read without blocking and has CTL_DEADLINE_S from
  * its accept to send its line and read the answer. At CTL_CONNS_MAX a
- * new connection closes the oldest: slow or idle clients cannot keep
- * floodgatectl out.
+ * new connection closes the oldest that has not sent a whole line: slow
+ * or idle clients cannot keep floodgatectl out.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -64,17 +64,18 @@ struct ctlsock {
 	TAILQ_HEAD(, ctl_conn) conns; /* oldest first */
 };
 
-static void conn_free(struct ctl_conn *);
-static void on_read(struct bufferevent *, void *);
-static void on_write(struct bufferevent *, void *);
-static void on_event(struct bufferevent *, short, void *);
-static void on_accept(struct evconnlistener *, evutil_socket_t,
-		      struct sockaddr *, int, void *);
-static void on_deadline(evutil_socket_t, short, void *);
-static void on_accept_error(struct evconnlistener *, void *);
-static void on_resume(evutil_socket_t, short, void *);
-static int  peer_allowed(const struct ctlsock *, const struct ucred *,
-			 const struct passwd *);
+static void             conn_free(struct ctl_conn *);
+static void             on_read(struct bufferevent *, void *);
+static void             on_write(struct bufferevent *, void *);
+static void             on_event(struct bufferevent *, short, void *);
+static void             on_accept(struct evconnlistener *, evutil_socket_t,
+				  struct sockaddr *, int, void *);
+static void             on_deadline(evutil_socket_t, short, void *);
+static struct ctl_conn *pick_victim(struct ctlsock *);
+static void             on_accept_error(struct evconnlistener *, void *);
+static void             on_resume(evutil_socket_t, short, void *);
+static int peer_allowed(const struct ctlsock *, const struct ucred *,
+			const struct passwd *);
 
 /* A listening socket at path, or -1 (logged). A socket another daemon
  * answers on is refused, never unlinked; a dead one is replaced. */
@@ -305,6 +306,28 @@ peer_allowed(const struct ctlsock *cs, const struct ucred *cr,
 	return 0;
 }
 
+/* The oldest connection with no complete line yet, not even in bytes the
+ * loop has still to read: idle and slow clients close each other, not a
+ * floodgatectl that has spoken. */
+static struct ctl_conn *
+pick_victim(struct ctlsock *cs)
+{
+	struct ctl_conn *cc;
+	char             b[CTL_LINE_MAX];
+	ssize_t          n;
+
+	TAILQ_FOREACH(cc, &cs->conns, entry)
+	{
+		if (cc->answered)
+			continue;
+		n = recv(bufferevent_getfd(cc->bev), b, sizeof b,
+			 MSG_PEEK | MSG_DONTWAIT);
+		if (n <= 0 || memchr(b, '\n', (size_t)n) == NULL)
+			return cc;
+	}
+	return TAILQ_FIRST(&cs->conns);
+}
+
 static void
 on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	  int salen, void *arg)
@@ -324,11 +347,10 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	if (cs->nconns >= CTL_CONNS_MAX) {
-		/* the oldest has had the longest to speak */
-		log_warnx("control socket: %d connections open, closing the "
-			  "oldest",
+		log_warnx("control socket: %d connections open, closing an "
+			  "idle one",
 			  CTL_CONNS_MAX);
-		conn_free(TAILQ_FIRST(&cs->conns));
+		conn_free(pick_victim(cs));
 	}
 	cc = xcalloc(1, sizeof *cc);
 	cc->cs = cs;

@@ -7,8 +7,9 @@
  * clients would pin 2,000 fds. Here a connection carries one request,
  * must deliver it within HTTP_DEADLINE_S of its accept and be answered
  * within the same deadline, and at most HTTP_CONNS_MAX are open: a new
- * one closes the oldest, so idle or slow clients cannot starve a real
- * one. We bind only loopback addresses and answer only GET and HEAD.
+ * one closes the oldest that has sent nothing, so idle or slow clients
+ * cannot starve a real one. We bind only loopback addresses and answer only GET
+ * and HEAD.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -71,15 +72,16 @@ struct http {
 	TAILQ_HEAD(, http_conn) conns;  /* oldest first */
 };
 
-static void conn_free(struct http_conn *);
-static void on_accept(struct evconnlistener *, evutil_socket_t,
-		      struct sockaddr *, int, void *);
-static void on_read(struct bufferevent *, void *);
-static void on_write(struct bufferevent *, void *);
-static void on_event(struct bufferevent *, short, void *);
-static void on_deadline(evutil_socket_t, short, void *);
-static void on_accept_error(struct evconnlistener *, void *);
-static void on_resume(evutil_socket_t, short, void *);
+static void              conn_free(struct http_conn *);
+static void              on_accept(struct evconnlistener *, evutil_socket_t,
+				   struct sockaddr *, int, void *);
+static void              on_read(struct bufferevent *, void *);
+static void              on_write(struct bufferevent *, void *);
+static void              on_event(struct bufferevent *, short, void *);
+static void              on_deadline(evutil_socket_t, short, void *);
+static struct http_conn *pick_victim(struct http *);
+static void              on_accept_error(struct evconnlistener *, void *);
+static void              on_resume(evutil_socket_t, short, void *);
 static void respond(struct http_conn *, int, const char *, const char *,
 		    struct evbuffer *, int);
 static void route(struct http_conn *, const char *, const char *);
@@ -236,6 +238,27 @@ conn_free(struct http_conn *c)
 	free(c);
 }
 
+/* The oldest connection that has sent nothing, not even bytes the loop
+ * has yet to read (a burst of accepts comes before their reads): a flood
+ * of idle clients then closes its own, not a client that spoke. */
+static struct http_conn *
+pick_victim(struct http *h)
+{
+	struct http_conn *c;
+	char              b;
+
+	TAILQ_FOREACH(c, &h->conns, entry)
+	{
+		if (c->answered ||
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			continue;
+		if (recv(bufferevent_getfd(c->bev), &b, 1,
+			 MSG_PEEK | MSG_DONTWAIT) <= 0)
+			return c;
+	}
+	return TAILQ_FIRST(&h->conns);
+}
+
 static void
 on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	  int salen, void *arg)
@@ -245,11 +268,10 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	struct timeval    tv = {HTTP_DEADLINE_S, 0};
 
 	if (h->nconns >= HTTP_CONNS_MAX) {
-		/* the oldest has had the longest to speak */
 		h->evicted++;
-		log_debug("http: %d connections open, closing the oldest",
+		log_debug("http: %d connections open, closing an idle one",
 			  HTTP_CONNS_MAX);
-		conn_free(TAILQ_FIRST(&h->conns));
+		conn_free(pick_victim(h));
 	}
 	c = xcalloc(1, sizeof *c);
 	c->h = h;
