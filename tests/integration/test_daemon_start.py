@@ -253,7 +253,7 @@ def main():
             if os.geteuid() == 0:
                 os.chmod(wd, 0o755)
                 os.chmod(os.path.dirname(fg.db), 0o777)
-                for f in (fg.db, fg.db + "-wal", fg.db + "-shm"):
+                for f in (fg.db, fg.db + "-wal", fg.db + "-shm", fg.db + ".lock"):
                     if os.path.exists(f):
                         os.unlink(f)
                 p = fgd("-u", "nobody", "-c", withpid)
