@@ -249,14 +249,12 @@ proc_check(const struct fg_config *c, const char *sock, const char *user)
 	}
 	if (c->pidfile != NULL && check_dir("pidfile", c->pidfile, 0) == -1)
 		rc = -1;
-	if (user != NULL && getpwnam(user) == NULL) {
-		log_warnx("user '%s' does not exist", user);
-		rc = -1;
-	}
-	if (c->ctl_group != NULL && getgrnam(c->ctl_group) == NULL) {
-		log_warnx("[control] group '%s' does not exist", c->ctl_group);
-		rc = -1;
-	}
+	/* warnings: the file may be checked before the package adds them */
+	if (user != NULL && getpwnam(user) == NULL)
+		log_warnx("warning: user '%s' does not exist (yet)", user);
+	if (c->ctl_group != NULL && getgrnam(c->ctl_group) == NULL)
+		log_warnx("warning: [control] group '%s' does not exist (yet)",
+			  c->ctl_group);
 	if (stat(c->path, &st) == 0 && (st.st_mode & S_IROTH))
 		log_warnx("warning: %s holds the component secret and is "
 			  "readable by everyone (chmod o-r)",
