@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autoconf.h"
 #include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "../storage/store.h"
@@ -335,8 +336,14 @@ do_stats(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	size_t          i, n = adm_stats(env, st, ADM_STATS_MAX);
 
 	adm_buf_printf(b, "%d stats\n", ADM_OK);
+	/* which build answers: the counters' meaning follows the version */
 	if (rq->json)
-		adm_buf_printf(b, "{\"status\":200,\"ok\":true,\"stats\":{");
+		adm_buf_printf(b,
+			       "{\"status\":200,\"ok\":true,\"version\":\"%s\","
+			       "\"stats\":{",
+			       PACKAGE_VERSION);
+	else
+		adm_buf_printf(b, "%-20s %s\n", "version", PACKAGE_VERSION);
 	for (i = 0; i < n; i++) {
 		if (rq->json)
 			adm_buf_printf(b, "%s\"%s\":%llu", i ? "," : "",

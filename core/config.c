@@ -6,8 +6,11 @@
  * line reader and keep the number of the line last read. Every section and
  * key is known here: anything else is an error, never silently ignored.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -39,27 +43,28 @@
 #define DEF_THROTTLE_AT 5.0       /* score units */
 #define DEF_QUARANTINE_AT 10.0
 #define DEF_BLOCK_AT 40.0
-#define DEF_HYSTERESIS 0.3          /* step down at 70% of threshold */
-#define DEF_VERDICT_TTL_S 86400     /* automatic verdicts last 1 day, s */
-#define DEF_W_OVERFLOW 2.0          /* score per bucket overflow */
-#define DEF_W_REPORT 4.0            /* a spam report at full standing */
-#define DEF_W_SPAMTRAP 100.0        /* spamtrap hit: straight to block */
-#define DEF_W_UPSTREAM 10.0         /* upstream listing: quarantine */
-#define DEF_PROBATION_S 86400       /* wave accounts on probation, s */
-#define DEF_PROBATION_CONTACTS 3    /* mutual contacts end probation */
-#define DEF_WAVE_FACTOR 5.0         /* rate over baseline = wave */
-#define DEF_WAVE_MIN 10             /* registrations/min before a wave */
-#define DEF_CONTENT_ACCOUNTS 5      /* distinct senders = content wave */
-#define DEF_CONTENT_WINDOW_S 600    /* content wave window, s */
-#define DEF_SHORT_SESSION_S 60      /* "short" session, s */
-#define DEF_SHORT_SESSIONS 3        /* short sessions for a hit */
-#define DEF_AUTH_USER_FAILS 10      /* failures per user name per hour */
-#define DEF_AUTH_GLOBAL_UNKNOWN 100 /* unknown-user failures per hour */
-#define DEF_SHORT_WINDOW_S 600      /* window for short sessions, s */
-#define DEF_OVERLAP 3               /* concurrent sessions for a hit */
-#define DEF_AUTH_IP_FAILS 20        /* failures per IP per hour */
-#define DEF_AUTH_PREFIX_FAILS 60    /* failures per prefix per hour */
-#define CONFIG_LINE_MAX 4096        /* bytes per config line */
+#define DEF_HYSTERESIS 0.3            /* step down at 70% of threshold */
+#define DEF_VERDICT_TTL_S 86400       /* automatic verdicts last 1 day, s */
+#define DEF_W_OVERFLOW 2.0            /* score per bucket overflow */
+#define DEF_W_REPORT 4.0              /* a spam report at full standing */
+#define DEF_W_SPAMTRAP 100.0          /* spamtrap hit: straight to block */
+#define DEF_W_UPSTREAM 10.0           /* upstream listing: quarantine */
+#define DEF_PROBATION_S 86400         /* wave accounts on probation, s */
+#define DEF_PROBATION_CONTACTS 3      /* mutual contacts end probation */
+#define DEF_WAVE_FACTOR 5.0           /* rate over baseline = wave */
+#define DEF_WAVE_MIN 10               /* registrations/min before a wave */
+#define DEF_CONTENT_ACCOUNTS 5        /* distinct senders = content wave */
+#define DEF_CONTENT_WINDOW_S 600      /* content wave window, s */
+#define DEF_SHORT_SESSION_S 60        /* "short" session, s */
+#define DEF_SHORT_SESSIONS 3          /* short sessions for a hit */
+#define DEF_AUTH_USER_FAILS 10        /* failures per user name per hour */
+#define DEF_AUTH_GLOBAL_UNKNOWN 100   /* unknown-user failures per hour */
+#define DEF_SHORT_WINDOW_S 600        /* window for short sessions, s */
+#define DEF_OVERLAP 3                 /* concurrent sessions for a hit */
+#define DEF_AUTH_IP_FAILS 20          /* failures per IP per hour */
+#define DEF_AUTH_PREFIX_FAILS 60      /* failures per prefix per hour */
+#define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
+#define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
 struct parse_state {
 	struct fg_config *cfg;
@@ -67,6 +72,9 @@ struct parse_state {
 	const char       *path;
 	int               line;
 	int               errors;
+	size_t            bytes;     /* read so far, against CONFIG_FILE_MAX */
+	int              *seen;      /* line each scalar key was set on */
+	int               truncated; /* stopped at CONFIG_ERRORS_MAX */
 };
 
 enum ktype {
@@ -114,6 +122,11 @@ static const struct keydef keys[] = {
     {"policy", "weight.upstream", K_DOUBLE, F(w_upstream)},
     {"http", "listen", K_STR, F(http_listen)},
     {"control", "socket", K_STR, F(ctl_socket)},
+    {"control", "group", K_STR, F(ctl_group)},
+    {"daemon", "user", K_STR, F(user)},
+    {"daemon", "pidfile", K_STR, F(pidfile)},
+    {"log", "ident", K_STR, F(log_ident)},
+    {"log", "facility", K_STR, F(log_facility)},
     {"blocklist", "domains", K_LIST, F(bl_domains)},
     {"blocklist", "publish-quarantine", K_BOOL, F(bl_publish_quarantine)},
     {"upstream", "lists", K_LIST, F(upstream_files)},
@@ -133,8 +146,7 @@ static const struct keydef keys[] = {
     {"detect.registration", "wave-factor", K_DOUBLE, F(wave_factor)},
     {"detect.registration", "wave-min", K_INT, F(wave_min)},
     {"detect.registration", "probation", K_SECS, F(probation_s)},
-    {"detect.registration", "probation-contacts", K_INT,
-     F(probation_contacts)},
+    {"detect.registration", "probation-contacts", K_INT, F(probation_contacts)},
     {"detect.login", "short-session", K_SECS, F(short_session_s)},
     {"detect.login", "short-sessions", K_INT, F(short_sessions)},
     {"detect.login", "short-window", K_SECS, F(short_window_s)},
@@ -148,6 +160,7 @@ static const struct keydef keys[] = {
     {"detect.spamtraps", "file", K_STR, F(spamtrap_file)},
 };
 #undef F
+#define NKEYS (sizeof keys / sizeof keys[0])
 
 static void cfg_error(struct parse_state *, const char *, ...)
     __attribute__((__format__(printf, 2, 3)));
@@ -157,6 +170,9 @@ static int   set_upstream(struct parse_state *, const char *, const char *);
 static int   handler(void *, const char *, const char *, const char *);
 static char *reader(char *, int, void *);
 static int   validate(struct parse_state *);
+static int   section_known_n(const char *, size_t);
+static void  check_header(struct parse_state *, const char *);
+static FILE *open_config(const char *);
 static void  strlist_free(struct fg_strlist *);
 static int   strlist_parse(const char *, struct fg_strlist *);
 
@@ -328,11 +344,13 @@ cfg_error(struct parse_state *ps, const char *fmt, ...)
 	char    msg[512];
 	va_list ap;
 
+	/* a hostile file must not turn into a million log lines */
+	if (++ps->errors > CONFIG_ERRORS_MAX)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	log_warnx("%s:%d: %s", ps->path, ps->line, msg);
-	ps->errors++;
 }
 
 static void
@@ -575,7 +593,7 @@ handler(void *arg, const char *section, const char *key, const char *value)
 	size_t              i;
 	int                 known_section = 0;
 
-	if (key == NULL) /* a section header alone */
+	if (key == NULL) /* a header; reader() checked the name */
 		return 1;
 	if (strcmp(section, "limits") == 0) {
 		set_limit(ps, key, value);
@@ -600,37 +618,96 @@ handler(void *arg, const char *section, const char *key, const char *value)
 			continue;
 		known_section = 1;
 		if (strcmp(keys[i].key, key) == 0) {
+			/* a second value would silently win */
+			if (keys[i].type != K_LIST && ps->seen[i] != 0)
+				cfg_error(ps, "%s: already set on line %d", key,
+					  ps->seen[i]);
+			else
+				ps->seen[i] = ps->line;
 			set_key(ps, &keys[i], value);
 			return 1;
 		}
 	}
+	/* an unknown section was reported at its header */
 	if (known_section)
 		cfg_error(ps, "unknown key '%s' in [%s]", key, section);
-	else
-		cfg_error(ps, "unknown section [%s]", section);
 	return 1;
 }
 
+static int
+section_known_n(const char *name, size_t n)
+{
+	static const char *const extra[] = {"limits", "upstream"};
+	size_t                   i;
+
+	for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
+		if (strlen(extra[i]) == n && strncmp(extra[i], name, n) == 0)
+			return 1;
+	for (i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].section) == n &&
+		    strncmp(keys[i].section, name, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* inih calls the handler for keys only: an empty unknown section would
+ * pass unseen, so headers are checked as they are read. */
+static void
+check_header(struct parse_state *ps, const char *line)
+{
+	const char *p = line, *end;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '[' || (end = strchr(p, ']')) == NULL)
+		return; /* not a header, or inih's syntax error */
+	if (!section_known_n(p + 1, (size_t)(end - p - 1)))
+		cfg_error(ps, "unknown section [%.*s]", (int)(end - p - 1),
+			  p + 1);
+}
+
+/* One line for inih, byte by byte so that a NUL, an over-long line or
+ * a file that never ends (it was checked to be regular, but it may
+ * grow) is an error rather than a silent truncation or a hang. */
 static char *
 reader(char *buf, int size, void *arg)
 {
 	struct parse_state *ps = arg;
-	char               *r = fgets(buf, size, ps->fp);
-	size_t              n;
-	int                 ch;
+	int                 ch, n = 0, nul = 0, longl = 0;
 
-	if (r == NULL)
+	if (ps->errors > CONFIG_ERRORS_MAX) {
+		ps->truncated = 1;
 		return NULL;
+	}
+	while ((ch = getc(ps->fp)) != EOF) {
+		if (++ps->bytes > CONFIG_FILE_MAX) {
+			cfg_error(ps, "file larger than %d bytes",
+				  CONFIG_FILE_MAX);
+			return NULL;
+		}
+		if (ch == '\0')
+			nul = 1;
+		else if (n < size - 2)
+			buf[n++] = (char)ch;
+		else if (ch != '\n')
+			longl = 1;
+		if (ch == '\n')
+			break;
+	}
+	if (n == 0 && ch == EOF && !nul && !longl)
+		return NULL;
+	buf[n] = '\0';
 	ps->line++;
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] != '\n' && !feof(ps->fp)) {
-		/* inih would parse the tail as a line of its own */
-		cfg_error(ps, "line longer than %d bytes", size - 2);
-		while ((ch = fgetc(ps->fp)) != EOF && ch != '\n')
-			;
+	if (nul || longl) {
+		/* inih would parse a truncated line as something else */
+		if (nul)
+			cfg_error(ps, "NUL byte in the line");
+		else
+			cfg_error(ps, "line longer than %d bytes", size - 2);
 		buf[0] = '\0';
 	}
-	return r;
+	check_header(ps, buf);
+	return buf;
 }
 
 static int
@@ -662,7 +739,47 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[policy] hysteresis must be below 1");
 	if (c->half_life_s <= 0)
 		cfg_error(ps, "[policy] half-life must be positive");
+	if (c->log_facility != NULL && log_facility_parse(c->log_facility) < 0)
+		cfg_error(ps,
+			  "[log] facility '%s' is not daemon, user or "
+			  "local0..local7",
+			  c->log_facility);
 	return ps->errors ? -1 : 0;
+}
+
+/* Only a regular file of bounded size: /dev/zero or a FIFO would keep
+ * the parser (and floodgated -n) busy for ever. */
+static FILE *
+open_config(const char *path)
+{
+	struct stat st;
+	FILE       *fp;
+	int         fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		goto fail;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		log_warnx("%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+		goto fail;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		log_warn("%s", path);
+		goto fail;
+	}
+	return fp;
+fail:
+	close(fd);
+	return NULL;
 }
 
 struct fg_config *
@@ -678,10 +795,9 @@ config_load(const char *path)
 	memset(&ps, 0, sizeof ps);
 	ps.cfg = c;
 	ps.path = path;
-	if ((ps.fp = fopen(path, "r")) == NULL) {
-		log_warn("%s", path);
+	ps.seen = xcalloc(NKEYS, sizeof *ps.seen);
+	if ((ps.fp = open_config(path)) == NULL)
 		goto fail;
-	}
 	r = ini_parse_stream(reader, &ps, handler, &ps);
 	fclose(ps.fp);
 	if (r > 0 && ps.errors == 0) {
@@ -692,12 +808,18 @@ config_load(const char *path)
 	} else if (r < 0) {
 		cfg_error(&ps, "cannot parse (%d)", r);
 	}
+	if (ps.errors > CONFIG_ERRORS_MAX)
+		log_warnx("%s: %d errors, %s", path, ps.errors,
+			  ps.truncated ? "gave up reading"
+				       : "only the first were shown");
 	if (ps.errors)
 		goto fail;
 	if (validate(&ps) == -1)
 		goto fail;
+	free(ps.seen);
 	return c;
 fail:
+	free(ps.seen);
 	config_free(c);
 	return NULL;
 }
@@ -718,6 +840,11 @@ config_free(struct fg_config *c)
 	strlist_free(&c->admins);
 	free(c->http_listen);
 	free(c->ctl_socket);
+	free(c->ctl_group);
+	free(c->user);
+	free(c->pidfile);
+	free(c->log_ident);
+	free(c->log_facility);
 	strlist_free(&c->bl_domains);
 	for (i = 0; i < c->nupstreams; i++) {
 		free(c->upstreams[i].service);

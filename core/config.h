@@ -75,6 +75,15 @@ struct fg_config {
 
 	/* [control] */
 	char *ctl_socket; /* floodgatectl UNIX socket path */
+	char *ctl_group;  /* group that may use it (mode 0660); NULL = none */
+
+	/* [daemon] */
+	char *user;    /* switch to this user once everything is open */
+	char *pidfile; /* written after start-up; NULL = none */
+
+	/* [log] */
+	char *log_ident;    /* syslog ident; NULL = "floodgated" */
+	char *log_facility; /* syslog facility name; NULL = daemon */
 
 	/* [blocklist] */
 	int               bl_access_open; /* 1 = open, 0 = served + peers */

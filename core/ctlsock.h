@@ -1,6 +1,6 @@
 /*
  * floodgate - the control socket floodgatectl talks to: a UNIX stream
- * socket, mode 0600, one request line per connection. This file only
+ * socket, mode 0660, one request line per connection. This file only
  * carries bytes; what a line means is admin/control.c's business.
  */
 #ifndef FG_CTLSOCK_H
@@ -16,12 +16,13 @@ struct ctlsock;
 typedef void (*ctlsock_cb)(const char *actor, char *line, struct evbuffer *out,
 			   void *);
 
-/* NULL (logged) when the path is unusable or another daemon listens on
- * it. */
-struct ctlsock *ctlsock_new(struct event_base *, const char *path, ctlsock_cb,
-			    void *);
-/* Move to another path (reload); the old socket stays on failure. */
-int         ctlsock_rebind(struct ctlsock *, const char *path);
+/* NULL (logged) when the path is unusable, the group unknown or another
+ * daemon listens on it. group (may be NULL) may use the socket too. */
+struct ctlsock *ctlsock_new(struct event_base *, const char *path,
+			    const char *group, ctlsock_cb, void *);
+/* Reload: move to another path or group, or listen anew if the file was
+ * removed; the old socket stays on failure. */
+int ctlsock_rebind(struct ctlsock *, const char *path, const char *group);
 const char *ctlsock_path(const struct ctlsock *);
 /* Closes the listener and open connections, removes the socket file. */
 void ctlsock_free(struct ctlsock *);

@@ -1,72 +1,131 @@
 /*
- * floodgate - HTTP listener on loopback via libevent's evhttp.
+ * floodgate - HTTP listener on loopback: /healthz, /metrics and a few
+ * read-only pages.
  *
- * evhttp is not built for hostile traffic, so we refuse to bind anything
- * but a loopback address, allow only GET, and keep headers and bodies
- * small.
+ * Our own small server on a libevent listener, not evhttp: evhttp keeps
+ * every idle connection for ever and cannot cap them, so 2,000 idle
+ * clients would pin 2,000 fds. Here a connection carries one request,
+ * must deliver it within HTTP_DEADLINE_S of its accept and be answered
+ * within the same deadline, and at most HTTP_CONNS_MAX are open: a new
+ * one closes the oldest that has sent nothing, so idle or slow clients
+ * cannot starve a real one. We bind only loopback addresses and answer only GET
+ * and HEAD.
  */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 
 #include "http.h"
 #include "log.h"
 #include "xmalloc.h"
 
-#define HTTP_TIMEOUT_S 5      /* per request, seconds */
-#define HTTP_MAX_HEADERS 8192 /* bytes of request headers */
+#define HTTP_DEADLINE_S 5         /* from accept to answer sent, seconds */
+#define HTTP_REQUEST_MAX 8192     /* bytes of request line and headers */
+#define HTTP_CONNS_MAX 64         /* connections open at once */
+#define HTTP_BACKLOG 64           /* listen() backlog, connections */
+#define HTTP_ACCEPT_PAUSE_MS 1000 /* after accept() fails (EMFILE), ms */
 #define HTTP_MAX_COLLECTORS 16
 #define HTTP_MAX_PAGES 8
+#define HTTP_PATH_MAX 256 /* bytes of a page path we route */
 
 struct http_page {
-	struct http *h;
+	char        *path;
 	char        *content_type;
 	http_page_fn fn;
 	void        *arg;
 };
 
-struct http {
-	struct evhttp    *ev;
-	http_health_fn    health;
-	void             *health_arg;
-	http_collector_fn coll[HTTP_MAX_COLLECTORS];
-	void             *coll_arg[HTTP_MAX_COLLECTORS];
-	int               ncoll;
-	struct http_page  pages[HTTP_MAX_PAGES];
-	int               npages;
+struct http_conn {
+	struct http        *h;
+	struct bufferevent *bev;
+	struct event       *deadline;
+	int                 answered;
+	TAILQ_ENTRY(http_conn) entry;
 };
 
-static void on_metrics(struct evhttp_request *, void *);
-static void on_healthz(struct evhttp_request *, void *);
-static void on_page(struct evhttp_request *, void *);
-static void on_other(struct evhttp_request *, void *);
+struct http {
+	struct event_base     *base;
+	struct evconnlistener *lev;
+	struct event          *resume; /* accepting again after a failure */
+	http_health_fn         health;
+	void                  *health_arg;
+	http_collector_fn      coll[HTTP_MAX_COLLECTORS];
+	void                  *coll_arg[HTTP_MAX_COLLECTORS];
+	int                    ncoll;
+	struct http_page       pages[HTTP_MAX_PAGES];
+	int                    npages;
+	size_t                 nconns;
+	uint64_t               evicted; /* connections closed at the cap */
+	TAILQ_HEAD(, http_conn) conns;  /* oldest first */
+};
 
+static void              conn_free(struct http_conn *);
+static void              on_accept(struct evconnlistener *, evutil_socket_t,
+				   struct sockaddr *, int, void *);
+static void              on_read(struct bufferevent *, void *);
+static void              on_write(struct bufferevent *, void *);
+static void              on_event(struct bufferevent *, short, void *);
+static void              on_deadline(evutil_socket_t, short, void *);
+static struct http_conn *pick_victim(struct http *);
+static void              on_accept_error(struct evconnlistener *, void *);
+static void              on_resume(evutil_socket_t, short, void *);
+static void respond(struct http_conn *, int, const char *, const char *,
+		    struct evbuffer *, int);
+static void route(struct http_conn *, const char *, const char *);
+
+/* host (no brackets) and port into a loopback address; -1 otherwise. */
 static int
-is_loopback(const char *host)
+loopback_addr(const char *host, long port, struct sockaddr_storage *ss,
+	      socklen_t *len)
 {
-	struct in_addr  a4;
-	struct in6_addr a6;
+	struct sockaddr_in  *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return strcmp(host, "localhost") == 0;
+	memset(ss, 0, sizeof *ss);
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		if ((ntohl(s4->sin_addr.s_addr) >> 24) != 127)
+			return -1;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof *s4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *s6;
+		return 0;
+	}
+	return -1;
 }
 
 struct http *
 http_new(struct event_base *base, const char *listen)
 {
-	struct http *h;
-	char         host[256];
-	const char  *colon;
-	char        *end;
-	long         port;
+	struct http            *h;
+	struct sockaddr_storage ss;
+	socklen_t               sslen;
+	char                    host[256];
+	const char             *colon;
+	char                   *end;
+	long                    port;
 
 	colon = strrchr(listen, ':');
 	if (colon == NULL || (size_t)(colon - listen) >= sizeof host) {
@@ -80,31 +139,30 @@ http_new(struct event_base *base, const char *listen)
 		host[strlen(host) - 1] = '\0';
 	}
 	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 0 || port > 65535) {
+	if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
 		log_warnx("http: bad port in '%s'", listen);
 		return NULL;
 	}
-	if (!is_loopback(host)) {
+	if (loopback_addr(host, port, &ss, &sslen) == -1) {
 		log_warnx("http: refusing to listen on non-loopback '%s'",
 			  host);
 		return NULL;
 	}
 	h = xcalloc(1, sizeof *h);
-	if ((h->ev = evhttp_new(base)) == NULL)
-		fatalx("evhttp_new");
-	evhttp_set_allowed_methods(h->ev, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_timeout(h->ev, HTTP_TIMEOUT_S);
-	evhttp_set_max_headers_size(h->ev, HTTP_MAX_HEADERS);
-	evhttp_set_max_body_size(h->ev, 0);
-	if (evhttp_bind_socket(h->ev, host, (unsigned short)port) != 0) {
+	h->base = base;
+	TAILQ_INIT(&h->conns);
+	h->lev = evconnlistener_new_bind(
+	    base, on_accept, h,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE,
+	    HTTP_BACKLOG, (struct sockaddr *)&ss, (int)sslen);
+	if (h->lev == NULL) {
 		log_warn("http: cannot listen on %s", listen);
-		evhttp_free(h->ev);
 		free(h);
 		return NULL;
 	}
-	evhttp_set_cb(h->ev, "/metrics", on_metrics, h);
-	evhttp_set_cb(h->ev, "/healthz", on_healthz, h);
-	evhttp_set_gencb(h->ev, on_other, h);
+	if ((h->resume = evtimer_new(base, on_resume, h)) == NULL)
+		fatalx("http: out of memory");
+	evconnlistener_set_error_cb(h->lev, on_accept_error);
 	log_info("http: listening on %s", listen);
 	return h;
 }
@@ -116,9 +174,14 @@ http_free(struct http *h)
 
 	if (h == NULL)
 		return;
-	evhttp_free(h->ev);
-	for (i = 0; i < h->npages; i++)
+	while (!TAILQ_EMPTY(&h->conns))
+		conn_free(TAILQ_FIRST(&h->conns));
+	evconnlistener_free(h->lev);
+	event_free(h->resume);
+	for (i = 0; i < h->npages; i++) {
+		free(h->pages[i].path);
 		free(h->pages[i].content_type);
+	}
 	free(h);
 }
 
@@ -147,11 +210,10 @@ http_add_page(struct http *h, const char *path, const char *ctype,
 	if (h->npages == HTTP_MAX_PAGES)
 		fatalx("http: too many pages");
 	p = &h->pages[h->npages++];
-	p->h = h;
+	p->path = xstrdup(path);
 	p->content_type = xstrdup(ctype);
 	p->fn = fn;
 	p->arg = arg;
-	evhttp_set_cb(h->ev, path, on_page, p);
 }
 
 void
@@ -167,59 +229,218 @@ http_metric(struct evbuffer *b, const char *name, const char *type,
 }
 
 static void
-reply(struct evhttp_request *req, int code, const char *reason,
-      const char *ctype, struct evbuffer *body)
+conn_free(struct http_conn *c)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", ctype);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Cache-Control", "no-store");
-	evhttp_send_reply(req, code, reason, body);
+	TAILQ_REMOVE(&c->h->conns, c, entry);
+	c->h->nconns--;
+	event_free(c->deadline);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* The oldest connection that has sent nothing, not even bytes the loop
+ * has yet to read (a burst of accepts comes before their reads): a flood
+ * of idle clients then closes its own, not a client that spoke. */
+static struct http_conn *
+pick_victim(struct http *h)
+{
+	struct http_conn *c;
+	char              b;
+
+	TAILQ_FOREACH(c, &h->conns, entry)
+	{
+		if (c->answered ||
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			continue;
+		if (recv(bufferevent_getfd(c->bev), &b, 1,
+			 MSG_PEEK | MSG_DONTWAIT) <= 0)
+			return c;
+	}
+	return TAILQ_FIRST(&h->conns);
 }
 
 static void
-on_metrics(struct evhttp_request *req, void *arg)
+on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+	  int salen, void *arg)
 {
-	struct http     *h = arg;
+	struct http      *h = arg;
+	struct http_conn *c;
+	struct timeval    tv = {HTTP_DEADLINE_S, 0};
+
+	if (h->nconns >= HTTP_CONNS_MAX) {
+		h->evicted++;
+		log_debug("http: %d connections open, closing an idle one",
+			  HTTP_CONNS_MAX);
+		conn_free(pick_victim(h));
+	}
+	c = xcalloc(1, sizeof *c);
+	c->h = h;
+	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = evtimer_new(h->base, on_deadline, c);
+	if (c->bev == NULL || c->deadline == NULL)
+		fatalx("http: out of memory for a connection");
+	TAILQ_INSERT_TAIL(&h->conns, c, entry);
+	h->nconns++;
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_enable(c->bev, EV_READ);
+	evtimer_add(c->deadline, &tv);
+}
+
+/* Out of fds (or memory): libevent would retry the ready listener in a
+ * tight loop, so pause it. */
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct http   *h = arg;
+	struct timeval tv = {HTTP_ACCEPT_PAUSE_MS / 1000,
+			     (HTTP_ACCEPT_PAUSE_MS % 1000) * 1000};
+
+	log_warn("http: accept (pausing %d ms)", HTTP_ACCEPT_PAUSE_MS);
+	evconnlistener_disable(lev);
+	evtimer_add(h->resume, &tv);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+
+	evconnlistener_enable(h->lev);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	log_debug("http: no %s within %d s, closing",
+		  c->answered ? "reader for the answer" : "request",
+		  HTTP_DEADLINE_S);
+	conn_free(c);
+}
+
+/* Request line and headers are in; the body (if any) is ignored. */
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct http_conn   *c = arg;
+	struct evbuffer    *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end;
+	char               *line, *method, *target, *version, *sp;
+	size_t              n;
+
+	if (c->answered)
+		return;
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos < 0)
+		end = evbuffer_search(in, "\n\n", 2, NULL);
+	if (end.pos < 0) {
+		if (evbuffer_get_length(in) > HTTP_REQUEST_MAX)
+			respond(c, 431, "Request Header Fields Too Large",
+				"text/plain", NULL, 0);
+		return;
+	}
+	if ((size_t)end.pos > HTTP_REQUEST_MAX) {
+		respond(c, 431, "Request Header Fields Too Large", "text/plain",
+			NULL, 0);
+		return;
+	}
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+	if (line == NULL || memchr(line, '\0', n) != NULL) {
+		free(line);
+		respond(c, 400, "Bad Request", "text/plain", NULL, 0);
+		return;
+	}
+	method = line;
+	target = (sp = strchr(method, ' ')) != NULL ? sp + 1 : NULL;
+	if (sp != NULL)
+		*sp = '\0';
+	version = target != NULL && (sp = strchr(target, ' ')) != NULL ? sp + 1
+								       : NULL;
+	if (version != NULL)
+		*sp = '\0';
+	if (target == NULL || version == NULL ||
+	    strncmp(version, "HTTP/1.", 7) != 0)
+		respond(c, 400, "Bad Request", "text/plain", NULL, 0);
+	else
+		route(c, method, target);
+	free(line);
+}
+
+static void
+route(struct http_conn *c, const char *method, const char *target)
+{
+	struct http     *h = c->h;
 	struct evbuffer *b = evbuffer_new();
-	int              i;
+	int              head = strcmp(method, "HEAD") == 0, i, ok;
+	size_t           plen = strcspn(target, "?#");
 
-	for (i = 0; i < h->ncoll; i++)
-		h->coll[i](b, h->coll_arg[i]);
-	reply(req, 200, "OK", "text/plain; version=0.0.4", b);
-	evbuffer_free(b);
-}
+	if (b == NULL)
+		fatalx("http: out of memory");
+	if (!head && strcmp(method, "GET") != 0) {
+		respond(c, 405, "Method Not Allowed", "text/plain", NULL, 0);
+		goto done;
+	}
+	if (plen == 8 && strncmp(target, "/metrics", 8) == 0) {
+		for (i = 0; i < h->ncoll; i++)
+			h->coll[i](b, h->coll_arg[i]);
+		respond(c, 200, "OK", "text/plain; version=0.0.4", b, head);
+		goto done;
+	}
+	if (plen == 8 && strncmp(target, "/healthz", 8) == 0) {
+		ok = h->health ? h->health(h->health_arg) : 1;
+		evbuffer_add_printf(b, "%s\n",
+				    ok ? "ok" : "component link down");
+		respond(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable",
+			"text/plain", b, head);
+		goto done;
+	}
+	for (i = 0; i < h->npages; i++) {
+		struct http_page *p = &h->pages[i];
 
-static void
-on_healthz(struct evhttp_request *req, void *arg)
-{
-	struct http     *h = arg;
-	struct evbuffer *b = evbuffer_new();
-	int              ok = h->health ? h->health(h->health_arg) : 1;
-
-	evbuffer_add_printf(b, "%s\n", ok ? "ok" : "component link down");
-	reply(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable",
-	      "text/plain", b);
-	evbuffer_free(b);
-}
-
-static void
-on_page(struct evhttp_request *req, void *arg)
-{
-	struct http_page *p = arg;
-	struct evbuffer  *b = evbuffer_new();
-	int               code = p->fn(b, p->arg);
-
-	reply(req, code, code == 200 ? "OK" : "Error", p->content_type, b);
-	evbuffer_free(b);
-}
-
-static void
-on_other(struct evhttp_request *req, void *arg)
-{
-	struct evbuffer *b = evbuffer_new();
-
+		if (strlen(p->path) != plen ||
+		    strncmp(p->path, target, plen) != 0)
+			continue;
+		ok = p->fn(b, p->arg);
+		respond(c, ok, ok == 200 ? "OK" : "Error", p->content_type, b,
+			head);
+		goto done;
+	}
 	evbuffer_add_printf(b, "not found\n");
-	reply(req, 404, "Not Found", "text/plain", b);
+	respond(c, 404, "Not Found", "text/plain", b, head);
+done:
 	evbuffer_free(b);
+}
+
+/* One answer, then the connection closes once it is written. */
+static void
+respond(struct http_conn *c, int code, const char *reason, const char *ctype,
+	struct evbuffer *body, int head)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t           len = body != NULL ? evbuffer_get_length(body) : 0;
+
+	c->answered = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_add_printf(out,
+			    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+			    "Connection: close\r\n\r\n",
+			    code, reason, ctype, len);
+	if (body != NULL && !head)
+		evbuffer_add_buffer(out, body);
+	bufferevent_setcb(c->bev, NULL, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	conn_free(arg); /* everything written */
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	conn_free(arg); /* EOF or error: nothing more to say */
 }

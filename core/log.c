@@ -22,14 +22,51 @@ static int log_fg = 1;
 
 static void log_vwrite(int, const char *, const char *, va_list);
 
+static const struct {
+	const char *name;
+	int         fac;
+} facilities[] = {
+    {"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+    {"local7", LOG_LOCAL7},
+};
+
+/* openlog() keeps the pointer: the ident must outlive the process. */
+static char log_ident[64] = "floodgated";
+
 void
 log_init(int foreground, int verbose, const char *ident)
 {
 	log_fg = foreground;
 	log_verbose = verbose;
+	snprintf(log_ident, sizeof log_ident, "%s", ident);
 	if (!log_fg)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+int
+log_facility_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof facilities / sizeof facilities[0]; i++)
+		if (strcmp(facilities[i].name, name) == 0)
+			return facilities[i].fac;
+	return -1;
+}
+
+void
+log_syslog(const char *ident, const char *facility)
+{
+	int fac = facility != NULL ? log_facility_parse(facility) : -1;
+
+	if (ident != NULL)
+		snprintf(log_ident, sizeof log_ident, "%s", ident);
+	closelog();
+	openlog(log_ident, LOG_PID | LOG_NDELAY, fac < 0 ? LOG_DAEMON : fac);
+	log_fg = 0;
 }
 
 void

@@ -18,6 +18,11 @@ extern int log_verbose; /* 0 = info, 1 = debug, 2 = trace */
 
 void log_init(int foreground, int verbose, const char *ident);
 void log_setverbose(int);
+/* From now on log to syslog as ident (NULL: keep) and facility (a name,
+ * NULL: daemon). */
+void log_syslog(const char *ident, const char *facility);
+/* LOG_DAEMON, LOG_LOCAL0... for "daemon", "local0"...; -1 if unknown. */
+int  log_facility_parse(const char *);
 void log_warn(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 void log_warnx(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 void log_info(const char *, ...) __attribute__((__format__(printf, 1, 2)));

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "autoconf.h"
 #include "../component/comp.h"
 #include "../admin/control.h"
+#include "../admin/verbs.h"
 #include "../policy/policy.h"
 #include "../policy/upstream.h"
 #include "../storage/store.h"
@@ -30,6 +32,7 @@
 #include "../core/http.h"
 #include "../core/log.h"
 #include "../core/xmalloc.h"
+#include "proc.h"
 
 #define TICK_MS 1000          /* policy housekeeping period, ms */
 #define PRUNE_BATCH 500       /* old rows per table deleted per tick, rows */
@@ -42,7 +45,7 @@ struct daemon {
 	struct policy     *pol;
 	struct comp       *comp;
 	struct http       *http;
-	struct ctlsock    *ctl; /* floodgatectl; NULL if it could not start */
+	struct ctlsock    *ctl; /* floodgatectl; NULL after a failed reload */
 	struct event      *ev_flush;
 	struct event      *ev_tick;
 	struct event      *ev_sig[4];
@@ -51,14 +54,21 @@ struct daemon {
 
 #define FLUSH_SLOW_US 20000 /* a flush this long is worth a warning, us */
 
-static void __attribute__((__noreturn__)) usage(void)
+static void __attribute__((__noreturn__)) usage(FILE *fp, int rc)
 {
-	fprintf(stderr, "usage: floodgated -c FILE [-d] [-n] [-v]\n"
-			"  -c FILE  configuration file\n"
-			"  -d       stay in the foreground, log to stderr\n"
-			"  -n       check the configuration and exit\n"
-			"  -v       more verbose (repeat for debug)\n");
-	exit(2);
+	fprintf(fp, "usage: floodgated -c FILE [-d] [-n] [-v] [-u USER]\n"
+		    "       floodgated -V | -h\n"
+		    "  -c FILE  configuration file\n"
+		    "  -d       stay in the foreground, log to stderr\n"
+		    "  -n       check the configuration, paths and "
+		    "permissions, and exit\n"
+		    "  -u USER  run as USER once sockets and store are open "
+		    "(as [daemon] user)\n"
+		    "  -v       more verbose (repeat for "
+		    "debug)\n"
+		    "  -V, --version  print the version and exit\n"
+		    "  -h, --help     this help\n");
+	exit(rc);
 }
 
 static void
@@ -118,6 +128,26 @@ healthy(void *arg)
 	return comp_up(d->comp) && store_health(d->store, NULL) == 0;
 }
 
+/* The "listed" counts of floodgatectl stats, as gauges per verdict. */
+static void
+listed_metrics(struct evbuffer *b, struct daemon *d)
+{
+	struct adm_env  env = {d->pol, d->store, d->cfg, NULL, NULL};
+	struct adm_stat st[ADM_STATS_MAX];
+	size_t          i, n = adm_stats(&env, st, ADM_STATS_MAX);
+	const char     *help = "Subjects under a verdict";
+	char            label[64];
+
+	for (i = 0; i < n; i++) {
+		if (strncmp(st[i].name, "listed_", 7) != 0)
+			continue;
+		snprintf(label, sizeof label, "verdict=\"%s\"", st[i].name + 7);
+		http_metric(b, "floodgate_listed", "gauge", help, label,
+			    (double)st[i].value);
+		help = NULL;
+	}
+}
+
 static void
 core_metrics(struct evbuffer *b, void *arg)
 {
@@ -168,6 +198,23 @@ core_metrics(struct evbuffer *b, void *arg)
 		    NULL, store_health(d->store, NULL) == 0 ? 1 : 0);
 	http_metric(b, "floodgate_store_slow_flushes_total", "counter",
 		    "Flushes slower than 20 ms", NULL, (double)d->flush_slow);
+	http_metric(b, "floodgate_build_info", "gauge",
+		    "The running floodgated", "version=\"" PACKAGE_VERSION "\"",
+		    1);
+	listed_metrics(b, d);
+}
+
+/* The pages need the component: wired once it exists. */
+static void
+wire_http(struct daemon *d)
+{
+	if (d->http == NULL)
+		return;
+	http_set_health(d->http, healthy, d);
+	http_add_collector(d->http, comp_metrics, d->comp);
+	http_add_collector(d->http, core_metrics, d);
+	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
+		      comp_blocklist_txt, d->comp);
 }
 
 static int
@@ -177,13 +224,11 @@ start_http(struct daemon *d)
 		return 0;
 	if ((d->http = http_new(d->base, d->cfg->http_listen)) == NULL)
 		return -1;
-	http_set_health(d->http, healthy, d);
-	http_add_collector(d->http, comp_metrics, d->comp);
-	http_add_collector(d->http, core_metrics, d);
-	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
-		      comp_blocklist_txt, d->comp);
+	wire_http(d);
 	return 0;
 }
+
+static void on_ctl(const char *, char *, struct evbuffer *, void *);
 
 static int
 reload(struct daemon *d)
@@ -229,7 +274,11 @@ reload(struct daemon *d)
 			log_warnx("reload: http listener not started");
 	}
 	adm_ctl_socket(d->cfg, sock, sizeof sock);
-	if (d->ctl != NULL && ctlsock_rebind(d->ctl, sock) == -1)
+	if (d->ctl == NULL) {
+		if ((d->ctl = ctlsock_new(d->base, sock, d->cfg->ctl_group,
+					  on_ctl, d)) == NULL)
+			log_warnx("reload: still no control socket");
+	} else if (ctlsock_rebind(d->ctl, sock, d->cfg->ctl_group) == -1)
 		log_warnx("reload: control socket stays on %s",
 			  ctlsock_path(d->ctl));
 	log_info("reload done");
@@ -264,12 +313,15 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	switch (sig) {
 	case SIGHUP:
+		proc_notify("RELOADING=1");
 		reload(d);
+		proc_notify("READY=1");
 		break;
 	case SIGTERM:
 	case SIGINT:
 		log_info("%s: shutting down",
 			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		proc_notify("STOPPING=1");
 		comp_stop(d->comp);
 		event_base_loopexit(d->base, &tv);
 		break;
@@ -288,17 +340,68 @@ hold_std_fds(void)
 		close(fd);
 }
 
+/* Everything that can fail at start-up, before we detach; -1 (logged). */
+/*
+ * Everything that can fail at start-up, before we detach; -1 (logged).
+ * Sockets and the pidfile may need root; the store is opened after the
+ * user switch so that its files belong to that user.
+ */
+static int
+open_all(struct daemon *d, const char *user)
+{
+	char sock[PATH_MAX];
+
+	if ((d->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	d->ctl = ctlsock_new(d->base, adm_ctl_socket(d->cfg, sock, sizeof sock),
+			     d->cfg->ctl_group, on_ctl, d);
+	if (d->ctl == NULL)
+		return -1;
+	if (d->cfg->http_listen != NULL &&
+	    (d->http = http_new(d->base, d->cfg->http_listen)) == NULL)
+		return -1;
+	if (proc_pidfile_write(d->cfg->pidfile) == -1 ||
+	    proc_switch_user(user, ctlsock_path(d->ctl)) == -1)
+		return -1;
+	if ((d->store = store_open(d->cfg->store_path)) == NULL)
+		return -1;
+	if ((d->pol = pol_new(d->cfg, d->store)) == NULL)
+		return -1;
+	d->comp = comp_new(d->base, d->cfg, d->pol, d->store);
+	pol_upstream_load_files(d->pol, d->cfg);
+	wire_http(d);
+	return 0;
+}
+
+static void
+close_all(struct daemon *d)
+{
+	http_free(d->http);
+	ctlsock_free(d->ctl);
+	comp_free(d->comp);
+	pol_free(d->pol);
+	store_close(d->store); /* flushes what is still queued */
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	struct daemon    d;
-	const char      *path = NULL;
-	int              ch, fg = 0, check = 0, verbose = 0, i;
+	const char      *path = NULL, *user = NULL;
+	int              ch, fg = 0, check = 0, verbose = 0, i, rc = 0;
 	struct sigaction sa;
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	char             sock[PATH_MAX];
 
-	while ((ch = getopt(argc, argv, "c:dnv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dnu:vVh", longopts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -309,54 +412,56 @@ main(int argc, char **argv)
 		case 'n':
 			check = 1;
 			break;
+		case 'u':
+			user = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
+		case 'V':
+			printf("floodgated %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
 	if (path == NULL || optind != argc)
-		usage();
-	log_init(fg || check, verbose, "floodgated");
+		usage(stderr, 2);
+	/* start-up errors go to the caller's stderr, syslog comes later */
+	log_init(1, verbose, "floodgated");
 	log_libevent();
 	memset(&d, 0, sizeof d);
 	if ((d.cfg = config_load(path)) == NULL) {
 		log_warnx("%s: configuration not valid", path);
 		return 1;
 	}
+	if (user == NULL)
+		user = d.cfg->user;
 	if (check) {
-		fprintf(stderr, "%s: configuration OK\n", path);
+		adm_ctl_socket(d.cfg, sock, sizeof sock);
+		rc = proc_check(d.cfg, sock, user) == -1 ? 1 : 0;
+		fprintf(stderr, "%s: configuration %s\n", path,
+			rc ? "not usable" : "OK");
 		config_free(d.cfg);
-		return 0;
+		return rc;
 	}
 	hold_std_fds();
-	if (!fg && daemon(0, 0) == -1)
-		fatal("daemon");
+	if (!fg)
+		proc_detach_begin();
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL); /* a dead peer: EPIPE, not death */
 	srandom((unsigned)(clock_mono_ns() ^ (uint64_t)getpid()));
 
-	if ((d.store = store_open(d.cfg->store_path)) == NULL) {
+	if (open_all(&d, user) == -1) {
+		log_warnx("floodgated not started");
+		close_all(&d);
 		config_free(d.cfg);
 		return 1;
 	}
-	if ((d.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	if ((d.pol = pol_new(d.cfg, d.store)) == NULL) {
-		store_close(d.store);
-		event_base_free(d.base);
-		config_free(d.cfg);
-		return 1;
-	}
-	d.comp = comp_new(d.base, d.cfg, d.pol, d.store);
-	pol_upstream_load_files(d.pol, d.cfg);
-	if (start_http(&d) == -1)
-		return 1;
-	d.ctl = ctlsock_new(d.base, adm_ctl_socket(d.cfg, sock, sizeof sock),
-			    on_ctl, &d);
 	for (i = 0; i < 3; i++) {
 		d.ev_sig[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
 		evsignal_add(d.ev_sig[i], NULL);
@@ -365,10 +470,15 @@ main(int argc, char **argv)
 	d.ev_tick = evtimer_new(d.base, on_tick, &d);
 	arm(d.ev_flush, d.cfg->store_flush_ms);
 	arm(d.ev_tick, TICK_MS);
+	if (!fg) {
+		log_syslog(d.cfg->log_ident, d.cfg->log_facility);
+		proc_detach_done();
+	}
 	log_info("floodgated %s starting: component %s via %s:%d, store %s",
 		 PACKAGE_VERSION, d.cfg->comp_jid, d.cfg->comp_server,
 		 d.cfg->comp_port, d.cfg->store_path);
 	comp_start(d.comp);
+	proc_notify("READY=1");
 
 	event_base_dispatch(d.base);
 
@@ -376,12 +486,8 @@ main(int argc, char **argv)
 		event_free(d.ev_sig[i]);
 	event_free(d.ev_flush);
 	event_free(d.ev_tick);
-	http_free(d.http);
-	ctlsock_free(d.ctl);
-	comp_free(d.comp);
-	pol_free(d.pol);
-	store_close(d.store); /* flushes what is still queued */
-	event_base_free(d.base);
+	close_all(&d);
+	proc_pidfile_remove(d.cfg->pidfile);
 	config_free(d.cfg);
 	log_info("stopped");
 	return 0;

@@ -1,6 +1,8 @@
 /*
  * Unit tests: configuration parsing, including hostile and broken input.
  */
+#include <sys/stat.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +104,7 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
-    {GOOD "[nonsense]\nx = 1\n", ":18: unknown section [nonsense]"},
+    {GOOD "[nonsense]\nx = 1\n", ":17: unknown section [nonsense]"},
     {GOOD "[component]\nfoo = 1\n", ":18: unknown key 'foo' in [component]"},
     {GOOD "[limits]\naccount.subscribe = ten/min\n", ":18: account.subscribe"},
     {GOOD "[limits]\naccount.subscribe = 10/fortnight\n", "unit must be"},
@@ -118,6 +120,12 @@ static const struct bad_case bad[] = {
     {"[component]\njid = a@b\nsecret = x\nserves = b\n[store]\npath=/x\n",
      "jid must be a bare domain"},
     {"[component]\njid = fg.example\n", "secret is required"},
+    {GOOD "[empty]\n", ":17: unknown section [empty]"},
+    {GOOD "[log]\nfacility = kern\n", "[log] facility 'kern'"},
+    {GOOD "[component]\nsecret = other\n",
+     ":18: secret: already set on line 3"},
+    {GOOD "[store]\nflush-rows = 99999999999999999999999\n", "flush-rows: '9"},
+    {GOOD "[policy]\nblock-at = 1e999\n", "not a non-negative number"},
     {GOOD "[admins]\njids = notajid\n", "not a bare JID"},
     {GOOD "[admins]\njids = jos\xe9@example.org\n",
      ":18: jids: not valid UTF-8 text (byte 0xe9 at 3)"},
@@ -187,6 +195,92 @@ START_TEST(durations)
 }
 END_TEST
 
+/* Not a regular file: /dev/zero never ends, a FIFO blocks the open. */
+START_TEST(not_regular)
+{
+	char fifo[64];
+
+	ck_assert_ptr_null(config_load("/dev/zero"));
+	snprintf(fifo, sizeof fifo, "/tmp/fgcfgfifo%ld", (long)getpid());
+	unlink(fifo);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_ptr_null(
+	    config_load(fifo)); /* the test times out on a hang */
+	unlink(fifo);
+}
+END_TEST
+
+/* A valid file followed by text that must make it invalid. */
+static char *
+good_plus(const char *line, size_t times, size_t *len)
+{
+	size_t n = strlen(GOOD), l = strlen(line), i;
+	char  *t = malloc(n + l * times + 1);
+
+	memcpy(t, GOOD, n);
+	for (i = 0; i < times; i++)
+		memcpy(t + n + i * l, line, l);
+	t[n + l * times] = '\0';
+	*len = n + l * times;
+	return t;
+}
+
+START_TEST(many_empty_sections)
+{
+	struct fg_config *c;
+	char             *text, *more;
+	size_t            len, i, lines = 0;
+	const char       *err;
+
+	/* 100,000 headers of unknown sections, none with a key */
+	text = good_plus("", 0, &len);
+	more = malloc(len + 100000 * 16);
+	memcpy(more, text, len);
+	for (i = 0; i < 100000; i++)
+		len += (size_t)sprintf(more + len, "[s%zu]\n", i);
+	err = load_errors(more, &c);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, ":17: unknown section [s0]"));
+	for (; *err != '\0'; err++)
+		lines += *err == '\n';
+	ck_assert_msg(lines < 30, "%zu error lines for one bad file", lines);
+	free(text);
+	free(more);
+}
+END_TEST
+
+START_TEST(too_big)
+{
+	struct fg_config *c;
+	size_t            len;
+	char *text = good_plus("; a comment of 32 bytes ......\n", 40000, &len);
+	const char *err = load_errors(text, &c);
+
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, "larger than"));
+	free(text);
+}
+END_TEST
+
+START_TEST(nul_byte)
+{
+	static const char text[] = GOOD "[admins]\njids = a@b\0c@d\n";
+	struct fg_config *c;
+	FILE             *fp;
+	int               fd;
+
+	strcpy(path, "/tmp/fgcfgXXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	fwrite(text, 1, sizeof text - 1, fp);
+	fclose(fp);
+	c = config_load(path);
+	unlink(path);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -202,6 +296,10 @@ main(void)
 	tcase_add_test(tc, secret_not_in_errors);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, durations);
+	tcase_add_test(tc, not_regular);
+	tcase_add_test(tc, many_empty_sections);
+	tcase_add_test(tc, too_big);
+	tcase_add_test(tc, nul_byte);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

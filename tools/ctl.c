@@ -8,10 +8,12 @@
  * 3 daemon unreachable.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "../core/config.h"
 #include "fgpaths.h"
 #include "../admin/control.h"
+#include "../core/xmalloc.h"
 #include "../policy/upstream.h"
 #include "ctl.h"
 #include "logtools.h"
@@ -28,6 +31,7 @@
 #define CTL_WAIT_S 30                     /* for the daemon's answer, seconds */
 #define CTL_ANSWER_MAX (64 * 1024 * 1024) /* bytes of an answer we read */
 #define CTL_DOMAIN_MAX 256 /* bytes of a list domain: 253 + dot + NUL */
+#define CTL_CONFIG_MAX (1024 * 1024) /* bytes of the ini we look through */
 #define DEFAULT_CONFIG FG_CONFIG_FILE
 #define DEFAULT_SOCKET FG_RUN_DIR "/" ADM_CTL_SOCKNAME
 
@@ -82,11 +86,83 @@ field(struct adm_buf *b, const char *key, const char *val)
 	return 0;
 }
 
+/* Trim blanks (and an inline "; comment") in place. */
+static char *
+trim(char *s)
+{
+	char *e, *c;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if ((c = strstr(s, " ;")) != NULL || (c = strstr(s, "\t;")) != NULL)
+		*c = '\0';
+	e = s + strlen(s);
+	while (e > s && strchr(" \t\r\n", e[-1]) != NULL)
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * Only [control] socket and [store] path, read leniently: during an
+ * incident a typo elsewhere in the file must not keep the operator from
+ * unblocking. The daemon itself is strict. -1 (said) when unreadable.
+ */
+static int
+read_socket_keys(const char *cfgpath, struct fg_config *cfg)
+{
+	char        sect[64] = "", *line = NULL, *p, *eq, *k;
+	size_t      cap = 0, total = 0;
+	ssize_t     n;
+	struct stat st;
+	FILE       *fp = NULL;
+	int         fd;
+
+	if ((fd = open(cfgpath, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (fp = fdopen(fd, "r")) == NULL) {
+		fprintf(stderr,
+			"floodgatectl: %s: %s; name the socket with -s PATH\n",
+			cfgpath,
+			fd != -1 && errno == 0 ? "not a regular file"
+					       : strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((n = getline(&line, &cap, fp)) != -1 &&
+	       (total += (size_t)n) <= CTL_CONFIG_MAX) {
+		p = trim(line);
+		if (*p == '[' && (eq = strchr(p, ']')) != NULL) {
+			snprintf(sect, sizeof sect, "%.*s", (int)(eq - p - 1),
+				 p + 1);
+			continue;
+		}
+		if (*p == ';' || *p == '#' || (eq = strchr(p, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		k = trim(p);
+		p = trim(eq + 1);
+		if (*p == '\0')
+			continue;
+		if (!strcmp(sect, "control") && !strcmp(k, "socket")) {
+			free(cfg->ctl_socket);
+			cfg->ctl_socket = xstrdup(p);
+		} else if (!strcmp(sect, "store") && !strcmp(k, "path")) {
+			free(cfg->store_path);
+			cfg->store_path = xstrdup(p);
+		}
+	}
+	free(line);
+	fclose(fp);
+	return 0;
+}
+
 static int
 find_socket(const char *cfgpath, const char *sock, char *buf, size_t bufsz)
 {
-	struct fg_config *cfg;
-	const char       *env;
+	struct fg_config cfg;
+	const char      *env;
+	int              rc;
 
 	if (sock != NULL) {
 		snprintf(buf, bufsz, "%s", sock);
@@ -102,14 +178,13 @@ find_socket(const char *cfgpath, const char *sock, char *buf, size_t bufsz)
 		snprintf(buf, bufsz, "%s", DEFAULT_SOCKET);
 		return 0;
 	}
-	if ((cfg = config_load(cfgpath)) == NULL) {
-		fprintf(stderr, "floodgatectl: %s: configuration not valid\n",
-			cfgpath);
-		return -1;
-	}
-	adm_ctl_socket(cfg, buf, bufsz);
-	config_free(cfg);
-	return 0;
+	memset(&cfg, 0, sizeof cfg);
+	errno = 0;
+	if ((rc = read_socket_keys(cfgpath, &cfg)) == 0)
+		adm_ctl_socket(&cfg, buf, bufsz);
+	free(cfg.ctl_socket);
+	free(cfg.store_path);
+	return rc;
 }
 
 /* Send the request, read the whole answer; -1 when unreachable. */
@@ -151,7 +226,10 @@ talk(const char *path, const struct adm_buf *req, struct adm_buf *ans)
 	close(fd);
 	return 0;
 fail:
-	fprintf(stderr, "floodgatectl: daemon unreachable at %s: %s\n", path,
+	fprintf(stderr,
+		"floodgatectl: daemon unreachable at %s: %s (another socket: "
+		"-s PATH)\n",
+		path,
 		ans->len == 0 && errno == 0 ? "no answer" : strerror(errno));
 	if (fd != -1)
 		close(fd);
@@ -283,8 +361,10 @@ ctl_online(int argc, char **argv)
 			goto done;
 	}
 	adm_buf_printf(&req, "\n");
-	if (find_socket(cfgpath, sock, path, sizeof path) == -1)
+	if (find_socket(cfgpath, sock, path, sizeof path) == -1) {
+		rc = CTL_EXIT_UNREACHABLE;
 		goto done;
+	}
 	errno = 0;
 	if (talk(path, &req, &ans) == -1)
 		rc = CTL_EXIT_UNREACHABLE;
@@ -469,7 +549,7 @@ ctl_import(int argc, char **argv)
 	if (optind >= argc)
 		return import_usage(stderr);
 	if (find_socket(cfgpath, sock, path, sizeof path) == -1)
-		return CTL_EXIT_USAGE;
+		return CTL_EXIT_UNREACHABLE;
 	for (i = optind; i < argc; i++) {
 		if ((r = import_file(path, argv[i], &sum)) == -1)
 			return CTL_EXIT_UNREACHABLE;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """floodgatectl against the running floodgated (real Prosody).
 
-- the control socket exists with mode 0600;
+- the control socket exists with mode 0660;
 - every online subcommand (inspect, list, block, unblock, quarantine,
   allowlist, stats, reload) in text and --json, with the exit codes:
   0 ok, 1 refused / not found, 2 usage or bad input;
@@ -73,14 +73,16 @@ def main():
             fg.start()
 
             st = os.stat(sock)
-            check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600,
-                  "control socket %s has mode 0600 (%o)" % (sock, stat.S_IMODE(st.st_mode)))
+            check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660,
+                  "control socket %s has mode 0660 (%o)" % (sock, stat.S_IMODE(st.st_mode)))
 
             # stats and an empty list
             r = ctl("stats", expect=0)
             check("gates" in r.stdout, "stats prints the gate counter")
             j = ctl.json("stats")
             check(j["ok"] and "listed_block" in j["stats"], "stats --json has listed_block")
+            check(re.search(r"^version\s+\S+", r.stdout, re.M) and j.get("version"),
+                  "stats names the daemon's version (%s)" % j.get("version"))
             j = ctl.json("list")
             check(j["count"] == 0, "nothing listed at start")
 

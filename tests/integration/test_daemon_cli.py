@@ -3,6 +3,8 @@
 Prosody.
 
 - `-n` exits 0 on a good file and 1 on a bad one, naming file:line;
+- `-n` refuses /dev/zero and a FIFO at once, and 100,000 unknown empty
+  sections with a bounded number of error lines;
   no -c or a stray argument is a usage error (2);
 - SIGHUP with changed limits reloads without dropping the link (no
   reconnect, /healthz stays 200, the new limit applies);
@@ -48,6 +50,20 @@ def main():
             line = sum(1 for _ in open(bad))
             check(("%s:%d:" % (bad, line)) in err,
                   "the error names file:line: %r" % err.strip().splitlines()[0])
+            for special in ("/dev/zero", os.path.join(wd, "fifo.ini")):
+                if special != "/dev/zero":
+                    os.mkfifo(special)
+                rc, err = run_n(special)
+                check(rc == 1 and "not a regular file" in err,
+                      "-n -c %s exits 1 at once (%d)" % (special, rc))
+            many = os.path.join(wd, "many.ini")
+            with open(fg.config) as f, open(many, "w") as g:
+                g.write(f.read() + "".join("[s%d]\n" % i for i in range(100000)))
+            rc, err = run_n(many)
+            check(rc == 1 and "unknown section [s0]" in err,
+                  "100,000 unknown empty sections: exit 1 (%d)" % rc)
+            check(len(err.splitlines()) < 30,
+                  "with %d lines of errors" % len(err.splitlines()))
             p = subprocess.run([daemon.binary()], capture_output=True, timeout=10)
             check(p.returncode == 2, "no -c is a usage error, exit 2 (got %d)" % p.returncode)
             p = subprocess.run([daemon.binary(), "-c", fg.config, "extra"],
