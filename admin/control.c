@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the control protocol, daemon side: parse one request line,
  * run it through the admin verbs (the same validation and audit as the

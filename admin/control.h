@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the control protocol between floodgatectl and floodgated
  * (doc/admin.md): one request per connection, one line of TAB-separated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - admin verbs: validate the text an admin typed, refuse what
  * would hurt more than help (blocking our own server domain, a whole

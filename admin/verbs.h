@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - what admins do, shared by the ad-hoc commands
  * (component/adhoc*.c) and floodgatectl's control socket

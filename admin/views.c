@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - what admins see: inspect (state, signals, audit, pubsub
  * listing) and list (current quarantines and blocks), shared by ad-hoc

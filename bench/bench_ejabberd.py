@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """ejabberd with mod_floodgate: message throughput between two contacts.
 
     top_builddir=BUILD /usr/bin/python3 bench/bench_ejabberd.py

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - benchmark: gate decisions per second on one core with 1M
  * distinct accounts, and memory per tracked key at the cap.

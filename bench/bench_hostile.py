@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgated's component link under hostile stanzas, and its capacity.
 
     /usr/bin/python3 bench/bench_hostile.py [--build LABEL=BUILDDIR ...]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Prosody with mod_floodgate: gate latency and message throughput.
 
     top_builddir=BUILD /usr/bin/python3 bench/bench_prosody.py [--gates N]

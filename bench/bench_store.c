@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - benchmark: verdict + audit rows written through the store's
  * write-behind queue (store_queue_* then store_flush every batch events)

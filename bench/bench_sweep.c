@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_sweep: throughput of `floodgatectl sweep` on a generated 1 GB
  * ejabberd log, against the I/O ceiling (read() + memchr line count of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - what every benchmark prints the same way: the command, the
  * machine, the load around the runs, and medians.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - XEP-0050 ad-hoc commands on the component JID: sessions,
  * routing, disco of the command list, and XEP-0004 form helpers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the multi-stage ad-hoc commands: list (pages with
  * prev/next) and registered-since (the cut-off method operators use in

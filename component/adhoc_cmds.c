@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the ad-hoc commands that act on one subject (unblock,
  * block, quarantine, allowlist, block-domain, unblock-domain), inspect

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - XEP-0050 ad-hoc commands, shared by adhoc.c (sessions,
  * routing, forms) and adhoc_cmds.c / adhoc_bulk.c (the commands).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the component: owns the link, routes stanzas to the
  * protocol surfaces, and exports their counters.

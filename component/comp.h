@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the component: every protocol surface of floodgated on the
  * XEP-0114 link (disco/version/ping, gate/meter/verdicts, and later

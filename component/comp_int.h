@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the component's insides, shared by the files of
  * component/ only.

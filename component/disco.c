@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - service discovery (XEP-0030), software version (XEP-0092)
  * and ping (XEP-0199) on the component JID.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the bridge protocol, daemon side (doc/PROTOCOL.md): gate
  * questions and batched meter events. Verdict pushes are push.c's.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the XEP-0114 link: a non-blocking socket on libevent (epoll,
  * so any fd number works), the component handshake, and the bounded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the XEP-0114 link: our own socket on libevent and our own
  * bounded parser (xmlstream.c), reconnecting with exponential back-off

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the RTBL publisher: XEP-0060 requests on the component JID
  * (items with max_items and XEP-0059 paging, subscribe, unsubscribe, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the RTBL publisher (XEP-0060 subset on the component JID):
  * node names, item ids and paging arithmetic, shared by pubsub.c and

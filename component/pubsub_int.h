@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the RTBL publisher's insides, shared by pubsub.c,
  * pubsub_subs.c and pubsub_nodes.c only. Calls go one way: pubsub.c to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the RTBL publisher's nodes: an in-memory index of what is
  * published (one sorted array of items per node, rebuilt from the policy

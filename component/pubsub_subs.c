@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the RTBL publisher's subscribers: who may hold one of the
  * PS_SUBS_MAX places of a node, kept in memory and in the store.

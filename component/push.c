@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - verdict fan-out: every verdict change goes to the served
  * servers' modules (a push with a per-domain sequence number) and to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the RTBL consumer: [upstream] rtbl = SERVICE NODE entries,
  * subscribed from the component JID.

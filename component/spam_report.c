@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - XEP-0377 spam reports forwarded by the server.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - bridge protocol parsing: every attribute is checked before
  * the policy sees it (JIDs normalised, IPs parsed, numbers bounded).

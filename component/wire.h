@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - parsing of the bridge protocol's elements (doc/PROTOCOL.md)
  * into policy requests. Pure functions over borrowed stanzas, so they can

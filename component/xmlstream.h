@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the XEP-0114 stream parser: bytes in, bounded
  * xmpp_stanza_t trees out. Pure (no I/O), so tests and the fuzz target

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - monotonic and wall clocks, with a fake for tests.
  */

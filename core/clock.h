@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - time. Rate limiting uses the monotonic clock; anything
  * stored or shown uses wall-clock unix milliseconds. Tests may freeze and

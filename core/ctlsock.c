@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - control socket: a libevent listener on a UNIX socket.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the control socket floodgatectl talks to: a UNIX stream
  * socket, mode 0660, one request line per connection. This file only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - HTTP listener on loopback: /healthz, /metrics and a few
  * read-only pages.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the loopback HTTP listener: /healthz, /metrics (Prometheus
  * text format, each module contributes through a collector) and any

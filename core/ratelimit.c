@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - GCRA rate table (virtual scheduling form).
  *

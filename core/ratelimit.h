@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - GCRA rate table: one theoretical arrival time (TAT) per key.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - SipHash-2-4, written from the algorithm description in
  * "SipHash: a fast short-input PRF" (Aumasson, Bernstein, 2012): 2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - SipHash-2-4 (Aumasson & Bernstein, 2012), keyed 64-bit hash.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - names of kinds, subjects, verdicts and blocklist nodes,
  * and which node publishes what.

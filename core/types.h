@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the vocabulary shared by every module: event kinds, subject
  * types and verdicts, with their wire/config names.

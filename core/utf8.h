@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - UTF-8 validation (RFC 3629) and repair.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgated - the floodgate daemon: reads the configuration, opens the
  * reputation store, attaches to the XMPP server as a component, and runs

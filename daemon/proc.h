@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the daemon's process chores: start in the background only
  * once everything is open (the parent's exit status says whether start-up

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - detectors (policy/detect_*.c): what operators found in
  * their logs, turned into signals on subjects. Each detector is one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - content wave detector. The bridge modules send fingerprints
  * (doc/PROTOCOL.md, "Fingerprints") of every message body (fp) and of up

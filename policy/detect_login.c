@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - bot login detector. Bots log in with a capitalised form of
  * their lowercase account name ("Abaca" for abaca), open several

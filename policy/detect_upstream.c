@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - upstream blocklists (policy/upstream.h): a set of listed
  * items, each with the bit set of the sources that list it, turned into

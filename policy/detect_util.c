@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the detectors' shared pieces: a bounded set-associative
  * record table keyed by SipHash values, and small helpers.

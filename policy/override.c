@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - policy: what admins do and see. Overrides are committed to
  * the store (store_commit_admin) before memory changes, so an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - policy: gate questions and meter events in, decisions out.
  *

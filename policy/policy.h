@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - policy: turns gate questions and meter events into
  * decisions, keeps reputation per subject, and maps score to verdict.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - policy internals shared by policy.c, verdict.c,
  * reputation.c, subject.c, admin.c and the detectors (policy/detect_*.c).

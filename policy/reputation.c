@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the subject table: one reputation per account, domain,
  * address and network.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - subject keys: one canonical spelling per account, domain,
  * address and network, so that "Abupe@Example.ORG/phone" and

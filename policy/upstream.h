@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - upstream blocklists: what other services list (RTBL nodes
  * consumed by component/rtbl_sub.c, plain domain lists from files).

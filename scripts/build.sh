@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Configure and build floodgate in ./build; --sanitize adds ASan+UBSan.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The demo on a Debian 12 machine (as root for the first run, which
 # installs packages): dependencies, a build, then a throwaway Prosody +
 # floodgated on 127.0.0.1 and free ports, a scripted bot wave and a human

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Install what building and testing the Debian package needs, on top of
 # scripts/deps.sh. Idempotent; needs root. Starts and stops no service.
 set -eu

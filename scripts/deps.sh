@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Install what floodgate needs to build and to run its tests and demo on a
 # Debian 12 machine. Idempotent; needs root only when something is
 # missing. It never starts or stops a service: packages that come with

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # make install / uninstall from a plain (production) build: what lands
 # where, the unit passes systemd-analyze verify, the man pages format
 # without warnings, the programs' defaults follow configure's directories,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Build the Debian package from this tree (a copy in a temporary
 # directory), lint it, list it, then install, run and purge it with
 # tests/integration/test_package.py. As root on Debian 12; starts and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The whole suite on a fresh Debian 12 machine (as root): dependencies,
 # a sanitizer build, unit tests under ASan+UBSan, integration tests
 # against real Prosody and ejabberd, make distcheck, make install and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - one writer per store, and noticing when the store goes.
  *

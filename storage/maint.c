@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - store upkeep the daemon runs for the operator: pruning old
  * audit rows, registrations and reports (they hold addresses and JIDs and

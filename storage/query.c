@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the store's readers, and the rows written at once (spam
  * reports, pubsub subscribers) rather than through the queue.

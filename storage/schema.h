@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - the store's on-disk schema and its migrations (internal to
  * storage/).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for the admin layer shared by ad-hoc commands
  * and floodgatectl: subject, duration and time parsing with bad inputs,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for the detectors (policy/detect_*.c): synthetic
  * event sequences on the fake clock with the signals each must (and must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: the XEP-0114 link state machine, driven by a scripted peer
  * on loopback inside the test's own event loop (no XMPP server needed):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: log escaping of untrusted text and JID normalisation.
  */

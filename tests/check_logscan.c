@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: the log scanner (ejabberd and Prosody lines, gzip, several
  * files in order, bad/truncated/over-long lines) and its hash table.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for policy/: key normalisation, decay against
  * the closed form, thresholds with hysteresis, overrides, networks capped

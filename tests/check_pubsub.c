@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: the RTBL publisher's item ids (with SHA-256 vectors) and
  * paging arithmetic, registrable domains, hostile requests to a real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for core/ratelimit: GCRA exactness (burst, steady
  * rate, refill after idle, time going backwards), the hard cap with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for core/siphash: the reference vectors of the
  * SipHash paper (key 00..0f, message 00..len-1), the tweak form, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for the SQLite reputation store (storage/).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for the store's guards (storage/lock.c and the
  * checks around it): one writer per store, a store deleted or replaced

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - unit tests for the store's upkeep (storage/maint.c):
  * pruning audit rows, registrations and reports past the retention in

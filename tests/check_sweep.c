@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: sweep (seed rule, scored mode, outputs, import into the
  * store) and report, on fixtures and on a generated log with known bots

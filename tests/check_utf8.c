@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: UTF-8 validation per RFC 3629, the XML subset, repair, and
  * the escaping of invalid bytes in log lines.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: the bridge protocol parser (doc/PROTOCOL.md), good and
  * hostile elements.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Unit tests: the stream parser (component/xmlstream.c) fed in-process
  * with arbitrary bytes and chunkings: stanzas look as libstrophe's parser

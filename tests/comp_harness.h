@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - a real component for tests and the stanza fuzz target: a
  * config serving example.org (admin admin@example.org, component

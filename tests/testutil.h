@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - small helpers the Check tests share: a fresh database path
  * and its removal (with SQLite's -wal/-shm side files), and the path of a

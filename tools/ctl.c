@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - floodgatectl's online subcommands: build one request line
  * (admin/control.h), send it over the daemon's UNIX socket, print the

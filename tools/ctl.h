@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - floodgatectl's online subcommands (inspect, list, block,
  * unblock, quarantine, allowlist, stats, reload): one request over the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - streaming reader of ejabberd and Prosody server logs.
  *

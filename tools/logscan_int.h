@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - log scanner internals shared by the reader and the line
  * parsers. Not for other modules.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - line parsers for ejabberd 23.01 and Prosody 0.12 logs.
  *

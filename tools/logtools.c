@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - floodgatectl sweep and report: option parsing, reading
  * the files in the order given, and the output or import.

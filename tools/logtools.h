@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - floodgatectl's offline subcommands: sweep and report.
  * Each takes (argc, argv) with argv[0] the subcommand name and returns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - sweep: per-account aggregation of logged sessions and
  * logins, and the rules that pick the bots.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - sweep: find the active bot accounts in server logs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - sweep output: the readable report, CSV and the servers'
  * own deletion commands. Account names come from logs, so every one is

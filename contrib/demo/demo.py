@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgate in one minute: a throwaway Prosody on 127.0.0.1 with
 mod_floodgate, floodgated attached with its SQLite store, a bot and a
 human acting side by side through a real XMPP client library (slixmpp),

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- mod_floodgate: bridge between Prosody 0.12 and the floodgate anti-spam
 -- daemon (floodgated, an XEP-0114 component). Implements doc/PROTOCOL.md,
 -- namespace urn:floodgate:0:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A tiny stand-in for libFuzzer's main(), so fuzz targets run in `make
  * check` under ASan/UBSan without clang: feeds each corpus file given on

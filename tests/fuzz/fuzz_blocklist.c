@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fuzz target: blocklist input. Arbitrary bytes are read as a plain
  * domain list (line by line, as from a file) and as RTBL item ids. Every

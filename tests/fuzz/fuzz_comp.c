@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fuzz target: every stanza a remote JID (or a served server) can send to
  * the component. The input is one stanza as XML (the corpus has one per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fuzz target: the configuration parser. Arbitrary bytes as a config
  * file must give either a valid config or errors, never a crash or leak.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fuzz target: server log lines. The first byte picks the format and
  * the year; the rest is scanned as a log file and fed to both sweep and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fuzz target: the component link's stream parser (component/xmlstream.c)
  * fed arbitrary bytes in an arbitrary chunking (drawn from the input's

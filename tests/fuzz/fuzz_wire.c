@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fuzz target: bridge-protocol stanzas. The input is XML text parsed by
  * libstrophe (as a stanza from the server would be), then every child is

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """XEP-0050 ad-hoc commands against a real Prosody 0.12.
 
 - disco: the component announces the commands feature; admins see the ten

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgatectl against the running floodgated (real Prosody).
 
 - the control socket exists with mode 0660;

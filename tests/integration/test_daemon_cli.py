@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgated's command line and life cycle against a real
 Prosody.
 

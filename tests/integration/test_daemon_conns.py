@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Idle and slow clients on the HTTP listener and the control socket
 cannot pin the daemon's file descriptors or keep others out (doc/limits.md,
 "HTTP and control-socket connections"), against a real Prosody.

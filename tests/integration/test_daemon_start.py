@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgated's start-up: errors reach the caller, sockets do not
 collide, floodgatectl finds its socket (doc/admin.md, doc/configuration.md).
 

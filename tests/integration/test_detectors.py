@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The detectors against a real Prosody and a real floodgated.
 
 20 bots (generated pronounceable names; each logs in with its name

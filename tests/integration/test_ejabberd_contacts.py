@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """mod_floodgate's contact cache on ejabberd 23.01, with the real floodgated.
 
 Messages between contacts are only counted (one meter event per pair with

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Scenario B with ejabberd 23.01 as the receiving server.
 
 Prosody (prosody.test, s2s on 127.0.0.4) sends an invitation wave over

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Scenario A against ejabberd 23.01 with the real floodgated.
 
 A fresh account ("bot") sends 40 subscription requests to 40 distinct,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The example configuration (etc/floodgate.ini.example.in) that make
 install and the package ship:
 

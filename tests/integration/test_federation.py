@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Scenario B: an invitation wave from a remote domain, over real s2s.
 
 Two Prosody servers federate on loopback (a.test on 127.0.0.2, b.test on

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The body and URL fingerprints (`fp`, `ufp`) of both bridge
 modules against the test vectors in doc/PROTOCOL.md.
 

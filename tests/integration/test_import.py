@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgatectl import: plain domain blocklists (JabberSPAM format) become
 admin blocks in the running floodgated (real Prosody).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The component link against hostile XML, through a scripted XEP-0114
 server (fgtest/xep114.py) and the real floodgated:
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The Debian package, installed on this machine: run by
 scripts/test-package.sh with the .deb(s) it built.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Scenario C: floodgated dies and comes back, Prosody keeps going.
 
 - an account floods invitations and is quarantined; the decision reaches

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Scenario A: invitation flood from a fresh account on Prosody.
 
 account.subscribe = 10/min burst 10. A fresh account sends 40 subscription

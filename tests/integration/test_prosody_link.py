@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgated's XEP-0114 link against a real Prosody 0.12.
 
 - disco#info and XEP-0199 ping to the component answer (slixmpp client);

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgate's RTBL nodes, read by a real XMPP client (slixmpp)
 through a real Prosody 0.12.
 

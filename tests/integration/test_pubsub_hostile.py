@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Hostile pubsub requests through a real Prosody, from slixmpp clients on
 hosts floodgate does not serve (so they are remote to it):
 

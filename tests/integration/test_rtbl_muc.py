@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A real Prosody 0.12 MUC with Debian's mod_muc_rtbl (legacy
 muc_rtbl_jid / muc_rtbl_node) configured against floodgate's
 muc_bans_sha256.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """The store and admin actions under hostile or careless input, with the
 real floodgated, floodgatectl and Prosody.
 

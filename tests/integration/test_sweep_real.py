@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """floodgatectl sweep and report on the logs of a real ejabberd 23.01 and
 a real Prosody 0.12 (no floodgated involved).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """Two floodgated instances; B consumes A's spam_source_domains
 as an [upstream] rtbl, and a plain domain list file.
 

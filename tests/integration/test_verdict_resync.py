@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """A large verdict set reaches the server module intact.
 
 A full set of 1,500 verdicts does not fit in one stanza under Prosody's

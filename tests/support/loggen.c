@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - generator of realistic ejabberd logs (tests and bench).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * floodgate - a generator of realistic ejabberd 23.01 logs with known
  * bots and humans, for the sweep tests and bench/bench_sweep.

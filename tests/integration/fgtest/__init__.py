@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """fgtest: shared harness for floodgate's integration tests.
 
 Tests start real servers (Prosody here, ejabberd in ejabberd.py) and the

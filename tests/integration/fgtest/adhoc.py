@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """XEP-0050 helpers for tests: run ad-hoc commands with slixmpp's
 xep_0050 client and read the reply (status, session, notes, form fields,
 result items) from its XML; and in-band registration (XEP-0077) over a

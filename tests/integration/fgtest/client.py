@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """slixmpp helpers: clients without TLS on 127.0.0.1, bounded in time.
 
     async def scenario():

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Run the real floodgated against a test server.
 
     fg = Floodgated(workdir, server, limits={"account.subscribe": "10/min burst 10"})

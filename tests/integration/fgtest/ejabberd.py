@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A throwaway ejabberd 23.01 (Debian) node on 127.0.0.1 for one test.
 
     srv = EjabberdServer(workdir, floodgate=True)

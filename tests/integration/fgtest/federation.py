@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Prosody (and ejabberd) servers federating on one machine, over loopback.
 
     a, b = federated_pair(workdir, ("a.test", "127.0.0.2"), ("b.test", "127.0.0.3"),

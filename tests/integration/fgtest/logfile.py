@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What every server object shares: its log file (read it from its last
 start, wait for a line, dump its tail and the process's own stdout when a
 test fails) and the small life-cycle verbs on self.proc. A class mixes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Free TCP ports on 127.0.0.1 (loopback only, never a wildcard bind)."""
 import socket
 import time

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A throwaway Prosody 0.12 on 127.0.0.1 for one test.
 
     srv = ProsodyServer(workdir, floodgate=True, modules=["blocklist"])

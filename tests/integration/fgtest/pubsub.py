@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Pubsub (XEP-0060) helpers for the blocklist tests.
 
     srv = ProsodyPlus(wd, extra_hosts=["other.test"],

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Scenario B, shared by the federation tests: an invitation
 wave over real s2s from domain a to domain b, where b runs mod_floodgate
 with floodgated attached (domain.inbound-subscribe = RATE/min burst

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A scripted XEP-0114 server side, for tests that need to send the daemon
 bytes no real server would (hostile XML, huge stanzas) or to misbehave
 (never close a stream, stop reading).

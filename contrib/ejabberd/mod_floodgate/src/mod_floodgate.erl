@@ -1,3 +1,4 @@
+%% SPDX-License-Identifier: ISC
 %%%----------------------------------------------------------------------
 %%% mod_floodgate: bridge between ejabberd and the floodgate anti-spam
 %%% daemon (floodgated, an XEP-0114 component).  Implements

@@ -1,3 +1,4 @@
+%% SPDX-License-Identifier: ISC
 %%%----------------------------------------------------------------------
 %%% mod_floodgate_srv: the long-lived half of mod_floodgate, one per vhost.
 %%%
