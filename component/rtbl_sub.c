@@ -26,12 +26,13 @@
 #include "comp_int.h"
 #include "pubsub.h"
 
-#define UP_TIMEOUT_S 30    /* wait for an answer, s */
-#define UP_REFETCH_S 3600  /* full re-fetch period, s */
-#define UP_RETRY_MIN_S 5   /* first retry after a failure, s */
-#define UP_RETRY_MAX_S 600 /* back-off ceiling, s */
-#define UP_PAGE 1000       /* items asked per page */
-#define UP_PAGES_MAX 10000 /* pages in one fetch (10M items) */
+#define UP_TIMEOUT_S 30        /* wait for an answer, s */
+#define UP_REFETCH_S 3600      /* full re-fetch period, s */
+#define UP_RETRY_MIN_S 5       /* first retry after a failure, s */
+#define UP_RETRY_MAX_S 600     /* back-off ceiling, s */
+#define UP_PAGE 1000           /* items asked per page */
+#define UP_PAGES_MAX 10000     /* pages in one fetch (10M items) */
+#define UP_PROM_LABEL_MAX 2100 /* bytes of a source="..." metric label */
 
 /* One subscribed node of one service. */
 struct up_sess {
@@ -46,7 +47,9 @@ struct up_sess {
 	unsigned         pages;
 	unsigned         fails; /* consecutive failures */
 	int              ok_once;
-	struct event    *ev; /* timeout, retry or re-fetch */
+	uint64_t         items_in; /* items and retractions from this node */
+	uint64_t         failures; /* requests to it that failed */
+	struct event    *ev;       /* timeout, retry or re-fetch */
 };
 
 struct upstream {
@@ -75,6 +78,7 @@ sess_fail(struct up_sess *s, const char *why)
 
 	s->id_items[0] = '\0';
 	s->fails++;
+	s->failures++;
 	s->up->failures++;
 	for (i = 1; i < s->fails && d < UP_RETRY_MAX_S; i++)
 		d *= 2;
@@ -189,6 +193,7 @@ sess_items(struct up_sess *s, xmpp_stanza_t *iq)
 		n++;
 	}
 	s->got += n;
+	s->items_in += n;
 	s->up->items_in += n;
 	set = xmpp_stanza_get_child_by_ns(ps, NS_RSM);
 	last = set ? xmpp_stanza_get_child_by_name(set, "last") : NULL;
@@ -311,6 +316,7 @@ comp_upstream_message(struct comp *c, xmpp_stanza_t *msg)
 							    id);
 				else
 					continue;
+				s->items_in++;
 				up->items_in++;
 			}
 		}
@@ -421,9 +427,55 @@ comp_upstream_link(struct comp *c, int up_now)
 	}
 }
 
+/* A Prometheus label {source="..."}: the value escaped as the text
+ * format wants (backslash, double quote, line feed). */
+static void
+source_label(char *buf, size_t sz, const char *src)
+{
+	size_t o;
+
+	o = (size_t)snprintf(buf, sz, "source=\"");
+	for (; *src != '\0' && o + 3 < sz; src++) {
+		if (*src == '\\' || *src == '"')
+			buf[o++] = '\\';
+		if (*src == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+			continue;
+		}
+		buf[o++] = *src;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+}
+
+struct src_metrics {
+	struct evbuffer *b;
+	int              first;
+};
+
+static void
+source_items(const char *src, size_t n, void *arg)
+{
+	struct src_metrics *m = arg;
+	char                l[UP_PROM_LABEL_MAX];
+
+	source_label(l, sizeof l, src);
+	http_metric(m->b, "floodgate_upstream_source_items",
+		    m->first ? "gauge" : NULL,
+		    m->first ? "Items one upstream source lists now" : NULL, l,
+		    (double)n);
+	m->first = 0;
+}
+
 void
 comp_upstream_metrics(struct evbuffer *b, struct comp *c)
 {
+	struct src_metrics m = {b, 1};
+	struct up_sess    *s;
+	char               l[UP_PROM_LABEL_MAX];
+	size_t             i;
+
 	http_metric(b, "floodgate_upstream_items", "gauge",
 		    "Items listed by upstream blocklists", NULL,
 		    (double)pol_upstream_count(c->pol));
@@ -433,4 +485,21 @@ comp_upstream_metrics(struct evbuffer *b, struct comp *c)
 	http_metric(b, "floodgate_upstream_failures_total", "counter",
 		    "RTBL requests that failed or timed out", NULL,
 		    (double)c->up->failures);
+	pol_upstream_sources(c->pol, source_items, &m);
+	for (i = 0; i < c->up->n; i++) {
+		s = c->up->v[i];
+		source_label(l, sizeof l, s->source);
+		http_metric(b, "floodgate_upstream_source_updates_total",
+			    i == 0 ? "counter" : NULL,
+			    i == 0 ? "Items and retractions received, per RTBL "
+				     "node"
+				   : NULL,
+			    l, (double)s->items_in);
+		http_metric(b, "floodgate_upstream_source_failures_total",
+			    i == 0 ? "counter" : NULL,
+			    i == 0
+				? "Failed or timed-out requests, per RTBL node"
+				: NULL,
+			    l, (double)s->failures);
+	}
 }

@@ -665,6 +665,25 @@ pol_upstream_count(struct policy *pol)
 	return state(pol)->n;
 }
 
+void
+pol_upstream_sources(struct policy *pol,
+		     void (*cb)(const char *, size_t, void *), void *arg)
+{
+	struct up_state *s = state(pol);
+	struct up_ent   *e;
+	size_t           n[UP_SOURCES_MAX] = {0}, i;
+	int              b;
+
+	for (i = 0; i < s->nb; i++)
+		for (e = s->tab[i]; e != NULL; e = e->next)
+			for (b = 0; b < UP_SOURCES_MAX; b++)
+				if (e->src & (1ULL << b))
+					n[b]++;
+	for (b = 0; b < UP_SOURCES_MAX; b++)
+		if (s->src[b] != NULL)
+			cb(s->src[b], n[b], arg);
+}
+
 static void *
 up_init(struct policy *pol, const struct fg_config *cfg)
 {

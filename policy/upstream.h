@@ -65,5 +65,9 @@ void pol_upstream_drop(struct policy *, const char *source);
 int pol_upstream_load_files(struct policy *, const struct fg_config *);
 /* Items listed now, all sources. */
 size_t pol_upstream_count(struct policy *);
+/* Each source with the number of items it lists now (for /metrics). */
+void pol_upstream_sources(struct policy *,
+			  void (*)(const char *source, size_t items, void *),
+			  void *);
 
 #endif

@@ -99,6 +99,14 @@ def main():
             run(block_on_a(srv, a_jid, "spam.example"), timeout=30)
             check(b.metric("floodgate_upstream_items") >= 1,
                   "B's /metrics counts the upstream items")
+            src = "rtbl:%s/%s" % (a_jid, NODE)
+            check('floodgate_upstream_source_items{source="%s"}' % src in b.metrics(),
+                  "B's /metrics has a gauge of its own for %s" % src)
+            check(b.metric("floodgate_upstream_source_updates_total", source=src) >= 1,
+                  "B's /metrics counts the updates from %s" % src)
+            check(b.metric("floodgate_upstream_source_items",
+                           source="file:%s" % listfile) >= 1,
+                  "B's /metrics counts the list file's items on their own")
 
             with open(listfile, "a") as f:
                 f.write("later.example\n")
