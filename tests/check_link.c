@@ -4,9 +4,9 @@
  * on loopback inside the test's own event loop (no XMPP server needed):
  * back-off arithmetic, retries while nothing listens, the handshake, the
  * first stanza after it, a refused handshake, and the hostile-input
- * items: output repaired to valid UTF-8 (item 7), a socket past
- * FD_SETSIZE and with every fd taken (item 8), a bounded output queue
- * with back-pressure when the server stops reading (item 13).
+ * items: output repaired to valid UTF-8 (invalid UTF-8), a socket past
+ * FD_SETSIZE and with every fd taken (file descriptors), a bounded output queue
+ * with back-pressure when the server stops reading (bounded output).
  */
 #include <sys/resource.h>
 #include <sys/select.h>
@@ -258,8 +258,8 @@ peer_end(struct peer *p)
 	event_base_free(p->base);
 }
 
-/* item 7: whatever a handler put in a stanza, the server gets well-formed
- * UTF-8 (0xE9 from an admin's Latin-1 reason made Prosody drop the
+/* invalid UTF-8: whatever a handler put in a stanza, the server gets
+ * well-formed UTF-8 (0xE9 from an admin's Latin-1 reason made Prosody drop the
  * stream; libstrophe sent it as it was). */
 START_TEST(output_is_valid_utf8)
 {
@@ -331,8 +331,8 @@ child_peer(int lfd)
 	_exit(0);
 }
 
-/* item 8: the link gets a socket when its fd number is past FD_SETSIZE
- * (libstrophe's select() refused it) and when every fd is taken (the
+/* file descriptors: the link gets a socket when its fd number is past
+ * FD_SETSIZE (libstrophe's select() refused it) and when every fd is taken (the
  * link holds one in reserve). */
 START_TEST(socket_under_fd_pressure)
 {
@@ -379,7 +379,7 @@ START_TEST(socket_under_fd_pressure)
 }
 END_TEST
 
-/* item 13: a server that stops reading makes us stop reading above the
+/* bounded output: a server that stops reading makes us stop reading above the
  * high-water mark, and the queue never grows past its cap: the link is
  * closed there (main grew by 113 MB for 200,000 queued answers). */
 START_TEST(output_queue_bounded)

@@ -2,9 +2,10 @@
 /*
  * Unit tests: the stream parser (component/xmlstream.c) fed in-process
  * with arbitrary bytes and chunkings: stanzas look as libstrophe's parser
- * made them, structure stays linear (item 1), depth, attribute and child
- * limits drop one stanza (items 2, 6), the size limit and restricted XML
- * kill the stream (items 5, 6), and output repair (item 7).
+ * made them, structure stays linear (linear time), depth, attribute and child
+ * limits drop one stanza (deep nesting, huge stanzas), the size limit and
+ * restricted XML kill the stream (bad XML, huge stanzas), and output repair
+ * (invalid UTF-8).
  */
 #include <check.h>
 #include <stdio.h>
@@ -178,7 +179,7 @@ START_TEST(same_stanzas_as_libstrophe)
 }
 END_TEST
 
-/* item 1: a body of line breaks is one text child, whatever the chunks */
+/* linear time: a body of line breaks is one text child, whatever the chunks */
 START_TEST(text_is_one_child)
 {
 	size_t      n = 200000, hl = strlen(HDR);
@@ -220,8 +221,8 @@ repeat(const char *pre, const char *unit, size_t n, const char *mid,
 	return s;
 }
 
-/* items 1, 2, 6: over a structural limit only that stanza goes, with
- * what an error reply needs; the next one comes through */
+/* linear time, deep nesting, huge stanzas: over a structural limit only that
+ * stanza goes, with what an error reply needs; the next one comes through */
 START_TEST(structural_limits_drop_one_stanza)
 {
 	struct {
@@ -267,7 +268,7 @@ START_TEST(structural_limits_drop_one_stanza)
 }
 END_TEST
 
-/* item 6: the size limit counts held bytes (a huge attribute never
+/* huge stanzas: the size limit counts held bytes (a huge attribute never
  * reaches expat) and resets between stanzas */
 START_TEST(size_limit)
 {
@@ -296,7 +297,7 @@ START_TEST(size_limit)
 }
 END_TEST
 
-/* item 5: bad and restricted XML kill the stream with the right
+/* bad XML: bad and restricted XML kill the stream with the right
  * condition, billion laughs included */
 START_TEST(bad_xml)
 {

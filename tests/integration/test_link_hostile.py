@@ -3,20 +3,20 @@
 """The component link against hostile XML, through a scripted XEP-0114
 server (fgtest/xep114.py) and the real floodgated:
 
-- item 1: a message whose body is 4 MB of line breaks, and a gate with
+- linear time: a message whose body is 4 MB of line breaks, and a gate with
   a million empty siblings, are dealt with in seconds (libstrophe's parser
   was quadratic: 1 MB of line breaks took 4.1 s, 4 MB over a minute);
-- item 2: a gate with 100,000 nested children is answered with an error
+- deep nesting: a gate with 100,000 nested children is answered with an error
   and the daemon lives on (it overflowed the stack, SIGSEGV);
-- item 5: invalid XML, restricted XML (DOCTYPE, entities, comments, PIs)
+- bad XML: invalid XML, restricted XML (DOCTYPE, entities, comments, PIs)
   and a billion-laughs header: floodgated sends a stream error, closes
   the socket, /healthz and floodgate_link_up say down at once, and it
   reconnects (it used to keep the wedged connection and stay "healthy");
-- item 6: a 10 MB text child, a 10 MB attribute and 100k attributes
+- huge stanzas: a 10 MB text child, a 10 MB attribute and 100k attributes
   close the stream with policy-violation within seconds and memory stays
   bounded (it took 21-67 s and 2.5 GB); 1,000 attributes under the size
   limit drop only that stanza, with an error reply;
-- item 4: SIGTERM while the server keeps its stream open, SIGHUP with a
+- shutdown and reload: SIGTERM while the server keeps its stream open, SIGHUP with a
   changed [component] port, and kill/restart cycles finish cleanly under
   ASan (a link-down callback reached freed state).
 """
@@ -68,32 +68,32 @@ def alive(peer, gid):
 
 def big_stanzas(wd, srv):
     fg, peer = start(wd, srv, "big", **{"max-stanza-size": "8m"})
-    # item 1: line breaks, then siblings
+    # linear time: line breaks, then siblings
     t = time.monotonic()
     peer.send("<message id='m1' from='x@example.org' to='floodgate.example.org'>"
               "<body>" + "\n" * (4 << 20) + "</body></message>")
-    check(alive(peer, "a1"), "item 1: a gate after a 4 MB body of line breaks "
+    check(alive(peer, "a1"), "linear time: a gate after a 4 MB body of line breaks "
           "is answered (%.2f s)" % (time.monotonic() - t))
     t = time.monotonic()
     peer.send(IQ % ("s1", "1", "", "<a/>" * 1000000))
     ans = peer.answer("s1", 10)
     check(ans is not None and "policy-violation" in ans,
-          "item 1: a gate with 1,000,000 siblings gets policy-violation "
+          "linear time: a gate with 1,000,000 siblings gets policy-violation "
           "(%.2f s)" % (time.monotonic() - t))
     check(fg.metric("floodgate_refused_total", reason="children") == 1,
-          "item 1: counted as refused, reason=children")
-    # item 2: 100,000 levels
+          "linear time: counted as refused, reason=children")
+    # deep nesting: 100,000 levels
     t = time.monotonic()
     peer.send(IQ % ("d1", "2", "", "<a>" * 100000 + "</a>" * 100000))
     ans = peer.answer("d1", 10)
     check(ans is not None and "policy-violation" in ans,
-          "item 2: 100,000 nested children get policy-violation (%.2f s)"
+          "deep nesting: 100,000 nested children get policy-violation (%.2f s)"
           % (time.monotonic() - t))
-    check(fg.running() and alive(peer, "a2"), "item 2: the daemon lives on")
+    check(fg.running() and alive(peer, "a2"), "deep nesting: the daemon lives on")
     check(fg.metric("floodgate_refused_total", reason="depth") == 1,
-          "item 2: counted as refused, reason=depth")
+          "deep nesting: counted as refused, reason=depth")
     check(fg.metric("floodgate_link_connects_total") == 1,
-          "items 1, 2: the link never flapped")
+          "linear time, deep nesting: the link never flapped")
     check(fg.stop() == 0, "clean exit")
     no_asan(fg, "big")
     peer.close()
@@ -118,21 +118,21 @@ def size_limit(wd, srv):
         # the reset of a socket closed with unread input can eat the
         # stream error on our side: the daemon's log says what it sent
         m = fg.wait_log(r"closing the stream with policy-violation", 5)
-        check(m is not None and closed, "item 6: %s: policy-violation and the "
+        check(m is not None and closed, "huge stanzas: %s: policy-violation and the "
               "socket closed (%.2f s)" % (what, time.monotonic() - t))
         peer.close()
         fg._logpos = os.path.getsize(fg.logfile)
         peer = srv.peer(70)
         check(peer is not None and alive(peer, "z%d" % i),
-              "item 6: reconnected after the %s" % what)
+              "huge stanzas: reconnected after the %s" % what)
     grew = rss_kb(fg.pid) - base
-    check(grew < 64 * 1024, "item 6: peak RSS grew %d KB (< 64 MB) over 30 MB "
+    check(grew < 64 * 1024, "huge stanzas: peak RSS grew %d KB (< 64 MB) over 30 MB "
           "of oversized stanzas" % grew)
     peer.send(IQ % ("r1", "5", "".join(" a%d='1'" % i for i in range(1000)), ""))
     ans = peer.answer("r1", 5)
     check(ans is not None and "policy-violation" in ans,
-          "item 6: 1,000 attributes: that stanza refused with an error reply")
-    check(alive(peer, "a3"), "item 6: ... and the stream goes on")
+          "huge stanzas: 1,000 attributes: that stanza refused with an error reply")
+    check(alive(peer, "a3"), "huge stanzas: ... and the stream goes on")
     check(fg.stop() == 0, "clean exit")
     no_asan(fg, "size")
     peer.close()
@@ -168,14 +168,14 @@ def bad_xml(wd, srv):
         closed = peer.wait_closed(5)
         code = fg.healthz()[0]
         up = fg.metric("floodgate_link_up")
-        check(m is not None and closed, "item 5: %s: stream error %s and the "
+        check(m is not None and closed, "bad XML: %s: stream error %s and the "
               "socket closed (%.2f s)" % (what, cond.decode(), time.monotonic() - t))
-        check(code != 200 and up == 0, "item 5: %s: /healthz %s and "
+        check(code != 200 and up == 0, "bad XML: %s: /healthz %s and "
               "floodgate_link_up %g at once" % (what, code, up))
         peer.close()
         peer = srv.peer(10)
         check(peer is not None and alive(peer, "b%d" % i),
-              "item 5: %s: reconnected and answering" % what)
+              "bad XML: %s: reconnected and answering" % what)
     check(fg.stop() == 0, "clean exit")
     no_asan(fg, "bad")
     peer.close()
@@ -185,14 +185,14 @@ def bad_xml(wd, srv):
     fg.start(wait_link=False)
     p = srv.peer(10)
     check(p is not None and p.read_until(rb"<stream:stream[^>]*>", 5) is not None,
-          "item 5: floodgated opened a stream")
+          "bad XML: floodgated opened a stream")
     t = time.monotonic()
     p.send(LAUGHS)
     m = p.read_until(b"<restricted-xml", 5)
     check(m is not None and p.wait_closed(5),
-          "item 5: billion laughs in the header: restricted-xml and closed "
+          "bad XML: billion laughs in the header: restricted-xml and closed "
           "(%.2f s)" % (time.monotonic() - t))
-    check(fg.running(), "item 5: the daemon is fine")
+    check(fg.running(), "bad XML: the daemon is fine")
     srv.handshake = True
     check(fg.stop() == 0, "clean exit")
     no_asan(fg, "laughs")
@@ -206,10 +206,10 @@ def lifecycle(wd, srv):
         fg, peer = start(wd, srv, "term")
         t = time.monotonic()
         rc = fg.stop()
-        check(rc == 0, "item 4: SIGTERM with an open stream: exit %s (%.2f s)"
+        check(rc == 0, "shutdown and reload: SIGTERM with an open stream: exit %s (%.2f s)"
               % (rc, time.monotonic() - t))
-        no_asan(fg, "item 4: SIGTERM")
-        check(peer.wait_closed(2), "item 4: the socket was closed")
+        no_asan(fg, "shutdown and reload: SIGTERM")
+        check(peer.wait_closed(2), "shutdown and reload: the socket was closed")
         peer.close()
         # SIGHUP with a changed port
         fg, peer = start(wd, srv, "hup")
@@ -218,10 +218,10 @@ def lifecycle(wd, srv):
         fg.proc.send_signal(signal.SIGHUP)
         p2 = srv2.peer(10)
         check(p2 is not None and alive(p2, "h1"),
-              "item 4: SIGHUP with a new port: the link moved")
-        check(peer.wait_closed(5), "item 4: the old stream was closed")
-        check(fg.stop() == 0, "item 4: clean exit after the SIGHUP")
-        no_asan(fg, "item 4: SIGHUP")
+              "shutdown and reload: SIGHUP with a new port: the link moved")
+        check(peer.wait_closed(5), "shutdown and reload: the old stream was closed")
+        check(fg.stop() == 0, "shutdown and reload: clean exit after the SIGHUP")
+        no_asan(fg, "shutdown and reload: SIGHUP")
         peer.close()
         p2.close()
         # kill/restart cycles
@@ -230,8 +230,8 @@ def lifecycle(wd, srv):
             if i == 1:
                 fg.kill()
             else:
-                check(fg.stop() == 0, "item 4: cycle %d: clean exit" % i)
-                no_asan(fg, "item 4: cycle %d" % i)
+                check(fg.stop() == 0, "shutdown and reload: cycle %d: clean exit" % i)
+                no_asan(fg, "shutdown and reload: cycle %d" % i)
             peer.close()
     finally:
         srv2.close()
