@@ -33,8 +33,8 @@ __attribute__((__noreturn__));
 void fatalx(const char *, ...) __attribute__((__format__(printf, 1, 2)))
 __attribute__((__noreturn__));
 
-/* Route libevent's own messages here (its warnings about fds that
- * libstrophe already closed are expected, so they go to debug). */
+/* Route libevent's own messages here: errors as warnings, the rest at
+ * debug. */
 void log_libevent(void);
 
 /* Escape untrusted text into buf (C-style, non-printables as \ooo,
