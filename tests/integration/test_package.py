@@ -129,13 +129,19 @@ async def probe(srv):
         await disconnect_all([c])
 
 
-def start_as_unit(logpath):
-    """floodgated as floodgated.service runs it: the packaged user and
-    group, no new privileges, UMask=0007, -d in the foreground."""
+def runtime_dir():
+    """/run/floodgate as the unit's RuntimeDirectory= makes it before
+    floodgated starts (floodgated -n checks that it exists)."""
     os.makedirs(RUNDIR, mode=0o750, exist_ok=True)
     pw = pwd.getpwnam("floodgate")
     os.chown(RUNDIR, pw.pw_uid, pw.pw_gid)
     os.chmod(RUNDIR, 0o750)
+
+
+def start_as_unit(logpath):
+    """floodgated as floodgated.service runs it: the packaged user and
+    group, no new privileges, UMask=0007, -d in the foreground."""
+    runtime_dir()
     log = open(logpath, "ab")
     return subprocess.Popen(
         ["setpriv", "--reuid=floodgate", "--regid=floodgate", "--init-groups",
@@ -178,6 +184,7 @@ def exercise(wd):
         srv.register("bob", "pw")
         with open(CONF, "w") as f:  # keeps owner and mode
             f.write(adjust_config(text, srv))
+        runtime_dir()
         check(sh("setpriv", "--reuid=floodgate", "--regid=floodgate",
                  "--init-groups", "/usr/sbin/floodgated", "-n", "-c",
                  CONF).returncode == 0,
