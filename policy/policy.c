@@ -221,6 +221,9 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
 		if (detectors[i]->init != NULL)
 			p->det[i] = detectors[i]->init(p, cfg);
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i]->pregate != NULL)
+			p->pre[p->npre++] = (uint8_t)i;
 	return p;
 }
 
@@ -438,9 +441,8 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	memset(a, 0, sizeof *a);
 	a->allow = 1;
 	a->verdict = FG_V_ALLOW;
-	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
-		if (detectors[d]->pregate != NULL)
-			detectors[d]->pregate(p->det[d], p, g);
+	for (d = 0; d < p->npre; d++)
+		detectors[p->pre[d]]->pregate(p->det[p->pre[d]], p, g);
 	if ((int)g->kind < 0 || g->kind >= FG_KIND__MAX ||
 	    (n = gate_subjects(g, gs, acct, dom, ip, pfx)) == -1) {
 		deny(a, "jid-malformed", txt_badjid);

@@ -151,6 +151,10 @@ struct policy {
 	char             *signames[POL_SIGNAMES_MAX];
 	size_t            nsignames;
 	void             *det[POL_DETECTORS_MAX];
+	/* the detectors with a pregate hook, gathered once: a gate should
+	 * not walk the whole table to find the one or two that have one */
+	uint8_t pre[POL_DETECTORS_MAX];
+	uint8_t npre;
 	/* what pol_inspect/pol_foreach_listed hand out */
 	char ikey[POL_KEY_MAX];
 	char isig[POL_SIGTEXT_MAX];
