@@ -6,6 +6,7 @@
 # one (prosody, ejabberd) are installed with a policy-rc.d that forbids
 # starting it, and a server already running is left alone (the tests and
 # the demo run their own throwaway servers on 127.0.0.1 and free ports).
+# With --package it also installs the Debian packaging tools.
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
   libstrophe-dev libevent-dev libsqlite3-dev libssl-dev libinih-dev
@@ -14,6 +15,9 @@ PKGS="build-essential autoconf automake libtool pkg-config
   prosody prosody-modules lua-unbound lua5.4
   ejabberd erlang-dev erlang-base
   python3 python3-slixmpp curl procps psmisc util-linux"
+# --package: also what building and testing the Debian package needs
+[ "${1:-}" = "--package" ] &&
+	PKGS="$PKGS debhelper devscripts lintian fakeroot dpkg-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
