@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * floodgate - the reputation store (SQLite).
+ * floodgate - the reputation store (SQLite, or PostgreSQL: backend.c).
  *
  * One connection, owned by the event thread. Automatic scoring is queued
  * in memory with store_queue_*() and written in one transaction by
