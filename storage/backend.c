@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "autoconf.h"
+#include "../core/log.h"
 #include "../core/xmalloc.h"
 #include "store_int.h"
 #ifdef HAVE_LIBPQ
@@ -39,6 +40,41 @@ store_open(const char *path)
 	s = xcalloc(1, sizeof *s);
 	s->sq = sq;
 	return s;
+}
+
+struct store *
+store_open_pg(struct event_base *base, const char *dsn,
+	      const char *password_file)
+{
+#ifdef HAVE_LIBPQ
+	struct pgstore *pg = pgstore_open(base, dsn, password_file);
+	struct store   *s;
+
+	if (pg == NULL)
+		return NULL;
+	s = xcalloc(1, sizeof *s);
+	s->pg = pg;
+	return s;
+#else
+	log_warnx("store: this floodgate was built without libpq: no "
+		  "PostgreSQL store");
+	return NULL;
+#endif
+}
+
+const char *
+store_name(const struct store *s)
+{
+	return ON(s, pgstore_name(s->pg), sqlstore_name(s->sq));
+}
+
+void
+store_set_change_cb(struct store *s, store_subject_cb cb, void *arg)
+{
+#ifdef HAVE_LIBPQ
+	if (s->pg != NULL)
+		pgstore_set_change_cb(s->pg, cb, arg);
+#endif
 }
 
 void

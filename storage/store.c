@@ -127,6 +127,12 @@ fail:
 	return NULL;
 }
 
+const char *
+sqlstore_name(const struct sqlstore *s)
+{
+	return s->path;
+}
+
 void
 sqlstore_close(struct sqlstore *s)
 {

@@ -69,6 +69,7 @@ void store_st_text(sqlite3_stmt *, int, const char *);
  * calls, documented there, on the SQLite handle. */
 struct sqlstore *sqlstore_open(const char *path);
 void             sqlstore_close(struct sqlstore *);
+const char      *sqlstore_name(const struct sqlstore *);
 int    sqlstore_load_subjects(struct sqlstore *, store_subject_cb, void *);
 void   sqlstore_queue_subject(struct sqlstore *, const struct store_subject *);
 void   sqlstore_queue_audit(struct sqlstore *, const struct store_audit *);

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * floodgate - the PostgreSQL store's statements: the one in flight
+ * (batches, catch-up reads, prunes, LISTEN) read from the event loop,
+ * and the bounded waits of readers and admin commits.
+ *
+ * A bounded wait polls the socket itself rather than running the event
+ * loop: nothing else runs meanwhile, so a caller in the middle of
+ * changing the policy's state never sees a change callback. Catch-up
+ * rows that arrive during such a wait are not applied; the read is
+ * repeated from the event loop afterwards.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/clock.h"
+#include "../core/log.h"
+#include "pg_int.h"
+
+#define NS_PER_MS 1000000ull
+
+static const char catchup_sql[] =
+    "SELECT " PGSTORE_SUBJECT_COLS " FROM subjects WHERE chg > $1"
+    " ORDER BY chg";
+
+static void job_result(struct pgstore *, PGresult *);
+static void job_end(struct pgstore *);
+static void notices(struct pgstore *);
+static int  wait_io(struct pgstore *, uint64_t deadline);
+
+int
+pgstore_send(struct pgstore *s, enum pg_job job, const char *sql, int nparams,
+	     const char *const *params)
+{
+	int ok;
+
+	if (params == NULL)
+		ok = PQsendQuery(s->conn, sql);
+	else
+		ok = PQsendQueryParams(s->conn, sql, nparams, NULL, params,
+				       NULL, NULL, 0);
+	if (!ok) {
+		pgstore_lost(s, PQerrorMessage(s->conn));
+		return -1;
+	}
+	s->job = job;
+	s->job_at = clock_mono_ns();
+	s->job_failed = 0;
+	s->pruned = 0;
+	pgstore_want_write(s);
+	return s->state == PG_DOWN ? -1 : 0;
+}
+
+/* NOTIFY from another instance: read what changed. Our own are skipped
+ * (our memory has them already). */
+static void
+notices(struct pgstore *s)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(s->conn)) != NULL) {
+		if (n->be_pid != s->backend_pid)
+			s->catchup = 1;
+		PQfreemem(n);
+	}
+}
+
+int
+pgstore_row_subject(PGresult *r, int i, struct store_subject *e, int64_t *chg)
+{
+	memset(e, 0, sizeof *e);
+	if (PQnfields(r) != 11 ||
+	    fg_subj_parse(PQgetvalue(r, i, 0), &e->type) == -1 ||
+	    fg_verdict_parse(PQgetvalue(r, i, 4), &e->verdict) == -1 ||
+	    fg_override_parse(PQgetvalue(r, i, 6), &e->override) == -1)
+		return -1;
+	e->key = PQgetvalue(r, i, 1);
+	e->score = strtod(PQgetvalue(r, i, 2), NULL);
+	e->score_at = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+	e->expires = strtoll(PQgetvalue(r, i, 5), NULL, 10);
+	e->actor = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7);
+	e->reason = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8);
+	e->updated = strtoll(PQgetvalue(r, i, 9), NULL, 10);
+	*chg = strtoll(PQgetvalue(r, i, 10), NULL, 10);
+	return 0;
+}
+
+/* One result of the statement in flight. */
+static void
+job_result(struct pgstore *s, PGresult *r)
+{
+	ExecStatusType       st = PQresultStatus(r);
+	struct store_subject e;
+	int64_t              chg;
+	int                  i, n;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		if (!s->job_failed)
+			pgstore_set_err(s, NULL, PQresultErrorMessage(r));
+		s->job_failed = 1;
+		return;
+	}
+	if (s->job == PJ_PRUNE)
+		s->pruned += strtol(PQcmdTuples(r), NULL, 10);
+	if (s->job != PJ_CATCHUP)
+		return;
+	/* inside a bounded wait: not now, the read is repeated */
+	if (s->syncing) {
+		s->job_failed = 1;
+		return;
+	}
+	n = PQntuples(r);
+	for (i = 0; i < n; i++) {
+		if (pgstore_row_subject(r, i, &e, &chg) == -1)
+			continue;
+		if (s->change_cb != NULL)
+			s->change_cb(&e, s->change_arg);
+		if (chg > s->chg_seen)
+			s->chg_seen = chg;
+	}
+}
+
+/* The statement in flight is done: all its results were read. */
+static void
+job_end(struct pgstore *s)
+{
+	enum pg_job job = s->job;
+	uint64_t    took_us = (clock_mono_ns() - s->job_at) / 1000;
+
+	s->job = PJ_NONE;
+	switch (job) {
+	case PJ_LISTEN:
+		if (s->job_failed) {
+			pgstore_lost(s, s->err);
+			return;
+		}
+		log_info("store: %s: connection back; re-reading changed "
+			 "subjects, %zu rows queued",
+			 s->name, pgstore_queued(s));
+		s->state = PG_READY;
+		s->state_at = clock_mono_ns();
+		s->catchup = 1;
+		s->flush_due = store_q_len(s->q) > 0;
+		break;
+	case PJ_BATCH:
+		if (s->job_failed) {
+			s->stats.flush_errors++;
+			if (s->failing++ == 0)
+				log_warnx("store: %s: flush failed, keeping "
+					  "%zu queued rows: %s",
+					  s->name, s->inflight_rows, s->err);
+			pgstore_requeue(s);
+			break;
+		}
+		if (s->failing > 0)
+			log_info("store: %s: flush works again after %llu "
+				 "failures",
+				 s->name, (unsigned long long)s->failing);
+		s->failing = 0;
+		s->dropping = 0;
+		s->stats.flushes++;
+		s->stats.rows_written += s->inflight_rows;
+		s->stats.last_flush_us = took_us;
+		store_q_clear(s->inflight);
+		s->inflight_rows = 0;
+		break;
+	case PJ_CATCHUP:
+		if (s->job_failed)
+			s->catchup = 1;
+		break;
+	case PJ_PRUNE:
+		if (!s->job_failed)
+			s->stats.pruned += (uint64_t)s->pruned;
+		break;
+	case PJ_NONE:
+		break;
+	}
+}
+
+void
+pgstore_input(struct pgstore *s)
+{
+	PGresult *r;
+
+	if (s->conn == NULL || s->state == PG_DOWN || s->state == PG_CONNECTING)
+		return;
+	if (!PQconsumeInput(s->conn)) {
+		pgstore_lost(s, PQerrorMessage(s->conn));
+		return;
+	}
+	notices(s);
+	while (s->job != PJ_NONE && !PQisBusy(s->conn)) {
+		if ((r = PQgetResult(s->conn)) == NULL) {
+			job_end(s);
+			continue;
+		}
+		job_result(s, r);
+		PQclear(r);
+	}
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_BAD)
+		pgstore_lost(s, PQerrorMessage(s->conn));
+}
+
+/* Start what waits, when nothing is in flight: the catch-up read. */
+void
+pgstore_kick(struct pgstore *s)
+{
+	char        num[32];
+	const char *p[1] = {num};
+
+	if (s->state != PG_READY || s->job != PJ_NONE || s->syncing)
+		return;
+	if (!s->catchup) {
+		/* rows that waited for a job, or for the database to return */
+		if (s->flush_due)
+			(void)pgstore_flush(s);
+		return;
+	}
+	s->catchup = 0;
+	snprintf(num, sizeof num, "%lld", (long long)s->chg_seen);
+	(void)pgstore_send(s, PJ_CATCHUP, catchup_sql, 1, p);
+}
+
+/* The batch in flight failed or its fate is unknown: its rows go back
+ * in front of the newer ones (a subject queued since keeps its newer
+ * state). Rows that did reach the database are written again: subjects
+ * are idempotent, audit rows may then appear twice. */
+void
+pgstore_requeue(struct pgstore *s)
+{
+	struct store_q *older = s->inflight, *t;
+	size_t          i;
+
+	if (store_q_len(older) == 0)
+		return;
+	for (i = 0; i < store_q_nsubjects(s->q); i++)
+		(void)store_q_subject(older, store_q_subject_at(s->q, i));
+	for (i = 0; i < store_q_naudit(s->q); i++)
+		(void)store_q_audit(older, store_q_audit_at(s->q, i));
+	for (i = 0; i < store_q_nregs(s->q); i++)
+		(void)store_q_registration(older, store_q_reg_at(s->q, i));
+	store_q_clear(s->q);
+	t = s->q;
+	s->q = older;
+	s->inflight = t;
+	s->inflight_rows = 0;
+}
+
+/* Wait for the socket until deadline (clock_mono_ns); -1 on timeout
+ * (the connection is then given up) or when it broke. */
+static int
+wait_io(struct pgstore *s, uint64_t deadline)
+{
+	struct pollfd pfd;
+	uint64_t      now = clock_mono_ns();
+	int           flushing;
+
+	if (now >= deadline) {
+		pgstore_lost(s, "no answer in time");
+		return -1;
+	}
+	if ((flushing = PQflush(s->conn)) == -1) {
+		pgstore_lost(s, PQerrorMessage(s->conn));
+		return -1;
+	}
+	pfd.fd = PQsocket(s->conn);
+	pfd.events = POLLIN | (flushing ? POLLOUT : 0);
+	pfd.revents = 0;
+	(void)poll(&pfd, 1, (int)((deadline - now) / NS_PER_MS) + 1);
+	return 0;
+}
+
+int
+pgstore_wait_idle(struct pgstore *s)
+{
+	uint64_t deadline = clock_mono_ns() + PG_WAIT_MS * NS_PER_MS;
+
+	s->syncing++;
+	while (s->state != PG_DOWN && s->job != PJ_NONE) {
+		if (wait_io(s, deadline) == -1)
+			break;
+		pgstore_input(s);
+	}
+	s->syncing--;
+	return s->state == PG_READY && s->job == PJ_NONE ? 0 : -1;
+}
+
+PGresult *
+pgstore_exec(struct pgstore *s, const char *sql, int nparams,
+	     const char *const *params, pgstore_row_cb row, void *arg)
+{
+	uint64_t       deadline;
+	PGresult      *r, *last = NULL;
+	ExecStatusType st;
+	int            failed = 0, ok;
+
+	if (s->state != PG_READY) {
+		if (s->state != PG_DOWN)
+			pgstore_set_err(s, NULL, "reconnecting to PostgreSQL");
+		return NULL;
+	}
+	if (pgstore_wait_idle(s) == -1)
+		return NULL;
+	ok = params == NULL ? PQsendQuery(s->conn, sql)
+			    : PQsendQueryParams(s->conn, sql, nparams, NULL,
+						params, NULL, NULL, 0);
+	if (!ok) {
+		pgstore_lost(s, PQerrorMessage(s->conn));
+		return NULL;
+	}
+	if (row != NULL)
+		(void)PQsetSingleRowMode(s->conn);
+	deadline = clock_mono_ns() + PG_WAIT_MS * NS_PER_MS;
+	s->syncing++;
+	for (;;) {
+		while (!PQisBusy(s->conn)) {
+			if ((r = PQgetResult(s->conn)) == NULL)
+				goto done;
+			st = PQresultStatus(r);
+			if (st == PGRES_SINGLE_TUPLE) {
+				if (!failed)
+					row(r, arg);
+				PQclear(r);
+			} else if (st == PGRES_COMMAND_OK ||
+				   st == PGRES_TUPLES_OK) {
+				PQclear(last);
+				last = r;
+			} else {
+				if (!failed)
+					pgstore_set_err(
+					    s, NULL, PQresultErrorMessage(r));
+				failed = 1;
+				PQclear(r);
+			}
+		}
+		if (wait_io(s, deadline) == -1 || !PQconsumeInput(s->conn)) {
+			if (s->state != PG_DOWN)
+				pgstore_lost(s, PQerrorMessage(s->conn));
+			failed = 1;
+			goto done;
+		}
+		notices(s);
+	}
+done:
+	s->syncing--;
+	if (failed) {
+		PQclear(last);
+		return NULL;
+	}
+	return last;
+}
