@@ -14,12 +14,13 @@
  * never written to PostgreSQL): a schema change adds its SQLite
  * migration to schema.c and its PostgreSQL one to pg_migrations[].
  *
- * Change numbers: a trigger gives every subjects row whose verdict,
- * override or expiry changes the transaction's number, taken from
- * floodgate_meta.chg. The UPDATE that takes it holds that row's lock to
- * the commit, so numbers become visible in the order they were taken,
- * and a reader that saw number N has seen every change numbered below.
- * The first change of each transaction also sends NOTIFY floodgate.
+ * Change numbers: every writing transaction first takes a number from
+ * floodgate_meta.chg (floodgate_begin()); the UPDATE that takes it holds
+ * that row's lock to the commit, so numbers become visible in the order
+ * they were taken, and a reader that saw number N has seen every change
+ * numbered below. A trigger stamps each subjects row whose verdict,
+ * override or expiry changes with its transaction's number; the first
+ * such row also sends NOTIFY floodgate.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,25 +83,37 @@ static const char create_v2[] =
     " node text NOT NULL,"
     " jid text NOT NULL,"
     " PRIMARY KEY (node, jid));"
+    /* a writer's first statement: its change number, taken under the
+     * counter row's lock (held to the commit) before any subjects row is
+     * locked, so writers queue on one lock in one order */
+    "CREATE FUNCTION floodgate_begin() RETURNS bigint LANGUAGE plpgsql AS $$"
+    " DECLARE n bigint;"
+    " BEGIN"
+    "  UPDATE floodgate_meta SET chg = chg + 1 RETURNING chg INTO n;"
+    "  PERFORM set_config('floodgate.chg', n::text, true);"
+    "  RETURN n;"
+    " END $$;"
     "CREATE FUNCTION floodgate_chg() RETURNS trigger LANGUAGE plpgsql AS $$"
     " DECLARE n bigint;"
     " BEGIN"
-    "  IF TG_OP = 'UPDATE' AND NEW.verdict = OLD.verdict"
-    "     AND NEW.override = OLD.override AND NEW.expires = OLD.expires"
-    "  THEN NEW.chg := OLD.chg; RETURN NEW; END IF;"
-    "  IF TG_OP = 'INSERT' AND NEW.verdict = 'allow'"
-    "     AND NEW.override = 'none' THEN NEW.chg := 0; RETURN NEW; END IF;"
     "  n := nullif(current_setting('floodgate.chg', true), '')::bigint;"
-    "  IF n IS NULL THEN"
-    "   UPDATE floodgate_meta SET chg = chg + 1 RETURNING chg INTO n;"
-    "   PERFORM set_config('floodgate.chg', n::text, true);"
+    "  IF n IS NULL THEN n := floodgate_begin(); END IF;"
+    "  IF current_setting('floodgate.told', true) IS DISTINCT FROM 'y' THEN"
     "   PERFORM pg_notify('" PG_CHANNEL "', n::text);"
+    "   PERFORM set_config('floodgate.told', 'y', true);"
     "  END IF;"
     "  NEW.chg := n;"
     "  RETURN NEW;"
     " END $$;"
-    "CREATE TRIGGER subjects_chg BEFORE INSERT OR UPDATE ON subjects"
-    " FOR EACH ROW EXECUTE FUNCTION floodgate_chg();";
+    /* WHEN, not a test inside the function: most rows of a batch only
+     * move a score, and skip the function call altogether */
+    "CREATE TRIGGER subjects_chg_ins BEFORE INSERT ON subjects"
+    " FOR EACH ROW WHEN (NEW.verdict <> 'allow' OR NEW.override <> 'none')"
+    " EXECUTE FUNCTION floodgate_chg();"
+    "CREATE TRIGGER subjects_chg_upd BEFORE UPDATE ON subjects"
+    " FOR EACH ROW WHEN (NEW.verdict <> OLD.verdict"
+    "  OR NEW.override <> OLD.override OR NEW.expires <> OLD.expires)"
+    " EXECUTE FUNCTION floodgate_chg();";
 
 /* pg_migrations[i] takes version PG_FIRST_VERSION + i to the next;
  * NULL ends the list (C has no empty arrays). */

@@ -41,6 +41,8 @@
 #define AUDIT_HEAD                                                             \
 	"INSERT INTO audit (at, type, key, old, new, reason, signals, actor)"  \
 	" VALUES "
+/* The change number first (pg_schema.c): one lock order for writers. */
+#define BEGIN_SQL "SELECT floodgate_begin();"
 #define REG_HEAD "INSERT INTO registrations (account, ip, at) VALUES "
 
 static void sb_grow(struct pgstore *, size_t);
@@ -167,6 +169,8 @@ pgstore_sql_batch(struct pgstore *s, struct store_q *q)
 
 	pgstore_sb_reset(s);
 	n = store_q_nsubjects(q);
+	if (n > 0)
+		sb_str(s, BEGIN_SQL);
 	for (i = 0; i < n; i++) {
 		sb_str(s, i % PG_ROWS_PER_INSERT == 0 ? UPSERT_HEAD : ",");
 		sql_subject(s, store_q_subject_at(q, i));
@@ -203,7 +207,7 @@ pgstore_sql_admin(struct pgstore *s, const struct store_subject *e,
 {
 	pgstore_sb_reset(s);
 	if (e != NULL) {
-		sb_str(s, UPSERT_HEAD);
+		sb_str(s, BEGIN_SQL UPSERT_HEAD);
 		sql_subject(s, e);
 		sb_str(s, UPSERT_SET ";");
 	}
