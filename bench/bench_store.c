@@ -6,7 +6,9 @@
  * statement per row, prepared and finalized each time, the way a first
  * version would call SQLite from the hot path. Same schema, same WAL and
  * synchronous=NORMAL settings, same random keys, a fresh database file
- * on disk for every measurement.
+ * on disk for every measurement. With -P the same events go through the
+ * PostgreSQL store on a throwaway cluster, against one autocommit libpq
+ * statement per row (bench_store_pg.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nftw(), mkdtemp() */
