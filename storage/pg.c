@@ -36,7 +36,6 @@
 static int  pg_password(struct pgstore *, const char *);
 static void pg_params(struct pgstore *);
 static void pg_name(struct pgstore *);
-static void pg_disarm(struct pgstore *);
 static void pg_arm(struct pgstore *);
 static void pg_connect_start(struct pgstore *);
 static void pg_connect_step(struct pgstore *);
@@ -123,19 +122,6 @@ pg_name(struct pgstore *s)
 		  p ? p : "", d ? d : "");
 }
 
-void
-pgstore_set_err(struct pgstore *s, const char *what, const char *msg)
-{
-	size_t n;
-
-	snprintf(s->err, sizeof s->err, "%s%s%s", what ? what : "",
-		 what && msg ? ": " : "", msg ? msg : "");
-	/* libpq messages end in a newline, some span lines */
-	for (n = 0; s->err[n] != '\0'; n++)
-		if (s->err[n] == '\n' || s->err[n] == '\t')
-			s->err[n] = s->err[n + 1] != '\0' ? ' ' : '\0';
-}
-
 struct pgstore *
 pgstore_open(struct event_base *base, const char *dsn,
 	     const char *password_file)
@@ -200,7 +186,7 @@ pgstore_close(struct pgstore *s)
 	if ((n = pgstore_queued(s)) > 0)
 		log_warnx("store: %s: closing with %zu rows not written: %s",
 			  s->name, n, s->err);
-	pg_disarm(s);
+	pgstore_disarm(s);
 	if (s->ev_timer != NULL)
 		event_free(s->ev_timer);
 	PQfinish(s->conn);
@@ -228,37 +214,16 @@ pgstore_set_change_cb(struct pgstore *s, store_subject_cb cb, void *arg)
 	s->change_arg = arg;
 }
 
-static void
-pg_disarm(struct pgstore *s)
-{
-	if (s->ev_rd != NULL)
-		event_free(s->ev_rd);
-	if (s->ev_wr != NULL)
-		event_free(s->ev_wr);
-	s->ev_rd = s->ev_wr = NULL;
-}
-
 /* The socket of an established connection on the event loop. */
 static void
 pg_arm(struct pgstore *s)
 {
 	int fd = PQsocket(s->conn);
 
-	pg_disarm(s);
+	pgstore_disarm(s);
 	s->ev_rd = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, s);
 	s->ev_wr = event_new(s->base, fd, EV_WRITE, on_write, s);
 	event_add(s->ev_rd, NULL);
-}
-
-void
-pgstore_want_write(struct pgstore *s)
-{
-	int rc = PQflush(s->conn);
-
-	if (rc == -1)
-		pgstore_lost(s, PQerrorMessage(s->conn));
-	else if (rc == 1 && s->ev_wr != NULL)
-		event_add(s->ev_wr, NULL);
 }
 
 static void
@@ -274,27 +239,6 @@ static void
 on_write(evutil_socket_t fd, short what, void *arg)
 {
 	pgstore_want_write(arg);
-}
-
-void
-pgstore_lost(struct pgstore *s, const char *why)
-{
-	int was_up = s->state == PG_READY || s->state == PG_LISTENING;
-
-	pgstore_set_err(s, "connection lost", why);
-	if (was_up)
-		log_warnx("store: %s: %s; gating continues from memory, "
-			  "%zu rows queued, admin actions fail until it is "
-			  "back",
-			  s->name, s->err, pgstore_queued(s));
-	pgstore_requeue(s);
-	s->job = PJ_NONE;
-	pg_disarm(s);
-	PQfinish(s->conn);
-	s->conn = NULL;
-	s->state = PG_DOWN;
-	s->state_at = clock_mono_ns();
-	s->down_logged = 0;
 }
 
 /* A new connection without waiting for it: PQconnectPoll is stepped
@@ -325,7 +269,7 @@ pg_connect_step(struct pgstore *s)
 	PostgresPollingStatusType st = PQconnectPoll(s->conn);
 	int                       fd = PQsocket(s->conn);
 
-	pg_disarm(s);
+	pgstore_disarm(s);
 	switch (st) {
 	case PGRES_POLLING_READING:
 	case PGRES_POLLING_WRITING:
@@ -376,7 +320,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		if (now - s->state_at >= PG_CONNECT_MS * NS_PER_MS) {
 			snprintf(buf, sizeof buf, "no connection in %d ms",
 				 PG_CONNECT_MS);
-			pg_disarm(s);
+			pgstore_disarm(s);
 			pgstore_set_err(s, "cannot connect", buf);
 			if (s->down_logged++ % PG_RETRY_SUMMARY == 0)
 				log_warnx("store: %s: %s (still retrying)",
@@ -477,8 +421,7 @@ pgstore_queue_registration(struct pgstore                  *s,
 int
 pgstore_flush(struct pgstore *s)
 {
-	size_t          n = store_q_len(s->q);
-	struct store_q *t;
+	size_t n = store_q_len(s->q);
 
 	if (n == 0)
 		return 0;
@@ -496,17 +439,5 @@ pgstore_flush(struct pgstore *s)
 				  (unsigned long long)s->stats.dropped, s->err);
 		return -1;
 	}
-	/* one statement in flight: these rows go when it is done */
-	if (s->job != PJ_NONE) {
-		s->flush_due = 1;
-		return 0;
-	}
-	s->flush_due = 0;
-	pgstore_sql_batch(s, s->q);
-	/* the queue becomes the batch in flight; new rows queue anew */
-	t = s->inflight;
-	s->inflight = s->q;
-	s->q = t;
-	s->inflight_rows = n;
-	return pgstore_send(s, PJ_BATCH, s->sb, 0, NULL);
+	return pgstore_send_batch(s);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * floodgate - the PostgreSQL backend's internals (pg.c, pg_job.c,
- * pg_sql.c, pg_query.c, pg_schema.c).
+ * floodgate - the PostgreSQL backend's internals. Layered so that no two
+ * files call each other: pg_sql.c and pg_schema.c (statement text), then
+ * pg_job.c (the connection's state, the statement in flight, bounded
+ * waits), then pg.c (open, reconnect, queue, flush) and pg_query.c.
  *
  * One libpq connection in non-blocking mode, its socket on the daemon's
  * event loop. At most one statement is in flight (a "job"): a batch of
@@ -77,12 +79,13 @@ struct pgstore {
 	size_t sblen, sbcap;
 };
 
-/* pg.c: the connection. */
+/* pg_job.c: the connection's state and the statement in flight. */
 void pgstore_lost(struct pgstore *, const char *why);
+void pgstore_disarm(struct pgstore *);
 void pgstore_want_write(struct pgstore *);
 void pgstore_set_err(struct pgstore *, const char *what, const char *msg);
-
-/* pg_job.c: the statement in flight. */
+/* Send the queue as one batch, or mark it due when a job is in flight. */
+int  pgstore_send_batch(struct pgstore *);
 int  pgstore_send(struct pgstore *, enum pg_job, const char *sql, int nparams,
 		  const char *const *params);
 void pgstore_input(struct pgstore *);

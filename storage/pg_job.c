@@ -11,8 +11,11 @@
  * repeated from the event loop afterwards.
  */
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -28,6 +31,85 @@ static void job_result(struct pgstore *, PGresult *);
 static void job_end(struct pgstore *);
 static void notices(struct pgstore *);
 static int  wait_io(struct pgstore *, uint64_t deadline);
+
+void
+pgstore_set_err(struct pgstore *s, const char *what, const char *msg)
+{
+	size_t n;
+
+	snprintf(s->err, sizeof s->err, "%s%s%s", what ? what : "",
+		 what && msg ? ": " : "", msg ? msg : "");
+	/* libpq messages end in a newline, some span lines */
+	for (n = 0; s->err[n] != '\0'; n++)
+		if (s->err[n] == '\n' || s->err[n] == '\t')
+			s->err[n] = s->err[n + 1] != '\0' ? ' ' : '\0';
+}
+
+void
+pgstore_disarm(struct pgstore *s)
+{
+	if (s->ev_rd != NULL)
+		event_free(s->ev_rd);
+	if (s->ev_wr != NULL)
+		event_free(s->ev_wr);
+	s->ev_rd = s->ev_wr = NULL;
+}
+
+void
+pgstore_want_write(struct pgstore *s)
+{
+	int rc = PQflush(s->conn);
+
+	if (rc == -1)
+		pgstore_lost(s, PQerrorMessage(s->conn));
+	else if (rc == 1 && s->ev_wr != NULL)
+		event_add(s->ev_wr, NULL);
+}
+
+void
+pgstore_lost(struct pgstore *s, const char *why)
+{
+	int was_up = s->state == PG_READY || s->state == PG_LISTENING;
+
+	pgstore_set_err(s, "connection lost", why);
+	if (was_up)
+		log_warnx("store: %s: %s; gating continues from memory, "
+			  "%zu rows queued, admin actions fail until it is "
+			  "back",
+			  s->name, s->err,
+			  store_q_len(s->q) + store_q_len(s->inflight));
+	pgstore_requeue(s);
+	s->job = PJ_NONE;
+	pgstore_disarm(s);
+	PQfinish(s->conn);
+	s->conn = NULL;
+	s->state = PG_DOWN;
+	s->state_at = clock_mono_ns();
+	s->down_logged = 0;
+}
+
+int
+pgstore_send_batch(struct pgstore *s)
+{
+	struct store_q *t;
+	size_t          n = store_q_len(s->q);
+
+	/* one statement in flight: these rows go when it is done */
+	if (s->job != PJ_NONE) {
+		s->flush_due = 1;
+		return 0;
+	}
+	s->flush_due = 0;
+	if (n == 0)
+		return 0;
+	pgstore_sql_batch(s, s->q);
+	/* the queue becomes the batch in flight; new rows queue anew */
+	t = s->inflight;
+	s->inflight = s->q;
+	s->q = t;
+	s->inflight_rows = n;
+	return pgstore_send(s, PJ_BATCH, s->sb, 0, NULL);
+}
 
 int
 pgstore_send(struct pgstore *s, enum pg_job job, const char *sql, int nparams,
@@ -137,7 +219,7 @@ job_end(struct pgstore *s)
 		}
 		log_info("store: %s: connection back; re-reading changed "
 			 "subjects, %zu rows queued",
-			 s->name, pgstore_queued(s));
+			 s->name, store_q_len(s->q) + store_q_len(s->inflight));
 		s->state = PG_READY;
 		s->state_at = clock_mono_ns();
 		s->catchup = 1;
@@ -214,7 +296,7 @@ pgstore_kick(struct pgstore *s)
 	if (!s->catchup) {
 		/* rows that waited for a job, or for the database to return */
 		if (s->flush_due)
-			(void)pgstore_flush(s);
+			(void)pgstore_send_batch(s);
 		return;
 	}
 	s->catchup = 0;
