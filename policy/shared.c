@@ -67,8 +67,10 @@ pol_shared_change(const struct store_subject *ss, void *arg)
 		return;
 	s = rep_find(p->rep, ss->type, k, (size_t)n,
 		     rep_hash(ss->type, k, (size_t)n));
-	/* ours is newer: it reaches the store, and the others, itself */
-	if (s != NULL && s->updated > ss->updated)
+	/* ours is newer: it reaches the store, and the others, itself;
+	 * but an admin action elsewhere wins over our automatic state, or
+	 * an unblock would be undone by a bot that keeps sending */
+	if (s != NULL && !ss->admin && s->updated > ss->updated)
 		return;
 	if (s == NULL) {
 		/* an allow we never heard of changes nothing here */

@@ -12,9 +12,13 @@
  * last change it saw, so nothing announced while it was away is missed;
  * the queued rows go with the next flush.
  */
+#include <sys/random.h>
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -152,6 +156,13 @@ pgstore_open(struct event_base *base, const char *dsn,
 		goto fail;
 	}
 	s->backend_pid = PQbackendPID(s->conn);
+	/* our rows carry it, so the catch-up read skips them: our memory
+	 * is at least as new as what we wrote */
+	if (getrandom(&s->writer, sizeof s->writer, 0) != sizeof s->writer)
+		s->writer = (int64_t)clock_mono_ns() ^ (int64_t)getpid();
+	s->writer &= INT64_MAX;
+	if (s->writer == 0)
+		s->writer = 1;
 	s->q = store_q_new();
 	s->inflight = store_q_new();
 	s->ev_timer = event_new(base, -1, EV_PERSIST, on_timer, s);

@@ -47,11 +47,12 @@ struct pgstore {
 	PGconn            *conn;
 	enum pg_state      state;
 	int                backend_pid; /* ours, to skip our own NOTIFYs */
-	struct event      *ev_rd;       /* socket readable (persistent) */
-	struct event      *ev_wr;       /* socket writable, output pending */
-	struct event      *ev_timer;    /* reconnects and deadlines, 1 s */
-	uint64_t           state_at;    /* clock_mono_ns of the last change */
-	uint64_t           retry_ms;    /* wait before the next connect */
+	int64_t            writer; /* random id of this instance in its rows */
+	struct event      *ev_rd;  /* socket readable (persistent) */
+	struct event      *ev_wr;  /* socket writable, output pending */
+	struct event      *ev_timer; /* reconnects and deadlines, 1 s */
+	uint64_t           state_at; /* clock_mono_ns of the last change */
+	uint64_t           retry_ms; /* wait before the next connect */
 
 	enum pg_job job;
 	uint64_t    job_at;     /* clock_mono_ns when it was sent */
@@ -105,7 +106,7 @@ PGresult *pgstore_exec(struct pgstore *, const char *sql, int nparams,
  * does not parse. Strings point into r. */
 #define PGSTORE_SUBJECT_COLS                                                   \
 	"type, key, score, score_at, verdict, expires, override, actor,"       \
-	" reason, updated, chg"
+	" reason, updated, chg, admin"
 int pgstore_row_subject(PGresult *, int row, struct store_subject *,
 			int64_t *chg);
 

@@ -25,7 +25,7 @@
 
 static const char catchup_sql[] =
     "SELECT " PGSTORE_SUBJECT_COLS " FROM subjects WHERE chg > $1"
-    " ORDER BY chg";
+    " AND writer <> $2 ORDER BY chg";
 
 static void job_result(struct pgstore *, PGresult *);
 static void job_end(struct pgstore *);
@@ -152,7 +152,7 @@ int
 pgstore_row_subject(PGresult *r, int i, struct store_subject *e, int64_t *chg)
 {
 	memset(e, 0, sizeof *e);
-	if (PQnfields(r) != 11 ||
+	if (PQnfields(r) != 12 ||
 	    fg_subj_parse(PQgetvalue(r, i, 0), &e->type) == -1 ||
 	    fg_verdict_parse(PQgetvalue(r, i, 4), &e->verdict) == -1 ||
 	    fg_override_parse(PQgetvalue(r, i, 6), &e->override) == -1)
@@ -165,6 +165,7 @@ pgstore_row_subject(PGresult *r, int i, struct store_subject *e, int64_t *chg)
 	e->reason = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8);
 	e->updated = strtoll(PQgetvalue(r, i, 9), NULL, 10);
 	*chg = strtoll(PQgetvalue(r, i, 10), NULL, 10);
+	e->admin = PQgetvalue(r, i, 11)[0] == 't';
 	return 0;
 }
 
@@ -288,8 +289,8 @@ pgstore_input(struct pgstore *s)
 void
 pgstore_kick(struct pgstore *s)
 {
-	char        num[32];
-	const char *p[1] = {num};
+	char        num[32], wr[32];
+	const char *p[2] = {num, wr};
 
 	if (s->state != PG_READY || s->job != PJ_NONE || s->syncing)
 		return;
@@ -301,7 +302,8 @@ pgstore_kick(struct pgstore *s)
 	}
 	s->catchup = 0;
 	snprintf(num, sizeof num, "%lld", (long long)s->chg_seen);
-	(void)pgstore_send(s, PJ_CATCHUP, catchup_sql, 1, p);
+	snprintf(wr, sizeof wr, "%lld", (long long)s->writer);
+	(void)pgstore_send(s, PJ_CATCHUP, catchup_sql, 2, p);
 }
 
 /* The batch in flight failed or its fate is unknown: its rows go back

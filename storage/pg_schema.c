@@ -53,6 +53,8 @@ static const char create_v2[] =
     " reason text,"
     " updated bigint NOT NULL,"
     " chg bigint NOT NULL DEFAULT 0,"
+    " writer bigint NOT NULL DEFAULT 0,"     /* instance that wrote it */
+    " admin boolean NOT NULL DEFAULT false," /* written by an admin */
     " PRIMARY KEY (type, key));"
     "CREATE INDEX subjects_chg ON subjects (chg) WHERE chg > 0;"
     "CREATE TABLE audit ("

@@ -27,17 +27,27 @@
 
 #define UPSERT_HEAD                                                            \
 	"INSERT INTO subjects (type, key, score, score_at, verdict,"           \
-	" expires, override, actor, reason, updated) VALUES "
+	" expires, override, actor, reason, updated, writer, admin) VALUES "
 #define UPSERT_SET                                                             \
 	" ON CONFLICT (type, key) DO UPDATE SET score = excluded.score,"       \
 	" score_at = excluded.score_at, verdict = excluded.verdict,"           \
 	" expires = excluded.expires, override = excluded.override,"           \
 	" actor = excluded.actor, reason = excluded.reason,"                   \
-	" updated = excluded.updated"
+	" updated = excluded.updated, writer = excluded.writer,"               \
+	" admin = excluded.admin"
 /* Several instances write the same subjects: a row computed earlier
  * than the one stored (a batch that waited out an outage, another
- * instance's newer decision) does not replace it. */
-#define UPSERT_GUARD " WHERE subjects.updated <= excluded.updated"
+ * instance's newer decision) does not replace it. Nor does one computed
+ * within PG_ADMIN_GRACE_MS after an admin action: the instance that
+ * computed it may not have heard of the action yet, and would undo an
+ * unblock while the account keeps sending. */
+#define PG_ADMIN_GRACE_MS 2000 /* ms */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define UPSERT_GUARD                                                           \
+	" WHERE subjects.updated <= excluded.updated AND (NOT subjects.admin"  \
+	" OR excluded.updated > subjects.updated + " STR(                      \
+	    PG_ADMIN_GRACE_MS) ")"
 #define AUDIT_HEAD                                                             \
 	"INSERT INTO audit (at, type, key, old, new, reason, signals, actor)"  \
 	" VALUES "
@@ -50,7 +60,7 @@ static void sb_str(struct pgstore *, const char *);
 static void sb_fmt(struct pgstore *, const char *, ...)
     __attribute__((__format__(printf, 2, 3)));
 static void sb_lit(struct pgstore *, const char *);
-static void sql_subject(struct pgstore *, const struct store_subject *);
+static void sql_subject(struct pgstore *, const struct store_subject *, int);
 static void sql_audit(struct pgstore *, const struct store_audit *);
 
 void
@@ -122,8 +132,9 @@ sb_lit(struct pgstore *s, const char *t)
 	free(fix);
 }
 
+/* admin: the row is an admin action's; our writer id marks it ours. */
 static void
-sql_subject(struct pgstore *s, const struct store_subject *e)
+sql_subject(struct pgstore *s, const struct store_subject *e, int admin)
 {
 	sb_str(s, "(");
 	sb_lit(s, fg_subj_name(e->type));
@@ -138,7 +149,8 @@ sql_subject(struct pgstore *s, const struct store_subject *e)
 	sb_lit(s, e->actor);
 	sb_str(s, ",");
 	sb_lit(s, e->reason);
-	sb_fmt(s, ",%lld)", (long long)e->updated);
+	sb_fmt(s, ",%lld,%lld,%s)", (long long)e->updated, (long long)s->writer,
+	       admin ? "true" : "false");
 }
 
 static void
@@ -173,7 +185,7 @@ pgstore_sql_batch(struct pgstore *s, struct store_q *q)
 		sb_str(s, BEGIN_SQL);
 	for (i = 0; i < n; i++) {
 		sb_str(s, i % PG_ROWS_PER_INSERT == 0 ? UPSERT_HEAD : ",");
-		sql_subject(s, store_q_subject_at(q, i));
+		sql_subject(s, store_q_subject_at(q, i), 0);
 		if ((i + 1) % PG_ROWS_PER_INSERT == 0 || i + 1 == n)
 			sb_str(s, UPSERT_SET UPSERT_GUARD ";");
 	}
@@ -208,7 +220,7 @@ pgstore_sql_admin(struct pgstore *s, const struct store_subject *e,
 	pgstore_sb_reset(s);
 	if (e != NULL) {
 		sb_str(s, BEGIN_SQL UPSERT_HEAD);
-		sql_subject(s, e);
+		sql_subject(s, e, 1);
 		sb_str(s, UPSERT_SET ";");
 	}
 	if (a != NULL) {

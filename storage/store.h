@@ -31,6 +31,10 @@ struct store_subject {
 	const char      *actor;   /* who set the override; NULL if none */
 	const char      *reason;  /* why; NULL if none */
 	int64_t          updated; /* unix ms */
+	/* read from a shared store: the row's last write was an admin
+	 * action (which wins over a newer automatic state); ignored when
+	 * written */
+	int admin;
 };
 
 /* One audit entry: every verdict change, automatic or by hand. */

@@ -117,6 +117,11 @@ START_TEST(test_ours_newer)
 	pol_shared_change(&r, p);
 	ck_assert_int_eq(ncb, 0);
 	ck_assert_int_eq(effective(p, "x@example.org"), FG_V_BLOCK);
+	/* but an admin action elsewhere wins, however old its time */
+	r.admin = 1;
+	pol_shared_change(&r, p);
+	ck_assert_int_eq(ncb, 1);
+	ck_assert_int_eq(effective(p, "x@example.org"), FG_V_ALLOW);
 	pol_free(p);
 }
 END_TEST

@@ -111,6 +111,7 @@ struct seen {
 	char             key[8][64];
 	enum fg_verdict  verdict[8];
 	enum fg_override override[8];
+	int              admin[8];
 };
 
 static void
@@ -123,6 +124,7 @@ seen_cb(const struct store_subject *e, void *arg)
 	snprintf(w->key[w->n], sizeof w->key[0], "%s", e->key);
 	w->verdict[w->n] = e->verdict;
 	w->override[w->n] = e->override;
+	w->admin[w->n] = e->admin;
 	w->n++;
 }
 
@@ -306,6 +308,33 @@ START_TEST(test_newer_wins)
 }
 END_TEST
 
+/* An automatic row computed just after an admin action (by an instance
+ * that had not heard of it yet) does not undo it; a later one does. */
+START_TEST(test_admin_grace)
+{
+	const char          *dsn = pgt_fresh_db("t_grace");
+	struct store        *s = open_db(dsn);
+	struct store_subject e = subj("x@example.org", FG_V_ALLOW, 10000);
+
+	ck_assert_int_eq(store_commit_admin(s, &e, NULL), 0);
+	e = subj("x@example.org", FG_V_QUARANTINE, 10500);
+	store_queue_subject(s, &e);
+	flush_wait(s);
+	ck_assert_int_eq(pgt_int("t_grace",
+				 "SELECT count(*) FROM subjects"
+				 " WHERE verdict = 'allow' AND admin"),
+			 1);
+	e = subj("x@example.org", FG_V_QUARANTINE, 13000);
+	store_queue_subject(s, &e);
+	flush_wait(s);
+	ck_assert_int_eq(pgt_int("t_grace", "SELECT count(*) FROM subjects"
+					    " WHERE verdict = 'quarantine' AND"
+					    " NOT admin"),
+			 1);
+	store_close(s);
+}
+END_TEST
+
 /* Committed before it returns: another connection sees it at once. */
 START_TEST(test_admin_committed)
 {
@@ -354,12 +383,14 @@ START_TEST(test_change_reaches_other)
 	ck_assert_int_eq(wb.n, 1);
 	ck_assert_str_eq(wb.key[0], "bot@example.org");
 	ck_assert_int_eq(wb.verdict[0], FG_V_QUARANTINE);
+	ck_assert_int_eq(wb.admin[0], 0);
 	/* an admin action on the other instance comes back the other way */
 	wb.n = 0;
 	e = subj("bot@example.org", FG_V_ALLOW, 3000);
 	ck_assert_int_eq(store_commit_admin(b, &e, NULL), 0);
 	ck_assert_int_eq(pgt_loop_until(base, seen_one, &wa, WAIT_MS), 0);
 	ck_assert_int_eq(wa.verdict[wa.n - 1], FG_V_ALLOW);
+	ck_assert_int_eq(wa.admin[wa.n - 1], 1);
 	/* nobody is told of its own changes */
 	(void)pgt_loop_until(base, seen_one, &wb, 300);
 	ck_assert_int_eq(wb.n, 0);
@@ -521,6 +552,7 @@ pg_suite(void)
 	tcase_add_test(tc, test_readers);
 	tcase_add_test(tc, test_newer_wins);
 	tcase_add_test(tc, test_admin_committed);
+	tcase_add_test(tc, test_admin_grace);
 	tcase_add_test(tc, test_change_reaches_other);
 	tcase_add_test(tc, test_missed_while_away);
 	tcase_add_test(tc, test_outage);
