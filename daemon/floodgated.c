@@ -194,8 +194,8 @@ core_metrics(struct evbuffer *b, void *arg)
 		    "retention deleted",
 		    NULL, (double)ss.pruned);
 	http_metric(b, "floodgate_store_ok", "gauge",
-		    "1 while the store file is the one opened, 0 once it was "
-		    "deleted or replaced",
+		    "1 while the store can keep what it acknowledges (SQLite: "
+		    "the file opened is still there; PostgreSQL: connected)",
 		    NULL, store_health(d->store, NULL) == 0 ? 1 : 0);
 	http_metric(b, "floodgate_store_slow_flushes_total", "counter",
 		    "Flushes slower than 20 ms", NULL, (double)d->flush_slow);
