@@ -8,6 +8,7 @@
  * server is stopped and started, or our backend is terminated.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,6 +473,50 @@ START_TEST(test_outage)
 }
 END_TEST
 
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static int
+ticked(void *arg)
+{
+	return *(int *)arg > 0;
+}
+
+/* A database that stops answering (its backend stopped with SIGSTOP)
+ * does not stop the event loop: the batch is sent and waits, timers
+ * still fire, and it is written once the backend runs again. */
+START_TEST(test_hung_database)
+{
+	const char          *dsn = pgt_fresh_db("t_hung");
+	struct store        *s = open_db(dsn);
+	struct store_subject e = subj("x@example.org", FG_V_THROTTLE, 1000);
+	struct timeval       tv = {0, 50000};
+	struct event        *t;
+	long long            pid;
+	int                  ticks = 0;
+
+	pid = pgt_int("t_hung", "SELECT pid FROM pg_stat_activity WHERE"
+				" datname = 't_hung' AND application_name ="
+				" 'floodgated'");
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill((pid_t)pid, SIGSTOP), 0);
+	store_queue_subject(s, &e);
+	ck_assert_int_eq(store_flush(s), 0);
+	t = evtimer_new(base, tick_cb, &ticks);
+	evtimer_add(t, &tv);
+	ck_assert_int_eq(pgt_loop_until(base, ticked, &ticks, WAIT_MS), 0);
+	ck_assert_uint_eq(store_queued(s), 1);
+	ck_assert_int_eq(kill((pid_t)pid, SIGCONT), 0);
+	ck_assert_int_eq(pgt_loop_until(base, drained, s, WAIT_MS), 0);
+	ck_assert_int_eq(pgt_int("t_hung", "SELECT count(*) FROM subjects"), 1);
+	event_free(t);
+	store_close(s);
+}
+END_TEST
+
 /* Text PostgreSQL would refuse is repaired, not left to fail every
  * later batch. */
 START_TEST(test_bad_utf8)
@@ -556,6 +601,7 @@ pg_suite(void)
 	tcase_add_test(tc, test_change_reaches_other);
 	tcase_add_test(tc, test_missed_while_away);
 	tcase_add_test(tc, test_outage);
+	tcase_add_test(tc, test_hung_database);
 	tcase_add_test(tc, test_bad_utf8);
 	tcase_add_test(tc, test_big_batch_and_close);
 	tcase_add_test(tc, test_prune);

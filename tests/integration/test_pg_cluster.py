@@ -21,8 +21,10 @@ Measured and checked:
      at once: node A's gates are answered by instance 2 within 5 s, and
      the block is in force on both nodes (nothing acknowledged is lost);
   4. PostgreSQL is restarted while gates and admin actions keep coming:
-     every admin action acknowledged before, during or after is in the
-     database afterwards; those refused during the outage said why.
+     gates are answered from memory while it is down, every admin action
+     acknowledged before, during or after is in the database afterwards,
+     those refused during the outage said why, and both instances write
+     what they queued once it is back.
 
 Exit 0 on pass, 1 on failure, 77 when floodgated, ejabberd or PostgreSQL
 is missing.
@@ -53,6 +55,7 @@ BURST = 10         # account.subscribe burst
 PROPAGATE_S = 1.0  # a verdict change reaches the other node within this
 FAILOVER_S = 5.0   # node A's gates answered by instance 2 within this
 N_ADMIN = 40       # admin actions around the PostgreSQL restart
+N_LOAD = 20        # accounts sending invitations meanwhile
 
 TS = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)([+-]\d\d:\d\d)", re.M)
 
@@ -190,18 +193,30 @@ async def failover(a, b, fg1, fg2, figures):
 
 
 async def load(srv, stop):
-    """Gate traffic while PostgreSQL restarts: invitations from many
-    accounts, each within its own rate."""
+    """Gate traffic while PostgreSQL restarts: invitations to strangers
+    from N_LOAD accounts, each well within its rate (one every 2 s), so
+    that none earns a verdict and every invitation is a gate question."""
     d = srv.domain
-    cs = await connect_many(srv, ["l%02d" % i for i in range(8)])
+    cs = await connect_many(srv, ["l%02d" % i for i in range(N_LOAD)])
     n = 0
     while not stop.is_set():
         for i, c in enumerate(cs):
-            c.subscribe("l%02d@%s" % ((i + 1 + n) % len(cs), d))
+            c.subscribe("t%02d@%s" % ((i * 7 + n) % 100, d))
+            await asyncio.sleep(2.0 / len(cs))
         n += 1
-        await asyncio.sleep(0.2)
     await disconnect_all(cs)
     return n * len(cs)
+
+
+def outage(pg, fgs, figures):
+    """PostgreSQL down for 2 s; the gates each instance answered
+    meanwhile."""
+    pg.down()
+    g0 = [fg.metric("floodgate_policy_gates_total") for fg in fgs]
+    time.sleep(2)
+    g1 = [fg.metric("floodgate_policy_gates_total") for fg in fgs]
+    pg.up()
+    figures["gates_during_outage"] = int(sum(g1) - sum(g0))
 
 
 def admin_through_restart(pg, fgs, d, figures):
@@ -212,7 +227,7 @@ def admin_through_restart(pg, fgs, d, figures):
     i = 0
     while i < N_ADMIN or after < 5:
         if i == N_ADMIN // 4:
-            restart = threading.Thread(target=lambda: (pg.down(), time.sleep(2), pg.up()))
+            restart = threading.Thread(target=outage, args=(pg, fgs, figures))
             restart.start()
         if i >= 3 * N_ADMIN:
             break
@@ -255,7 +270,7 @@ def main():
         check(b.node in " ".join(a.cluster_nodes()), "node B is in node A's cluster")
         users = (["bot", "evil", "probe", "u00"] + ["r%02d" % i for i in range(N_FLOOD)]
                  + ["s%02d" % i for i in range(20)] + ["t%02d" % i for i in range(100)]
-                 + ["l%02d" % i for i in range(8)])
+                 + ["l%02d" % i for i in range(N_LOAD)])
         a.register_many((u, "pw") for u in users)
         fg1 = instance(work, "fg1", a, pg)
         fg2 = instance(work, "fg2", b, pg)
@@ -287,6 +302,9 @@ def main():
             stop.set()
             th.join()
         figures["load_invitations"] = box.get("n")
+        check(figures.get("gates_during_outage", 0) > 0,
+              "gates answered from memory while PostgreSQL was down (%s)"
+              % figures.get("gates_during_outage"))
         check(fg1.wait_healthy(15) and fg2.wait_healthy(15),
               "both instances healthy again after the PostgreSQL restart")
         rows = {r[0] for r in pg.query("SELECT key FROM subjects WHERE override = 'quarantine'")}
