@@ -428,6 +428,9 @@ pgstore_exec(struct pgstore *s, const char *sql, int nparams,
 	}
 done:
 	s->syncing--;
+	/* a NOTIFY read while we waited: its catch-up read goes now, its
+	 * rows are applied from the event loop, after our caller is done */
+	pgstore_kick(s);
 	if (failed) {
 		PQclear(last);
 		return NULL;
