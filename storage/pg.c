@@ -13,6 +13,7 @@
  * the queued rows go with the next flush.
  */
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -68,13 +69,19 @@ on_notice(void *arg, const char *msg)
 static int
 pg_password(struct pgstore *s, const char *file)
 {
-	char  buf[PG_PASSWORD_MAX];
-	FILE *fp;
+	char        buf[PG_PASSWORD_MAX];
+	FILE       *fp;
+	struct stat st;
 
 	if ((fp = fopen(file, "re")) == NULL) {
 		log_warn("store: password-file %s", file);
 		return -1;
 	}
+	/* said, not refused: the operator may know why */
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 0077) != 0)
+		log_warnx("store: password-file %s is readable by others "
+			  "(mode %04o); chmod 600 it",
+			  file, (unsigned)(st.st_mode & 07777));
 	if (fgets(buf, sizeof buf, fp) == NULL)
 		buf[0] = '\0';
 	fclose(fp);

@@ -51,6 +51,7 @@ start)
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' >"$dir/port"
 	od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$dir/password"
 	echo >>"$dir/password"
+	chmod 600 "$dir/password"
 	[ "$(id -u)" -eq 0 ] && chown nobody "$dir/password"
 	as_owner "$bindir/initdb" -D "$dir/data" -U floodgate -E UTF8 \
 		--no-locale --auth-local=trust --auth-host=scram-sha-256 \
