@@ -69,9 +69,12 @@ pgstore_want_write(struct pgstore *s)
 void
 pgstore_lost(struct pgstore *s, const char *why)
 {
-	int was_up = s->state == PG_READY || s->state == PG_LISTENING;
+	int  was_up = s->state == PG_READY || s->state == PG_LISTENING;
+	char copy[sizeof s->err];
 
-	pgstore_set_err(s, "connection lost", why);
+	/* why may be s->err itself, or libpq's text that PQfinish frees */
+	snprintf(copy, sizeof copy, "%s", why != NULL ? why : "");
+	pgstore_set_err(s, "connection lost", copy);
 	if (was_up)
 		log_warnx("store: %s: %s; gating continues from memory, "
 			  "%zu rows queued, admin actions fail until it is "
