@@ -139,6 +139,7 @@ pgstore_open(struct event_base *base, const char *dsn,
 {
 	struct pgstore *s = xcalloc(1, sizeof *s);
 	struct timeval  tv = {PG_TIMER_MS / 1000, 0};
+	PGresult       *r;
 
 	s->base = base;
 	s->dsn = xstrdup(dsn != NULL ? dsn : "");
@@ -156,7 +157,14 @@ pgstore_open(struct event_base *base, const char *dsn,
 	PQsetNoticeProcessor(s->conn, on_notice, s);
 	if (pgstore_schema_setup(s->conn, s->name) == -1)
 		goto fail;
-	PQclear(PQexec(s->conn, "LISTEN " PG_CHANNEL));
+	r = PQexec(s->conn, "LISTEN " PG_CHANNEL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		log_warnx("store: %s: LISTEN: %s", s->name,
+			  PQresultErrorMessage(r));
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
 	if (PQsetnonblocking(s->conn, 1) == -1) {
 		log_warnx("store: %s: cannot make the connection non-blocking",
 			  s->name);
