@@ -50,7 +50,8 @@ struct daemon {
 	struct event      *ev_flush;
 	struct event      *ev_tick;
 	struct event      *ev_sig[4];
-	uint64_t           flush_slow; /* flushes over FLUSH_SLOW_US */
+	uint64_t           flush_slow;   /* flushes over FLUSH_SLOW_US */
+	uint64_t           flushes_seen; /* store_stats.flushes last judged */
 };
 
 #define FLUSH_SLOW_US 20000 /* a flush this long is worth a warning, us */
@@ -93,11 +94,14 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 		if (store_flush(d->store) == -1)
 			goto out;
 		store_get_stats(d->store, &st);
-		if (st.last_flush_us > FLUSH_SLOW_US) {
+		/* a PostgreSQL flush completes later: judge each one once */
+		if (st.flushes != d->flushes_seen &&
+		    st.last_flush_us > FLUSH_SLOW_US) {
 			d->flush_slow++;
 			log_warnx("store: slow flush, %llu us",
 				  (unsigned long long)st.last_flush_us);
 		}
+		d->flushes_seen = st.flushes;
 	}
 out:
 	arm(d->ev_flush, d->cfg->store_flush_ms);
