@@ -172,11 +172,26 @@ START_TEST(test_schema)
 }
 END_TEST
 
+/* The text of file, at most n - 1 bytes. */
+static void
+slurp(const char *file, char *out, size_t n)
+{
+	FILE  *fp = fopen(file, "r");
+	size_t got;
+
+	ck_assert_ptr_nonnull(fp);
+	got = fread(out, 1, n - 1, fp);
+	out[got] = '\0';
+	fclose(fp);
+}
+
 START_TEST(test_password_file)
 {
 	const char *dsn = pgt_fresh_db("t_pw");
 	char        bad[] = "/tmp/fg-pgpw.XXXXXX";
-	int         fd = mkstemp(bad);
+	char        logf[] = "/tmp/fg-pglog.XXXXXX";
+	char        pw[128], logtext[16384];
+	int         fd = mkstemp(bad), lfd = mkstemp(logf), saved;
 
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(write(fd, "wrong\n", 6), 6);
@@ -186,7 +201,32 @@ START_TEST(test_password_file)
 	ck_assert_ptr_null(store_open_pg(base, dsn, bad));
 	ck_assert_ptr_null(store_open_pg(base, dsn, "/nonexistent/pw"));
 	unlink(bad);
-	store_close(open_db(dsn));
+	/* what the store logs, through a good and a broken connection,
+	 * never holds the password */
+	ck_assert_int_ne(lfd, -1);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(lfd, 2);
+	{
+		struct store *s = open_db(dsn);
+
+		(void)pgt_exec("t_pw", "SELECT pg_terminate_backend(pid) FROM"
+				       " pg_stat_activity WHERE datname ="
+				       " 't_pw' AND pid <> pg_backend_pid()");
+		(void)pgt_loop_until(base, unhealthy, s, WAIT_MS);
+		(void)pgt_loop_until(base, healthy, s, WAIT_MS);
+		store_close(s);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	slurp(logf, logtext, sizeof logtext);
+	slurp(pgt_password_file(), pw, sizeof pw);
+	pw[strcspn(pw, "\n")] = '\0';
+	ck_assert_ptr_nonnull(strstr(logtext, "connection lost"));
+	ck_assert_ptr_null(strstr(logtext, pw));
+	close(lfd);
+	unlink(logf);
 }
 END_TEST
 

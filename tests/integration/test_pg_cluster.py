@@ -317,6 +317,10 @@ def main():
             q = fg.metric("floodgate_store_queued_rows")
             check(q == 0, "%s wrote its queued rows once PostgreSQL was back (%d queued)"
                   % (fg.name, q))
+        with open(pg.password_file) as f:
+            secret = f.read().strip()
+        check(all(secret not in fg.log_text() for fg in (fg1, fg2)),
+              "the database password appears in no floodgated log")
         print("figures: %s" % " ".join("%s=%s" % kv for kv in figures.items()))
         ok = True
     except Exception:  # noqa: BLE001 - report and fail
