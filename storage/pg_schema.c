@@ -20,7 +20,8 @@
  * they were taken, and a reader that saw number N has seen every change
  * numbered below. A trigger stamps each subjects row whose verdict,
  * override or expiry changes with its transaction's number; the first
- * such row also sends NOTIFY floodgate.
+ * such row written also sends NOTIFY floodgate (another trigger, after
+ * the write).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,12 +101,19 @@ static const char create_v2[] =
     " BEGIN"
     "  n := nullif(current_setting('floodgate.chg', true), '')::bigint;"
     "  IF n IS NULL THEN n := floodgate_begin(); END IF;"
-    "  IF current_setting('floodgate.told', true) IS DISTINCT FROM 'y' THEN"
-    "   PERFORM pg_notify('" PG_CHANNEL "', n::text);"
-    "   PERFORM set_config('floodgate.told', 'y', true);"
-    "  END IF;"
     "  NEW.chg := n;"
     "  RETURN NEW;"
+    " END $$;"
+    /* once per transaction, and only for a row that was written: a
+     * BEFORE INSERT trigger also sees the rows ON CONFLICT turns into
+     * updates, most of which change nothing worth telling */
+    "CREATE FUNCTION floodgate_tell() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF current_setting('floodgate.told', true) IS DISTINCT FROM 'y' THEN"
+    "   PERFORM pg_notify('" PG_CHANNEL "', NEW.chg::text);"
+    "   PERFORM set_config('floodgate.told', 'y', true);"
+    "  END IF;"
+    "  RETURN NULL;"
     " END $$;"
     /* WHEN, not a test inside the function: most rows of a batch only
      * move a score, and skip the function call altogether */
@@ -115,7 +123,12 @@ static const char create_v2[] =
     "CREATE TRIGGER subjects_chg_upd BEFORE UPDATE ON subjects"
     " FOR EACH ROW WHEN (NEW.verdict <> OLD.verdict"
     "  OR NEW.override <> OLD.override OR NEW.expires <> OLD.expires)"
-    " EXECUTE FUNCTION floodgate_chg();";
+    " EXECUTE FUNCTION floodgate_chg();"
+    "CREATE TRIGGER subjects_tell_ins AFTER INSERT ON subjects"
+    " FOR EACH ROW WHEN (NEW.chg > 0) EXECUTE FUNCTION floodgate_tell();"
+    "CREATE TRIGGER subjects_tell_upd AFTER UPDATE ON subjects"
+    " FOR EACH ROW WHEN (NEW.chg <> OLD.chg)"
+    " EXECUTE FUNCTION floodgate_tell();";
 
 /* pg_migrations[i] takes version PG_FIRST_VERSION + i to the next;
  * NULL ends the list (C has no empty arrays). */
