@@ -51,8 +51,10 @@
 #define AUDIT_HEAD                                                             \
 	"INSERT INTO audit (at, type, key, old, new, reason, signals, actor)"  \
 	" VALUES "
-/* The change number first (pg_schema.c): one lock order for writers. */
+/* The change number first (pg_schema.c): one lock order for writers;
+ * and last, NOTIFY the other instances if a verdict moved. */
 #define BEGIN_SQL "SELECT floodgate_begin();"
+#define TELL_SQL "SELECT floodgate_tell();"
 #define REG_HEAD "INSERT INTO registrations (account, ip, at) VALUES "
 
 static void sb_grow(struct pgstore *, size_t);
@@ -189,6 +191,8 @@ pgstore_sql_batch(struct pgstore *s, struct store_q *q)
 		if ((i + 1) % PG_ROWS_PER_INSERT == 0 || i + 1 == n)
 			sb_str(s, UPSERT_SET UPSERT_GUARD ";");
 	}
+	if (n > 0)
+		sb_str(s, TELL_SQL);
 	n = store_q_naudit(q);
 	for (i = 0; i < n; i++) {
 		sb_str(s, i % PG_ROWS_PER_INSERT == 0 ? AUDIT_HEAD : ",");
@@ -221,7 +225,7 @@ pgstore_sql_admin(struct pgstore *s, const struct store_subject *e,
 	if (e != NULL) {
 		sb_str(s, BEGIN_SQL UPSERT_HEAD);
 		sql_subject(s, e, 1);
-		sb_str(s, UPSERT_SET ";");
+		sb_str(s, UPSERT_SET ";" TELL_SQL);
 	}
 	if (a != NULL) {
 		sb_str(s, AUDIT_HEAD);
