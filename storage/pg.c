@@ -206,9 +206,11 @@ pgstore_close(struct pgstore *s)
 
 	if (s == NULL)
 		return;
-	if (s->state == PG_READY && pgstore_wait_idle(s) == 0 &&
-	    pgstore_flush(s) == 0)
-		(void)pgstore_wait_idle(s);
+	/* a long queue goes in pieces: send them while each one is in */
+	while (s->state == PG_READY && (n = pgstore_queued(s)) > 0 &&
+	       pgstore_wait_idle(s) == 0 && pgstore_flush(s) == 0 &&
+	       pgstore_wait_idle(s) == 0 && pgstore_queued(s) < n)
+		;
 	if ((n = pgstore_queued(s)) > 0)
 		log_warnx("store: %s: closing with %zu rows not written: %s",
 			  s->name, n, s->err);

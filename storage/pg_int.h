@@ -58,6 +58,7 @@ struct pgstore {
 	uint64_t    job_at;     /* clock_mono_ns when it was sent */
 	int         job_failed; /* a result of the job was an error */
 	int         syncing;    /* in a bounded wait: defer change callbacks */
+	uint64_t    results;    /* results read: progress, for bounded waits */
 
 	struct store_q *q;        /* queued rows */
 	struct store_q *inflight; /* the batch in flight */
@@ -92,8 +93,9 @@ int  pgstore_send(struct pgstore *, enum pg_job, const char *sql, int nparams,
 void pgstore_input(struct pgstore *);
 void pgstore_kick(struct pgstore *);
 void pgstore_requeue(struct pgstore *);
-/* Wait (bounded) until no job is in flight; -1 when the database is
- * unreachable or did not answer in time (then it is marked lost). */
+/* Wait until no job is in flight, at most PG_WAIT_MS without a result
+ * arriving; -1 when the database is unreachable or silent for that long
+ * (then it is marked lost). */
 int pgstore_wait_idle(struct pgstore *);
 /* Run one statement and wait (bounded) for it; each row is handed to
  * row (single-row mode) when it is not NULL. The result of the last

@@ -22,6 +22,10 @@
 #include "pg_int.h"
 
 #define NS_PER_MS 1000000ull
+/* Rows per batch: a statement in flight stays short (about a quarter of
+ * a second at the measured rate), so a reader or an admin commit never
+ * waits long behind one, even when a long queue drains. */
+#define PG_BATCH_MAX 20000 /* rows */
 
 static const char catchup_sql[] =
     "SELECT " PGSTORE_SUBJECT_COLS " FROM subjects WHERE chg > $1"
@@ -105,11 +109,19 @@ pgstore_send_batch(struct pgstore *s)
 	s->flush_due = 0;
 	if (n == 0)
 		return 0;
-	pgstore_sql_batch(s, s->q);
-	/* the queue becomes the batch in flight; new rows queue anew */
-	t = s->inflight;
-	s->inflight = s->q;
-	s->q = t;
+	if (n > PG_BATCH_MAX) {
+		/* a long queue (the database was away) goes in pieces, the
+		 * next as soon as this one is in */
+		n = store_q_take(s->q, PG_BATCH_MAX, s->inflight);
+		s->flush_due = 1;
+	} else {
+		/* the queue becomes the batch in flight; new rows queue
+		 * anew */
+		t = s->inflight;
+		s->inflight = s->q;
+		s->q = t;
+	}
+	pgstore_sql_batch(s, s->inflight);
 	s->inflight_rows = n;
 	return pgstore_send(s, PJ_BATCH, s->sb, 0, NULL);
 }
@@ -180,6 +192,8 @@ job_result(struct pgstore *s, PGresult *r)
 	struct store_subject e;
 	int64_t              chg;
 	int                  i, n;
+
+	s->results++;
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		if (!s->job_failed)
@@ -362,12 +376,19 @@ int
 pgstore_wait_idle(struct pgstore *s)
 {
 	uint64_t deadline = clock_mono_ns() + PG_WAIT_MS * NS_PER_MS;
+	uint64_t seen = s->results;
 
 	s->syncing++;
 	while (s->state != PG_DOWN && s->job != PJ_NONE) {
 		if (wait_io(s, deadline) == -1)
 			break;
 		pgstore_input(s);
+		/* a long batch answers statement by statement: silence is
+		 * what counts, not the whole */
+		if (s->results != seen) {
+			seen = s->results;
+			deadline = clock_mono_ns() + PG_WAIT_MS * NS_PER_MS;
+		}
 	}
 	s->syncing--;
 	return s->state == PG_READY && s->job == PJ_NONE ? 0 : -1;
@@ -404,6 +425,8 @@ pgstore_exec(struct pgstore *s, const char *sql, int nparams,
 		while (!PQisBusy(s->conn)) {
 			if ((r = PQgetResult(s->conn)) == NULL)
 				goto done;
+			/* rows streaming in (a large load) are progress */
+			deadline = clock_mono_ns() + PG_WAIT_MS * NS_PER_MS;
 			st = PQresultStatus(r);
 			if (st == PGRES_SINGLE_TUPLE) {
 				if (!failed)

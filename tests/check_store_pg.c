@@ -592,12 +592,16 @@ START_TEST(test_big_batch_and_close)
 	ck_assert_int_eq(pgt_int("t_big", "SELECT count(*) FROM subjects"),
 			 12000);
 	ck_assert_int_eq(pgt_int("t_big", "SELECT count(*) FROM audit"), 12000);
-	/* close writes what is still queued, without the loop */
-	e.key = "last@example.org";
-	store_queue_subject(s, &e);
+	/* close writes what is still queued, without the loop, in as
+	 * many batches as it takes */
+	for (i = 0; i < 25000; i++) {
+		snprintf(key, sizeof key, "v%d@example.org", i);
+		e.key = key;
+		store_queue_subject(s, &e);
+	}
 	store_close(s);
 	ck_assert_int_eq(pgt_int("t_big", "SELECT count(*) FROM subjects"),
-			 12001);
+			 37000);
 }
 END_TEST
 
