@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "../core/log.h"
-#include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "pg_int.h"
 
