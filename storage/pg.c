@@ -140,6 +140,7 @@ pgstore_open(struct event_base *base, const char *dsn,
 	struct pgstore *s = xcalloc(1, sizeof *s);
 	struct timeval  tv = {PG_TIMER_MS / 1000, 0};
 	PGresult       *r;
+	const char     *enc;
 
 	s->base = base;
 	s->dsn = xstrdup(dsn != NULL ? dsn : "");
@@ -155,6 +156,13 @@ pgstore_open(struct event_base *base, const char *dsn,
 	}
 	pg_name(s);
 	PQsetNoticeProcessor(s->conn, on_notice, s);
+	/* other encodings take bytes that are not text, and what is read
+	 * back is pushed in stanzas */
+	enc = PQparameterStatus(s->conn, "server_encoding");
+	if (enc == NULL || strcmp(enc, "UTF8") != 0)
+		log_warnx("store: %s: database encoding %s, not UTF8: create "
+			  "it with ENCODING 'UTF8'",
+			  s->name, enc ? enc : "unknown");
 	if (pgstore_schema_setup(s->conn, s->name) == -1)
 		goto fail;
 	r = PQexec(s->conn, "LISTEN " PG_CHANNEL);
