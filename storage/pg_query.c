@@ -185,9 +185,14 @@ pgstore_report_add(struct pgstore *s, const char *reporter, const char *subject,
 	int         n = 0;
 
 	snprintf(when, sizeof when, "%lld", (long long)at);
+	/* A report is counted when it is new, so the answer is waited
+	 * for; the disk is not (synchronous_commit off for this one
+	 * statement): reports come from users, as fast as they send them,
+	 * and one lost in a database crash is what write-behind loses. */
 	if (exec_cmd(s, "adding report",
 		     "INSERT INTO reports (reporter, subject, reason, at)"
-		     " VALUES ($1, $2, $3, $4::bigint)"
+		     " SELECT $1, $2, $3, $4::bigint FROM (SELECT"
+		     " set_config('synchronous_commit', 'off', true)) AS wb"
 		     " ON CONFLICT (reporter, subject) DO NOTHING",
 		     4, p, &n) == -1)
 		return -1;
