@@ -53,6 +53,7 @@ struct comp {
 	struct pubsub          *ps;    /* pubsub.c: the RTBL publisher */
 	struct upstream        *up;    /* rtbl_sub.c: the RTBL consumer */
 	struct adhoc           *adhoc; /* adhoc.c: command sessions */
+	struct web             *web;   /* the moderation page; borrowed */
 	comp_sink_fn            sink;  /* comp_set_sink; NULL: the link */
 	void                   *sink_arg;
 };

@@ -207,6 +207,7 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	p->rl = rl_new(cfg->max_keys);
 	cap = cfg->max_keys / POL_SUBJ_DIV;
 	p->rep = rep_new(cap > POL_SUBJ_MIN ? cap : POL_SUBJ_MIN);
+	pol_hits_init(p);
 	pol_signame(p, "other"); /* index 0 */
 	for (k = 0; k < FG_KIND__MAX; k++) {
 		xasprintf(&name, "overflow-%s", fg_kind_name(k));
@@ -251,6 +252,7 @@ pol_free(struct policy *p)
 	}
 	rl_free(p->rl);
 	rep_free(p->rep);
+	pol_hits_free(p);
 	for (i = 0; i < p->nsignames; i++)
 		free(p->signames[i]);
 	pol_params_clear(&p->prm);
@@ -430,12 +432,13 @@ take_tokens(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
 void
 pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 {
-	struct gsub     gs[4];
-	char            acct[POL_KEY_MAX], dom[POL_KEY_MAX];
-	char            ip[POL_IP_MAX], pfx[POL_IP_MAX];
-	int             n, i, worst_i = -1, over, by_verdict = 0;
-	enum fg_verdict worst = FG_V_ALLOW;
-	size_t          d;
+	struct gsub      gs[4];
+	char             acct[POL_KEY_MAX], dom[POL_KEY_MAX];
+	char             ip[POL_IP_MAX], pfx[POL_IP_MAX];
+	int              n, i, worst_i = -1, over, by_verdict = 0, hit = 0;
+	enum fg_verdict  worst = FG_V_ALLOW;
+	size_t           d;
+	enum pol_hit_why why = POL_HIT_WAVE; /* a detector, unless set */
 
 	p->st.gates++;
 	memset(a, 0, sizeof *a);
@@ -490,6 +493,8 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	 * keeps hammering keeps its score up, and its verdict renewed. */
 	over = take_tokens(p, gs, n, g->kind, clock_mono_ns());
 	if (by_verdict) {
+		hit = worst_i;
+		why = worst == FG_V_BLOCK ? POL_HIT_BLOCK : POL_HIT_QUARANTINE;
 		a->verdict = worst;
 		if (g->kind == FG_KIND_REGISTER)
 			deny(a, "not-allowed",
@@ -502,6 +507,8 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 				 ? txt_block[gs[worst_i].type]
 				 : txt_quarantine[gs[worst_i].type]);
 	} else if (over >= 0) {
+		hit = over;
+		why = POL_HIT_RATE;
 		a->verdict = gs[over].s ? pol_effective(gs[over].s) : worst;
 		deny(a, "resource-constraint", txt_rate[gs[over].type]);
 	} else
@@ -510,8 +517,16 @@ done:
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
 		if (detectors[d]->gate != NULL)
 			detectors[d]->gate(p->det[d], p, g, a);
-	if (!a->allow)
+	if (!a->allow) {
 		p->st.denied++;
+		/* a detector's refusal: a trap answers not-allowed */
+		if (why == POL_HIT_WAVE &&
+		    strcmp(a->condition, "not-allowed") == 0)
+			why = POL_HIT_TRAP;
+		if (n > 0)
+			pol_hit_note(p, why, g->kind, gs[hit].type, gs[hit].key,
+				     gs[hit].len);
+	}
 }
 
 /* Meter an asynchronous event on the subjects that have a limit for
@@ -635,6 +650,10 @@ pol_event(struct policy *p, const struct pol_event *e)
 		break;
 	case POL_EV_AUTH_FAIL:
 		meter(p, gs, n, FG_KIND_AUTH_FAIL, now_ns);
+		if (n > 0 && gs[n - 1].type == FG_SUBJ_PREFIX)
+			pol_hit_note(p, POL_HIT_AUTH_FAIL, FG_KIND_AUTH_FAIL,
+				     FG_SUBJ_PREFIX, gs[n - 1].key,
+				     gs[n - 1].len);
 		break;
 	case POL_EV_REGISTERED:
 		if (p->store != NULL && n > 0 &&
