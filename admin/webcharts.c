@@ -28,24 +28,29 @@ static const char *const colors[CH_SERIES] = {
     "#e6a000", "#c0392b", "#7d3c98", "#2471a3", "#17a589", "#777",
 };
 
-/* A stacked bar chart: v[i * ns + s] is series s in column i. Columns
- * whose mark[i] is set get a red line (NULL: none). */
+/* A bar chart: v[i * ns + s] is series s in column i, stacked (parts
+ * of one whole) or side by side (stack 0: different things). Columns
+ * whose mark[i] is set are shaded red (mark NULL: none). */
 static void
-bars(struct evbuffer *b, const char *id, size_t n, size_t ns, const uint64_t *v,
-     const char *const *names, const int *mark, const char *unit,
-     size_t label_every, int64_t first_ms, int64_t step_ms)
+bars(struct evbuffer *b, const char *id, size_t n, size_t ns, int stack,
+     const uint64_t *v, const char *const *names, const int *mark,
+     const char *unit, size_t label_every, int64_t first_ms, int64_t step_ms)
 {
 	uint64_t max = 1, sum;
-	double   bw = (double)(CH_W - CH_LEFT) / (double)n, y, h;
+	double   bw = (double)(CH_W - CH_LEFT) / (double)n, y, h, x, sw;
 	size_t   i, s;
 	char     t[32];
 
 	for (i = 0; i < n; i++) {
 		for (sum = 0, s = 0; s < ns; s++)
-			sum += v[i * ns + s];
+			if (stack)
+				sum += v[i * ns + s];
+			else if (v[i * ns + s] > sum)
+				sum = v[i * ns + s];
 		if (sum > max)
 			max = sum;
 	}
+	sw = stack ? bw : bw / (double)ns;
 	web_put(
 	    b,
 	    "<svg id=\"%s\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
@@ -67,12 +72,18 @@ bars(struct evbuffer *b, const char *id, size_t n, size_t ns, const uint64_t *v,
 				continue;
 			h = (double)v[i * ns + s] * (CH_H - CH_BOTTOM - 4) /
 			    (double)max;
-			y -= h;
+			if (stack) {
+				y -= h;
+				x = CH_LEFT + bw * (double)i;
+			} else {
+				y = CH_H - CH_BOTTOM - h;
+				x = CH_LEFT + bw * (double)i + sw * (double)s;
+			}
 			web_put(b,
 				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 				"height=\"%.1f\" fill=\"%s\"><title>",
-				CH_LEFT + bw * (double)i + 0.5, y,
-				bw > 2 ? bw - 1 : bw, h, colors[s % CH_SERIES]);
+				x + 0.25, y, sw > 2 ? sw - 0.5 : sw, h,
+				colors[s % CH_SERIES]);
 			if (names != NULL) {
 				web_esc(b, names[s]);
 				web_put(b, ": ");
@@ -118,7 +129,7 @@ chart_refusals(struct web_ctx *x, int64_t h0)
 		for (s = 0; s + 1 < POL_HIT__MAX; s++)
 			v[i * (POL_HIT__MAX - 1) + s] = why[i][s];
 	web_put(x->rs->body, "<h2>Refusals per hour by reason</h2>");
-	bars(x->rs->body, "refusals", CH_HOURS, POL_HIT__MAX - 1, v, names,
+	bars(x->rs->body, "refusals", CH_HOURS, POL_HIT__MAX - 1, 1, v, names,
 	     NULL, "per hour", 3, h0, HOUR_MS);
 	free(v);
 	free(why);
@@ -140,8 +151,8 @@ chart_flow(struct web_ctx *x)
 		v[2 * i + 1] = e[i];
 	}
 	web_put(x->rs->body, "<h2>Gates and events per minute</h2>");
-	bars(x->rs->body, "flow", CH_MINUTES, 2, v, names, NULL, "per minute",
-	     15, m0, 60000);
+	bars(x->rs->body, "flow", CH_MINUTES, 2, 0, v, names, NULL,
+	     "per minute", 15, m0, 60000);
 	free(g);
 	free(e);
 	free(v);
@@ -197,7 +208,7 @@ chart_registrations(struct web_ctx *x, int64_t h0)
 		"registration wave started are shaded red (%zu in the last "
 		"%d hours).</p>",
 		nw, CH_HOURS);
-	bars(x->rs->body, "registrations", CH_HOURS, 1, rg.per_hour, names,
+	bars(x->rs->body, "registrations", CH_HOURS, 1, 1, rg.per_hour, names,
 	     rg.wave, "per hour", 3, h0, HOUR_MS);
 	free(rg.per_hour);
 	free(rg.wave);
@@ -229,8 +240,8 @@ chart_logins(struct web_ctx *x, int64_t h0)
 		for (i = 0; i < CH_HOURS; i++)
 			v[i * n + s] = one[i];
 	}
-	bars(x->rs->body, "logins", CH_HOURS, n, v, names, NULL, "per hour", 3,
-	     h0, HOUR_MS);
+	bars(x->rs->body, "logins", CH_HOURS, n, 1, v, names, NULL, "per hour",
+	     3, h0, HOUR_MS);
 	free(v);
 	free(one);
 }

@@ -240,7 +240,9 @@ web_page_begin(struct evbuffer *b, const char *title, const char *admin,
 			   "action=\"/admin/logout\"><input type=\"hidden\" "
 			   "name=\"csrf\" value=\"");
 		web_esc(b, csrf);
-		web_put(b, "\"><button>Log out</button></form></span>");
+		web_put(
+		    b,
+		    "\"><button id=\"logout\">Log out</button></form></span>");
 	} else
 		web_put(b, "floodgate");
 	web_put(b, "</header><main><h1>");
