@@ -132,7 +132,26 @@ static const struct bad_case bad[] = {
      ":18: jids: not valid UTF-8 text (byte 0xe9 at 3)"},
     {GOOD "[store]\npath = /var/lib/\xc0\xaf.db\n",
      ":18: path: not valid UTF-8"},
+    {GOOD "public-url = ftp://fg.example.org\n", "public-url must be"},
+    {GOOD "public-url = https://fg.example.org/a b\n", "public-url must be"},
+    {GOOD "public-url = https://fg.example.org/\"><x\n", "public-url must be"},
 };
+
+/* [http] public-url: kept as given; unset by default. */
+START_TEST(public_url)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(c->http_public_url);
+	config_free(c);
+	load_errors(GOOD "public-url = https://fg.example.org/\n", &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->http_public_url, "https://fg.example.org/");
+	config_free(c);
+}
+END_TEST
 
 START_TEST(bad_config)
 {
@@ -294,6 +313,7 @@ main(void)
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_config, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, long_line);
+	tcase_add_test(tc, public_url);
 	tcase_add_test(tc, secret_not_in_errors);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, durations);
