@@ -27,6 +27,24 @@ struct qrow {
 	char            *key, *signals, *actor, *reason;
 };
 
+/* The newest audit entry of a row: why it is where it is. */
+struct lastaudit {
+	struct evbuffer *b;
+	int              seen;
+};
+
+static void
+on_last_audit(const struct store_audit *a, void *arg)
+{
+	struct lastaudit *la = arg;
+
+	if (la->seen++ > 0)
+		return;
+	web_put(la->b, "<br>%s &rarr; %s: ", fg_verdict_name(a->old_verdict),
+		fg_verdict_name(a->new_verdict));
+	web_esc(la->b, a->reason);
+}
+
 struct qlist {
 	struct qrow *v;
 	size_t       n, cap;
@@ -97,24 +115,34 @@ subject_link(struct evbuffer *b, enum fg_subj type, const char *key)
 	web_put(b, "</a>");
 }
 
-/* The three one-click actions with a reason field each. */
+#define ACT_UNBLOCK 0x1
+#define ACT_BLOCK 0x2
+#define ACT_ALLOW 0x4
+#define ACT_ALL (ACT_UNBLOCK | ACT_BLOCK | ACT_ALLOW)
+
+/* One-click actions with a reason field each; unblock_label names the
+ * unblock button ("Reset" where it is about a limit hit). */
 static void
 action_forms(struct web_ctx *x, enum fg_subj type, const char *key,
-	     enum fg_verdict eff)
+	     enum fg_verdict eff, int which, const char *unblock_label)
 {
 	static const struct {
+		int         bit;
 		const char *verb, *label, *dur;
 	} acts[] = {
-	    {"unblock", "Unblock", NULL},
-	    {"block", "Confirm block", "forever"},
-	    {"allowlist", "Allowlist", "forever"},
+	    {ACT_UNBLOCK, "unblock", "Unblock", NULL},
+	    {ACT_BLOCK, "block", "Confirm block", "forever"},
+	    {ACT_ALLOW, "allowlist", "Allowlist", "forever"},
 	};
 	struct evbuffer *b = x->rs->body;
 	size_t           i;
 
+	/* a network is only ever throttled (doc/design.md): no block */
+	if (eff == FG_V_BLOCK || type == FG_SUBJ_PREFIX)
+		which &= ~ACT_BLOCK;
 	for (i = 0; i < sizeof acts / sizeof acts[0]; i++) {
-		if (i == 1 && eff == FG_V_BLOCK)
-			continue; /* already blocked */
+		if (!(which & acts[i].bit))
+			continue;
 		web_put(
 		    b,
 		    "<form class=\"act\" method=\"post\" action=\"" WEB_PREFIX
@@ -137,7 +165,11 @@ action_forms(struct web_ctx *x, enum fg_subj type, const char *key,
 			"<input type=\"text\" name=\"reason\" "
 			"placeholder=\"reason\"%s><button name=\"do\" "
 			"value=\"%s\">%s</button></form>",
-			i == 1 ? " required" : "", acts[i].verb, acts[i].label);
+			acts[i].bit == ACT_BLOCK ? " required" : "",
+			acts[i].verb,
+			acts[i].bit == ACT_UNBLOCK && unblock_label != NULL
+			    ? unblock_label
+			    : acts[i].label);
 	}
 }
 
@@ -206,6 +238,13 @@ web_page_queue(struct web_ctx *x)
 			r->expires ? adm_fmt_time(r->expires, t2, sizeof t2)
 				   : "never");
 		web_esc(b, r->signals[0] ? r->signals : "no recent signals");
+		/* an automatic verdict: its audit entry says why */
+		if (x->w->env.store != NULL && r->ovr == FG_OVR_NONE) {
+			struct lastaudit la = {b, 0};
+
+			(void)store_audit_recent(x->w->env.store, r->type,
+						 r->key, 1, on_last_audit, &la);
+		}
 		if (r->reason != NULL && r->reason[0] != '\0') {
 			web_put(b, "<br>");
 			web_esc(b, r->actor != NULL ? r->actor : "auto");
@@ -213,7 +252,7 @@ web_page_queue(struct web_ctx *x)
 			web_esc(b, r->reason);
 		}
 		web_put(b, "</td><td>");
-		action_forms(x, r->type, r->key, r->eff);
+		action_forms(x, r->type, r->key, r->eff, ACT_ALL, NULL);
 		web_put(b, "</td></tr>\n");
 	}
 	web_put(b, "</table><p class=\"pager\">");
@@ -298,7 +337,7 @@ web_page_subject(struct web_ctx *x)
 		"</td></tr><tr><th>Blocklist</th><td>%s %s</td></tr>"
 		"<tr><th>Act</th><td>",
 		v->published ? "listed on" : "not listed on", v->pubsub_node);
-	action_forms(x, v->type, v->key, v->effective);
+	action_forms(x, v->type, v->key, v->effective, ACT_ALL, NULL);
 	web_put(b, "</td></tr></table><h2>Timeline</h2>"
 		   "<table id=\"timeline\"><tr><th>When</th><th>Change</th>"
 		   "<th>By</th><th>Reason</th><th>Evidence</th></tr>\n");
@@ -340,6 +379,11 @@ web_page_hits(struct web_ctx *x)
 			pol_hit_why_name(r[i].h.why), fg_kind_name(r[i].h.kind),
 			fg_subj_name(r[i].h.type));
 		subject_link(b, r[i].h.type, r[i].h.key);
+		web_put(b, "</td><td>");
+		/* a key cut to fit the ring is not the subject: no action */
+		if (strlen(r[i].h.key) + 1 < sizeof r[i].h.key)
+			action_forms(x, r[i].h.type, r[i].h.key, FG_V_ALLOW,
+				     ACT_UNBLOCK, "Reset");
 		web_put(b, "</td></tr>\n");
 	}
 	web_put(b, "</table><p class=\"pager\">");
