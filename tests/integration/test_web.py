@@ -67,6 +67,57 @@ def raw(fg, method, path, body=None, cookie=None):
     return out
 
 
+def raw_bytes(fg, data, pause_after=None, pause=0.3):
+    """Send bytes (in two parts around pause_after) and read the answer's
+    status line (None if the connection closed without one)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", fg.http_port), timeout=6)
+    try:
+        if pause_after is None:
+            s.sendall(data)
+        else:
+            s.sendall(data[:pause_after])
+            time.sleep(pause)
+            s.sendall(data[pause_after:])
+        buf = b""
+        while b"\r\n" not in buf:
+            got = s.recv(4096)
+            if not got:
+                break
+            buf += got
+        line = buf.split(b"\r\n", 1)[0].decode("latin-1")
+        return int(line.split()[1]) if line.startswith("HTTP/1.1 ") else None
+    finally:
+        s.close()
+
+
+def http_bounds(fg):
+    """POST on the listener: only under /admin, with a length, bounded."""
+    form = b"verb=block&subject=victim%40fg.test"
+    cases = [
+        ("POST to /metrics", b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405),
+        ("POST without Content-Length",
+         b"POST /admin/act HTTP/1.1\r\nHost: x\r\n\r\n", 411),
+        ("POST over 16 KiB", b"POST /admin/act HTTP/1.1\r\nContent-Length: 16385\r\n\r\n", 413),
+        ("a chunked POST", b"POST /admin/act HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"0\r\n\r\n", 400),
+        ("two Cookie headers", b"GET /admin/ HTTP/1.1\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n", 400),
+        ("a POST without a session",
+         b"POST /admin/act HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+         b"Content-Length: %d\r\n\r\n%s" % (len(form), form), 403),
+    ]
+    for what, data, want in cases:
+        got = raw_bytes(fg, data)
+        check(got == want, "%s: %s (%s)" % (what, want, got))
+    # the body in a second packet is waited for
+    data = (b"POST /admin/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded"
+            b"\r\nContent-Length: 66\r\n\r\nt=" + b"0" * 64)
+    got = raw_bytes(fg, data, pause_after=len(data) - 30)
+    check(got == 403, "a body arriving after its head is read whole (%s)" % got)
+    st, _ = fg.http_get("/metrics")
+    check(st == 200, "/metrics still answers")
+
+
 def verdicts(srv, jid):
     return re.findall(r"Verdict account %s: (\w+)" % re.escape(jid), srv.log_text())
 
@@ -171,6 +222,7 @@ def main():
                       "a strict CSP without scripts (%s)" % csp)
                 st, _, _ = raw(fg, "POST", "/admin/act", {"verb": "block", "subject": "victim@" + d})
                 check(st == 403, "a POST without a session is refused (%s)" % st)
+                http_bounds(fg)
 
                 # links: ad-hoc for the admin, floodgatectl too, nobody else
                 url, note = run(web_login(srv, fg), timeout=30)
