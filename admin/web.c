@@ -143,9 +143,11 @@ static void
 login(struct web *w, const struct http_req *rq, struct http_resp *rs,
       int64_t now)
 {
-	char tok[WEBSESS_HEX + 8], sid[WEBSESS_HEX + 1];
-	int  post = strcmp(rq->method, "POST") == 0;
-	int  got;
+	char                tok[WEBSESS_HEX + 8], sid[WEBSESS_HEX + 1];
+	char                esc[LOG_ESC_MAX];
+	struct websess_info si;
+	int                 post = strcmp(rq->method, "POST") == 0;
+	int                 got;
 
 	got = post ? web_form_get(rq->body, rq->bodylen, "t", tok, sizeof tok)
 		   : web_form_get(rq->query, strlen(rq->query), "t", tok,
@@ -161,7 +163,9 @@ login(struct web *w, const struct http_req *rq, struct http_resp *rs,
 		web_put(rs->body, "<p><a href=\"" WEB_PREFIX
 				  "/\">Open the review queue</a></p>");
 		web_page_end(rs->body);
-		log_info("web: session opened");
+		if (websess_find(w->sess, sid, now, &si) == 0)
+			log_info("web: %s logged in",
+				 log_esc(esc, sizeof esc, si.admin));
 		return;
 	}
 	if (got == 1 && !post && websess_token_valid(w->sess, tok, now)) {
