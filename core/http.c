@@ -57,14 +57,6 @@ struct http_handler {
 	void           *arg;
 };
 
-/* The parts of a request's head that routing and handlers need. */
-struct http_head {
-	char  *method, *target;
-	char  *cookie, *ctype;
-	long   clen; /* Content-Length; -1 absent */
-	size_t len;  /* bytes of the head, blank line included */
-};
-
 struct http_conn {
 	struct http        *h;
 	struct bufferevent *bev;
@@ -107,7 +99,6 @@ static void route(struct http_conn *, const struct http_head *, const char *,
 		  size_t);
 static void respond_hdrs(struct http_conn *, int, const char *,
 			 struct evbuffer *, struct evbuffer *, int);
-static int  parse_head(char *, struct http_head *);
 
 /* host (no brackets) and port into a loopback address; -1 otherwise. */
 static int
@@ -364,10 +355,11 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
  * are kept; a repeated one of them is malformed, so a proxy and we
  * cannot read different values.
  */
-static int
-parse_head(char *head, struct http_head *hd)
+int
+http_head_parse(char *head, struct http_head *hd)
 {
-	char *line, *next, *sp, *v, *end;
+	char  *line, *next, *sp, *v, *end;
+	size_t n;
 
 	hd->cookie = hd->ctype = NULL;
 	hd->clen = -1;
@@ -392,6 +384,9 @@ parse_head(char *head, struct http_head *hd)
 			return -1;
 		*v++ = '\0';
 		v += strspn(v, " \t");
+		n = strlen(v);
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			v[--n] = '\0';
 		if (strcasecmp(line, "Cookie") == 0) {
 			if (hd->cookie != NULL)
 				return -1;
@@ -404,8 +399,9 @@ parse_head(char *head, struct http_head *hd)
 			if (hd->clen != -1 || *v < '0' || *v > '9')
 				return -1;
 			hd->clen = strtol(v, &end, 10);
-			if (*end != '\0' || hd->clen < 0 ||
-			    hd->clen > HTTP_BODY_MAX * 2)
+			if (*end != '\0')
+				return -1;
+			if (hd->clen < 0 || hd->clen > HTTP_BODY_MAX)
 				hd->clen = HTTP_BODY_MAX + 1; /* too large */
 		} else if (strcasecmp(line, "Transfer-Encoding") == 0)
 			return -1; /* chunked bodies are not taken */
@@ -447,7 +443,8 @@ on_read(struct bufferevent *bev, void *arg)
 	head = xmalloc(hlen + 1);
 	evbuffer_copyout(in, head, hlen);
 	head[hlen] = '\0';
-	if (memchr(head, '\0', hlen) != NULL || parse_head(head, &hd) == -1) {
+	if (memchr(head, '\0', hlen) != NULL ||
+	    http_head_parse(head, &hd) == -1) {
 		respond(c, 400, "Bad Request", "text/plain", NULL, 0);
 		goto done;
 	}

@@ -57,6 +57,20 @@ void http_add_handler(struct http *, const char *prefix, http_handler_fn,
 		      void *);
 #define HTTP_BODY_MAX 16384 /* bytes of a POST body */
 
+/* A request's head as the listener reads it. */
+struct http_head {
+	char *method, *target;
+	char *cookie, *ctype; /* header values, NULL when absent */
+	long  clen;           /* Content-Length; -1 absent; over
+				 HTTP_BODY_MAX reads HTTP_BODY_MAX + 1 */
+};
+/* Parse head (the request line and header lines up to the blank line,
+ * NUL-terminated, CRLF or LF) in place; -1 when malformed: a bad request
+ * line, a header line without ':', a repeated Cookie, Content-Type or
+ * Content-Length, a non-numeric length, or any Transfer-Encoding. The
+ * listener's own parser, public for its fuzz target. */
+int http_head_parse(char *head, struct http_head *);
+
 /* Helpers for collectors. */
 void http_metric(struct evbuffer *, const char *name, const char *type,
 		 const char *help, const char *labels, double value);
