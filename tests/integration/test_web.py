@@ -118,6 +118,15 @@ def http_bounds(fg):
     check(st == 200, "/metrics still answers")
 
 
+def titled(drv, text, timeout=10):
+    """Wait for the page (after a click, which does not wait for the
+    next page) whose title contains text; the title seen last."""
+    end = time.monotonic() + timeout
+    while text not in drv.title and time.monotonic() < end:
+        time.sleep(0.05)
+    return drv.title
+
+
 def verdicts(srv, jid):
     return re.findall(r"Verdict account %s: (\w+)" % re.escape(jid), srv.log_text())
 
@@ -242,7 +251,8 @@ def main():
                 drv = st8["drv"] = browser(tmp)
                 drv.get(url)
                 drv.find_element(By.ID, "login").click()
-                check("Logged in" in drv.title, "the link logs the browser in (%s)" % drv.title)
+                t = titled(drv, "Logged in")
+                check("Logged in" in t, "the link logs the browser in (%s)" % t)
                 cookie = drv.get_cookie("fg_session")
                 check(cookie and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict",
                       "the session cookie is HttpOnly and SameSite=Strict (%s)"
@@ -280,6 +290,7 @@ def main():
                         if f.find_elements(By.CSS_SELECTOR, "button[value=unblock]")][0]
                 form.find_element(By.NAME, "reason").send_keys("looked at it: a test account")
                 form.find_element(By.CSS_SELECTOR, "button[value=unblock]").click()
+                titled(drv, "Done")
                 res = drv.find_element(By.ID, "result").text
                 check("unblocked" in res, "the page says it unblocked the bot (%s)" % res)
                 ok = run(wait_until(lambda: (verdicts(srv, "spambot@" + d) or [""])[-1] == "allow", 5))
@@ -337,7 +348,8 @@ def main():
             # logout ends it
             drv.get(base + "/admin/")
             drv.find_element(By.ID, "logout").click()
-            check("Log in first" in drv.title, "after logout the explanation page shows")
+            t = titled(drv, "Log in first")
+            check("Log in first" in t, "after logout the explanation page shows (%s)" % t)
             st, _, _ = raw(fg, "GET", "/admin/", cookie=sess)
             check(st == 303, "the old cookie no longer opens the queue")
 
