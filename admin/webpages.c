@@ -45,11 +45,50 @@ on_last_audit(const struct store_audit *a, void *arg)
 	web_esc(la->b, a->reason);
 }
 
+/*
+ * A page of the queue in two passes over the listed subjects, so that a
+ * page copies its own rows and not all of them: the first pass takes
+ * only the times of last change, whose sorted order gives the page's
+ * time window [lo, hi]; the second copies the subjects inside that
+ * window (the page, and others changed in the same milliseconds).
+ */
 struct qlist {
-	struct qrow *v;
-	size_t       n, cap;
 	int          want[FG_V__MAX]; /* verdicts shown */
+	int64_t     *t;               /* pass 1: every wanted subject's time */
+	size_t       nt, tcap;
+	int64_t      lo, hi; /* pass 2: the page's window */
+	struct qrow *v;      /* pass 2: the subjects inside it */
+	size_t       n, cap;
 };
+
+static int
+wanted(const struct qlist *q, const struct pol_info *pi)
+{
+	return (int)pi->effective >= 0 && pi->effective < FG_V__MAX &&
+	       q->want[pi->effective];
+}
+
+static void
+on_time(const struct pol_info *pi, void *arg)
+{
+	struct qlist *q = arg;
+
+	if (!wanted(q, pi) || q->nt >= QUEUE_MAX)
+		return;
+	if (q->nt == q->tcap) {
+		q->tcap = q->tcap ? q->tcap * 2 : 1024;
+		q->t = xreallocarray(q->t, q->tcap, sizeof *q->t);
+	}
+	q->t[q->nt++] = pi->updated;
+}
+
+static int
+time_desc(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
 
 static void
 on_listed(const struct pol_info *pi, void *arg)
@@ -57,8 +96,8 @@ on_listed(const struct pol_info *pi, void *arg)
 	struct qlist *q = arg;
 	struct qrow  *r;
 
-	if ((int)pi->effective < 0 || pi->effective >= FG_V__MAX ||
-	    !q->want[pi->effective] || q->n >= QUEUE_MAX)
+	if (!wanted(q, pi) || pi->updated < q->lo || pi->updated > q->hi ||
+	    q->n >= QUEUE_MAX)
 		return;
 	if (q->n == q->cap) {
 		q->cap = q->cap ? q->cap * 2 : 256;
@@ -102,6 +141,7 @@ qlist_free(struct qlist *q)
 		free(q->v[i].reason);
 	}
 	free(q->v);
+	free(q->t);
 }
 
 static void
@@ -185,7 +225,7 @@ web_page_queue(struct web_ctx *x)
 	struct qlist     q;
 	struct evbuffer *b = x->rs->body;
 	char             show[32], num[16], t1[32], t2[32];
-	size_t           page = 0, i, end, pages;
+	size_t           page = 0, i, start, end, pages, above;
 	struct qrow     *r;
 
 	memset(&q, 0, sizeof q);
@@ -204,28 +244,40 @@ web_page_queue(struct web_ctx *x)
 		snprintf(show, sizeof show, "review");
 		q.want[FG_V_THROTTLE] = q.want[FG_V_QUARANTINE] = 1;
 	}
-	pol_foreach_listed(x->w->env.pol, on_listed, &q);
-	if (q.n > 1)
-		qsort(q.v, q.n, sizeof *q.v, qrow_cmp);
-	pages = (q.n + WEB_PAGE_ROWS - 1) / WEB_PAGE_ROWS;
+	pol_foreach_listed(x->w->env.pol, on_time, &q);
+	if (q.nt > 1)
+		qsort(q.t, q.nt, sizeof *q.t, time_desc);
+	pages = (q.nt + WEB_PAGE_ROWS - 1) / WEB_PAGE_ROWS;
 	if (page >= pages)
 		page = pages ? pages - 1 : 0;
+	start = page * WEB_PAGE_ROWS;
+	end = start + WEB_PAGE_ROWS < q.nt ? start + WEB_PAGE_ROWS : q.nt;
+	above = 0;
+	if (start < end) {
+		q.hi = q.t[start];
+		q.lo = q.t[end - 1];
+		/* rows newer than the window come before it */
+		while (above < q.nt && q.t[above] > q.hi)
+			above++;
+		pol_foreach_listed(x->w->env.pol, on_listed, &q);
+		if (q.n > 1)
+			qsort(q.v, q.n, sizeof *q.v, qrow_cmp);
+	}
 	web_page_begin(b, "Review queue", x->si.admin, x->si.csrf);
 	web_put(b,
 		"<p>%zu subject%s %s, newest first. Show: "
 		"<a href=\"?show=review\">quarantined and throttled</a> "
 		"&middot; <a href=\"?show=block\">blocked</a> &middot; "
 		"<a href=\"?show=all\">all</a></p>",
-		q.n, q.n == 1 ? "" : "s",
+		q.nt, q.nt == 1 ? "" : "s",
 		strcmp(show, "review") == 0  ? "quarantined or throttled"
 		: strcmp(show, "block") == 0 ? "blocked"
 					     : "under a verdict");
 	web_put(b, "<table id=\"queue\"><tr><th>Subject</th><th>Verdict</th>"
 		   "<th>Score</th><th>Last change</th><th>Expires</th>"
 		   "<th>Evidence</th><th>Action</th></tr>\n");
-	end =
-	    (page + 1) * WEB_PAGE_ROWS < q.n ? (page + 1) * WEB_PAGE_ROWS : q.n;
-	for (i = page * WEB_PAGE_ROWS; i < end; i++) {
+	/* the window's copies start at global position above */
+	for (i = start - above; i < end - above && i < q.n; i++) {
 		r = &q.v[i];
 		web_put(b, "<tr><td>%s ", fg_subj_name(r->type));
 		subject_link(b, r->type, r->key);

@@ -442,6 +442,90 @@ START_TEST(test_pages)
 }
 END_TEST
 
+/* Keys of the queue's rows, in order, appended to out. */
+static size_t
+queue_keys(const char *page, char keys[][32], size_t n, size_t max)
+{
+	const char *p = page, *needle = "/admin/subject?s=account:";
+
+	while ((p = strstr(p, needle)) != NULL && n < max) {
+		p += strlen(needle);
+		/* the link has the key percent-encoded: u001%40example.org */
+		snprintf(keys[n], 32, "%.*s@%.*s", (int)strcspn(p, "%"), p,
+			 (int)strcspn(p + strcspn(p, "%") + 3, "\""),
+			 p + strcspn(p, "%") + 3);
+		n++;
+	}
+	return n;
+}
+
+/* Paging newest first with many subjects changed in the same
+ * millisecond across page boundaries: every subject once, in order. */
+START_TEST(test_queue_paging)
+{
+	enum { N = 130, TIE = 7 };
+	struct adm_env    env;
+	struct web       *w = web_new();
+	struct adm_result r;
+	char              url[1024], *b, *h, form[128], sid[80], cookie[128];
+	char              key[64], query[16], got[N + 10][32];
+	size_t            n = 0, i, page;
+	int64_t           t0 = 1700000000000;
+
+	clock_fake_set(1, t0);
+	memset(&env, 0, sizeof env);
+	env.pol = pol_new(&cfg, NULL);
+	env.cfg = &cfg;
+	web_set_env(w, &env);
+	for (i = 0; i < N; i++) {
+		/* groups of TIE subjects share a millisecond */
+		clock_fake_set(1, t0 + (int64_t)(i / TIE));
+		snprintf(key, sizeof key, "u%03zu@example.org", (i * 37) % N);
+		ck_assert_int_eq(pol_admin(env.pol, FG_SUBJ_ACCOUNT, key,
+					   FG_OVR_QUARANTINE, "t", "r", 0),
+				 0);
+	}
+	web_login_link(w, "admin@example.org", clock_wall_ms(), url, sizeof url,
+		       &r);
+	snprintf(form, sizeof form, "%s", strstr(url, "t="));
+	ck_assert_int_eq(req(w, "POST", "/admin/login", "", NULL, form, &b, &h),
+			 200);
+	grab(h, "fg_session=", ";", sid, sizeof sid);
+	free(b), free(h);
+	snprintf(cookie, sizeof cookie, "fg_session=%s", sid);
+	for (page = 0; page < 4; page++) {
+		snprintf(query, sizeof query, "p=%zu", page);
+		ck_assert_int_eq(
+		    req(w, "GET", "/admin/", query, cookie, NULL, &b, &h), 200);
+		if (page < 3)
+			n = queue_keys(b, got, n, N + 10);
+		else /* past the end: the last page again */
+			ck_assert_ptr_nonnull(strstr(b, "page 3 of 3"));
+		free(b), free(h);
+	}
+	ck_assert_uint_eq(n, N);
+	/* newest group first; inside a group by key */
+	for (i = 1; i < N; i++) {
+		size_t gi = 0, gj = 0, k;
+
+		for (k = 0; k < N; k++) {
+			snprintf(key, sizeof key, "u%03zu@example.org",
+				 (k * 37) % N);
+			if (strcmp(key, got[i - 1]) == 0)
+				gi = k / TIE;
+			if (strcmp(key, got[i]) == 0)
+				gj = k / TIE;
+		}
+		ck_assert_msg(gi > gj ||
+				  (gi == gj && strcmp(got[i - 1], got[i]) < 0),
+			      "row %zu (%s) after %s", i, got[i], got[i - 1]);
+	}
+	clock_fake_off();
+	pol_free(env.pol);
+	web_free(w);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -457,6 +541,7 @@ main(void)
 	tcase_add_test(tc, test_sessions);
 	tcase_add_test(tc, test_hits_and_stats);
 	tcase_add_test(tc, test_pages);
+	tcase_add_test(tc, test_queue_paging);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
