@@ -12,17 +12,17 @@
 #include "../storage/store.h"
 #include "web_int.h"
 
-#define CH_W 720            /* chart width, px */
-#define CH_H 160            /* chart height, px */
-#define CH_LEFT 44          /* room for the scale, px */
-#define CH_BOTTOM 18        /* room for the time labels, px */
-#define CH_HOURS 24         /* hours on the hourly charts */
-#define CH_MINUTES 120      /* minutes on the per-minute chart */
-#define CH_SERIES 6         /* stacked series at most */
-#define CH_TOP 10           /* domains on the top chart */
-#define CH_NETS 5           /* networks on the failed-login chart */
-#define CH_REGS_MAX 1000000 /* registrations read for the chart */
-#define HOUR_MS 3600000     /* ms */
+#define CH_W 720           /* chart width, px */
+#define CH_H 160           /* chart height, px */
+#define CH_LEFT 44         /* room for the scale, px */
+#define CH_BOTTOM 18       /* room for the time labels, px */
+#define CH_HOURS 24        /* hours on the hourly charts */
+#define CH_MINUTES 120     /* minutes on the per-minute chart */
+#define CH_SERIES 6        /* stacked series at most */
+#define CH_TOP 10          /* domains on the top chart */
+#define CH_NETS 5          /* networks on the failed-login chart */
+#define CH_REGS_MAX 200000 /* registrations read for the chart */
+#define HOUR_MS 3600000    /* ms */
 
 static const char *const colors[CH_SERIES] = {
     "#e6a000", "#c0392b", "#7d3c98", "#2471a3", "#17a589", "#777",

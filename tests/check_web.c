@@ -337,6 +337,30 @@ START_TEST(test_pages)
 	ck_assert_ptr_nonnull(strstr(b, "web-login"));
 	free(b), free(h);
 
+	/* no listener, or no page at all: no link */
+	cfg.http_listen = NULL;
+	web_login_link(w, "admin@example.org", clock_wall_ms(), url, sizeof url,
+		       &r);
+	ck_assert_int_eq(r.status, ADM_REFUSED);
+	ck_assert_ptr_nonnull(strstr(r.msg, "[http] listen"));
+	cfg.http_listen = "127.0.0.1:5380";
+	web_login_link(NULL, "admin@example.org", clock_wall_ms(), url,
+		       sizeof url, &r);
+	ck_assert_int_eq(r.status, ADM_REFUSED);
+	/* public-url: links start with it, the cookie is Secure */
+	cfg.http_public_url = "https://fg.example.org/";
+	web_login_link(w, "admin@example.org", clock_wall_ms(), url, sizeof url,
+		       &r);
+	ck_assert_int_eq(r.status, ADM_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(url, "https://fg.example.org/admin/login?t="));
+	snprintf(form, sizeof form, "%s", strstr(url, "t="));
+	ck_assert_int_eq(req(w, "POST", "/admin/login", "", NULL, form, &b, &h),
+			 200);
+	ck_assert_ptr_nonnull(strstr(h, "; Secure"));
+	free(b), free(h);
+	cfg.http_public_url = NULL;
+
 	/* links only for admins */
 	web_login_link(w, "mallory@example.org", clock_wall_ms(), url,
 		       sizeof url, &r);
