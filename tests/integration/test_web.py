@@ -3,6 +3,7 @@
 """The moderation page in a real browser (headless Debian chromium via
 selenium), against a real Prosody and floodgated.
 
+- a small registration wave and two failed logins feed the charts;
 - a bot floods invitations and ends quarantined;
 - the admin asks for a one-time link with the ad-hoc command web-login
   (and floodgatectl web-login gives one too; a non-admin gets none);
@@ -33,11 +34,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fgtest import Workdir, check, skip, top_builddir  # noqa: E402
 from fgtest import daemon  # noqa: E402
-from fgtest.adhoc import enable, command  # noqa: E402
+from fgtest.adhoc import enable, command, ibr_register  # noqa: E402
 from fgtest.client import RawSession, connect, connect_many, disconnect_all, run, wait_until  # noqa: E402
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 FLOOD = 12
+WAVE = 3     # registrations in a minute that make a wave here
 BURST = 4
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -195,10 +197,14 @@ def main():
     ctl_bin = os.path.join(top_builddir(), "floodgatectl")
     logs = log_dir()
     with Workdir("web") as wd:
-        srv = ProsodyServer(os.path.join(wd, "prosody"))
+        srv = ProsodyServer(os.path.join(wd, "prosody"),
+                            global_options={"allow_registration": True,
+                                            "min_seconds_between_registrations": 0})
         d = srv.domain
         fg = daemon.Floodgated(os.path.join(wd, "fg"), srv, admins=["admin@" + d],
-                               limits={"account.subscribe": "%d/min burst %d" % (BURST, BURST)})
+                               limits={"account.subscribe": "%d/min burst %d" % (BURST, BURST),
+                                       "ip.register": "100/min burst 100"},
+                               sections={"detect.registration": {"wave-min": str(WAVE)}})
         drv = None
         try:
             srv.start()
@@ -208,6 +214,12 @@ def main():
             base = "http://127.0.0.1:%d" % fg.http_port
 
             st8 = {}
+
+            # a small registration wave, for the registrations chart
+            for i in range(WAVE + 2):
+                check(ibr_register(srv, "new%d" % i, "pw"), "in-band registration of new%d" % i)
+            m = fg.wait_log(r"registration wave", timeout=5)
+            check(m, "the registrations make a wave")
 
             def between():
                 # two wrong passwords, for the failed-logins chart
@@ -326,6 +338,10 @@ def main():
             check(len(svgs) >= 3, "the charts page draws SVG charts (%d)" % len(svgs))
             bars = drv.find_elements(By.CSS_SELECTOR, "#refusals rect")
             check(len(bars) >= 1, "the refusals chart has bars (%d)" % len(bars))
+            regs = [t.get_attribute("textContent") for t in
+                    drv.find_elements(By.CSS_SELECTOR, "#registrations rect title")]
+            check("wave" in regs and "registrations: %d" % (WAVE + 2) in regs,
+                  "the registrations chart counts them and marks the wave (%s)" % regs)
             nets = drv.find_elements(By.CSS_SELECTOR, "#logins rect title")
             titles = [t.get_attribute("textContent") for t in nets]
             check(any(t.startswith("127.0.0.0/24: ") for t in titles),
