@@ -425,13 +425,15 @@ on_read(struct bufferevent *bev, void *arg)
 	if (c->answered)
 		return;
 	avail = evbuffer_get_length(in);
+	/* the first blank line ends the head, CRLF or bare LF: a body may
+	 * hold the other form */
+	hlen = 0;
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (end.pos >= 0)
 		hlen = (size_t)end.pos + 4;
-	else if ((end = evbuffer_search(in, "\n\n", 2, NULL)).pos >= 0)
+	end = evbuffer_search(in, "\n\n", 2, NULL);
+	if (end.pos >= 0 && (hlen == 0 || (size_t)end.pos + 2 < hlen))
 		hlen = (size_t)end.pos + 2;
-	else
-		hlen = 0;
 	if (hlen > HTTP_REQUEST_MAX ||
 	    (hlen == 0 && avail > HTTP_REQUEST_MAX)) {
 		respond(c, 431, "Request Header Fields Too Large", "text/plain",
