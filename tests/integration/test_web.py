@@ -20,6 +20,7 @@ selenium), against a real Prosody and floodgated.
 """
 import asyncio
 import http.client
+import json
 import os
 import re
 import shutil
@@ -253,6 +254,11 @@ def main():
                                    capture_output=True, text=True, timeout=30)
                 check(r.returncode == 0 and base + "/admin/login?t=" in r.stdout,
                       "floodgatectl web-login prints a link (%s)" % r.stdout.strip())
+                r = subprocess.run([ctl_bin, "web-login", "--json", "-c", fg.config, "admin@" + d],
+                                   capture_output=True, text=True, timeout=30)
+                j = json.loads(r.stdout)
+                check(r.returncode == 0 and j["ok"] and j["url"].startswith(base + "/admin/login?t="),
+                      "floodgatectl web-login --json gives the link as url")
                 r = subprocess.run([ctl_bin, "web-login", "-c", fg.config, "victim@" + d],
                                    capture_output=True, text=True, timeout=30)
                 check(r.returncode == 1 and "login" not in r.stdout,
