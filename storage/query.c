@@ -187,6 +187,44 @@ store_report_add(struct store *s, const char *reporter, const char *subject,
 }
 
 int
+store_report_summary(struct store *s, const char *subject, int64_t *count,
+		     int64_t *first, int64_t *last)
+{
+	sqlite3_stmt *st = s->st[ST_REPORT_SUM];
+	int           rc;
+
+	*count = *first = *last = 0;
+	store_st_text(st, 1, subject);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		store_st_fail(s, st);
+		log_warnx("store: %s: summing reports: %s", s->path, s->err);
+		return -1;
+	}
+	*count = sqlite3_column_int64(st, 0);
+	*first = sqlite3_column_int64(st, 1);
+	*last = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+store_sent_add(struct store *s, const char *subject, const char *dest,
+	       int64_t at)
+{
+	sqlite3_stmt *st = s->st[ST_SENT_ADD];
+
+	store_st_text(st, 1, subject);
+	store_st_text(st, 2, dest);
+	sqlite3_bind_int64(st, 3, at);
+	if (store_st_done(s, ST_SENT_ADD) == -1) {
+		log_warnx("store: %s: recording a sent report: %s", s->path,
+			  s->err);
+		return -1;
+	}
+	return sqlite3_changes(s->db) == 1;
+}
+
+int
 store_sub_add(struct store *s, const char *node, const char *jid)
 {
 	sqlite3_stmt *st = s->st[ST_SUB_ADD];

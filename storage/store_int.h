@@ -29,6 +29,8 @@ enum st_id {
 	ST_SUB_ADD,
 	ST_SUB_DEL,
 	ST_SUB_LIST,
+	ST_SENT_ADD,
+	ST_REPORT_SUM,
 	ST__MAX
 };
 
