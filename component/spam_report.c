@@ -20,11 +20,17 @@
  * reporter is the server itself: the report counts once per reported JID
  * (store_report_add dedupes per reporter and subject) at the server's
  * standing. Reports with the reporter known come through the bridge
- * modules as meter events instead (doc/PROTOCOL.md, type report). Only
- * the served domains are believed; a remote server's forwarded report is
+ * modules as meter events instead (doc/PROTOCOL.md, type report).
+ *
+ * Another server's floodgate sends the same message (report_out.c) from
+ * its component's domain to the abuse address we advertise, which may
+ * be our component. Such a report counts only when it names one of our
+ * own accounts, once per reporting domain, weighted by that server's
+ * standing (POL_EV_PEER_REPORT). Reports from remote users' accounts are
  * refused like any other untrusted floodgate stanza.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "../core/jid.h"
 #include "../core/log.h"
@@ -43,9 +49,11 @@ comp_report_message(struct comp *c, xmpp_stanza_t *msg)
 	xmpp_stanza_t   *rep, *j;
 	struct pol_event pe;
 	char             reporter[JID_MAX + 1], to[JID_MAX + 1];
-	char             esc[LOG_ESC_MAX];
+	char             dom[JID_MAX + 1];
+	char             esc[LOG_ESC_MAX], esc2[LOG_ESC_MAX];
 	const char      *reason, *from;
 	char            *text;
+	int              peer;
 
 	if ((rep = xmpp_stanza_get_child_by_ns(msg, NS_REPORTING)) == NULL &&
 	    (rep = xmpp_stanza_get_child_by_ns(msg, NS_REPORTING0)) == NULL)
@@ -54,7 +62,9 @@ comp_report_message(struct comp *c, xmpp_stanza_t *msg)
 	    strcmp(xmpp_stanza_get_name(rep), "report") != 0)
 		return 0;
 	from = stz_attr(msg, "from");
-	if (!stz_from_server(c, msg) ||
+	peer = !stz_from_server(c, msg) && from != NULL &&
+	       jid_is_domain(from) && strcasecmp(from, c->cfg->comp_jid) != 0;
+	if ((!peer && !stz_from_server(c, msg)) ||
 	    jid_bare(from, reporter, sizeof reporter) == -1) {
 		c->c.refused_untrusted++;
 		log_debug("report from untrusted %s ignored",
@@ -74,18 +84,28 @@ comp_report_message(struct comp *c, xmpp_stanza_t *msg)
 		return 1;
 	}
 	xmpp_free(xmpp_stanza_get_context(msg), text);
+	if (peer &&
+	    (jid_domain(to, dom, sizeof dom) == -1 || strchr(to, '@') == NULL ||
+	     !config_list_has(&c->cfg->serves, dom))) {
+		/* a peer may tell us about our users, not about anyone */
+		c->c.refused_untrusted++;
+		log_debug("report from %s on a foreign JID ignored",
+			  log_esc(esc, sizeof esc, from));
+		return 1;
+	}
 	reason = xmpp_stanza_get_attribute(rep, "reason");
 	if (reason != NULL && strlen(reason) > REPORT_REASON_MAX)
 		reason = NULL;
 	memset(&pe, 0, sizeof pe);
-	pe.type = POL_EV_REPORT;
+	pe.type = peer ? POL_EV_PEER_REPORT : POL_EV_REPORT;
 	pe.jid = reporter;
 	pe.to = to;
 	pe.reason = reason != NULL ? reason : "urn:xmpp:reporting:spam";
 	pe.user_exists = -1;
 	pol_event(c->pol, &pe);
 	c->c.meter_ok++;
-	log_info("report on %s forwarded by %s", log_esc(esc, sizeof esc, to),
-		 reporter);
+	log_info("report on %s %s %s", log_esc(esc, sizeof esc, to),
+		 peer ? "from the server" : "forwarded by",
+		 log_esc(esc2, sizeof esc2, reporter));
 	return 1;
 }
