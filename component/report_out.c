@@ -36,6 +36,7 @@
 #define ROUT_PENDING_MAX 1024   /* reports waiting, all destinations */
 #define ROUT_DOMAINS_MAX 1024   /* remote domains in the cache */
 #define ROUT_MIN_REPORTS 1      /* user reports that confirm a verdict */
+#define ROUT_ATTACH_MAX 600     /* bytes of an attachment we pass on */
 
 /* One report for one destination, not sent yet. */
 struct rout_item {
@@ -259,6 +260,7 @@ evidence(struct report_out *ro, const char *subject, enum fg_verdict v,
 	struct pol_info      pi;
 	struct rout_evidence e;
 	int64_t              n, first, last;
+	char                 att[ROUT_ATTACH_MAX];
 
 	if (pol_inspect(c->pol, FG_SUBJ_ACCOUNT, subject, &pi) == -1)
 		return 0;
@@ -275,6 +277,9 @@ evidence(struct report_out *ro, const char *subject, enum fg_verdict v,
 		return 0;
 	if (!e.by_admin && n < ROUT_MIN_REPORTS)
 		return 0;
+	if (n > 0 &&
+	    store_report_attached(c->store, subject, att, sizeof att) == 1)
+		e.attached = att;
 	e.subject = subject;
 	e.server = c->cfg->serves.n > 0 ? c->cfg->serves.v[0] : NULL;
 	e.verdict = fg_verdict_name(v);

@@ -9,7 +9,8 @@
  * reported once to the abuse addresses its server advertises (XEP-0157,
  * found with a disco#info query to its domain) and to the collectors in
  * [reports] forward-to. The report carries text evidence (verdict,
- * reason, report counts, times), never message bodies.
+ * reason, report counts, times), never message bodies but the one a
+ * reporting user chose to attach to a report.
  */
 #ifndef FG_REPORT_OUT_H
 #define FG_REPORT_OUT_H
@@ -22,7 +23,7 @@
 #include "../core/jid.h"
 
 #define ROUT_ADDRS_MAX 4     /* abuse addresses used per remote domain */
-#define ROUT_TEXT_MAX 1024   /* bytes of a report's evidence text */
+#define ROUT_TEXT_MAX 2048   /* bytes of a report's evidence text */
 #define ROUT_RATE_COUNT 20   /* reports to one destination ... */
 #define ROUT_RATE_PER_S 3600 /* ... per this many seconds ... */
 #define ROUT_RATE_BURST 5    /* ... in bursts of at most this many */
@@ -63,7 +64,8 @@ struct rout_evidence {
 	int64_t     reports;     /* reports from our users */
 	int64_t     first, last; /* their times, unix ms (0: none) */
 	double      score;
-	const char *signals; /* "name=weight ..." */
+	const char *signals;  /* "name=weight ..." */
+	const char *attached; /* what a reporting user attached, or NULL */
 };
 
 /* The evidence as text into buf (NUL-terminated, cut at a character

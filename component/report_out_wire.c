@@ -296,7 +296,10 @@ rout_text(const struct rout_evidence *e, char *buf, size_t size)
 		    when(e->last, t2, sizeof t2));
 	if (e->signals != NULL && *e->signals != '\0')
 		ADD("Score %.1f; recent signals: %s.\n", e->score, e->signals);
-	ADD("No message content is included.");
+	if (e->attached != NULL && *e->attached != '\0')
+		ADD("Attached by a reporting user: %s\n", e->attached);
+	ADD("No %smessage content is included.",
+	    e->attached != NULL && *e->attached != '\0' ? "other " : "");
 #undef ADD
 	if (o >= size)
 		utf8_cut(buf, size - 1);

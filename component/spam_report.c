@@ -35,12 +35,69 @@
 #include "../core/jid.h"
 #include "../core/log.h"
 #include "../policy/policy.h"
+#include "../storage/store.h"
 #include "comp_int.h"
 
 #define NS_REPORTING "urn:xmpp:reporting:1"
 #define NS_REPORTING0 "urn:xmpp:reporting:0"
 #define NS_JID "urn:xmpp:jid:0"
+#define NS_FORWARD "urn:xmpp:forward:0"
 #define REPORT_REASON_MAX 256 /* bytes of a reason we pass on */
+#define REPORT_ATTACH_MAX 512 /* bytes kept of what a reporter attached */
+
+/* The text of el's child called name (in el's namespace, or any), or
+ * NULL; free with xmpp_free. */
+static char *
+child_text(xmpp_stanza_t *el, const char *name)
+{
+	xmpp_stanza_t *c;
+
+	if (el == NULL || (c = xmpp_stanza_get_child_by_name(el, name)) == NULL)
+		return NULL;
+	return xmpp_stanza_get_text(c);
+}
+
+/*
+ * What the reporting user chose to attach: the note in <text/> and the
+ * first reported message mod_report_forward adds as <forwarded/>, as
+ * one text cut to REPORT_ATTACH_MAX at a character boundary. 1 when
+ * there is any. Only this ever leaves in a report we send
+ * (report_out.c); floodgate reads no other message body.
+ */
+static int
+attachment(xmpp_stanza_t *msg, xmpp_stanza_t *rep, char *buf, size_t size)
+{
+	xmpp_ctx_t    *ctx = xmpp_stanza_get_context(msg);
+	xmpp_stanza_t *fw;
+	char          *note, *body;
+	size_t         n;
+
+	note = child_text(rep, "text");
+	fw = xmpp_stanza_get_child_by_ns(msg, NS_FORWARD);
+	body = child_text(
+	    fw != NULL ? xmpp_stanza_get_child_by_name(fw, "message") : NULL,
+	    "body");
+	buf[0] = '\0';
+	if (note != NULL && *note != '\0')
+		snprintf(buf, size, "note: %s%s", note,
+			 body != NULL && *body != '\0' ? "; " : "");
+	n = strlen(buf);
+	if (body != NULL && *body != '\0' && n + 1 < size)
+		snprintf(buf + n, size - n, "reported message: %s", body);
+	if (note != NULL)
+		xmpp_free(ctx, note);
+	if (body != NULL)
+		xmpp_free(ctx, body);
+	n = strlen(buf);
+	if (n == size - 1) /* maybe cut inside a character */
+		while (n > 0 && ((unsigned char)buf[n - 1] & 0x80) != 0) {
+			n--;
+			if (((unsigned char)buf[n] & 0xc0) == 0xc0)
+				break; /* dropped a whole lead byte too */
+		}
+	buf[n] = '\0';
+	return n > 0;
+}
 
 /* 1 when msg is a forwarded report (handled, used or not), else 0. */
 int
@@ -49,7 +106,7 @@ comp_report_message(struct comp *c, xmpp_stanza_t *msg)
 	xmpp_stanza_t   *rep, *j;
 	struct pol_event pe;
 	char             reporter[JID_MAX + 1], to[JID_MAX + 1];
-	char             dom[JID_MAX + 1];
+	char             dom[JID_MAX + 1], att[REPORT_ATTACH_MAX + 1];
 	char             esc[LOG_ESC_MAX], esc2[LOG_ESC_MAX];
 	const char      *reason, *from;
 	char            *text;
@@ -103,6 +160,8 @@ comp_report_message(struct comp *c, xmpp_stanza_t *msg)
 	pe.reason = reason != NULL ? reason : "urn:xmpp:reporting:spam";
 	pe.user_exists = -1;
 	pol_event(c->pol, &pe);
+	if (!peer && c->store != NULL && attachment(msg, rep, att, sizeof att))
+		store_report_attach(c->store, reporter, to, att);
 	c->c.meter_ok++;
 	log_info("report on %s %s %s", log_esc(esc, sizeof esc, to),
 		 peer ? "from the server" : "forwarded by",

@@ -208,6 +208,57 @@ store_report_summary(struct store *s, const char *subject, int64_t *count,
 }
 
 int
+store_report_attach(struct store *s, const char *reporter, const char *subject,
+		    const char *text)
+{
+	sqlite3_stmt *st = s->st[ST_REPORT_ATTACH];
+
+	store_st_text(st, 1, reporter);
+	store_st_text(st, 2, subject);
+	store_st_text(st, 3, text);
+	if (store_st_done(s, ST_REPORT_ATTACH) == -1) {
+		log_warnx("store: %s: attaching to a report: %s", s->path,
+			  s->err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_report_attached(struct store *s, const char *subject, char *buf,
+		      size_t size)
+{
+	sqlite3_stmt *st = s->st[ST_REPORT_ATTACHED];
+	char         *fix = NULL;
+	const char   *v;
+	size_t        n;
+	int           rc, found = 0;
+
+	store_st_text(st, 1, subject);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (v = q_text(s, st, 0, &fix)) != NULL && size > 0) {
+		snprintf(buf, size, "%s", v);
+		/* cut before a character the buffer could not hold whole */
+		if ((n = strlen(v)) >= size) {
+			n = size - 1;
+			while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+				n--;
+			buf[n] = '\0';
+		}
+		found = 1;
+	}
+	free(fix);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_st_fail(s, st);
+		log_warnx("store: %s: reading a report's attachment: %s",
+			  s->path, s->err);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+int
 store_sent_add(struct store *s, const char *subject, const char *dest,
 	       int64_t at)
 {

@@ -26,7 +26,9 @@
  *
  * Version 3 adds reports_sent: the XEP-0377 reports floodgate sent to
  * other servers' abuse addresses and to collectors, one row per subject
- * and destination, so a restart never sends one again.
+ * and destination, so a restart never sends one again; and
+ * reports.attached, what a reporting user chose to attach (a note, a
+ * reported message), the only message text floodgate ever passes on.
  */
 #include <stdio.h>
 #include <string.h>
@@ -100,7 +102,8 @@
 	" subject TEXT NOT NULL,"                                              \
 	" dest TEXT NOT NULL,"                                                 \
 	" at INTEGER NOT NULL,"                                                \
-	" PRIMARY KEY (subject, dest)) WITHOUT ROWID;"
+	" PRIMARY KEY (subject, dest)) WITHOUT ROWID;"                         \
+	"ALTER TABLE reports ADD COLUMN attached TEXT;"
 
 #define V1_VERDICT(c)                                                          \
 	"CASE " c " WHEN 0 THEN 'allow' WHEN 1 THEN 'throttle' "               \

@@ -73,6 +73,11 @@ static const char *const st_sql[ST__MAX] = {
 	" VALUES (?1, ?2, ?3) ON CONFLICT (subject, dest) DO NOTHING",
     [ST_REPORT_SUM] = "SELECT count(*), min(at), max(at) FROM reports"
 		      " WHERE subject = ?1",
+    [ST_REPORT_ATTACH] = "UPDATE reports SET attached = ?3"
+			 " WHERE reporter = ?1 AND subject = ?2"
+			 " AND attached IS NULL",
+    [ST_REPORT_ATTACHED] = "SELECT attached FROM reports WHERE subject = ?1"
+			   " AND attached IS NOT NULL ORDER BY at LIMIT 1",
 };
 
 static int  w_subject(struct store *, const struct store_subject *);

@@ -463,6 +463,45 @@ START_TEST(auto_verdict_with_reports)
 }
 END_TEST
 
+/* What a reporting user attached (mod_report_forward's note and
+ * forwarded message) goes with the report; nothing else of a body. */
+START_TEST(attachment_passed_on)
+{
+	struct pol_event e;
+
+	ck_assert_int_eq(
+	    hn_send(&h, "<message from='example.org' "
+			"to='floodgate.example.org'>"
+			"<body>SPAM/ABUSE REPORT from the server</body>"
+			"<report xmlns='urn:xmpp:reporting:1' "
+			"reason='urn:xmpp:reporting:spam'>"
+			"<jid xmlns='urn:xmpp:jid:0'>eve@remote.example</jid>"
+			"<text>she keeps writing</text></report>"
+			"<forwarded xmlns='urn:xmpp:forward:0'>"
+			"<message xmlns='jabber:client' "
+			"from='eve@remote.example/x' to='alice@example.org'>"
+			"<body>cheap pills at pills.example</body></message>"
+			"</forwarded></message>"),
+	    0);
+	memset(&e, 0, sizeof e);
+	e.type = POL_EV_REPORT;
+	e.to = "eve@remote.example";
+	e.reason = ROUT_REASON_SPAM;
+	e.user_exists = -1;
+	e.jid = "bob@example.org";
+	pol_event(h.pol, &e);
+	e.jid = "carol@example.org";
+	pol_event(h.pol, &e);
+	ck_assert_int_eq(count(&out, "to=\"mod@collector.example\"",
+			       "Attached by a reporting user: note: she keeps "
+			       "writing; reported message: cheap pills at "
+			       "pills.example"),
+			 1);
+	ck_assert_int_eq(count(&out, "No other message content", NULL), 1);
+	ck_assert_int_eq(count(&out, "SPAM/ABUSE REPORT", NULL), 0);
+}
+END_TEST
+
 /* No answer to disco#info: the collector has its report, the domain is
  * asked again only after the negative time to live. */
 START_TEST(disco_timeout)
@@ -584,6 +623,7 @@ main(void)
 	tcase_add_test(tp, not_reported);
 	tcase_add_test(tp, auto_verdict_with_reports);
 	tcase_add_test(tp, disco_timeout);
+	tcase_add_test(tp, attachment_passed_on);
 	tcase_add_test(tp, rate_limited_then_sent);
 	tcase_add_test(tp, peer_report_weighted);
 	suite_add_tcase(s, tp);

@@ -561,6 +561,37 @@ START_TEST(test_reports_sent)
 }
 END_TEST
 
+/* What a reporter attached: set once per report, read back whole or cut
+ * before a character that does not fit. */
+START_TEST(test_report_attached)
+{
+	struct store *s;
+	char          buf[64];
+
+	ck_assert_ptr_nonnull(s = store_open(dbpath));
+	ck_assert_int_eq(
+	    store_report_attached(s, "spammer@bad.example", buf, sizeof buf),
+	    0);
+	store_report_add(s, "example.org", "spammer@bad.example", NULL, 1000);
+	ck_assert_int_eq(store_report_attach(s, "example.org",
+					     "spammer@bad.example",
+					     "reported message: caf\xc3\xa9"),
+			 0);
+	ck_assert_int_eq(store_report_attach(s, "example.org",
+					     "spammer@bad.example", "second"),
+			 0);
+	ck_assert_int_eq(
+	    store_report_attached(s, "spammer@bad.example", buf, sizeof buf),
+	    1);
+	ck_assert_str_eq(buf, "reported message: caf\xc3\xa9");
+	/* 23 bytes hold "reported message: caf" and half of the e-acute */
+	ck_assert_int_eq(
+	    store_report_attached(s, "spammer@bad.example", buf, 23), 1);
+	ck_assert_str_eq(buf, "reported message: caf");
+	store_close(s);
+}
+END_TEST
+
 /* The version 1 layout, as the prototype wrote it. */
 static void
 make_v1(const char *extra)
@@ -935,6 +966,7 @@ store_suite(void)
 	tcase_add_test(tc, test_close_flushes);
 	tcase_add_test(tc, test_report_dedupe);
 	tcase_add_test(tc, test_reports_sent);
+	tcase_add_test(tc, test_report_attached);
 	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_migrate_v1_bad_row);
 	tcase_add_test(tc, test_newer_version_refused);
