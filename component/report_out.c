@@ -372,7 +372,7 @@ comp_rout_reply(struct comp *c, xmpp_stanza_t *iq)
 	size_t             i;
 	int                a, n;
 
-	if (ro == NULL || id == NULL || from == NULL)
+	if (ro == NULL || id == NULL || from == NULL || type == NULL)
 		return 0;
 	for (i = 0; i < ro->ndoms; i++) {
 		d = &ro->doms[i];
