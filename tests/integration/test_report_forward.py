@@ -18,7 +18,10 @@ TLS, authenticated by dialback, names from fgtest/federation.py.
 - a fourth report blocks dave: nothing more is sent;
 - after a restart of floodgated, an unblock and three fresh reports
   quarantine dave again: still nothing more is sent (the store remembers);
-- floodgate_reports_sent_total says 2.
+- floodgate_reports_sent_total says 2;
+- an admin blocks frank@c.test with floodgatectl: one report to each,
+  saying an administrator blocked him and why; unblocking and blocking
+  him again sends nothing more.
 
 Exit 0 on pass, 77 when floodgated is not built or ejabberd 23.01 or
 Prosody is not installed.
@@ -143,6 +146,23 @@ async def scenario(a, c, fg):
               % len(collector.reports("dave@c.test")))
         check(not abuse.reports("erin@c.test") and not collector.reports("erin@c.test"),
               "nothing was sent about erin@c.test, only throttled")
+        # an admin blocks a remote account: reported at once, once
+        r = ctl(fg, "block", "frank@c.test", "spam", "run")
+        check(r.returncode == 0, "floodgatectl block frank@c.test")
+        got = await wait_until(lambda: abuse.reports("frank@c.test")
+                               and collector.reports("frank@c.test"), 20)
+        check(got, "the admin's block of frank@c.test was reported to both")
+        m = abuse.reports("frank@c.test")[0]
+        check("set by an administrator" in m and "Reason: spam run" in m,
+              "the report says an administrator blocked frank, and why")
+        ctl(fg, "unblock", "frank@c.test")
+        ctl(fg, "block", "frank@c.test", "again")
+        await asyncio.sleep(3)
+        check(len(abuse.reports("frank@c.test")) == 1
+              and len(collector.reports("frank@c.test")) == 1,
+              "blocking frank again sends nothing more")
+        check(fg.metric("floodgate_reports_sent_total") == 2,
+              "the restarted daemon sent 2 reports, both on frank")
     finally:
         await disconnect_all([abuse.c, collector.c])
 
