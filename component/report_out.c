@@ -164,6 +164,17 @@ enqueue(struct report_out *ro, const char *subject, const char *dest,
 	it->text = xstrdup(text);
 }
 
+/* An advertised address we may send to: not one of our own users (a
+ * hostile server could otherwise make us message them). */
+static int
+usable(struct report_out *ro, const char *addr)
+{
+	char dom[JID_MAX + 1];
+
+	return jid_domain(addr, dom, sizeof dom) == 0 &&
+	       !config_list_has(&ro->c->cfg->serves, dom);
+}
+
 /* Reports waiting for d become reports for its addresses (none: they
  * are dropped, the collectors have theirs already). */
 static void
@@ -385,10 +396,11 @@ comp_rout_reply(struct comp *c, xmpp_stanza_t *iq)
 			n = rout_parse_abuse(
 			    xmpp_stanza_get_child_by_ns(iq, NS_DISCO_INFO),
 			    addrs, ROUT_ADDRS_MAX);
+		for (d->n = 0, a = 0; a < n; a++)
+			if (usable(ro, addrs[a]))
+				d->addrs[d->n++] = xstrdup(addrs[a]);
+		n = d->n;
 		ro->lookups[strcmp(type, "result") != 0 ? 2 : n > 0 ? 0 : 1]++;
-		for (a = 0; a < n; a++)
-			d->addrs[a] = xstrdup(addrs[a]);
-		d->n = n;
 		d->expires = clock_wall_ms() +
 			     (n > 0 ? ROUT_TTL_S : ROUT_NEG_TTL_S) * 1000LL;
 		log_info("reports: %s advertises %d abuse address(es)",

@@ -369,6 +369,14 @@ START_TEST(admin_block_reported_once)
 			"<field var='abuse-addresses'><value>xmpp:e@evil."
 			"example</value></field></x></query></iq>"),
 	    0);
+	answer("remote.example", "alice@example.org");
+	ck_assert_int_eq(count(&out, "to=\"alice@example.org\"", NULL), 0);
+	/* asked again: the answer naming one of our users counted as none */
+	clock_fake_advance_ms(3600 * 1000 + 1);
+	pol_admin(h.pol, FG_SUBJ_ACCOUNT, dave, FG_OVR_NONE,
+		  "admin@example.org", NULL, 0);
+	pol_admin(h.pol, FG_SUBJ_ACCOUNT, dave, FG_OVR_BLOCK,
+		  "admin@example.org", "spam run", 0);
 	answer("remote.example", "abuse@remote.example");
 	ck_assert_int_eq(count(&out, "to=\"abuse@remote.example\"",
 			       "<jid xmlns=\"urn:xmpp:jid:0\">dave@remote."
