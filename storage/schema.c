@@ -28,7 +28,9 @@
  * other servers' abuse addresses and to collectors, one row per subject
  * and destination, so a restart never sends one again; and
  * reports.attached, what a reporting user chose to attach (a note, a
- * reported message), the only message text floodgate ever passes on.
+ * reported message), the only message text floodgate ever passes on;
+ * and an index of reports by subject, read on every verdict change of a
+ * remote account.
  */
 #include <stdio.h>
 #include <string.h>
@@ -103,7 +105,8 @@
 	" dest TEXT NOT NULL,"                                                 \
 	" at INTEGER NOT NULL,"                                                \
 	" PRIMARY KEY (subject, dest)) WITHOUT ROWID;"                         \
-	"ALTER TABLE reports ADD COLUMN attached TEXT;"
+	"ALTER TABLE reports ADD COLUMN attached TEXT;"                        \
+	"CREATE INDEX reports_subject ON reports (subject, at);"
 
 #define V1_VERDICT(c)                                                          \
 	"CASE " c " WHEN 0 THEN 'allow' WHEN 1 THEN 'throttle' "               \
