@@ -37,6 +37,7 @@
 #define ROUT_DOMAINS_MAX 1024   /* remote domains in the cache */
 #define ROUT_MIN_REPORTS 1      /* user reports that confirm a verdict */
 #define ROUT_ATTACH_MAX 600     /* bytes of an attachment we pass on */
+#define ROUT_CATCHUP_BATCH 256  /* listed accounts checked per tick */
 
 /* One report for one destination, not sent yet. */
 struct rout_item {
@@ -67,9 +68,21 @@ struct report_out {
 	uint64_t          sent;
 	uint64_t          dropped;    /* pending table full, or store failed */
 	uint64_t          lookups[3]; /* disco answers: with, without, failed */
+	/* remote accounts listed at start, checked ROUT_CATCHUP_BATCH a
+	 * tick for a report that a restart kept from leaving */
+	struct rout_late *late;
+	size_t            nlate, ilate;
+	int               started; /* the list above was taken */
+};
+
+/* A remote account with a verdict in force at start. */
+struct rout_late {
+	char           *subject;
+	enum fg_verdict v;
 };
 
 static void on_timer(evutil_socket_t, short, void *);
+static void late_one(const struct pol_info *, void *);
 static void flush(struct report_out *);
 
 static int
@@ -127,6 +140,9 @@ comp_rout_free(struct report_out *ro)
 		free(ro->doms[i].domain);
 	}
 	free(ro->doms);
+	for (i = 0; i < ro->nlate; i++)
+		free(ro->late[i].subject);
+	free(ro->late);
 	rout_rate_free(ro->rate);
 	free(ro);
 }
@@ -412,6 +428,47 @@ comp_rout_reply(struct comp *c, xmpp_stanza_t *iq)
 	return 0;
 }
 
+/* Remote accounts listed at start: reports that were waiting when the
+ * daemon stopped (rate limit, address lookup) were only in memory. */
+static void
+late_one(const struct pol_info *pi, void *arg)
+{
+	struct report_out *ro = arg;
+	char               dom[JID_MAX + 1];
+
+	if (pi->type != FG_SUBJ_ACCOUNT || pi->effective < FG_V_QUARANTINE ||
+	    strchr(pi->key, '@') == NULL ||
+	    jid_domain(pi->key, dom, sizeof dom) == -1 ||
+	    config_list_has(&ro->c->cfg->serves, dom))
+		return;
+	ro->late = xreallocarray(ro->late, ro->nlate + 1, sizeof *ro->late);
+	ro->late[ro->nlate].subject = xstrdup(pi->key);
+	ro->late[ro->nlate++].v = pi->effective;
+}
+
+/* A batch of them: one never reported anywhere goes through the hook as
+ * if its verdict had just changed; one reported anywhere is done. */
+static void
+late_batch(struct report_out *ro)
+{
+	size_t n;
+
+	for (n = 0; ro->ilate < ro->nlate && n < ROUT_CATCHUP_BATCH; n++) {
+		struct rout_late *l = &ro->late[ro->ilate++];
+
+		if (store_sent_any(ro->c->store, l->subject) == 0)
+			comp_rout_verdict(ro->c, FG_SUBJ_ACCOUNT, l->subject,
+					  l->v, NULL);
+		free(l->subject);
+		l->subject = NULL;
+	}
+	if (ro->ilate == ro->nlate && ro->late != NULL) {
+		free(ro->late);
+		ro->late = NULL;
+		ro->nlate = ro->ilate = 0;
+	}
+}
+
 /* Time out questions, ask again for domains whose reports still wait,
  * and send what the rate limits now allow. */
 void
@@ -440,6 +497,8 @@ comp_rout_tick(struct comp *c)
 		if (ro->items[i].dest == NULL)
 			lookup(ro, ro->items[i].domain, now);
 	flush(ro);
+	if (ro->c->store != NULL && ro->c->cfg->report_send && can_send(c))
+		late_batch(ro);
 }
 
 static void
@@ -462,6 +521,10 @@ comp_rout_link(struct comp *c, int up)
 	for (i = 0; i < ro->ndoms; i++)
 		if (ro->doms[i].asking)
 			ro->doms[i].asking = 0, ro->doms[i].expires = 0;
+	if (up && !ro->started) {
+		ro->started = 1;
+		pol_foreach_listed(c->pol, late_one, ro);
+	}
 	if (up)
 		comp_rout_tick(c);
 }

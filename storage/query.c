@@ -276,6 +276,24 @@ store_sent_add(struct store *s, const char *subject, const char *dest,
 }
 
 int
+store_sent_any(struct store *s, const char *subject)
+{
+	sqlite3_stmt *st = s->st[ST_SENT_ANY];
+	int           rc;
+
+	store_st_text(st, 1, subject);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_st_fail(s, st);
+		log_warnx("store: %s: reading sent reports: %s", s->path,
+			  s->err);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW;
+}
+
+int
 store_sub_add(struct store *s, const char *node, const char *jid)
 {
 	sqlite3_stmt *st = s->st[ST_SUB_ADD];

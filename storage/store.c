@@ -76,6 +76,7 @@ static const char *const st_sql[ST__MAX] = {
     [ST_REPORT_ATTACH] = "UPDATE reports SET attached = ?3"
 			 " WHERE reporter = ?1 AND subject = ?2"
 			 " AND attached IS NULL",
+    [ST_SENT_ANY] = "SELECT 1 FROM reports_sent WHERE subject = ?1 LIMIT 1",
     [ST_REPORT_ATTACHED] = "SELECT attached FROM reports WHERE subject = ?1"
 			   " AND attached IS NOT NULL ORDER BY at LIMIT 1",
 };

@@ -121,6 +121,10 @@ int store_report_attached(struct store *, const char *subject, char *buf,
 int store_sent_add(struct store *, const char *subject, const char *dest,
 		   int64_t at);
 
+/* 1 when a report about subject was sent anywhere, 0 if not, -1 on
+ * error. */
+int store_sent_any(struct store *, const char *subject);
+
 /* Pubsub subscribers, committed at once. */
 int store_sub_add(struct store *, const char *node, const char *jid);
 int store_sub_del(struct store *, const char *node, const char *jid);

@@ -551,6 +551,43 @@ START_TEST(rate_limited_then_sent)
 }
 END_TEST
 
+/* Reports still waiting when the daemon stops leave after the restart,
+ * and those sent do not leave again. */
+START_TEST(restart_sends_what_waited)
+{
+	char who[64];
+	int  i;
+
+	for (i = 0; i < ROUT_RATE_BURST + 2; i++) {
+		snprintf(who, sizeof who, "s%d@remote.example", i);
+		pol_admin(h.pol, FG_SUBJ_ACCOUNT, who, FG_OVR_BLOCK,
+			  "admin@example.org", "wave", 0);
+	}
+	ck_assert_int_eq(count(&out, "to=\"mod@collector.example\"", NULL),
+			 ROUT_RATE_BURST);
+	comp_free(h.c);
+	pol_free(h.pol);
+	store_close(h.st);
+	ck_assert_ptr_nonnull(h.st = store_open(h.db));
+	h.pol = pol_new(&h.cfg, h.st);
+	h.c = comp_new(h.base, &h.cfg, h.pol, h.st);
+	comp_set_sink(h.c, sink, &out);
+	comp_rout_link(h.c, 1);
+	ck_assert_int_eq(count(&out, "to=\"mod@collector.example\"", NULL),
+			 ROUT_RATE_BURST + 2);
+	for (i = 0; i < ROUT_RATE_BURST + 2; i++) {
+		snprintf(who, sizeof who, ">s%d@remote.example<", i);
+		ck_assert_int_eq(
+		    count(&out, "to=\"mod@collector.example\"", who), 1);
+	}
+	/* once: a second link-up does not look again */
+	comp_rout_link(h.c, 0);
+	comp_rout_link(h.c, 1);
+	ck_assert_int_eq(count(&out, "to=\"mod@collector.example\"", NULL),
+			 ROUT_RATE_BURST + 2);
+}
+END_TEST
+
 /* A report from another server's floodgate about one of our users adds
  * to its score, once per server, by that server's standing. */
 static void
@@ -633,6 +670,7 @@ main(void)
 	tcase_add_test(tp, disco_timeout);
 	tcase_add_test(tp, attachment_passed_on);
 	tcase_add_test(tp, rate_limited_then_sent);
+	tcase_add_test(tp, restart_sends_what_waited);
 	tcase_add_test(tp, peer_report_weighted);
 	suite_add_tcase(s, tp);
 	sr = srunner_create(s);
