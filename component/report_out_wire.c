@@ -22,6 +22,7 @@
 #define NS_JID0 "urn:xmpp:jid:0"
 #define SERVERINFO "http://jabber.org/network/serverinfo"
 #define ABUSE_FIELD "abuse-addresses"
+#define REPORT_FIELD "report-addresses"
 #define URI_MAX 2048 /* bytes of one address URI we look at */
 
 struct rate_ent {
@@ -156,46 +157,61 @@ uri_to_jid(const char *uri, char *out, size_t sz)
 	return jid_bare(buf, out, sz);
 }
 
+/* The account JIDs among the xmpp: URIs of the form's field var, added
+ * to out[n..max) without duplicates; the new count. */
+static int
+field_addrs(xmpp_stanza_t *x, const char *var, char (*out)[JID_MAX + 1], int n,
+	    int max)
+{
+	xmpp_stanza_t *f, *v;
+	const char    *fv;
+	char           uri[URI_MAX], jid[JID_MAX + 1];
+	int            i, dup;
+
+	for (f = xmpp_stanza_get_children(x); f != NULL && n < max;
+	     f = xmpp_stanza_get_next(f)) {
+		if (!is_elem(f, "field", NULL) ||
+		    (fv = xmpp_stanza_get_attribute(f, "var")) == NULL ||
+		    strcmp(fv, var) != 0)
+			continue;
+		for (v = xmpp_stanza_get_children(f); v != NULL && n < max;
+		     v = xmpp_stanza_get_next(v)) {
+			if (!is_elem(v, "value", NULL) ||
+			    field_value(v, uri, sizeof uri) == NULL ||
+			    uri_to_jid(uri, jid, sizeof jid) == -1)
+				continue;
+			for (dup = 0, i = 0; i < n && !dup; i++)
+				dup = strcmp(out[i], jid) == 0;
+			if (!dup)
+				memcpy(out[n++], jid, strlen(jid) + 1);
+		}
+	}
+	return n;
+}
+
 int
 rout_parse_abuse(xmpp_stanza_t *q, char (*out)[JID_MAX + 1], int max)
 {
-	xmpp_stanza_t *x, *f, *v;
-	const char    *var, *type;
-	char           uri[URI_MAX], jid[JID_MAX + 1];
-	int            n = 0, i, dup;
+	xmpp_stanza_t *x;
+	const char    *type;
+	int            n;
 
 	if (q == NULL || max <= 0)
 		return 0;
-	for (x = xmpp_stanza_get_children(q); x != NULL && n < max;
+	for (x = xmpp_stanza_get_children(q); x != NULL;
 	     x = xmpp_stanza_get_next(x)) {
 		if (!is_elem(x, "x", NS_DATA_FORMS) || !form_is_serverinfo(x))
 			continue;
 		type = xmpp_stanza_get_type(x);
 		if (type != NULL && strcmp(type, "result") != 0)
 			continue;
-		for (f = xmpp_stanza_get_children(x); f != NULL && n < max;
-		     f = xmpp_stanza_get_next(f)) {
-			if (!is_elem(f, "field", NULL) ||
-			    (var = xmpp_stanza_get_attribute(f, "var")) ==
-				NULL ||
-			    strcmp(var, ABUSE_FIELD) != 0)
-				continue;
-			for (v = xmpp_stanza_get_children(f);
-			     v != NULL && n < max;
-			     v = xmpp_stanza_get_next(v)) {
-				if (!is_elem(v, "value", NULL) ||
-				    field_value(v, uri, sizeof uri) == NULL ||
-				    uri_to_jid(uri, jid, sizeof jid) == -1)
-					continue;
-				for (dup = 0, i = 0; i < n && !dup; i++)
-					dup = strcmp(out[i], jid) == 0;
-				if (!dup)
-					memcpy(out[n++], jid, strlen(jid) + 1);
-			}
-		}
-		break; /* one serverinfo form; a second is ignored */
+		/* addresses for reports, where the server names them, else
+		 * its abuse desk */
+		if ((n = field_addrs(x, REPORT_FIELD, out, 0, max)) == 0)
+			n = field_addrs(x, ABUSE_FIELD, out, 0, max);
+		return n; /* one serverinfo form; a second is ignored */
 	}
-	return n;
+	return 0;
 }
 
 xmpp_stanza_t *

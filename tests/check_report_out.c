@@ -71,6 +71,34 @@ START_TEST(parse_ejabberd_answer)
 }
 END_TEST
 
+/* report-addresses, made for XEP-0377 reports, win over abuse-addresses
+ * when the server names any. */
+START_TEST(parse_report_addresses)
+{
+	char a[ROUT_ADDRS_MAX][JID_MAX + 1];
+
+	ck_assert_int_eq(abuse(FORM_HEAD
+			       "<field var='abuse-addresses'>"
+			       "<value>xmpp:abuse@c.example</value></field>"
+			       "<field var='report-addresses'>"
+			       "<value>mailto:reports@c.example</value>"
+			       "<value>xmpp:reports@c.example</value>"
+			       "</field></x></query>",
+			       a, ROUT_ADDRS_MAX),
+			 1);
+	ck_assert_str_eq(a[0], "reports@c.example");
+	ck_assert_int_eq(abuse(FORM_HEAD
+			       "<field var='report-addresses'>"
+			       "<value>mailto:reports@c.example</value></field>"
+			       "<field var='abuse-addresses'>"
+			       "<value>xmpp:abuse@c.example</value>"
+			       "</field></x></query>",
+			       a, ROUT_ADDRS_MAX),
+			 1);
+	ck_assert_str_eq(a[0], "abuse@c.example");
+}
+END_TEST
+
 /* What a hostile or broken server may answer: nothing usable, never a
  * crash, never more than asked for. */
 static const char *const hostile[] = {
@@ -659,6 +687,7 @@ main(void)
 	tcase_add_loop_test(tc, parse_hostile, 0,
 			    sizeof hostile / sizeof hostile[0]);
 	tcase_add_test(tc, parse_bounded);
+	tcase_add_test(tc, parse_report_addresses);
 	tcase_add_test(tc, build_message);
 	tcase_add_test(tc, text_evidence);
 	tcase_add_test(tc, rate_per_destination);
