@@ -180,15 +180,25 @@ enqueue(struct report_out *ro, const char *subject, const char *dest,
 	it->text = xstrdup(text);
 }
 
-/* An advertised address we may send to: not one of our own users (a
- * hostile server could otherwise make us message them). */
+/* An advertised address we may send to: an account, or a component of
+ * the advertising server itself (floodgate.example.net for example.net:
+ * another floodgate), never a bare domain elsewhere (a hostile server
+ * could name anyone's), nor one of our own users or domains. */
 static int
-usable(struct report_out *ro, const char *addr)
+usable(struct report_out *ro, const char *addr, const char *server)
 {
-	char dom[JID_MAX + 1];
+	char   dom[JID_MAX + 1];
+	size_t al, sl;
 
-	return jid_domain(addr, dom, sizeof dom) == 0 &&
-	       !config_list_has(&ro->c->cfg->serves, dom);
+	if (jid_domain(addr, dom, sizeof dom) == -1 ||
+	    config_list_has(&ro->c->cfg->serves, dom))
+		return 0;
+	if (strchr(addr, '@') != NULL)
+		return 1;
+	al = strlen(addr);
+	sl = strlen(server);
+	return al > sl + 1 && addr[al - sl - 1] == '.' &&
+	       strcasecmp(addr + al - sl, server) == 0;
 }
 
 /* Reports waiting for d become reports for its addresses (none: they
@@ -413,7 +423,7 @@ comp_rout_reply(struct comp *c, xmpp_stanza_t *iq)
 			    xmpp_stanza_get_child_by_ns(iq, NS_DISCO_INFO),
 			    addrs, ROUT_ADDRS_MAX);
 		for (d->n = 0, a = 0; a < n; a++)
-			if (usable(ro, addrs[a]))
+			if (usable(ro, addrs[a], d->domain))
 				d->addrs[d->n++] = xstrdup(addrs[a]);
 		n = d->n;
 		ro->lookups[strcmp(type, "result") != 0 ? 2 : n > 0 ? 0 : 1]++;

@@ -36,12 +36,11 @@
  * The abuse addresses of a disco#info answer: the xmpp: URIs among the
  * values of the report-addresses field (XEP-0157 names it for XEP-0377
  * reports) or, when it has none, the abuse-addresses field of the
- * serverinfo form
- * (FORM_TYPE http://jabber.org/network/serverinfo), as normalised bare
- * JIDs without duplicates, at most max of them, in the order given. An
- * URI's query part (?message) is dropped; anything that is not a bare
- * JID after it is skipped. q is the <query/> element (borrowed); returns
- * how many were written to out, 0 when none.
+ * serverinfo form (FORM_TYPE http://jabber.org/network/serverinfo), as
+ * normalised bare JIDs (accounts or domains) without duplicates, at most max of
+ * them, in the order given. An URI's query part (?message) is dropped; anything
+ * that is not a bare JID after it is skipped. q is the <query/> element
+ * (borrowed); returns how many were written to out, 0 when none.
  */
 int rout_parse_abuse(xmpp_stanza_t *q, char (*out)[JID_MAX + 1], int max);
 

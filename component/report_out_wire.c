@@ -149,10 +149,10 @@ uri_to_jid(const char *uri, char *out, size_t sz)
 		p += 2;
 	}
 	buf[o] = '\0';
-	/* an address is an account: no resource, and a node (a bare
-	 * domain would send the report to a server, or to a spammer's
-	 * component) */
-	if (o == 0 || strchr(buf, '/') != NULL || strchr(buf, '@') == NULL)
+	/* no resource: an address is an account, or a bare domain (a
+	 * component such as another floodgate; report_out.c decides which
+	 * domains it believes) */
+	if (o == 0 || strchr(buf, '/') != NULL)
 		return -1;
 	return jid_bare(buf, out, sz);
 }

@@ -68,6 +68,14 @@ START_TEST(parse_ejabberd_answer)
 			 2);
 	ck_assert_str_eq(a[0], "abuse@c.example");
 	ck_assert_str_eq(a[1], "desk@c.example");
+	/* a bare domain parses; the component decides whether to use it */
+	ck_assert_int_eq(abuse(FORM_HEAD
+			       "<field var='abuse-addresses'>"
+			       "<value>xmpp:Floodgate.C.example</value>"
+			       "</field></x></query>",
+			       a, ROUT_ADDRS_MAX),
+			 1);
+	ck_assert_str_eq(a[0], "floodgate.c.example");
 }
 END_TEST
 
@@ -130,7 +138,7 @@ static const char *const hostile[] = {
 	      "<value>xmpp:a@@b</value><value>xmpp:a@b.example/res</value>"
 	      "<value>xmpp:a%00@b.example</value><value>xmpp:a%4@b</value>"
 	      "<value>xmpp:a b@c.example</value><value>xmpp://x</value>"
-	      "<value>xmpp:abuse.example</value>"
+
 	      "<value><b>xmpp:a@b.example</b></value>"
 	      "</field></x></query>",
 };
@@ -538,6 +546,28 @@ START_TEST(attachment_passed_on)
 }
 END_TEST
 
+/* A bare domain is used only when it is a component of the advertising
+ * server (another floodgate); anyone else's domain is not. */
+START_TEST(component_address)
+{
+	pol_admin(h.pol, FG_SUBJ_ACCOUNT, "dave@remote.example", FG_OVR_BLOCK,
+		  "admin@example.org", NULL, 0);
+	answer("remote.example", "floodgate.remote.example");
+	ck_assert_int_eq(count(&out, "to=\"floodgate.remote.example\"",
+			       "urn:xmpp:reporting:1"),
+			 1);
+	pol_admin(h.pol, FG_SUBJ_ACCOUNT, "erin@other.example", FG_OVR_BLOCK,
+		  "admin@example.org", NULL, 0);
+	answer("other.example", "victim.example");
+	pol_admin(h.pol, FG_SUBJ_ACCOUNT, "finn@third.example", FG_OVR_BLOCK,
+		  "admin@example.org", NULL, 0);
+	answer("third.example", "third.example");
+	ck_assert_int_eq(count(&out, "to=\"victim.example\"", NULL), 0);
+	ck_assert_int_eq(
+	    count(&out, "to=\"third.example\"", "urn:xmpp:reporting:1"), 0);
+}
+END_TEST
+
 /* No answer to disco#info: the collector has its report, the domain is
  * asked again only after the negative time to live. */
 START_TEST(disco_timeout)
@@ -698,6 +728,7 @@ main(void)
 	tcase_add_test(tp, auto_verdict_with_reports);
 	tcase_add_test(tp, disco_timeout);
 	tcase_add_test(tp, attachment_passed_on);
+	tcase_add_test(tp, component_address);
 	tcase_add_test(tp, rate_limited_then_sent);
 	tcase_add_test(tp, restart_sends_what_waited);
 	tcase_add_test(tp, peer_report_weighted);
