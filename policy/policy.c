@@ -653,8 +653,7 @@ pol_event(struct policy *p, const struct pol_event *e)
 	p->st.events++;
 	who = e->type == POL_EV_AUTH_FAIL || e->type == POL_EV_AUTH_OK
 		  ? e->login
-	      : e->type == POL_EV_PEER_REPORT ? NULL /* a server, not a user */
-					      : e->jid;
+		  : e->jid;
 	if (who != NULL && (len = pol_norm_jid(who, acct, sizeof acct)) != -1) {
 		gs[n].type = FG_SUBJ_ACCOUNT;
 		gs[n].key = acct;
