@@ -10,17 +10,33 @@
 #include <string.h>
 
 #include "../core/xmalloc.h"
+#include "detect.h"
 #include "hits.h"
 #include "policy_int.h"
 
 static const char *const why_names[POL_HIT__MAX] = {
-    "rate", "quarantine", "block", "content-wave", "trap", "auth-fail",
+    [POL_HIT_RATE] = "rate",   [POL_HIT_QUARANTINE] = "quarantine",
+    [POL_HIT_BLOCK] = "block", [POL_HIT_WAVE] = "content-wave",
+    [POL_HIT_TRAP] = "trap",   [POL_HIT_LIST] = "list",
+    [POL_HIT_OTHER] = "other", [POL_HIT_AUTH_FAIL] = "auth-fail",
 };
 
 const char *
 pol_hit_why_name(enum pol_hit_why w)
 {
 	return (int)w >= 0 && w < POL_HIT__MAX ? why_names[w] : "other";
+}
+
+enum pol_hit_why
+pol_hit_detector(const struct pol_detector *d)
+{
+	if (d == &det_content)
+		return POL_HIT_WAVE;
+	if (d == &det_auth || d == &det_trap)
+		return POL_HIT_TRAP;
+	if (d == &det_lists)
+		return POL_HIT_LIST;
+	return POL_HIT_OTHER;
 }
 
 void
@@ -53,8 +69,8 @@ pol_hit_note(struct policy *p, enum pol_hit_why why, enum fg_kind kind,
 }
 
 uint64_t
-pol_hits_drain(const struct policy *p, uint64_t                 *cursor,
-	       void (*cb)(const struct pol_hit *, void *), void *arg)
+pol_hits_drain(const struct policy *p, uint64_t *cursor, pol_hit_cb cb,
+	       void *arg)
 {
 	uint64_t lost = 0;
 

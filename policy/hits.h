@@ -27,8 +27,10 @@ enum pol_hit_why {
 	POL_HIT_QUARANTINE, /* a quarantine refused it */
 	POL_HIT_BLOCK,      /* a block refused it */
 	POL_HIT_WAVE,       /* a content wave */
-	POL_HIT_TRAP,       /* a spam-trap name */
-	POL_HIT_AUTH_FAIL,  /* a failed login (not a gate) */
+	POL_HIT_TRAP,       /* a spam trap: a trap name or a trap recipient */
+	POL_HIT_LIST,       /* an operator list (a listed URL host) */
+	POL_HIT_OTHER,      /* another detector */
+	POL_HIT_AUTH_FAIL,  /* a failed login (not a gate); keep it last */
 	POL_HIT__MAX
 };
 
@@ -43,7 +45,8 @@ const char *pol_hit_why_name(enum pol_hit_why);
 
 /* Hand each hit written since *cursor to cb (oldest first) and move the
  * cursor; returns how many were lost because the ring wrapped. */
-uint64_t pol_hits_drain(const struct policy *, uint64_t *cursor,
-			void (*cb)(const struct pol_hit *, void *), void *);
+typedef void (*pol_hit_cb)(const struct pol_hit *, void *);
+uint64_t pol_hits_drain(const struct policy *, uint64_t *cursor, pol_hit_cb,
+			void *);
 
 #endif

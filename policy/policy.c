@@ -39,7 +39,8 @@
  * upstream blocklists) add themselves here; each sees gates, events and
  * ticks. */
 static const struct pol_detector *const detectors[] = {
-    &det_reg, &det_login, &det_content, &det_auth, &det_upstream, NULL,
+    &det_reg,      &det_login, &det_content, &det_auth,
+    &det_upstream, &det_trap,  &det_lists,   NULL,
 };
 
 /* The subjects one gate or event is about, most specific first. */
@@ -435,10 +436,10 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	struct gsub      gs[4];
 	char             acct[POL_KEY_MAX], dom[POL_KEY_MAX];
 	char             ip[POL_IP_MAX], pfx[POL_IP_MAX];
-	int              n, i, worst_i = -1, over, by_verdict = 0, hit = 0;
+	int              n, i, worst_i = -1, over, by_verdict = 0, hit = 0, was;
 	enum fg_verdict  worst = FG_V_ALLOW;
 	size_t           d;
-	enum pol_hit_why why = POL_HIT_WAVE; /* a detector, unless set */
+	enum pol_hit_why why = POL_HIT_OTHER; /* for the web page's hits */
 
 	p->st.gates++;
 	memset(a, 0, sizeof *a);
@@ -515,14 +516,14 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 		a->verdict = worst;
 done:
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
-		if (detectors[d]->gate != NULL)
+		if (detectors[d]->gate != NULL) {
+			was = a->allow;
 			detectors[d]->gate(p->det[d], p, g, a);
+			if (was && !a->allow) /* this detector refused it */
+				why = pol_hit_detector(detectors[d]);
+		}
 	if (!a->allow) {
 		p->st.denied++;
-		/* a detector's refusal: a trap answers not-allowed */
-		if (why == POL_HIT_WAVE &&
-		    strcmp(a->condition, "not-allowed") == 0)
-			why = POL_HIT_TRAP;
 		if (n > 0)
 			pol_hit_note(p, why, g->kind, gs[hit].type, gs[hit].key,
 				     gs[hit].len);
@@ -595,6 +596,59 @@ is_local(const struct policy *p, const char *domain)
 		if (strcasecmp(p->prm.serves[i], domain) == 0)
 			return 1;
 	return 0;
+}
+
+/* A reporter's standing, 1 (clean) down to 0 (any verdict, or a score
+ * at the throttle threshold): what its reports weigh. */
+static double
+standing_of(struct policy *p, enum fg_subj type, const char *key, size_t len,
+	    int64_t now)
+{
+	struct rep_subj *s;
+	double           standing;
+
+	s = rep_find(p->rep, type, key, len, rep_hash(type, key, len));
+	if (s == NULL)
+		return 1.0;
+	if (pol_effective(s) > FG_V_ALLOW)
+		return 0;
+	standing = 1.0 - rep_score(s, now, p->prm.half_life_ms) /
+			     p->prm.thr[FG_V_THROTTLE];
+	return standing < 0 ? 0 : standing;
+}
+
+/* A report from another server's floodgate about one of our accounts:
+ * once per reporting domain and account, weighted like a local user's
+ * report by the reporter's standing, here its domain's. A component
+ * (floodgate.example.net) also answers for its parent domain: the lower
+ * standing of the two counts, so a server cannot launder a bad name
+ * through a fresh subdomain. */
+static void
+peer_report(struct policy *p, const struct pol_event *e, int64_t now)
+{
+	char        rep[POL_KEY_MAX], to[POL_KEY_MAX];
+	const char *dot;
+	double      standing, parent, w;
+	int         rl, tl;
+
+	if (e->jid == NULL || e->to == NULL ||
+	    (rl = pol_norm_domain(e->jid, rep, sizeof rep)) == -1 ||
+	    (tl = pol_norm_jid(e->to, to, sizeof to)) == -1)
+		return;
+	if (p->store != NULL &&
+	    store_report_add(p->store, rep, to, e->reason, now) != 1)
+		return; /* a repeat from this server, or an error */
+	standing = standing_of(p, FG_SUBJ_DOMAIN, rep, (size_t)rl, now);
+	if ((dot = strchr(rep, '.')) != NULL && strchr(dot + 1, '.') != NULL) {
+		parent = standing_of(p, FG_SUBJ_DOMAIN, dot + 1,
+				     strlen(dot + 1), now);
+		if (parent < standing)
+			standing = parent;
+	}
+	w = p->prm.w_report * standing;
+	if (w > 0)
+		pol_signal_key(p, FG_SUBJ_ACCOUNT, to, (size_t)tl,
+			       "peer-report", w, HUGE_VAL);
 }
 
 void
@@ -678,20 +732,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 			break; /* duplicate from this reporter, or error */
 		/* weighted by the reporter's own standing */
 		standing = 1.0;
-		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT &&
-		    (s = rep_find(
-			 p->rep, FG_SUBJ_ACCOUNT, acct, gs[0].len,
-			 rep_hash(FG_SUBJ_ACCOUNT, acct, gs[0].len))) != NULL) {
-			if (pol_effective(s) > FG_V_ALLOW)
-				standing = 0;
-			else
-				standing =
-				    1.0 -
-				    rep_score(s, now, p->prm.half_life_ms) /
-					p->prm.thr[FG_V_THROTTLE];
-			if (standing < 0)
-				standing = 0;
-		}
+		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT)
+			standing = standing_of(p, FG_SUBJ_ACCOUNT, acct,
+					       gs[0].len, now);
 		w = p->prm.w_report * standing;
 		if (w <= 0)
 			break;
@@ -703,6 +746,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 			pol_signal_key(p, FG_SUBJ_DOMAIN, acct, strlen(acct),
 				       "report", w * POL_REPORT_DOMAIN,
 				       HUGE_VAL);
+		break;
+	case POL_EV_PEER_REPORT:
+		peer_report(p, e, now);
 		break;
 	default:
 		/* session start/end, auth ok: for the detectors */

@@ -167,8 +167,10 @@ struct policy {
 /* hits.c: the ring of recent hits; a note is one slot copy. */
 void pol_hits_init(struct policy *);
 void pol_hits_free(struct policy *);
-void pol_hit_note(struct policy *, enum pol_hit_why, enum fg_kind,
-		  enum fg_subj, const char *key, size_t len);
+void pol_hit_note(struct policy *, enum pol_hit_why, enum fg_kind, enum fg_subj,
+		  const char *key, size_t len);
+/* Why a detector's refusal is counted as it is. */
+enum pol_hit_why pol_hit_detector(const struct pol_detector *);
 
 /* The state a detector's init returned for this policy (NULL if the
  * detector is not in the table). */

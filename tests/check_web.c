@@ -221,7 +221,10 @@ START_TEST(test_hits_and_stats)
 	uint64_t               why[1][POL_HIT__MAX], gates[2], events[2];
 	int64_t                now = clock_wall_ms();
 	int                    i;
+	static char           *traps[] = {"trap@example.org"};
 
+	cfg.trap_jids.v = traps;
+	cfg.trap_jids.n = 1;
 	p = pol_new(&cfg, NULL);
 	ck_assert_ptr_nonnull(p);
 	webstats_tick(ws, p, now); /* the base */
@@ -251,11 +254,30 @@ START_TEST(test_hits_and_stats)
 	ck_assert_uint_eq(webstats_recent(ws, 0, r, 4), 3);
 	ck_assert_str_eq(r[0].h.key, "spam.example");
 	ck_assert_uint_eq(r[0].h.why, POL_HIT_BLOCK);
-	/* a wrapped ring: counted as lost, never read twice */
-	for (i = 0; i < POL_HITS_RING + 10; i++)
-		pol_gate(p, &g, &a), g.from = "bot@spam.example";
+	/* a detector's refusal is named after it: a trap recipient */
+	g.kind = FG_KIND_STRANGER_MESSAGE;
+	g.from = "stranger@example.org";
+	g.to = "trap@example.org";
+	pol_gate(p, &g, &a);
+	ck_assert_int_eq(a.allow, 0);
+	g.to = "alice@example.org"; /* now quarantined by the trap */
+	pol_gate(p, &g, &a);
+	ck_assert_int_eq(a.allow, 0);
 	webstats_tick(ws, p, now);
-	ck_assert_uint_eq(webstats_lost(ws), 9);
+	ck_assert_uint_eq(webstats_recent(ws, 0, r, 4), 4);
+	ck_assert_uint_eq(r[1].h.why, POL_HIT_TRAP);
+	ck_assert_str_eq(r[1].h.key, "stranger@example.org");
+	ck_assert_uint_eq(r[0].h.why, POL_HIT_QUARANTINE);
+	ck_assert_str_eq(pol_hit_why_name(POL_HIT_TRAP), "trap");
+	g.kind = FG_KIND_INBOUND_SUBSCRIBE;
+	g.to = "alice@example.org";
+
+	/* a wrapped ring: counted as lost, never read twice */
+	g.from = "bot@spam.example";
+	for (i = 0; i < POL_HITS_RING + 10; i++)
+		pol_gate(p, &g, &a);
+	webstats_tick(ws, p, now);
+	ck_assert_uint_eq(webstats_lost(ws), 10);
 	webstats_hours_why(ws, now, 1, why);
 	ck_assert_uint_eq(why[0][POL_HIT_BLOCK], 3 + POL_HITS_RING);
 	pol_free(p);
