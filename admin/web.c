@@ -276,6 +276,12 @@ web_handle(const struct http_req *rq, struct http_resp *rs, void *arg)
 		login(w, rq, rs, x.now);
 		return;
 	}
+	/* an admin dropped from [admins] jids (and reloaded) is out at
+	 * once, whatever sessions are open */
+	if (web_cookie_get(rq->cookie, COOKIE, sid, sizeof sid) == 1 &&
+	    websess_find(w->sess, sid, x.now, &x.si) == 0 &&
+	    (w->env.cfg == NULL || !adm_is_admin(w->env.cfg, x.si.admin)))
+		websess_end(w->sess, sid);
 	if (web_cookie_get(rq->cookie, COOKIE, sid, sizeof sid) != 1 ||
 	    websess_find(w->sess, sid, x.now, &x.si) == -1) {
 		if (post) {

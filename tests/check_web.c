@@ -475,6 +475,28 @@ START_TEST(test_pages)
 			 200);
 	free(b), free(h);
 
+	/* an admin dropped from the configuration is out at once */
+	cfg.admins.n = 0;
+	ck_assert_int_eq(req(w, "GET", "/admin/", "", cookie, NULL, &b, &h),
+			 303);
+	free(b), free(h);
+	cfg.admins.n = 1;
+	ck_assert_int_eq(req(w, "GET", "/admin/", "", cookie, NULL, &b, &h),
+			 303); /* and stays out */
+	free(b), free(h);
+	web_login_link(w, "admin@example.org", clock_wall_ms(), url, sizeof url,
+		       &r);
+	snprintf(form, sizeof form, "%s", strstr(url, "t="));
+	ck_assert_int_eq(req(w, "POST", "/admin/login", "", NULL, form, &b, &h),
+			 200);
+	grab(h, "fg_session=", ";", sid, sizeof sid);
+	free(b), free(h);
+	snprintf(cookie, sizeof cookie, "fg_session=%s", sid);
+	ck_assert_int_eq(req(w, "GET", "/admin/", "", cookie, NULL, &b, &h),
+			 200);
+	grab(b, "name=\"csrf\" value=\"", "\"", csrf, sizeof csrf);
+	free(b), free(h);
+
 	/* logout ends the session */
 	snprintf(form, sizeof form, "csrf=%s", csrf);
 	ck_assert_int_eq(
