@@ -77,6 +77,7 @@ web_login_link(struct web *w, const char *admin, int64_t now, char *url,
 	       size_t urlsz, struct adm_result *r)
 {
 	char tok[WEBSESS_HEX + 1], base[512], bare[WEBSESS_ADMIN_MAX];
+	char esc[LOG_ESC_MAX];
 	const struct fg_config *cfg = w != NULL ? w->env.cfg : NULL;
 
 	url[0] = '\0';
@@ -101,7 +102,8 @@ web_login_link(struct web *w, const char *admin, int64_t now, char *url,
 	snprintf(r->msg, sizeof r->msg,
 		 "one-time login link for %.200s, valid %d minutes", bare,
 		 WEBSESS_TOKEN_TTL_MS / 60000);
-	log_info("web: login link issued for %s", bare);
+	log_info("web: login link issued for %s",
+		 log_esc(esc, sizeof esc, bare));
 }
 
 static void
