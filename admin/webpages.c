@@ -421,9 +421,10 @@ web_page_hits(struct web_ctx *x)
 	web_page_begin(b, "Recent limit hits", x->si.admin, x->si.csrf);
 	web_put(b,
 		"<p>Refused gates and failed logins, newest first (the "
-		"last %d are kept).</p><table id=\"hits\"><tr>"
-		"<th>When</th><th>Why</th><th>What</th><th>Subject</th>"
-		"</tr>\n",
+		"last %d are kept). <b>Reset</b> lifts the subject's verdict "
+		"and gives it a fresh score and rate allowance, as unblock "
+		"does.</p><table id=\"hits\"><tr><th>When</th><th>Why</th>"
+		"<th>What</th><th>Subject</th><th>Action</th></tr>\n",
 		WEBSTATS_RECENT);
 	for (i = 0; i < n; i++) {
 		web_put(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s ",

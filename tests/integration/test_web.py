@@ -332,12 +332,14 @@ def main():
             # the subject page shows the timeline
             drv.get(base + "/admin/subject?s=spambot%40" + d)
             tl = drv.find_element(By.ID, "timeline").text
+            drv.save_screenshot(os.path.join(logs, "subject.png"))
             check("admin@" + d in tl and "quarantine" in tl,
                   "the subject page shows the timeline with the quarantine and the unblock")
 
             # hits and charts
             drv.get(base + "/admin/hits")
             hits = drv.find_element(By.ID, "hits").text
+            drv.save_screenshot(os.path.join(logs, "hits.png"))
             check("spambot@" + d in hits, "recent limit hits list the bot")
             drv.get(base + "/admin/charts")
             svgs = drv.find_elements(By.TAG_NAME, "svg")
