@@ -10,15 +10,14 @@
 #include <string.h>
 
 #include "../core/xmalloc.h"
-#include "detect.h"
 #include "hits.h"
 #include "policy_int.h"
 
 static const char *const why_names[POL_HIT__MAX] = {
-    [POL_HIT_RATE] = "rate",   [POL_HIT_QUARANTINE] = "quarantine",
-    [POL_HIT_BLOCK] = "block", [POL_HIT_WAVE] = "content-wave",
-    [POL_HIT_TRAP] = "trap",   [POL_HIT_LIST] = "list",
-    [POL_HIT_OTHER] = "other", [POL_HIT_AUTH_FAIL] = "auth-fail",
+    [POL_HIT_RATE] = "rate",           [POL_HIT_QUARANTINE] = "quarantine",
+    [POL_HIT_BLOCK] = "block",         [POL_HIT_CONTENT] = "content",
+    [POL_HIT_TRAP] = "trap",           [POL_HIT_OTHER] = "other",
+    [POL_HIT_AUTH_FAIL] = "auth-fail",
 };
 
 const char *
@@ -27,15 +26,22 @@ pol_hit_why_name(enum pol_hit_why w)
 	return (int)w >= 0 && w < POL_HIT__MAX ? why_names[w] : "other";
 }
 
+/*
+ * The detectors that refuse say so in the answer: a spam trap answers
+ * not-allowed (a trap name at registration) or quarantines or blocks the
+ * sender and says so in the verdict (a trap recipient: only strangers
+ * are trapped, and a quarantine of the sender's own would have refused
+ * those before the detectors ran); a content wave and a listed URL host
+ * answer policy-violation and leave the verdict as the core found it.
+ */
 enum pol_hit_why
-pol_hit_detector(const struct pol_detector *d)
+pol_hit_detector(const struct pol_answer *a)
 {
-	if (d == &det_content)
-		return POL_HIT_WAVE;
-	if (d == &det_auth || d == &det_trap)
+	if (strcmp(a->condition, "not-allowed") == 0 ||
+	    a->verdict >= FG_V_QUARANTINE)
 		return POL_HIT_TRAP;
-	if (d == &det_lists)
-		return POL_HIT_LIST;
+	if (strcmp(a->condition, "policy-violation") == 0)
+		return POL_HIT_CONTENT;
 	return POL_HIT_OTHER;
 }
 

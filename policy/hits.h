@@ -26,9 +26,8 @@ enum pol_hit_why {
 	POL_HIT_RATE,       /* a rate limit overflowed */
 	POL_HIT_QUARANTINE, /* a quarantine refused it */
 	POL_HIT_BLOCK,      /* a block refused it */
-	POL_HIT_WAVE,       /* a content wave */
+	POL_HIT_CONTENT,    /* a content wave or a listed URL host */
 	POL_HIT_TRAP,       /* a spam trap: a trap name or a trap recipient */
-	POL_HIT_LIST,       /* an operator list (a listed URL host) */
 	POL_HIT_OTHER,      /* another detector */
 	POL_HIT_AUTH_FAIL,  /* a failed login (not a gate); keep it last */
 	POL_HIT__MAX

@@ -430,16 +430,43 @@ take_tokens(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
 	return -1;
 }
 
+/* The core refused the gate being answered: remember why for
+ * note_refusal(), in the policy rather than in locals, so that nothing
+ * stays live across the detectors' calls on the path of an allowed gate. */
+static void
+core_refused(struct policy *p, enum pol_hit_why why, int i)
+{
+	p->hit_gate = p->st.gates;
+	p->hit_why = (uint8_t)why;
+	p->hit_i = i;
+}
+
+/* A refused gate into the ring of recent hits (hits.c), named after
+ * what refused it; only ever called on the refusal path. */
+static void __attribute__((__noinline__, __cold__))
+note_refusal(struct policy *p, const struct pol_gate *g,
+	     const struct pol_answer *a, const struct gsub *gs)
+{
+	enum pol_hit_why why;
+	int              i = 0; /* a detector: the sender account */
+
+	if (p->hit_gate == p->st.gates) {
+		why = (enum pol_hit_why)p->hit_why;
+		i = p->hit_i;
+	} else
+		why = pol_hit_detector(a);
+	pol_hit_note(p, why, g->kind, gs[i].type, gs[i].key, gs[i].len);
+}
+
 void
 pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 {
-	struct gsub      gs[4];
-	char             acct[POL_KEY_MAX], dom[POL_KEY_MAX];
-	char             ip[POL_IP_MAX], pfx[POL_IP_MAX];
-	int              n, i, worst_i = -1, over, by_verdict = 0, hit = 0, was;
-	enum fg_verdict  worst = FG_V_ALLOW;
-	size_t           d;
-	enum pol_hit_why why = POL_HIT_OTHER; /* for the web page's hits */
+	struct gsub     gs[4];
+	char            acct[POL_KEY_MAX], dom[POL_KEY_MAX];
+	char            ip[POL_IP_MAX], pfx[POL_IP_MAX];
+	int             n, i, worst_i = -1, over, by_verdict = 0;
+	enum fg_verdict worst = FG_V_ALLOW;
+	size_t          d;
 
 	p->st.gates++;
 	memset(a, 0, sizeof *a);
@@ -494,8 +521,9 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	 * keeps hammering keeps its score up, and its verdict renewed. */
 	over = take_tokens(p, gs, n, g->kind, clock_mono_ns());
 	if (by_verdict) {
-		hit = worst_i;
-		why = worst == FG_V_BLOCK ? POL_HIT_BLOCK : POL_HIT_QUARANTINE;
+		core_refused(
+		    p, worst == FG_V_BLOCK ? POL_HIT_BLOCK : POL_HIT_QUARANTINE,
+		    worst_i);
 		a->verdict = worst;
 		if (g->kind == FG_KIND_REGISTER)
 			deny(a, "not-allowed",
@@ -508,25 +536,19 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 				 ? txt_block[gs[worst_i].type]
 				 : txt_quarantine[gs[worst_i].type]);
 	} else if (over >= 0) {
-		hit = over;
-		why = POL_HIT_RATE;
+		core_refused(p, POL_HIT_RATE, over);
 		a->verdict = gs[over].s ? pol_effective(gs[over].s) : worst;
 		deny(a, "resource-constraint", txt_rate[gs[over].type]);
 	} else
 		a->verdict = worst;
 done:
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
-		if (detectors[d]->gate != NULL) {
-			was = a->allow;
+		if (detectors[d]->gate != NULL)
 			detectors[d]->gate(p->det[d], p, g, a);
-			if (was && !a->allow) /* this detector refused it */
-				why = pol_hit_detector(detectors[d]);
-		}
 	if (!a->allow) {
 		p->st.denied++;
 		if (n > 0)
-			pol_hit_note(p, why, g->kind, gs[hit].type, gs[hit].key,
-				     gs[hit].len);
+			note_refusal(p, g, a, gs);
 	}
 }
 

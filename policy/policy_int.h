@@ -159,6 +159,9 @@ struct policy {
 	/* hits.c: recent refusals and failed logins, for the web page */
 	struct pol_hit *hits;
 	uint64_t        hits_seq;
+	uint64_t        hit_gate; /* st.gates of the core's last refusal */
+	int             hit_i;    /* its deciding subject, 0..3 */
+	uint8_t         hit_why;  /* enum pol_hit_why */
 	/* what pol_inspect/pol_foreach_listed hand out */
 	char ikey[POL_KEY_MAX];
 	char isig[POL_SIGTEXT_MAX];
@@ -169,8 +172,8 @@ void pol_hits_init(struct policy *);
 void pol_hits_free(struct policy *);
 void pol_hit_note(struct policy *, enum pol_hit_why, enum fg_kind, enum fg_subj,
 		  const char *key, size_t len);
-/* Why a detector's refusal is counted as it is. */
-enum pol_hit_why pol_hit_detector(const struct pol_detector *);
+/* Which kind of detector refused the answer a (the core allowed it). */
+enum pol_hit_why pol_hit_detector(const struct pol_answer *a);
 
 /* The state a detector's init returned for this policy (NULL if the
  * detector is not in the table). */
