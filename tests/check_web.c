@@ -222,6 +222,7 @@ START_TEST(test_hits_and_stats)
 	int64_t                now = clock_wall_ms();
 	int                    i;
 	static char           *traps[] = {"trap@example.org"};
+	char                   from[64];
 
 	cfg.trap_jids.v = traps;
 	cfg.trap_jids.n = 1;
@@ -269,6 +270,20 @@ START_TEST(test_hits_and_stats)
 	ck_assert_str_eq(r[1].h.key, "stranger@example.org");
 	ck_assert_uint_eq(r[0].h.why, POL_HIT_QUARANTINE);
 	ck_assert_str_eq(pol_hit_why_name(POL_HIT_TRAP), "trap");
+	/* and a content wave: the same body from many accounts */
+	g.fp = "0123456789abcdef0123456789abcdef";
+	for (i = 0; i < 8; i++) {
+		snprintf(from, sizeof from, "sender%d@example.org", i);
+		g.from = from;
+		g.to = "bob@example.org";
+		pol_gate(p, &g, &a);
+	}
+	ck_assert_int_eq(a.allow, 0);
+	webstats_tick(ws, p, now);
+	ck_assert_uint_ge(webstats_recent(ws, 0, r, 4), 1);
+	ck_assert_uint_eq(r[0].h.why, POL_HIT_CONTENT);
+	ck_assert_str_eq(r[0].h.key, "sender7@example.org");
+	g.fp = NULL;
 	g.kind = FG_KIND_INBOUND_SUBSCRIBE;
 	g.to = "alice@example.org";
 
@@ -280,6 +295,7 @@ START_TEST(test_hits_and_stats)
 	ck_assert_uint_eq(webstats_lost(ws), 10);
 	webstats_hours_why(ws, now, 1, why);
 	ck_assert_uint_eq(why[0][POL_HIT_BLOCK], 3 + POL_HITS_RING);
+	ck_assert_str_eq(pol_hit_why_name(POL_HIT_CONTENT), "content");
 	pol_free(p);
 	webstats_free(ws);
 }
