@@ -20,8 +20,10 @@ floodgate (muc_rtbl_jid = floodgate.a.test, node muc_bans_sha256).
   same text from frank@b.test to alice@a.test is refused on its first try
   (and frank quarantined), other text from carol@b.test is delivered;
 - operator lists: a plain JID entry acts at start, a SHA-256 entry when
-  its sender writes; SIGHUP reload swaps the entries, and a list with a
-  bad line keeps the old one with a file:line message.
+  its sender writes; a stranger message linking to a subdomain of a
+  listed URL host is refused (when the module sends host fingerprints);
+  SIGHUP reload swaps the entries, and a list with a bad line keeps the
+  old one with a file:line message.
 
 Exit 0 on pass, 77 when floodgated or mod_muc_rtbl is missing.
 """
@@ -39,7 +41,7 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fgtest import Workdir, check, skip, top_builddir  # noqa: E402
+from fgtest import Workdir, check, skip, top_builddir, top_srcdir  # noqa: E402
 from fgtest import daemon  # noqa: E402
 from fgtest.adhoc import enable, run_command  # noqa: E402
 from fgtest.client import connect, disconnect_all, run, wait_until  # noqa: E402
@@ -185,6 +187,9 @@ def main():
         unbound = write_resolver(wd, [A, B, (ROOMS, B[1])])
         a = FederatedProsody(os.path.join(wd, A[0]), A[0], A[1], unbound, floodgate=True)
         b = MucProsody(os.path.join(wd, B[0]), B[0], B[1], unbound)
+        hosts = os.path.join(wd, "hosts.txt")
+        with open(hosts, "w") as f:
+            f.write("badlinks.example\n")
         lists = os.path.join(wd, "jids.txt")
         hidden = hashlib.sha256(b"hidden@b.test").hexdigest()
         with open(lists, "w") as f:
@@ -192,7 +197,7 @@ def main():
         fg = daemon.Floodgated(os.path.join(wd, "fg"), a, admins=["admin@" + A[0]],
                                sections={"blocklist": {"domains": B[0]},
                                          "detect.traps": {"jids": "trap@" + A[0]},
-                                         "lists": {"jids": lists}})
+                                         "lists": {"jids": lists, "url-hosts": hosts}})
         c = None
         try:
             a.start()
@@ -200,7 +205,7 @@ def main():
             fg.start()
             b.start()
             b.register_many([(u, "pw") for u in ("dave", "carol", "erin", "frank", "owner",
-                                                 "listed", "hidden", "newly")])
+                                                 "listed", "hidden", "newly", "gina")])
             b.shell('module:reload("muc_rtbl", "%s")' % ROOMS)
             m = fg.wait_log(r"pubsub: %s subscribed to muc_bans_sha256" % re.escape(ROOMS), 15)
             check(m is not None, "b.test's mod_muc_rtbl subscribed to floodgate.a.test")
@@ -288,10 +293,26 @@ def main():
             check(r1 == "policy-violation", "the hashed entry's message is refused (%s)" % r1)
             check(verdict_of(fg, "hidden@b.test") == "quarantine",
                   "and its sender quarantined")
+            if module_sends_hfp():
+                r1 = run(send_and_see("gina", a, "alice",
+                                      "see https://www.shop.BadLinks.example/offer", b),
+                         timeout=20)
+                check(r1 == "policy-violation", "a stranger message linking to a listed "
+                      "URL host is refused (%s)" % r1)
+                check("url-list" in json.loads(ctl(fg, "inspect", "--json", "gina@b.test")
+                                               .stdout)["signals"],
+                      "and its sender scored url-list")
+            else:
+                print("not checked: this mod_floodgate sends no host fingerprints")
             with open(lists, "w") as f:
                 f.write("newly@b.test\n")
+            loads = len(re.findall(r"lists: \d+ entries from \S*jids\.txt", fg.log_text()))
             fg.proc.send_signal(signal.SIGHUP)
-            check(fg.wait_log(r"lists: 1 entries from", 5) is not None, "SIGHUP re-read the list")
+            check(run(wait_until(lambda: len(re.findall(r"lists: 1 entries from \S*jids\.txt",
+                                                         fg.log_text())) > 0
+                                 and len(re.findall(r"lists: \d+ entries from \S*jids\.txt",
+                                                    fg.log_text())) > loads, 5), timeout=10),
+                  "SIGHUP re-read the list")
             check(verdict_of(fg, "newly@b.test") == "quarantine", "the new entry acts")
             check(verdict_of(fg, "listed@b.test") == "allow", "the removed entry is lifted")
             with open(lists, "w") as f:
@@ -320,6 +341,14 @@ def main():
             b.stop()
             a.stop()
     print("PASS test_remote_admin")
+
+
+def module_sends_hfp():
+    path = os.path.join(top_srcdir(), "contrib", "prosody", "mod_floodgate.lua")
+    try:
+        return "hfp" in open(path).read()
+    except OSError:
+        return False
 
 
 def wait_log(srv, pattern, timeout):
