@@ -123,8 +123,7 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	      g->kind == FG_KIND_INBOUND_STRANGER_MESSAGE ||
 	      g->kind == FG_KIND_SUBSCRIBE ||
 	      g->kind == FG_KIND_INBOUND_SUBSCRIBE) ||
-	    pol_norm_jid(g->to, to, sizeof to) == -1 ||
-	    !lf_has(d->set, lf_hash(to)) ||
+	    pol_norm_jid(g->to, to, sizeof to) == -1 || !lf_match(d->set, to) ||
 	    pol_norm_jid(g->from, from, sizeof from) == -1 ||
 	    strchr(from, '@') == NULL)
 		return;

@@ -27,7 +27,13 @@ struct lf_set {
 	size_t    n, cap;
 	char    **plain;
 	size_t    nplain, capplain;
+	size_t    nhashed; /* entries given as a hash: lookups must hash */
 };
+
+/* SHA-256 fetched once: an implicit fetch per EVP_Digest() call costs
+ * more than the digest of a JID itself (OpenSSL 3). */
+static EVP_MD     *lf_md;
+static EVP_MD_CTX *lf_ctx;
 
 uint64_t
 lf_hash(const char *s)
@@ -36,9 +42,14 @@ lf_hash(const char *s)
 	unsigned int  mdlen = 0, i;
 	uint64_t      h = 0;
 
-	if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		fatalx("EVP_Digest(sha256) failed");
+	if (lf_md == NULL &&
+	    ((lf_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	     (lf_ctx = EVP_MD_CTX_new()) == NULL))
+		fatalx("SHA-256 not available");
+	if (EVP_DigestInit_ex2(lf_ctx, lf_md, NULL) != 1 ||
+	    EVP_DigestUpdate(lf_ctx, s, strlen(s)) != 1 ||
+	    EVP_DigestFinal_ex(lf_ctx, md, &mdlen) != 1 || mdlen != 32)
+		fatalx("SHA-256 failed");
 	for (i = 0; i < 8; i++)
 		h = h << 8 | md[i];
 	return h;
@@ -201,7 +212,8 @@ lf_add(struct lf_set *s, enum lf_kind kind, const char *entry, const char **err)
 						 sizeof *s->plain);
 		}
 		s->plain[s->nplain++] = xstrdup(text);
-	}
+	} else
+		s->nhashed++;
 	return 0;
 }
 
@@ -318,6 +330,15 @@ lf_has_plain(const struct lf_set *s, const char *text)
 	return s != NULL && s->nplain > 0 &&
 	       bsearch(&text, s->plain, s->nplain, sizeof *s->plain, cmp_str) !=
 		   NULL;
+}
+
+int
+lf_match(const struct lf_set *s, const char *text)
+{
+	if (s == NULL || s->n == 0)
+		return 0;
+	return s->nhashed > 0 ? lf_has(s, lf_hash(text))
+			      : lf_has_plain(s, text);
 }
 
 size_t

@@ -207,7 +207,7 @@ lists_pregate(void *arg, struct policy *p, const struct pol_gate *g)
 	    g->kind == FG_KIND_REGISTER ||
 	    pol_norm_jid(g->from, jid, sizeof jid) == -1)
 		return;
-	if (strchr(jid, '@') != NULL && lf_has(d->set[L_JIDS], lf_hash(jid)))
+	if (strchr(jid, '@') != NULL && lf_match(d->set[L_JIDS], jid))
 		apply(d, L_JIDS, jid);
 	dom = strchr(jid, '@');
 	dom = dom != NULL ? dom + 1 : jid;
@@ -217,10 +217,24 @@ lists_pregate(void *arg, struct policy *p, const struct pol_gate *g)
 	 * components (muc.spam.example) too */
 	for (q = dom; q != NULL && strchr(q, '.') != NULL;
 	     q = strchr(q, '.') + 1)
-		if (lf_has(d->set[L_DOMAINS], lf_hash(q))) {
+		if (lf_match(d->set[L_DOMAINS], q)) {
 			apply(d, L_DOMAINS, dom);
 			break;
 		}
+}
+
+/* The 16 lowercase hex digits of a host fingerprint (wire.c checked
+ * them) as the number lf_hash() gives. */
+static uint64_t
+hex16(const char *s)
+{
+	uint64_t h = 0;
+	int      i;
+
+	for (i = 0; i < POL_HFP_HEX; i++)
+		h = h << 4 |
+		    (uint64_t)(s[i] <= '9' ? s[i] - '0' : s[i] - 'a' + 10);
+	return h;
 }
 
 /* A stranger message carrying a listed URL host is refused, and its
@@ -238,7 +252,7 @@ lists_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	      g->kind == FG_KIND_INBOUND_STRANGER_MESSAGE))
 		return;
 	for (i = 0; i < g->nhfp && i < POL_HFP_MAX; i++)
-		if (lf_has(d->set[L_HOSTS], strtoull(g->hfp[i], NULL, 16)))
+		if (lf_has(d->set[L_HOSTS], hex16(g->hfp[i])))
 			break;
 	if (i == g->nhfp || i == POL_HFP_MAX)
 		return;
