@@ -117,6 +117,7 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	char            from[POL_KEY_MAX], to[POL_KEY_MAX];
 	char            e1[LOG_ESC_MAX], e2[LOG_ESC_MAX];
 	enum fg_verdict v = d->block ? FG_V_BLOCK : FG_V_QUARANTINE;
+	struct pol_info pi;
 
 	if (lf_count(d->set) == 0 || g->contact || g->to == NULL ||
 	    !(g->kind == FG_KIND_STRANGER_MESSAGE ||
@@ -126,6 +127,10 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	    pol_norm_jid(g->to, to, sizeof to) == -1 || !lf_match(d->set, to) ||
 	    pol_norm_jid(g->from, from, sizeof from) == -1 ||
 	    strchr(from, '@') == NULL)
+		return;
+	/* an admin vouched for this sender: its text is not spam */
+	if (pol_inspect(p, FG_SUBJ_ACCOUNT, from, &pi) == 0 &&
+	    pi.override == FG_OVR_ALLOW)
 		return;
 	log_info("trap: %s wrote to %s: %s", log_esc(e1, sizeof e1, from),
 		 log_esc(e2, sizeof e2, to), fg_verdict_name(v));

@@ -227,6 +227,17 @@ START_TEST(trap_hit)
 	a = gate_h(p, FG_KIND_INBOUND_STRANGER_MESSAGE, "carol@c.test",
 		   "alice@example.org", "3333333333333333", NULL);
 	ck_assert_int_eq(a.allow, 1);
+
+	/* an allowlisted sender is not trapped, its text not marked */
+	ck_assert_int_eq(pol_admin(p, FG_SUBJ_ACCOUNT, "partner@c.test",
+				   FG_OVR_ALLOW, "admin", NULL, 0),
+			 0);
+	a = gate_h(p, FG_KIND_INBOUND_STRANGER_MESSAGE, "partner@c.test",
+		   "trap@example.org", "4444444444444444", NULL);
+	ck_assert_int_eq(a.allow, 1);
+	a = gate_h(p, FG_KIND_INBOUND_STRANGER_MESSAGE, "carol@c.test",
+		   "alice@example.org", "4444444444444444", NULL);
+	ck_assert_int_eq(a.allow, 1);
 	pol_free(p);
 
 	/* action = block */
