@@ -100,12 +100,41 @@ valid_host(const char *s)
 	return label > 0;
 }
 
+/*
+ * A URL-host entry in place: lowercased; a URL (http://, https://, as in
+ * ejabberd's mod_antispam URL files) gives its host, without a port, a
+ * path, a query or a fragment; a leading "www." and a trailing dot go, as
+ * the modules leave them out of hfp (doc/PROTOCOL.md). 0 or -1.
+ */
+static int
+host_of(char *tok)
+{
+	char  *p = tok;
+	size_t n;
+
+	for (n = 0; tok[n] != '\0'; n++)
+		tok[n] = (char)tolower((unsigned char)tok[n]);
+	if (strncmp(p, "http://", 7) == 0)
+		p += 7;
+	else if (strncmp(p, "https://", 8) == 0)
+		p += 8;
+	if (p != tok)
+		p[strcspn(p, "/?#:")] = '\0';
+	if (strncmp(p, "www.", 4) == 0)
+		p += 4;
+	n = strlen(p);
+	if (n > 1 && p[n - 1] == '.')
+		p[--n] = '\0';
+	memmove(tok, p, n + 1);
+	return valid_host(tok) ? 0 : -1;
+}
+
 int
 lf_parse_line(enum lf_kind kind, const char *line, uint64_t *h, char *text,
 	      size_t textsz, const char **err)
 {
 	char   tok[LF_LINE_MAX];
-	size_t n, i;
+	size_t n;
 
 	text[0] = '\0';
 	line += strspn(line, " \t\r\n");
@@ -149,15 +178,12 @@ lf_parse_line(enum lf_kind kind, const char *line, uint64_t *h, char *text,
 		}
 		break;
 	default:
-		for (i = 0; i < n; i++)
-			tok[i] = (char)tolower((unsigned char)tok[i]);
-		if (n > 1 && tok[n - 1] == '.')
-			tok[--n] = '\0';
-		if (!valid_host(tok)) {
-			*err = "not a host name, SHA-256 or host fingerprint";
+		if (host_of(tok) == -1) {
+			*err = "not a host name, URL, SHA-256 or host "
+			       "fingerprint";
 			return -1;
 		}
-		memcpy(text, tok, n + 1);
+		memcpy(text, tok, strlen(tok) + 1);
 		break;
 	}
 	*h = lf_hash(text);

@@ -160,6 +160,24 @@ START_TEST(parse_lines)
 	ck_assert_int_eq(
 	    lf_parse_line(LF_HOSTS, "localhost", &h, text, sizeof text, &err),
 	    -1);
+	/* URLs (ejabberd's mod_antispam files) and www. forms give the host
+	 * the modules fingerprint */
+	ck_assert_int_eq(lf_parse_line(LF_HOSTS,
+				       "HTTPS://www.Spam.example:8443/buy?x=1",
+				       &h, text, sizeof text, &err),
+			 1);
+	ck_assert_str_eq(text, "spam.example");
+	ck_assert_int_eq(lf_parse_line(LF_HOSTS, "http://x.spam.example#top",
+				       &h, text, sizeof text, &err),
+			 1);
+	ck_assert_str_eq(text, "x.spam.example");
+	ck_assert_int_eq(
+	    lf_parse_line(LF_HOSTS, "www.shop.example", &h, text, 64, &err), 1);
+	ck_assert_str_eq(text, "shop.example");
+	ck_assert_int_eq(
+	    lf_parse_line(LF_HOSTS, "https://", &h, text, 64, &err), -1);
+	ck_assert_int_eq(
+	    lf_parse_line(LF_HOSTS, "spam.example/x", &h, text, 64, &err), -1);
 	ck_assert_int_eq(
 	    lf_parse_line(LF_HOSTS, "a..b", &h, text, sizeof text, &err), -1);
 }
