@@ -305,6 +305,48 @@ START_TEST(trap_file_reload)
 }
 END_TEST
 
+static int     renewals;
+static int64_t renewed_to;
+
+static void
+count_cb(enum fg_subj t, const char *key, enum fg_verdict v, int64_t exp,
+	 const char *reason, void *arg)
+{
+	(void)t;
+	(void)reason;
+	(void)arg;
+	if (strcmp(key, "dave@b.test") == 0 && v == FG_V_QUARANTINE) {
+		renewals++;
+		renewed_to = exp;
+	}
+}
+
+/* A listed entry's verdict outlives the day it was first given, and the
+ * modules hear the new expiry (they drop an entry at the one they were
+ * told), once per half lifetime, not at every renewal. */
+START_TEST(list_renewal)
+{
+	struct policy *p;
+	int            h;
+
+	cfg.lists_jids = (char *)write_file("jids", "dave@b.test\n");
+	ck_assert_ptr_nonnull(p = pol_new(&cfg, NULL));
+	pol_set_verdict_cb(p, count_cb, NULL);
+	for (h = 1; h <= 36; h++) {
+		clock_fake_set(T0_MONO + (uint64_t)h * 3600000000000ull,
+			       T0_WALL + (int64_t)h * 3600000);
+		pol_tick(p);
+		ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "dave@b.test"),
+				 FG_V_QUARANTINE);
+	}
+	ck_assert_int_ge(renewals, 2);
+	ck_assert_int_le(renewals, 4);
+	ck_assert_int_gt(renewed_to, T0_WALL + 36LL * 3600000);
+	pol_free(p);
+	cfg.lists_jids = NULL;
+}
+END_TEST
+
 START_TEST(operator_lists)
 {
 	struct policy    *p;
@@ -389,6 +431,7 @@ main(void)
 	tcase_add_test(tc, trap_hit);
 	tcase_add_test(tc, trap_file_reload);
 	tcase_add_test(tc, operator_lists);
+	tcase_add_test(tc, list_renewal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
