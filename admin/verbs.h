@@ -34,7 +34,9 @@ struct adm_env {
 	struct policy          *pol;
 	struct store           *store;
 	const struct fg_config *cfg;
-	/* floodgatectl reload; NULL where it makes no sense */
+	/* floodgatectl reload: 0, 1 when a trap or list file was not
+	 * loaded (the rest was), -1 when the configuration was not; NULL
+	 * where it makes no sense */
 	int (*reload)(void *);
 	void *reload_arg;
 };

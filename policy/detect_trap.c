@@ -21,6 +21,7 @@
 #define TRAP_VERDICT_MS (7LL * 86400 * 1000) /* a trap verdict lasts, ms */
 
 struct trap {
+	struct policy *p;
 	struct lf_set *set; /* NULL: no traps */
 	int            block;
 };
@@ -47,7 +48,7 @@ trap_init(struct policy *p, const struct fg_config *cfg)
 {
 	struct trap *d = xcalloc(1, sizeof *d);
 
-	(void)p;
+	d->p = p;
 	trap_reconfigure(d, cfg);
 	return d;
 }
@@ -90,6 +91,7 @@ trap_reconfigure(void *arg, const struct fg_config *cfg)
 		log_warnx("traps: %s not loaded; keeping the %zu traps "
 			  "loaded before",
 			  cfg->trap_file, lf_count(d->set));
+		d->p->st.list_rejects++;
 		return;
 	}
 	lf_free(d->set);

@@ -146,6 +146,7 @@ load(struct lists *d, const struct fg_config *cfg)
 				log_warnx("lists: %s not loaded; keeping the "
 					  "%zu entries loaded before",
 					  paths[l], lf_count(d->set[l]));
+				d->p->st.list_rejects++;
 				lf_free(s);
 				continue;
 			}

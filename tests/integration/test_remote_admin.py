@@ -324,6 +324,16 @@ def main():
             check(verdict_of(fg, "newly@b.test") == "quarantine"
                   and verdict_of(fg, "other@b.test") == "allow",
                   "a list with a bad line keeps the previous one")
+            r = ctl(fg, "reload")
+            check(r.returncode == 1 and "not loaded" in r.stdout + r.stderr,
+                  "floodgatectl reload says the list was not loaded (exit %d)" % r.returncode)
+            check(fg.metric("floodgate_list_rejects_total") >= 2,
+                  "floodgate_list_rejects_total counts the rejected loads")
+            with open(lists, "w") as f:
+                f.write("other@b.test\n")
+            r = ctl(fg, "reload")
+            check(r.returncode == 0, "after the fix floodgatectl reload exits 0")
+            check(verdict_of(fg, "other@b.test") == "quarantine", "and the fixed list acts")
 
             rc = fg.stop()
             check(rc == 0, "floodgated exits 0 (%s)" % rc)
