@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: ISC
 """Remote accounts as admin subjects, over real s2s.
 
-Two Prosody 0.12 servers federate on loopback: a.test (127.0.0.2) runs
-mod_floodgate with floodgated attached; b.test (127.0.0.3) runs a MUC
+Two Prosody 0.12 servers federate on loopback: a.test (127.0.0.41) runs
+mod_floodgate with floodgated attached; b.test (127.0.0.42) runs a MUC
 (rooms.b.test) with the stock mod_muc_rtbl subscribed to a.test's
 floodgate (muc_rtbl_jid = floodgate.a.test, node muc_bans_sha256).
 
@@ -48,7 +48,8 @@ from fgtest.client import connect, disconnect_all, run, wait_until  # noqa: E402
 from fgtest.federation import FederatedProsody, write_resolver  # noqa: E402
 from fgtest.prosody import _lua  # noqa: E402
 
-A, B = ("a.test", "127.0.0.2"), ("b.test", "127.0.0.3")
+# addresses of their own: other federation tests may run at the same time
+A, B = ("a.test", "127.0.0.41"), ("b.test", "127.0.0.42")
 ROOMS = "rooms.b.test"
 ROOM = "lobby@" + ROOMS
 MUC_RTBL = "/usr/lib/prosody/modules/mod_muc_rtbl/mod_muc_rtbl.lua"
