@@ -21,6 +21,7 @@
 #include "listfile.h"
 
 #define LF_FILE_MAX (64 * 1024 * 1024) /* bytes of one list file */
+#define LF_BAD_LOGGED 20 /* bad lines logged per read, then a count */
 
 struct lf_set {
 	uint64_t *h;
@@ -252,7 +253,6 @@ lf_read(struct lf_set *s, enum lf_kind kind, const char *path)
 	size_t      cap = 0, total = 0;
 	ssize_t     len;
 	int         lineno = 0, bad = 0;
-
 	struct stat st;
 
 	if ((fp = fopen(path, "r")) == NULL) {
@@ -273,26 +273,33 @@ lf_read(struct lf_set *s, enum lf_kind kind, const char *path)
 			goto fail;
 		}
 		if ((size_t)len >= LF_LINE_MAX) {
-			log_warnx("%s:%d: line longer than %d bytes", path,
-				  lineno, LF_LINE_MAX - 1);
-			bad++;
+			if (++bad <= LF_BAD_LOGGED)
+				log_warnx("%s:%d: line longer than %d bytes",
+					  path, lineno, LF_LINE_MAX - 1);
 			continue;
 		}
 		if (memchr(line, '\0', (size_t)len) != NULL) {
-			log_warnx("%s:%d: NUL byte in the line", path, lineno);
-			bad++;
+			if (++bad <= LF_BAD_LOGGED)
+				log_warnx("%s:%d: NUL byte in the line", path,
+					  lineno);
 			continue;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
 		if (strspn(line, " \t") == strlen(line) ||
 		    line[strspn(line, " \t")] == '#')
 			continue;
-		if (lf_add(s, kind, line, &err) == -1) {
+		if (s->n >= LF_ENTRIES_MAX) {
+			log_warnx("%s:%d: more than %d entries", path, lineno,
+				  LF_ENTRIES_MAX);
+			goto fail;
+		}
+		if (lf_add(s, kind, line, &err) == -1 && ++bad <= LF_BAD_LOGGED)
 			log_warnx("%s:%d: %s: '%s'", path, lineno, err,
 				  log_esc(esc, sizeof esc, line));
-			bad++;
-		}
 	}
+	if (bad > LF_BAD_LOGGED)
+		log_warnx("%s: %d bad lines, the first %d shown", path, bad,
+			  LF_BAD_LOGGED);
 	if (ferror(fp)) {
 		log_warn("list %s", path);
 		goto fail;

@@ -202,6 +202,19 @@ START_TEST(read_files)
 	ck_assert(!lf_has(s, lf_hash("carol@b.test")));
 	ck_assert(lf_has_plain(s, "dave@b.test"));
 	lf_free(s);
+	/* a wholly wrong file: every bad line counted (a few logged) */
+	s = lf_new();
+	{
+		char   many[30 * 8 + 1];
+		size_t i;
+
+		for (i = 0; i < 30; i++)
+			memcpy(many + i * 8, "no jid \n", 8);
+		many[30 * 8] = '\0';
+		p = write_file("wrong", many);
+	}
+	ck_assert_int_eq(lf_read(s, LF_JIDS, p), 30);
+	lf_free(s);
 	s = lf_new();
 	ck_assert_int_eq(lf_read(s, LF_JIDS, "/nonexistent/list"), -1);
 	ck_assert_int_eq(lf_read(s, LF_JIDS, "/dev/null"), -1);
