@@ -277,7 +277,7 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		return ADM_BAD;
 	}
 	if (rq->type != NULL && strcmp(rq->type, "all") != 0 &&
-	    fg_subj_parse(rq->type, &tf) == -1) {
+	    adm_subj_parse(rq->type, &tf) == -1) {
 		put_status(b, rq->json, ADM_BAD,
 			   "type is account, domain, ip, prefix or all");
 		return ADM_BAD;

@@ -111,6 +111,9 @@ struct adm_list {
 const char *adm_verb_name(enum adm_verb);
 int         adm_verb_parse(const char *, enum adm_verb *);
 
+/* A subject type as admins type it: account (or jid, local or remote),
+ * domain, ip, prefix; 0 or -1. */
+int adm_subj_parse(const char *, enum fg_subj *);
 /* Subject text -> type and canonical key; -1 with a sentence in err. */
 /* 1 when domain is one of the server domains we serve */
 int adm_served(const struct fg_config *, const char *domain);
