@@ -218,6 +218,8 @@ def main():
                   "floodgatectl block dave@b.test is accepted")
             check(verdict_of(fg, "dave@b.test") == "block", "dave@b.test is blocked")
             check(verdict_of(fg, "b.test") == "allow", "its domain b.test is not")
+            r = ctl(fg, "inspect", "dave@b.test")
+            check("account dave@b.test (remote)" in r.stdout, "inspect names it a remote account")
             ok = wait_log(a, r"Verdict account dave@b.test: block", 5)
             check(ok, "the block is pushed to a.test's module")
             dt = until_join(b, "dave", "forbidden", 5)
