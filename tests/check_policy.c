@@ -338,6 +338,21 @@ START_TEST(test_remote_account)
 			"bob@example.org", NULL, 1, &a));
 	ck_assert_str_eq(a.text, "This account is blocked by the recipient "
 				 "server's anti-spam policy");
+
+	/* an allowlist entry the modules cache must leave them when it
+	 * expires, though the effective verdict stays allow */
+	pol_set_verdict_cb(p, verdict_cb, NULL);
+	ncb = 0;
+	ck_assert_int_eq(pol_admin(p, FG_SUBJ_ACCOUNT, "erin@big.example",
+				   FG_OVR_ALLOW, "admin", NULL, 3600 * 1000),
+			 0);
+	ck_assert_int_eq(ncb, 1);
+	ck_assert_int_eq(last_cb, FG_V_ALLOW);
+	clock_fake_advance_ms(3601 * 1000);
+	pol_tick(p);
+	ck_assert_int_eq(ncb, 2);
+	ck_assert_str_eq(last_key, "erin@big.example");
+	ck_assert_int_eq(last_cb, FG_V_ALLOW);
 	pol_free(p);
 }
 END_TEST
