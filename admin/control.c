@@ -183,6 +183,7 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 	struct adm_view  *v = xcalloc(1, sizeof *v);
 	struct adm_audit *a;
 	char              t1[32], t2[32];
+	const char       *at;
 	size_t            i;
 
 	adm_inspect(env, rq->subject, v, &r);
@@ -234,8 +235,13 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 		adm_buf_printf(b, "]");
 		goto done;
 	}
-	adm_buf_printf(b, "subject:   %s %s%s\n", fg_subj_name(v->type), v->key,
-		       v->known ? "" : " (nothing on record)");
+	at = v->type == FG_SUBJ_ACCOUNT ? strchr(v->key, '@') : NULL;
+	adm_buf_printf(
+	    b, "subject:   %s %s%s%s\n", fg_subj_name(v->type), v->key,
+	    at != NULL && env->cfg != NULL && !adm_served(env->cfg, at + 1)
+		? " (remote)"
+		: "",
+	    v->known ? "" : " (nothing on record)");
 	adm_buf_printf(b, "verdict:   %s", fg_verdict_name(v->effective));
 	if (v->override != FG_OVR_NONE)
 		adm_buf_printf(b, " (override %s by %s: %s)",
@@ -281,7 +287,7 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		return ADM_BAD;
 	}
 	if (rq->type != NULL && strcmp(rq->type, "all") != 0 &&
-	    fg_subj_parse(rq->type, &tf) == -1) {
+	    adm_subj_parse(rq->type, &tf) == -1) {
 		put_status(b, rq->json, ADM_BAD,
 			   "type is account, domain, ip, prefix or all");
 		return ADM_BAD;
@@ -431,11 +437,20 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	else if (!strcmp(rq.verb, "stats"))
 		status = do_stats(env, &rq, b);
 	else if (!strcmp(rq.verb, "reload")) {
-		if (env->reload == NULL || env->reload(env->reload_arg) == -1)
+		int rr =
+		    env->reload != NULL ? env->reload(env->reload_arg) : -1;
+
+		if (rr == -1)
 			put_status(
 			    b, rq.json, status = ADM_FAILED,
 			    "reload failed: the running configuration is "
 			    "kept (see the daemon's log)");
+		else if (rr == 1)
+			put_status(b, rq.json, status = ADM_FAILED,
+				   "configuration reloaded, but a trap or "
+				   "list file has bad lines and was not "
+				   "loaded: the previous list is kept (see "
+				   "the daemon's log for file:line)");
 		else
 			put_status(b, rq.json, status = ADM_OK,
 				   "configuration reloaded");

@@ -81,6 +81,14 @@ static const char *const txt_block[FG_SUBJ__MAX] = {
     "This address is blocked by the server's anti-spam policy",
     "This network is blocked by the server's anti-spam policy",
 };
+/* A remote account's refusal comes from the recipient's server: "contact
+ * the server administrator" would send its user to the wrong admin. */
+static const char txt_remote_quarantine[] =
+    "This account is quarantined by the recipient server's anti-spam "
+    "policy: subscription requests and messages to non-contacts are "
+    "refused";
+static const char txt_remote_block[] =
+    "This account is blocked by the recipient server's anti-spam policy";
 static const char txt_badjid[] = "The sender address is not a valid JID";
 
 static int  kind_inbound(enum fg_kind);
@@ -530,6 +538,11 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 			     worst == FG_V_BLOCK
 				 ? txt_block[gs[worst_i].type]
 				 : txt_quarantine[gs[worst_i].type]);
+		else if (kind_inbound(g->kind) &&
+			 gs[worst_i].type == FG_SUBJ_ACCOUNT)
+			deny(a, "policy-violation",
+			     worst == FG_V_BLOCK ? txt_remote_block
+						 : txt_remote_quarantine);
 		else
 			deny(a, "policy-violation",
 			     worst == FG_V_BLOCK

@@ -146,6 +146,7 @@ struct pol_stats {
 	uint64_t verdict_changes;
 	uint64_t subject_evictions; /* plain subjects dropped for room */
 	uint64_t subject_drops;     /* signals lost: table full of verdicts */
+	uint64_t list_rejects;      /* list/trap files not loaded: bad lines */
 };
 void pol_get_stats(const struct policy *, struct pol_stats *);
 
