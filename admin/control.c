@@ -14,7 +14,9 @@
 #include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "../storage/store.h"
+#include "../core/clock.h"
 #include "control.h"
+#include "web.h"
 
 static void put_status(struct adm_buf *, int, int, const char *);
 static int  do_inspect(const struct adm_env *, const struct adm_req *,
@@ -25,6 +27,8 @@ static int  do_stats(const struct adm_env *, const struct adm_req *,
 		     struct adm_buf *);
 static int  do_backup(const struct adm_env *, const struct adm_req *,
 		      struct adm_buf *);
+static int  do_web_login(const struct adm_env *, const struct adm_req *,
+			 struct adm_buf *);
 
 void
 adm_buf_printf(struct adm_buf *b, const char *fmt, ...)
@@ -392,6 +396,27 @@ do_backup(const struct adm_env *env, const struct adm_req *rq,
 	return status;
 }
 
+/* A one-time login link to the moderation page for an admin. */
+static int
+do_web_login(const struct adm_env *env, const struct adm_req *rq,
+	     struct adm_buf *b)
+{
+	struct adm_result r;
+	char              url[1024];
+
+	web_login_link(env->web, rq->subject, clock_wall_ms(), url, sizeof url,
+		       &r);
+	put_status(b, rq->json, r.status, r.msg);
+	if (r.status != ADM_OK)
+		return r.status;
+	if (rq->json) {
+		adm_buf_printf(b, ",\"url\":");
+		adm_buf_json(b, url);
+	} else
+		adm_buf_printf(b, "%s\n", url);
+	return r.status;
+}
+
 int
 adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	     struct adm_buf *b)
@@ -433,6 +458,8 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 			adm_buf_printf(b, "configuration reloaded\n");
 	} else if (!strcmp(rq.verb, "backup"))
 		status = do_backup(env, &rq, b);
+	else if (!strcmp(rq.verb, "web-login"))
+		status = do_web_login(env, &rq, b);
 	else if (adm_verb_parse(rq.verb, &verb) == 0) {
 		adm_act(env, verb, actor, rq.subject, rq.reason, rq.duration,
 			&r);

@@ -22,6 +22,7 @@
 
 struct policy;
 struct store;
+struct web;
 
 #define ADM_KEY_MAX 2048   /* bytes of a canonical subject key */
 #define ADM_MSG_MAX 512    /* bytes of a result message */
@@ -39,6 +40,7 @@ struct adm_env {
 	 * where it makes no sense */
 	int (*reload)(void *);
 	void *reload_arg;
+	struct web *web; /* the moderation page (web.h); NULL when off */
 };
 
 enum adm_verb {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../admin/web.h"
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "adhoc_int.h"
 
@@ -281,6 +283,32 @@ cmd_stats(struct adhoc_req *r)
 		 buf);
 }
 
+void
+comp_set_web(struct comp *c, struct web *w)
+{
+	c->web = w;
+}
+
+/* A one-time link to the moderation page, for the admin who asks. */
+static void
+cmd_web_login(struct adhoc_req *r)
+{
+	struct adm_result res;
+	char              url[1024];
+	xmpp_stanza_t    *x;
+
+	web_login_link(r->env.web, r->actor, clock_wall_ms(), url, sizeof url,
+		       &res);
+	ah_status(r, "completed");
+	if (res.status != ADM_OK) {
+		ah_note(r, "error", "%s", res.msg);
+		return;
+	}
+	ah_note(r, "info", "%s: %s", res.msg, url);
+	x = ah_form(r, "result", "Moderation page", NULL);
+	ah_field(r, x, "text-single", "url", "One-time login link", url);
+}
+
 const struct adhoc_cmd adhoc_cmds[] = {
     {"unblock", "Unblock an account, domain or IP", cmd_unblock},
     {"block", "Block an account, domain or IP", cmd_block},
@@ -292,5 +320,6 @@ const struct adhoc_cmd adhoc_cmds[] = {
     {"allowlist", "Allowlist an account, domain or IP", cmd_allowlist},
     {"registered-since", "Accounts registered since a time", ah_cmd_regsince},
     {"stats", "Statistics", cmd_stats},
+    {"web-login", "Log in to the moderation page", cmd_web_login},
 };
 const size_t adhoc_ncmds = sizeof adhoc_cmds / sizeof adhoc_cmds[0];

@@ -54,6 +54,7 @@ struct comp {
 	struct upstream        *up;    /* rtbl_sub.c: the RTBL consumer */
 	struct adhoc           *adhoc; /* adhoc.c: command sessions */
 	struct report_out      *rout;  /* report_out.c: reports we send */
+	struct web             *web;   /* the moderation page; borrowed */
 	comp_sink_fn            sink;  /* comp_set_sink; NULL: the link */
 	void                   *sink_arg;
 };

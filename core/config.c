@@ -128,6 +128,7 @@ static const struct keydef keys[] = {
     {"policy", "weight.spamtrap", K_DOUBLE, F(w_spamtrap)},
     {"policy", "weight.upstream", K_DOUBLE, F(w_upstream)},
     {"http", "listen", K_STR, F(http_listen)},
+    {"http", "public-url", K_STR, F(http_public_url)},
     {"control", "socket", K_STR, F(ctl_socket)},
     {"control", "group", K_STR, F(ctl_group)},
     {"daemon", "user", K_STR, F(user)},
@@ -811,6 +812,15 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[policy] hysteresis must be below 1");
 	if (c->half_life_s <= 0)
 		cfg_error(ps, "[policy] half-life must be positive");
+	/* it is written into login links and the cookie's Secure flag */
+	if (c->http_public_url != NULL &&
+	    ((strncmp(c->http_public_url, "https://", 8) != 0 &&
+	      strncmp(c->http_public_url, "http://", 7) != 0) ||
+	     c->http_public_url[strcspn(c->http_public_url, " \t\"'<>\\")] !=
+		 '\0'))
+		cfg_error(ps,
+			  "[http] public-url must be an http:// or https:// "
+			  "URL without blanks or quotes");
 	if (c->log_facility != NULL && log_facility_parse(c->log_facility) < 0)
 		cfg_error(ps,
 			  "[log] facility '%s' is not daemon, user or "
@@ -911,6 +921,7 @@ config_free(struct fg_config *c)
 	free(c->store_path);
 	strlist_free(&c->admins);
 	free(c->http_listen);
+	free(c->http_public_url);
 	free(c->ctl_socket);
 	free(c->ctl_group);
 	free(c->user);

@@ -73,6 +73,9 @@ struct fg_config {
 
 	/* [http] */
 	char *http_listen; /* host:port, loopback only; NULL = off */
+	/* where admins reach /admin (a reverse proxy's https URL); login
+	 * links start with it; NULL = http://listen */
+	char *http_public_url;
 
 	/* [control] */
 	char *ctl_socket; /* floodgatectl UNIX socket path */

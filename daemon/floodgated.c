@@ -24,6 +24,7 @@
 #include "../component/comp.h"
 #include "../admin/control.h"
 #include "../admin/verbs.h"
+#include "../admin/web.h"
 #include "../policy/policy.h"
 #include "../policy/upstream.h"
 #include "../storage/store.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct comp       *comp;
 	struct http       *http;
 	struct ctlsock    *ctl; /* floodgatectl; NULL after a failed reload */
+	struct web        *web; /* the moderation page; sessions live here */
 	struct event      *ev_flush;
 	struct event      *ev_tick;
 	struct event      *ev_sig[4];
@@ -109,6 +111,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	pol_tick(d->pol);
+	web_tick(d->web, clock_wall_ms());
 	if (d->cfg->store_retention_s > 0)
 		(void)store_prune(d->store,
 				  clock_wall_ms() -
@@ -133,7 +136,7 @@ healthy(void *arg)
 static void
 listed_metrics(struct evbuffer *b, struct daemon *d)
 {
-	struct adm_env  env = {d->pol, d->store, d->cfg, NULL, NULL};
+	struct adm_env  env = {d->pol, d->store, d->cfg, NULL, NULL, NULL};
 	struct adm_stat st[ADM_STATS_MAX];
 	size_t          i, n = adm_stats(&env, st, ADM_STATS_MAX);
 	const char     *help = "Subjects under a verdict";
@@ -219,6 +222,18 @@ wire_http(struct daemon *d)
 	http_add_collector(d->http, core_metrics, d);
 	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
 		      comp_blocklist_txt, d->comp);
+	http_add_handler(d->http, WEB_PREFIX, web_handle, d->web);
+}
+
+/* The moderation page and the ad-hoc web-login see the current
+ * configuration and component. */
+static void
+wire_web(struct daemon *d)
+{
+	struct adm_env env = {d->pol, d->store, d->cfg, NULL, NULL, d->web};
+
+	web_set_env(d->web, &env);
+	comp_set_web(d->comp, d->web);
 }
 
 static int
@@ -277,6 +292,7 @@ reload(struct daemon *d)
 		comp_reconfigure(d->comp, n);
 	config_free(d->cfg);
 	d->cfg = n;
+	wire_web(d);
 	if (rehttp) {
 		http_free(d->http);
 		d->http = NULL;
@@ -307,7 +323,7 @@ static void
 on_ctl(const char *actor, char *line, struct evbuffer *out, void *arg)
 {
 	struct daemon *d = arg;
-	struct adm_env env = {d->pol, d->store, d->cfg, ctl_reload, d};
+	struct adm_env env = {d->pol, d->store, d->cfg, ctl_reload, d, d->web};
 	struct adm_buf b = {NULL, 0, 0};
 
 	adm_ctl_exec(&env, actor, line, &b);
@@ -379,6 +395,8 @@ open_all(struct daemon *d, const char *user)
 		return -1;
 	d->comp = comp_new(d->base, d->cfg, d->pol, d->store);
 	pol_upstream_load_files(d->pol, d->cfg);
+	d->web = web_new();
+	wire_web(d);
 	wire_http(d);
 	return 0;
 }
@@ -389,6 +407,7 @@ close_all(struct daemon *d)
 	http_free(d->http);
 	ctlsock_free(d->ctl);
 	comp_free(d->comp);
+	web_free(d->web);
 	pol_free(d->pol);
 	store_close(d->store); /* flushes what is still queued */
 	if (d->base != NULL)

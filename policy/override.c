@@ -137,6 +137,7 @@ fill_info(struct policy *p, const struct rep_subj *s, int64_t now,
 	info->verdict = s->verdict;
 	info->effective = pol_effective(s);
 	info->expires = pol_eff_expires(s);
+	info->updated = s->updated;
 	info->override = s->override;
 	info->actor = s->actor;
 	info->reason = s->reason;

@@ -216,6 +216,7 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	p->rl = rl_new(cfg->max_keys);
 	cap = cfg->max_keys / POL_SUBJ_DIV;
 	p->rep = rep_new(cap > POL_SUBJ_MIN ? cap : POL_SUBJ_MIN);
+	pol_hits_init(p);
 	pol_signame(p, "other"); /* index 0 */
 	for (k = 0; k < FG_KIND__MAX; k++) {
 		xasprintf(&name, "overflow-%s", fg_kind_name(k));
@@ -260,6 +261,7 @@ pol_free(struct policy *p)
 	}
 	rl_free(p->rl);
 	rep_free(p->rep);
+	pol_hits_free(p);
 	for (i = 0; i < p->nsignames; i++)
 		free(p->signames[i]);
 	pol_params_clear(&p->prm);
@@ -436,6 +438,34 @@ take_tokens(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
 	return -1;
 }
 
+/* The core refused the gate being answered: remember why for
+ * note_refusal(), in the policy rather than in locals, so that nothing
+ * stays live across the detectors' calls on the path of an allowed gate. */
+static void
+core_refused(struct policy *p, enum pol_hit_why why, int i)
+{
+	p->hit_gate = p->st.gates;
+	p->hit_why = (uint8_t)why;
+	p->hit_i = i;
+}
+
+/* A refused gate into the ring of recent hits (hits.c), named after
+ * what refused it; only ever called on the refusal path. */
+static void __attribute__((__noinline__, __cold__))
+note_refusal(struct policy *p, const struct pol_gate *g,
+	     const struct pol_answer *a, const struct gsub *gs)
+{
+	enum pol_hit_why why;
+	int              i = 0; /* a detector: the sender account */
+
+	if (p->hit_gate == p->st.gates) {
+		why = (enum pol_hit_why)p->hit_why;
+		i = p->hit_i;
+	} else
+		why = pol_hit_detector(a);
+	pol_hit_note(p, why, g->kind, gs[i].type, gs[i].key, gs[i].len);
+}
+
 void
 pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 {
@@ -499,6 +529,9 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	 * keeps hammering keeps its score up, and its verdict renewed. */
 	over = take_tokens(p, gs, n, g->kind, clock_mono_ns());
 	if (by_verdict) {
+		core_refused(
+		    p, worst == FG_V_BLOCK ? POL_HIT_BLOCK : POL_HIT_QUARANTINE,
+		    worst_i);
 		a->verdict = worst;
 		if (g->kind == FG_KIND_REGISTER)
 			deny(a, "not-allowed",
@@ -516,6 +549,7 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 				 ? txt_block[gs[worst_i].type]
 				 : txt_quarantine[gs[worst_i].type]);
 	} else if (over >= 0) {
+		core_refused(p, POL_HIT_RATE, over);
 		a->verdict = gs[over].s ? pol_effective(gs[over].s) : worst;
 		deny(a, "resource-constraint", txt_rate[gs[over].type]);
 	} else
@@ -524,8 +558,11 @@ done:
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
 		if (detectors[d]->gate != NULL)
 			detectors[d]->gate(p->det[d], p, g, a);
-	if (!a->allow)
+	if (!a->allow) {
 		p->st.denied++;
+		if (n > 0)
+			note_refusal(p, g, a, gs);
+	}
 }
 
 /* Meter an asynchronous event on the subjects that have a limit for
@@ -702,6 +739,10 @@ pol_event(struct policy *p, const struct pol_event *e)
 		break;
 	case POL_EV_AUTH_FAIL:
 		meter(p, gs, n, FG_KIND_AUTH_FAIL, now_ns);
+		if (n > 0 && gs[n - 1].type == FG_SUBJ_PREFIX)
+			pol_hit_note(p, POL_HIT_AUTH_FAIL, FG_KIND_AUTH_FAIL,
+				     FG_SUBJ_PREFIX, gs[n - 1].key,
+				     gs[n - 1].len);
 		break;
 	case POL_EV_REGISTERED:
 		if (p->store != NULL && n > 0 &&

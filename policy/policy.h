@@ -94,6 +94,7 @@ struct pol_info {
 	enum fg_verdict  verdict;   /* automatic */
 	enum fg_verdict  effective; /* after overrides */
 	int64_t          expires;   /* unix ms, 0 none */
+	int64_t          updated;   /* unix ms of its last change; 0 never */
 	enum fg_override override;
 	const char      *actor;
 	const char      *reason;

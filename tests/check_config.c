@@ -143,6 +143,11 @@ static const struct bad_case bad[] = {
      ":18: forward-to: 'mod@rtbl.example/res' is not a bare JID"},
     {GOOD "[reports]\nforward-to = a@@b\n", ":18: forward-to: 'a@@b'"},
     {GOOD "[reports]\nsend = maybe\n", ":18: send: 'maybe' is not yes/no"},
+    {GOOD "[http]\npublic-url = ftp://fg.example.org\n", "public-url must be"},
+    {GOOD "[http]\npublic-url = https://fg.example.org/a b\n",
+     "public-url must be"},
+    {GOOD "[http]\npublic-url = https://fg.example.org/\"><x\n",
+     "public-url must be"},
 };
 
 /* [reports]: sending is on by default; collectors are normalised. */
@@ -163,6 +168,22 @@ START_TEST(reports_keys)
 	ck_assert_uint_eq(c->report_forward_to.n, 2);
 	ck_assert_str_eq(c->report_forward_to.v[0], "mod@rtbl.example");
 	ck_assert_str_eq(c->report_forward_to.v[1], "abuse@x.example");
+	config_free(c);
+}
+END_TEST
+
+/* [http] public-url: kept as given; unset by default. */
+START_TEST(public_url)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(c->http_public_url);
+	config_free(c);
+	load_errors(GOOD "[http]\npublic-url = https://fg.example.org/\n", &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->http_public_url, "https://fg.example.org/");
 	config_free(c);
 }
 END_TEST
@@ -364,6 +385,7 @@ main(void)
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_config, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, long_line);
+	tcase_add_test(tc, public_url);
 	tcase_add_test(tc, secret_not_in_errors);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, durations);

@@ -54,6 +54,7 @@ static const struct verb verbs[] = {
     {"stats", 0, -1, 0, ""},
     {"reload", 0, -1, 0, ""},
     {"backup", 1, -1, 0, "FILE"},
+    {"web-login", 1, -1, 0, "ADMIN"},
 };
 
 static int
