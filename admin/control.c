@@ -14,7 +14,9 @@
 #include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "../storage/store.h"
+#include "../core/clock.h"
 #include "control.h"
+#include "web.h"
 
 static void put_status(struct adm_buf *, int, int, const char *);
 static int  do_inspect(const struct adm_env *, const struct adm_req *,
@@ -25,6 +27,8 @@ static int  do_stats(const struct adm_env *, const struct adm_req *,
 		     struct adm_buf *);
 static int  do_backup(const struct adm_env *, const struct adm_req *,
 		      struct adm_buf *);
+static int  do_web_login(const struct adm_env *, const struct adm_req *,
+			 struct adm_buf *);
 
 void
 adm_buf_printf(struct adm_buf *b, const char *fmt, ...)
@@ -179,6 +183,7 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 	struct adm_view  *v = xcalloc(1, sizeof *v);
 	struct adm_audit *a;
 	char              t1[32], t2[32];
+	const char       *at;
 	size_t            i;
 
 	adm_inspect(env, rq->subject, v, &r);
@@ -230,8 +235,13 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 		adm_buf_printf(b, "]");
 		goto done;
 	}
-	adm_buf_printf(b, "subject:   %s %s%s\n", fg_subj_name(v->type), v->key,
-		       v->known ? "" : " (nothing on record)");
+	at = v->type == FG_SUBJ_ACCOUNT ? strchr(v->key, '@') : NULL;
+	adm_buf_printf(
+	    b, "subject:   %s %s%s%s\n", fg_subj_name(v->type), v->key,
+	    at != NULL && env->cfg != NULL && !adm_served(env->cfg, at + 1)
+		? " (remote)"
+		: "",
+	    v->known ? "" : " (nothing on record)");
 	adm_buf_printf(b, "verdict:   %s", fg_verdict_name(v->effective));
 	if (v->override != FG_OVR_NONE)
 		adm_buf_printf(b, " (override %s by %s: %s)",
@@ -277,7 +287,7 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		return ADM_BAD;
 	}
 	if (rq->type != NULL && strcmp(rq->type, "all") != 0 &&
-	    fg_subj_parse(rq->type, &tf) == -1) {
+	    adm_subj_parse(rq->type, &tf) == -1) {
 		put_status(b, rq->json, ADM_BAD,
 			   "type is account, domain, ip, prefix or all");
 		return ADM_BAD;
@@ -386,6 +396,27 @@ do_backup(const struct adm_env *env, const struct adm_req *rq,
 	return status;
 }
 
+/* A one-time login link to the moderation page for an admin. */
+static int
+do_web_login(const struct adm_env *env, const struct adm_req *rq,
+	     struct adm_buf *b)
+{
+	struct adm_result r;
+	char              url[1024];
+
+	web_login_link(env->web, rq->subject, clock_wall_ms(), url, sizeof url,
+		       &r);
+	put_status(b, rq->json, r.status, r.msg);
+	if (r.status != ADM_OK)
+		return r.status;
+	if (rq->json) {
+		adm_buf_printf(b, ",\"url\":");
+		adm_buf_json(b, url);
+	} else
+		adm_buf_printf(b, "%s\n", url);
+	return r.status;
+}
+
 int
 adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	     struct adm_buf *b)
@@ -406,11 +437,20 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	else if (!strcmp(rq.verb, "stats"))
 		status = do_stats(env, &rq, b);
 	else if (!strcmp(rq.verb, "reload")) {
-		if (env->reload == NULL || env->reload(env->reload_arg) == -1)
+		int rr =
+		    env->reload != NULL ? env->reload(env->reload_arg) : -1;
+
+		if (rr == -1)
 			put_status(
 			    b, rq.json, status = ADM_FAILED,
 			    "reload failed: the running configuration is "
 			    "kept (see the daemon's log)");
+		else if (rr == 1)
+			put_status(b, rq.json, status = ADM_FAILED,
+				   "configuration reloaded, but a trap or "
+				   "list file has bad lines and was not "
+				   "loaded: the previous list is kept (see "
+				   "the daemon's log for file:line)");
 		else
 			put_status(b, rq.json, status = ADM_OK,
 				   "configuration reloaded");
@@ -418,6 +458,8 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 			adm_buf_printf(b, "configuration reloaded\n");
 	} else if (!strcmp(rq.verb, "backup"))
 		status = do_backup(env, &rq, b);
+	else if (!strcmp(rq.verb, "web-login"))
+		status = do_web_login(env, &rq, b);
 	else if (adm_verb_parse(rq.verb, &verb) == 0) {
 		adm_act(env, verb, actor, rq.subject, rq.reason, rq.duration,
 			&r);

@@ -27,6 +27,7 @@
 #include "autoconf.h"
 
 #include "config.h"
+#include "jid.h"
 #include "log.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -69,6 +70,10 @@
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
+/* replies from a JID a local user wrote to count as contacts this long */
+#define DEF_REPLY_WINDOW_MS 2592000000ULL  /* ms (30 d) */
+#define MAX_REPLY_WINDOW_MS 31536000000ULL /* ms (365 d) */
+
 struct parse_state {
 	struct fg_config *cfg;
 	FILE             *fp;
@@ -89,7 +94,8 @@ enum ktype {
 	K_DOUBLE,
 	K_MS,
 	K_SECS,
-	K_SIZE
+	K_SIZE,
+	K_ACTION /* quarantine (0) or block (1), into an int */
 };
 
 struct keydef {
@@ -127,6 +133,7 @@ static const struct keydef keys[] = {
     {"policy", "weight.spamtrap", K_DOUBLE, F(w_spamtrap)},
     {"policy", "weight.upstream", K_DOUBLE, F(w_upstream)},
     {"http", "listen", K_STR, F(http_listen)},
+    {"http", "public-url", K_STR, F(http_public_url)},
     {"control", "socket", K_STR, F(ctl_socket)},
     {"control", "group", K_STR, F(ctl_group)},
     {"daemon", "user", K_STR, F(user)},
@@ -136,6 +143,8 @@ static const struct keydef keys[] = {
     {"blocklist", "domains", K_LIST, F(bl_domains)},
     {"blocklist", "publish-quarantine", K_BOOL, F(bl_publish_quarantine)},
     {"upstream", "lists", K_LIST, F(upstream_files)},
+    {"reports", "send", K_BOOL, F(report_send)},
+    {"reports", "forward-to", K_LIST, F(report_forward_to)},
     {"detect", "spamtraps", K_STR, F(spamtrap_file)},
     {"detect", "probation", K_SECS, F(probation_s)},
     {"detect", "probation-contacts", K_INT, F(probation_contacts)},
@@ -164,6 +173,14 @@ static const struct keydef keys[] = {
     {"detect.auth", "ip-fails", K_INT, F(auth_ip_fails)},
     {"detect.auth", "prefix-fails", K_INT, F(auth_prefix_fails)},
     {"detect.spamtraps", "file", K_STR, F(spamtrap_file)},
+    /* remote accounts (doc/configuration.md) */
+    {"detect.traps", "jids", K_LIST, F(trap_jids)},
+    {"detect.traps", "file", K_STR, F(trap_file)},
+    {"detect.traps", "action", K_ACTION, F(trap_block)},
+    {"lists", "jids", K_STR, F(lists_jids)},
+    {"lists", "domains", K_STR, F(lists_domains)},
+    {"lists", "url-hosts", K_STR, F(lists_url_hosts)},
+    {"lists", "action", K_ACTION, F(lists_block)},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -172,6 +189,7 @@ static void cfg_error(struct parse_state *, const char *, ...)
     __attribute__((__format__(printf, 2, 3)));
 static int   set_key(struct parse_state *, const struct keydef *, const char *);
 static int   set_limit(struct parse_state *, const char *, const char *);
+static int   set_jids(struct parse_state *, const char *, struct fg_strlist *);
 static int   set_upstream(struct parse_state *, const char *, const char *);
 static int   handler(void *, const char *, const char *, const char *);
 static char *reader(char *, int, void *);
@@ -211,6 +229,7 @@ config_defaults(struct fg_config *c)
 	/* the nodes carry client IPs and hashes of local JIDs: readable by
 	 * the served domains and [blocklist] domains unless opened */
 	c->bl_access_open = 0;
+	c->report_send = 1;
 	c->probation_s = DEF_PROBATION_S;
 	c->probation_contacts = DEF_PROBATION_CONTACTS;
 	c->wave_factor = DEF_WAVE_FACTOR;
@@ -225,6 +244,7 @@ config_defaults(struct fg_config *c)
 	c->overlap = DEF_OVERLAP;
 	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
 	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
+	c->reply_window_ms = DEF_REPLY_WINDOW_MS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
 			  &c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE], NULL);
@@ -454,6 +474,14 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		else
 			*(uint32_t *)p = (uint32_t)l;
 		return 0;
+	case K_ACTION:
+		if (strcmp(v, "quarantine") != 0 && strcmp(v, "block") != 0) {
+			cfg_error(ps, "%s: '%s' must be quarantine or block",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "block") == 0;
+		return 0;
 	case K_BOOL:
 		if (config_parse_bool(v, (int *)p) == -1) {
 			cfg_error(ps, "%s: '%s' is not yes/no", kd->key, v);
@@ -466,6 +494,8 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 				  CONFIG_MAX_LIST);
 			return -1;
 		}
+		if (kd->off == offsetof(struct fg_config, report_forward_to))
+			return set_jids(ps, kd->key, p);
 		return 0;
 	case K_DOUBLE:
 		errno = 0;
@@ -514,6 +544,27 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 	return -1;
 }
 
+/* A list of bare JIDs (report collectors): each normalised in place;
+ * a full JID or something that is no JID is an error. */
+static int
+set_jids(struct parse_state *ps, const char *key, struct fg_strlist *l)
+{
+	char   b[JID_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (strchr(l->v[i], '/') != NULL ||
+		    jid_bare(l->v[i], b, sizeof b) == -1) {
+			cfg_error(ps, "%s: '%s' is not a bare JID", key,
+				  l->v[i]);
+			return -1;
+		}
+		free(l->v[i]);
+		l->v[i] = xstrdup(b);
+	}
+	return 0;
+}
+
 /* [limits] SUBJECT.KIND = rate, or max-keys = N. */
 static int
 set_limit(struct parse_state *ps, const char *key, const char *v)
@@ -524,7 +575,22 @@ set_limit(struct parse_state *ps, const char *key, const char *v)
 	enum fg_kind  k;
 	char         *end;
 	unsigned long n;
+	uint64_t      ms;
 
+	if (strcmp(key, "reply-window") == 0) {
+		if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+			ms = 0;
+		else if (config_parse_duration_ms(v, &ms) == -1 ||
+			 ms > MAX_REPLY_WINDOW_MS) {
+			cfg_error(ps,
+				  "reply-window: '%s' is not a duration up to "
+				  "365d (or 0 for off)",
+				  v);
+			return -1;
+		}
+		ps->cfg->reply_window_ms = ms;
+		return 0;
+	}
 	if (strcmp(key, "max-keys") == 0) {
 		errno = 0;
 		n = strtoul(v, &end, 10);
@@ -756,6 +822,12 @@ validate(struct parse_state *ps)
 		if (strchr(c->admins.v[i], '@') == NULL)
 			cfg_error(ps, "[admins] '%s' is not a bare JID",
 				  c->admins.v[i]);
+	for (i = 0; i < c->trap_jids.n; i++)
+		if (strchr(c->trap_jids.v[i], '@') == NULL ||
+		    strchr(c->trap_jids.v[i], '/') != NULL)
+			cfg_error(ps,
+				  "[detect.traps] jids: '%s' is not a bare JID",
+				  c->trap_jids.v[i]);
 	if (!(c->throttle_at < c->quarantine_at &&
 	      c->quarantine_at < c->block_at))
 		cfg_error(ps, "[policy] need throttle-at < quarantine-at < "
@@ -764,6 +836,15 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[policy] hysteresis must be below 1");
 	if (c->half_life_s <= 0)
 		cfg_error(ps, "[policy] half-life must be positive");
+	/* it is written into login links and the cookie's Secure flag */
+	if (c->http_public_url != NULL &&
+	    ((strncmp(c->http_public_url, "https://", 8) != 0 &&
+	      strncmp(c->http_public_url, "http://", 7) != 0) ||
+	     c->http_public_url[strcspn(c->http_public_url, " \t\"'<>\\")] !=
+		 '\0'))
+		cfg_error(ps,
+			  "[http] public-url must be an http:// or https:// "
+			  "URL without blanks or quotes");
 	if (c->log_facility != NULL && log_facility_parse(c->log_facility) < 0)
 		cfg_error(ps,
 			  "[log] facility '%s' is not daemon, user or "
@@ -867,6 +948,7 @@ config_free(struct fg_config *c)
 	free(c->store_password_file);
 	strlist_free(&c->admins);
 	free(c->http_listen);
+	free(c->http_public_url);
 	free(c->ctl_socket);
 	free(c->ctl_group);
 	free(c->user);
@@ -880,7 +962,13 @@ config_free(struct fg_config *c)
 	}
 	free(c->upstreams);
 	strlist_free(&c->upstream_files);
+	strlist_free(&c->report_forward_to);
 	free(c->spamtrap_file);
+	strlist_free(&c->trap_jids);
+	free(c->trap_file);
+	free(c->lists_jids);
+	free(c->lists_domains);
+	free(c->lists_url_hosts);
 	free(c);
 }
 

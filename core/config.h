@@ -78,6 +78,9 @@ struct fg_config {
 
 	/* [http] */
 	char *http_listen; /* host:port, loopback only; NULL = off */
+	/* where admins reach /admin (a reverse proxy's https URL); login
+	 * links start with it; NULL = http://listen */
+	char *http_public_url;
 
 	/* [control] */
 	char *ctl_socket; /* floodgatectl UNIX socket path */
@@ -101,6 +104,10 @@ struct fg_config {
 	size_t              nupstreams;
 	struct fg_strlist   upstream_files; /* plain domain lists */
 
+	/* [reports] (XEP-0377 reports sent to other servers) */
+	int               report_send;       /* 0: never send any */
+	struct fg_strlist report_forward_to; /* collector JIDs */
+
 	/* [detect] and [detect.*] (doc/detectors.md) */
 	char    *spamtrap_file;      /* user names, one a line */
 	uint32_t probation_s;        /* wave accounts stay quarantined */
@@ -117,6 +124,16 @@ struct fg_config {
 	uint32_t overlap;             /* concurrent sessions for a hit */
 	uint32_t auth_ip_fails;       /* failures per IP per hour */
 	uint32_t auth_prefix_fails;   /* failures per prefix per hour */
+
+	/* remote accounts: [detect.traps], [lists], [limits] reply-window */
+	struct fg_strlist trap_jids;  /* trap recipients (bare JIDs) */
+	char             *trap_file;  /* more of them, one a line */
+	int               trap_block; /* action: 1 block, 0 quarantine */
+	char             *lists_jids; /* operator list files */
+	char             *lists_domains;
+	char             *lists_url_hosts;
+	int               lists_block;     /* action: 1 block, 0 quarantine */
+	uint64_t          reply_window_ms; /* pushed to modules; 0 = off */
 };
 
 void config_defaults(struct fg_config *);

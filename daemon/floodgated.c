@@ -24,6 +24,7 @@
 #include "../component/comp.h"
 #include "../admin/control.h"
 #include "../admin/verbs.h"
+#include "../admin/web.h"
 #include "../policy/policy.h"
 #include "../policy/upstream.h"
 #include "../storage/store.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct comp       *comp;
 	struct http       *http;
 	struct ctlsock    *ctl; /* floodgatectl; NULL after a failed reload */
+	struct web        *web; /* the moderation page; sessions live here */
 	struct event      *ev_flush;
 	struct event      *ev_tick;
 	struct event      *ev_sig[4];
@@ -113,6 +115,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	pol_tick(d->pol);
+	web_tick(d->web, clock_wall_ms());
 	if (d->cfg->store_retention_s > 0)
 		(void)store_prune(d->store,
 				  clock_wall_ms() -
@@ -137,7 +140,7 @@ healthy(void *arg)
 static void
 listed_metrics(struct evbuffer *b, struct daemon *d)
 {
-	struct adm_env  env = {d->pol, d->store, d->cfg, NULL, NULL};
+	struct adm_env  env = {d->pol, d->store, d->cfg, NULL, NULL, NULL};
 	struct adm_stat st[ADM_STATS_MAX];
 	size_t          i, n = adm_stats(&env, st, ADM_STATS_MAX);
 	const char     *help = "Subjects under a verdict";
@@ -180,6 +183,9 @@ core_metrics(struct evbuffer *b, void *arg)
 	http_metric(b, "floodgate_verdict_changes_total", "counter",
 		    "Changes of effective verdicts", NULL,
 		    (double)ps.verdict_changes);
+	http_metric(b, "floodgate_list_rejects_total", "counter",
+		    "Trap or operator list files not loaded (bad lines)", NULL,
+		    (double)ps.list_rejects);
 	http_metric(b, "floodgate_store_flushes_total", "counter",
 		    "Write-behind transactions", NULL, (double)ss.flushes);
 	http_metric(b, "floodgate_store_rows_total", "counter",
@@ -220,6 +226,18 @@ wire_http(struct daemon *d)
 	http_add_collector(d->http, core_metrics, d);
 	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
 		      comp_blocklist_txt, d->comp);
+	http_add_handler(d->http, WEB_PREFIX, web_handle, d->web);
+}
+
+/* The moderation page and the ad-hoc web-login see the current
+ * configuration and component. */
+static void
+wire_web(struct daemon *d)
+{
+	struct adm_env env = {d->pol, d->store, d->cfg, NULL, NULL, d->web};
+
+	web_set_env(d->web, &env);
+	comp_set_web(d->comp, d->web);
 }
 
 static int
@@ -246,6 +264,8 @@ static int
 reload(struct daemon *d)
 {
 	struct fg_config *n;
+	struct pol_stats  ps;
+	uint64_t          rejects;
 	int               relink, rehttp;
 	char              sock[PATH_MAX];
 
@@ -265,7 +285,11 @@ reload(struct daemon *d)
 	rehttp = (n->http_listen == NULL) != (d->cfg->http_listen == NULL) ||
 		 (n->http_listen != NULL &&
 		  strcmp(n->http_listen, d->cfg->http_listen) != 0);
+	pol_get_stats(d->pol, &ps);
+	rejects = ps.list_rejects;
 	pol_reconfigure(d->pol, n);
+	pol_get_stats(d->pol, &ps);
+	rejects = ps.list_rejects - rejects;
 	pol_upstream_load_files(d->pol, n); /* lists reread on SIGHUP */
 	if (relink) {
 		log_info("reload: component settings changed, reconnecting");
@@ -282,6 +306,7 @@ reload(struct daemon *d)
 		comp_reconfigure(d->comp, n);
 	config_free(d->cfg);
 	d->cfg = n;
+	wire_web(d);
 	if (rehttp) {
 		http_free(d->http);
 		d->http = NULL;
@@ -297,7 +322,7 @@ reload(struct daemon *d)
 		log_warnx("reload: control socket stays on %s",
 			  ctlsock_path(d->ctl));
 	log_info("reload done");
-	return 0;
+	return rejects > 0 ? 1 : 0;
 }
 
 static int
@@ -312,7 +337,7 @@ static void
 on_ctl(const char *actor, char *line, struct evbuffer *out, void *arg)
 {
 	struct daemon *d = arg;
-	struct adm_env env = {d->pol, d->store, d->cfg, ctl_reload, d};
+	struct adm_env env = {d->pol, d->store, d->cfg, ctl_reload, d, d->web};
 	struct adm_buf b = {NULL, 0, 0};
 
 	adm_ctl_exec(&env, actor, line, &b);
@@ -389,6 +414,8 @@ open_all(struct daemon *d, const char *user)
 	store_set_change_cb(d->store, pol_shared_change, d->pol);
 	d->comp = comp_new(d->base, d->cfg, d->pol, d->store);
 	pol_upstream_load_files(d->pol, d->cfg);
+	d->web = web_new();
+	wire_web(d);
 	wire_http(d);
 	return 0;
 }
@@ -399,6 +426,7 @@ close_all(struct daemon *d)
 	http_free(d->http);
 	ctlsock_free(d->ctl);
 	comp_free(d->comp);
+	web_free(d->web);
 	pol_free(d->pol);
 	store_close(d->store); /* flushes what is still queued */
 	if (d->base != NULL)

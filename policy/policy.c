@@ -39,7 +39,8 @@
  * upstream blocklists) add themselves here; each sees gates, events and
  * ticks. */
 static const struct pol_detector *const detectors[] = {
-    &det_reg, &det_login, &det_content, &det_auth, &det_upstream, NULL,
+    &det_reg,      &det_login, &det_content, &det_auth,
+    &det_upstream, &det_trap,  &det_lists,   NULL,
 };
 
 /* The subjects one gate or event is about, most specific first. */
@@ -80,6 +81,14 @@ static const char *const txt_block[FG_SUBJ__MAX] = {
     "This address is blocked by the server's anti-spam policy",
     "This network is blocked by the server's anti-spam policy",
 };
+/* A remote account's refusal comes from the recipient's server: "contact
+ * the server administrator" would send its user to the wrong admin. */
+static const char txt_remote_quarantine[] =
+    "This account is quarantined by the recipient server's anti-spam "
+    "policy: subscription requests and messages to non-contacts are "
+    "refused";
+static const char txt_remote_block[] =
+    "This account is blocked by the recipient server's anti-spam policy";
 static const char txt_badjid[] = "The sender address is not a valid JID";
 
 static int  kind_inbound(enum fg_kind);
@@ -207,6 +216,7 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	p->rl = rl_new(cfg->max_keys);
 	cap = cfg->max_keys / POL_SUBJ_DIV;
 	p->rep = rep_new(cap > POL_SUBJ_MIN ? cap : POL_SUBJ_MIN);
+	pol_hits_init(p);
 	pol_signame(p, "other"); /* index 0 */
 	for (k = 0; k < FG_KIND__MAX; k++) {
 		xasprintf(&name, "overflow-%s", fg_kind_name(k));
@@ -251,6 +261,7 @@ pol_free(struct policy *p)
 	}
 	rl_free(p->rl);
 	rep_free(p->rep);
+	pol_hits_free(p);
 	for (i = 0; i < p->nsignames; i++)
 		free(p->signames[i]);
 	pol_params_clear(&p->prm);
@@ -427,6 +438,34 @@ take_tokens(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
 	return -1;
 }
 
+/* The core refused the gate being answered: remember why for
+ * note_refusal(), in the policy rather than in locals, so that nothing
+ * stays live across the detectors' calls on the path of an allowed gate. */
+static void
+core_refused(struct policy *p, enum pol_hit_why why, int i)
+{
+	p->hit_gate = p->st.gates;
+	p->hit_why = (uint8_t)why;
+	p->hit_i = i;
+}
+
+/* A refused gate into the ring of recent hits (hits.c), named after
+ * what refused it; only ever called on the refusal path. */
+static void __attribute__((__noinline__, __cold__))
+note_refusal(struct policy *p, const struct pol_gate *g,
+	     const struct pol_answer *a, const struct gsub *gs)
+{
+	enum pol_hit_why why;
+	int              i = 0; /* a detector: the sender account */
+
+	if (p->hit_gate == p->st.gates) {
+		why = (enum pol_hit_why)p->hit_why;
+		i = p->hit_i;
+	} else
+		why = pol_hit_detector(a);
+	pol_hit_note(p, why, g->kind, gs[i].type, gs[i].key, gs[i].len);
+}
+
 void
 pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 {
@@ -490,18 +529,27 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	 * keeps hammering keeps its score up, and its verdict renewed. */
 	over = take_tokens(p, gs, n, g->kind, clock_mono_ns());
 	if (by_verdict) {
+		core_refused(
+		    p, worst == FG_V_BLOCK ? POL_HIT_BLOCK : POL_HIT_QUARANTINE,
+		    worst_i);
 		a->verdict = worst;
 		if (g->kind == FG_KIND_REGISTER)
 			deny(a, "not-allowed",
 			     worst == FG_V_BLOCK
 				 ? txt_block[gs[worst_i].type]
 				 : txt_quarantine[gs[worst_i].type]);
+		else if (kind_inbound(g->kind) &&
+			 gs[worst_i].type == FG_SUBJ_ACCOUNT)
+			deny(a, "policy-violation",
+			     worst == FG_V_BLOCK ? txt_remote_block
+						 : txt_remote_quarantine);
 		else
 			deny(a, "policy-violation",
 			     worst == FG_V_BLOCK
 				 ? txt_block[gs[worst_i].type]
 				 : txt_quarantine[gs[worst_i].type]);
 	} else if (over >= 0) {
+		core_refused(p, POL_HIT_RATE, over);
 		a->verdict = gs[over].s ? pol_effective(gs[over].s) : worst;
 		deny(a, "resource-constraint", txt_rate[gs[over].type]);
 	} else
@@ -510,8 +558,11 @@ done:
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
 		if (detectors[d]->gate != NULL)
 			detectors[d]->gate(p->det[d], p, g, a);
-	if (!a->allow)
+	if (!a->allow) {
 		p->st.denied++;
+		if (n > 0)
+			note_refusal(p, g, a, gs);
+	}
 }
 
 /* Meter an asynchronous event on the subjects that have a limit for
@@ -582,6 +633,59 @@ is_local(const struct policy *p, const char *domain)
 	return 0;
 }
 
+/* A reporter's standing, 1 (clean) down to 0 (any verdict, or a score
+ * at the throttle threshold): what its reports weigh. */
+static double
+standing_of(struct policy *p, enum fg_subj type, const char *key, size_t len,
+	    int64_t now)
+{
+	struct rep_subj *s;
+	double           standing;
+
+	s = rep_find(p->rep, type, key, len, rep_hash(type, key, len));
+	if (s == NULL)
+		return 1.0;
+	if (pol_effective(s) > FG_V_ALLOW)
+		return 0;
+	standing = 1.0 - rep_score(s, now, p->prm.half_life_ms) /
+			     p->prm.thr[FG_V_THROTTLE];
+	return standing < 0 ? 0 : standing;
+}
+
+/* A report from another server's floodgate about one of our accounts:
+ * once per reporting domain and account, weighted like a local user's
+ * report by the reporter's standing, here its domain's. A component
+ * (floodgate.example.net) also answers for its parent domain: the lower
+ * standing of the two counts, so a server cannot launder a bad name
+ * through a fresh subdomain. */
+static void
+peer_report(struct policy *p, const struct pol_event *e, int64_t now)
+{
+	char        rep[POL_KEY_MAX], to[POL_KEY_MAX];
+	const char *dot;
+	double      standing, parent, w;
+	int         rl, tl;
+
+	if (e->jid == NULL || e->to == NULL ||
+	    (rl = pol_norm_domain(e->jid, rep, sizeof rep)) == -1 ||
+	    (tl = pol_norm_jid(e->to, to, sizeof to)) == -1)
+		return;
+	if (p->store != NULL &&
+	    store_report_add(p->store, rep, to, e->reason, now) != 1)
+		return; /* a repeat from this server, or an error */
+	standing = standing_of(p, FG_SUBJ_DOMAIN, rep, (size_t)rl, now);
+	if ((dot = strchr(rep, '.')) != NULL && strchr(dot + 1, '.') != NULL) {
+		parent = standing_of(p, FG_SUBJ_DOMAIN, dot + 1,
+				     strlen(dot + 1), now);
+		if (parent < standing)
+			standing = parent;
+	}
+	w = p->prm.w_report * standing;
+	if (w > 0)
+		pol_signal_key(p, FG_SUBJ_ACCOUNT, to, (size_t)tl,
+			       "peer-report", w, HUGE_VAL);
+}
+
 void
 pol_event(struct policy *p, const struct pol_event *e)
 {
@@ -635,6 +739,10 @@ pol_event(struct policy *p, const struct pol_event *e)
 		break;
 	case POL_EV_AUTH_FAIL:
 		meter(p, gs, n, FG_KIND_AUTH_FAIL, now_ns);
+		if (n > 0 && gs[n - 1].type == FG_SUBJ_PREFIX)
+			pol_hit_note(p, POL_HIT_AUTH_FAIL, FG_KIND_AUTH_FAIL,
+				     FG_SUBJ_PREFIX, gs[n - 1].key,
+				     gs[n - 1].len);
 		break;
 	case POL_EV_REGISTERED:
 		if (p->store != NULL && n > 0 &&
@@ -659,20 +767,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 			break; /* duplicate from this reporter, or error */
 		/* weighted by the reporter's own standing */
 		standing = 1.0;
-		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT &&
-		    (s = rep_find(
-			 p->rep, FG_SUBJ_ACCOUNT, acct, gs[0].len,
-			 rep_hash(FG_SUBJ_ACCOUNT, acct, gs[0].len))) != NULL) {
-			if (pol_effective(s) > FG_V_ALLOW)
-				standing = 0;
-			else
-				standing =
-				    1.0 -
-				    rep_score(s, now, p->prm.half_life_ms) /
-					p->prm.thr[FG_V_THROTTLE];
-			if (standing < 0)
-				standing = 0;
-		}
+		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT)
+			standing = standing_of(p, FG_SUBJ_ACCOUNT, acct,
+					       gs[0].len, now);
 		w = p->prm.w_report * standing;
 		if (w <= 0)
 			break;
@@ -684,6 +781,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 			pol_signal_key(p, FG_SUBJ_DOMAIN, acct, strlen(acct),
 				       "report", w * POL_REPORT_DOMAIN,
 				       HUGE_VAL);
+		break;
+	case POL_EV_PEER_REPORT:
+		peer_report(p, e, now);
 		break;
 	default:
 		/* session start/end, auth ok: for the detectors */

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../storage/store.h"
+#include "hits.h"
 #include "policy.h"
 
 #define POL_KEY_MAX 2048    /* bytes: bare JID 1023 + '@' + 1023 + NUL */
@@ -155,10 +156,24 @@ struct policy {
 	 * not walk the whole table to find the one or two that have one */
 	uint8_t pre[POL_DETECTORS_MAX];
 	uint8_t npre;
+	/* hits.c: recent refusals and failed logins, for the web page */
+	struct pol_hit *hits;
+	uint64_t        hits_seq;
+	uint64_t        hit_gate; /* st.gates of the core's last refusal */
+	int             hit_i;    /* its deciding subject, 0..3 */
+	uint8_t         hit_why;  /* enum pol_hit_why */
 	/* what pol_inspect/pol_foreach_listed hand out */
 	char ikey[POL_KEY_MAX];
 	char isig[POL_SIGTEXT_MAX];
 };
+
+/* hits.c: the ring of recent hits; a note is one slot copy. */
+void pol_hits_init(struct policy *);
+void pol_hits_free(struct policy *);
+void pol_hit_note(struct policy *, enum pol_hit_why, enum fg_kind, enum fg_subj,
+		  const char *key, size_t len);
+/* Which kind of detector refused the answer a (the core allowed it). */
+enum pol_hit_why pol_hit_detector(const struct pol_answer *a);
 
 /* The state a detector's init returned for this policy (NULL if the
  * detector is not in the table). */

@@ -189,10 +189,21 @@ pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
 		return -1;
 	if (v < s->verdict)
 		return 0;
+	if (v == s->verdict) {
+		/* renewed only once less than half its lifetime is left, and
+		 * then pushed: the modules drop an entry at the expiry they
+		 * were told, so a silent extension would not reach them */
+		if (s->expires >= now + ttl_ms / 2)
+			return 0;
+		s->expires = now + ttl_ms;
+		rep_mark_dirty(p->rep, s);
+		if (s->override == FG_OVR_NONE && p->cb != NULL)
+			p->cb(s->type, s->key, s->verdict, s->expires, why,
+			      p->cb_arg);
+		return 0;
+	}
 	if (s->expires < now + ttl_ms)
 		s->expires = now + ttl_ms;
-	if (v == s->verdict)
-		return 0;
 	old_v = s->verdict;
 	old_eff = pol_effective(s);
 	s->verdict = v;
@@ -250,10 +261,12 @@ void
 pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
 {
 	enum fg_verdict old_eff;
+	int             was_allow;
 
 	if (s->override != FG_OVR_NONE && s->ovr_expires != 0 &&
 	    now >= s->ovr_expires) {
 		old_eff = pol_effective(s);
+		was_allow = s->override == FG_OVR_ALLOW;
 		s->override = FG_OVR_NONE;
 		s->ovr_expires = 0;
 		free(s->actor);
@@ -262,6 +275,11 @@ pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
 		rep_relist(p->rep, s);
 		pol_changed(p, s, s->verdict, old_eff, now, "override expired",
 			    "auto");
+		/* the modules cache allowlist entries: an expired one must
+		 * leave their caches even though nothing else changed */
+		if (was_allow && pol_effective(s) == old_eff && p->cb != NULL)
+			p->cb(s->type, s->key, old_eff, pol_eff_expires(s),
+			      "override expired", p->cb_arg);
 	}
 	if (s->verdict > FG_V_ALLOW && now >= s->expires)
 		pol_eval(p, s, now, "expiry");

@@ -158,6 +158,45 @@ store_report_add(struct store *s, const char *reporter, const char *subject,
 }
 
 int
+store_report_summary(struct store *s, const char *subject, int64_t *count,
+		     int64_t *first, int64_t *last)
+{
+	return ON(s, pgstore_report_summary(s->pg, subject, count, first, last),
+		  sqlstore_report_summary(s->sq, subject, count, first, last));
+}
+
+int
+store_report_attach(struct store *s, const char *reporter, const char *subject,
+		    const char *text)
+{
+	return ON(s, pgstore_report_attach(s->pg, reporter, subject, text),
+		  sqlstore_report_attach(s->sq, reporter, subject, text));
+}
+
+int
+store_report_attached(struct store *s, const char *subject, char *buf,
+		      size_t size)
+{
+	return ON(s, pgstore_report_attached(s->pg, subject, buf, size),
+		  sqlstore_report_attached(s->sq, subject, buf, size));
+}
+
+int
+store_sent_add(struct store *s, const char *subject, const char *dest,
+	       int64_t at)
+{
+	return ON(s, pgstore_sent_add(s->pg, subject, dest, at),
+		  sqlstore_sent_add(s->sq, subject, dest, at));
+}
+
+int
+store_sent_any(struct store *s, const char *subject)
+{
+	return ON(s, pgstore_sent_any(s->pg, subject),
+		  sqlstore_sent_any(s->sq, subject));
+}
+
+int
 store_sub_add(struct store *s, const char *node, const char *jid)
 {
 	return ON(s, pgstore_sub_add(s->pg, node, jid),

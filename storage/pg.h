@@ -36,16 +36,23 @@ size_t pgstore_queued(const struct pgstore *);
 int    pgstore_flush(struct pgstore *);
 int    pgstore_commit_admin(struct pgstore *, const struct store_subject *,
 			    const struct store_audit *);
-int  pgstore_audit_recent(struct pgstore *, enum fg_subj, const char *, size_t,
-			  store_audit_cb, void *);
-int  pgstore_registered_since(struct pgstore *, int64_t, size_t, store_reg_cb,
-			      void *);
-int  pgstore_report_add(struct pgstore *, const char *, const char *,
-			const char *, int64_t);
-int  pgstore_sub_add(struct pgstore *, const char *, const char *);
-int  pgstore_sub_del(struct pgstore *, const char *, const char *);
-int  pgstore_sub_list(struct pgstore *, store_sub_cb, void *);
-int  pgstore_health(struct pgstore *, const char **);
+int pgstore_audit_recent(struct pgstore *, enum fg_subj, const char *, size_t,
+			 store_audit_cb, void *);
+int pgstore_registered_since(struct pgstore *, int64_t, size_t, store_reg_cb,
+			     void *);
+int pgstore_report_add(struct pgstore *, const char *, const char *,
+		       const char *, int64_t);
+int pgstore_report_summary(struct pgstore *, const char *, int64_t *, int64_t *,
+			   int64_t *);
+int pgstore_report_attach(struct pgstore *, const char *, const char *,
+			  const char *);
+int pgstore_report_attached(struct pgstore *, const char *, char *, size_t);
+int pgstore_sent_add(struct pgstore *, const char *, const char *, int64_t);
+int pgstore_sent_any(struct pgstore *, const char *);
+int pgstore_sub_add(struct pgstore *, const char *, const char *);
+int pgstore_sub_del(struct pgstore *, const char *, const char *);
+int pgstore_sub_list(struct pgstore *, store_sub_cb, void *);
+int pgstore_health(struct pgstore *, const char **);
 long pgstore_prune(struct pgstore *, int64_t, size_t);
 int  pgstore_backup(struct pgstore *, const char *, char *, size_t);
 void pgstore_get_stats(const struct pgstore *, struct store_stats *);

@@ -200,6 +200,119 @@ pgstore_report_add(struct pgstore *s, const char *reporter, const char *subject,
 }
 
 int
+pgstore_report_summary(struct pgstore *s, const char *subject, int64_t *count,
+		       int64_t *first, int64_t *last)
+{
+	const char *p[1] = {subject};
+	PGresult   *r;
+
+	*count = *first = *last = 0;
+	r = pgstore_exec(
+	    s,
+	    "SELECT count(*), coalesce(min(at), 0),"
+	    " coalesce(max(at), 0) FROM reports WHERE subject = $1",
+	    1, p, NULL, NULL);
+	if (r == NULL || PQntuples(r) != 1) {
+		log_warnx("store: %s: summing reports: %s", s->name, s->err);
+		PQclear(r);
+		return -1;
+	}
+	*count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	*first = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	*last = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+int
+pgstore_report_attach(struct pgstore *s, const char *reporter,
+		      const char *subject, const char *text)
+{
+	const char *p[3] = {reporter, subject, text};
+
+	return exec_cmd(s, "attaching to a report",
+			"UPDATE reports SET attached = $3 WHERE reporter = $1"
+			" AND subject = $2 AND attached IS NULL",
+			3, p, NULL);
+}
+
+int
+pgstore_report_attached(struct pgstore *s, const char *subject, char *buf,
+			size_t size)
+{
+	const char *p[1] = {subject};
+	const char *v;
+	PGresult   *r;
+	size_t      n;
+	int         found = 0;
+
+	r = pgstore_exec(s,
+			 "SELECT attached FROM reports WHERE subject = $1"
+			 " AND attached IS NOT NULL ORDER BY at LIMIT 1",
+			 1, p, NULL, NULL);
+	if (r == NULL) {
+		log_warnx("store: %s: reading a report's attachment: %s",
+			  s->name, s->err);
+		return -1;
+	}
+	if (PQntuples(r) == 1 && size > 0) {
+		v = PQgetvalue(r, 0, 0);
+		snprintf(buf, size, "%s", v);
+		/* cut before a character the buffer could not hold whole */
+		if ((n = strlen(v)) >= size) {
+			n = size - 1;
+			while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+				n--;
+			buf[n] = '\0';
+		}
+		found = 1;
+	}
+	PQclear(r);
+	return found;
+}
+
+int
+pgstore_sent_add(struct pgstore *s, const char *subject, const char *dest,
+		 int64_t at)
+{
+	char        when[32];
+	const char *p[3] = {subject, dest, when};
+	int         n = 0;
+
+	snprintf(when, sizeof when, "%lld", (long long)at);
+	/* committed (to disk) before the report leaves: a restart, here or
+	 * on another instance, never sends it again */
+	if (exec_cmd(s, "recording a sent report",
+		     "INSERT INTO reports_sent (subject, dest, at)"
+		     " VALUES ($1, $2, $3::bigint)"
+		     " ON CONFLICT (subject, dest) DO NOTHING",
+		     3, p, &n) == -1)
+		return -1;
+	return n == 1;
+}
+
+int
+pgstore_sent_any(struct pgstore *s, const char *subject)
+{
+	const char *p[1] = {subject};
+	PGresult   *r;
+	int         any;
+
+	r = pgstore_exec(s,
+			 "SELECT 1 FROM reports_sent WHERE subject = $1"
+			 " LIMIT 1",
+			 1, p, NULL, NULL);
+	if (r == NULL) {
+		log_warnx("store: %s: reading sent reports: %s", s->name,
+			  s->err);
+		return -1;
+	}
+	any = PQntuples(r) > 0;
+	PQclear(r);
+	return any;
+}
+
+int
 pgstore_sub_add(struct pgstore *s, const char *node, const char *jid)
 {
 	const char *p[2] = {node, jid};

@@ -126,9 +126,21 @@ static const char create_v2[] =
     "  OR NEW.override <> OLD.override OR NEW.expires <> OLD.expires)"
     " EXECUTE FUNCTION floodgate_chg();";
 
-/* pg_migrations[i] takes version PG_FIRST_VERSION + i to the next;
- * NULL ends the list (C has no empty arrays). */
-static const char *const pg_migrations[] = {NULL};
+/* v2 -> v3, as in schema.c: reports sent to other servers, what a
+ * reporting user attached, reports by subject. */
+static const char pg_migrate_2_3[] =
+    "CREATE TABLE reports_sent ("
+    " subject text NOT NULL,"
+    " dest text NOT NULL,"
+    " at bigint NOT NULL,"
+    " PRIMARY KEY (subject, dest));"
+    "ALTER TABLE reports ADD COLUMN attached text;"
+    "CREATE INDEX reports_subject ON reports (subject, at);";
+
+/* pg_migrations[i] takes version PG_FIRST_VERSION + i to the next; a
+ * new store is created at PG_FIRST_VERSION and migrated in the same
+ * transaction. NULL ends the list (C has no empty arrays). */
+static const char *const pg_migrations[] = {pg_migrate_2_3, NULL};
 #define PG_NMIGRATIONS (sizeof pg_migrations / sizeof pg_migrations[0] - 1)
 _Static_assert(PG_FIRST_VERSION + PG_NMIGRATIONS == STORE_SCHEMA_VERSION,
 	       "a schema version for SQLite (schema.c) needs its PostgreSQL "
@@ -173,6 +185,7 @@ pgstore_schema_setup(PGconn *c, const char *name)
 {
 	long long has_meta, has_subjects, version;
 	char      sql[128];
+	int       created = 0;
 
 	if (schema_cmd(c, "BEGIN", name, "cannot begin") == -1)
 		return -1;
@@ -200,12 +213,9 @@ pgstore_schema_setup(PGconn *c, const char *name)
 	}
 	if (has_meta == 0) {
 		if (schema_cmd(c, create_v2, name, "cannot create schema") ==
-			-1 ||
-		    schema_cmd(c, "COMMIT", name, "cannot commit") == -1)
+		    -1)
 			goto fail;
-		log_info("store: %s: created (schema version %d)", name,
-			 PG_FIRST_VERSION);
-		return 0;
+		created = 1;
 	}
 	if (schema_int(c, "SELECT max(version) FROM floodgate_meta",
 		       &version) == -1 ||
@@ -229,10 +239,17 @@ pgstore_schema_setup(PGconn *c, const char *name)
 			       name, "cannot migrate schema") == -1 ||
 		    schema_cmd(c, sql, name, "cannot migrate schema") == -1)
 			goto fail;
-		log_info("store: %s: migrated schema version %lld to %lld",
-			 name, version, version + 1);
+		if (!created)
+			log_info("store: %s: migrated schema version %lld to "
+				 "%lld",
+				 name, version, version + 1);
 	}
-	return schema_cmd(c, "COMMIT", name, "cannot commit");
+	if (schema_cmd(c, "COMMIT", name, "cannot commit") == -1)
+		goto fail;
+	if (created)
+		log_info("store: %s: created (schema version %d)", name,
+			 STORE_SCHEMA_VERSION);
+	return 0;
 fail:
 	PQclear(PQexec(c, "ROLLBACK"));
 	return -1;

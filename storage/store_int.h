@@ -30,6 +30,11 @@ enum st_id {
 	ST_SUB_ADD,
 	ST_SUB_DEL,
 	ST_SUB_LIST,
+	ST_SENT_ADD,
+	ST_REPORT_SUM,
+	ST_REPORT_ATTACH,
+	ST_REPORT_ATTACHED,
+	ST_SENT_ANY,
 	ST__MAX
 };
 
@@ -85,6 +90,13 @@ int sqlstore_registered_since(struct sqlstore *, int64_t, size_t, store_reg_cb,
 			      void *);
 int sqlstore_report_add(struct sqlstore *, const char *, const char *,
 			const char *, int64_t);
+int sqlstore_report_summary(struct sqlstore *, const char *, int64_t *,
+			    int64_t *, int64_t *);
+int sqlstore_report_attach(struct sqlstore *, const char *, const char *,
+			   const char *);
+int sqlstore_report_attached(struct sqlstore *, const char *, char *, size_t);
+int sqlstore_sent_add(struct sqlstore *, const char *, const char *, int64_t);
+int sqlstore_sent_any(struct sqlstore *, const char *);
 int sqlstore_sub_add(struct sqlstore *, const char *, const char *);
 int sqlstore_sub_del(struct sqlstore *, const char *, const char *);
 int sqlstore_sub_list(struct sqlstore *, store_sub_cb, void *);

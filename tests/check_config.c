@@ -119,6 +119,13 @@ static const struct bad_case bad[] = {
     {GOOD "[policy]\nblock-at = 1\n", "throttle-at < quarantine-at"},
     {GOOD "this is not ini\n", ":17: syntax error"},
     {GOOD "[blocklist]\naccess = sometimes\n", "open or domains"},
+    {GOOD "[detect.traps]\naction = drop\n", ":18: action: 'drop' must be"},
+    {GOOD "[lists]\naction = Block\n", "quarantine or block"},
+    {GOOD "[detect.traps]\njids = a@b, trap.example\n",
+     "jids: 'trap.example' is not a bare JID"},
+    {GOOD "[lists]\ncolours = x\n", "unknown key 'colours' in [lists]"},
+    {GOOD "[limits]\nreply-window = soon\n", ":18: reply-window: 'soon'"},
+    {GOOD "[limits]\nreply-window = 400d\n", "up to 365d"},
     {"[component]\njid = a@b\nsecret = x\nserves = b\n[store]\npath=/x\n",
      "jid must be a bare domain"},
     {"[component]\njid = fg.example\n", "secret is required"},
@@ -137,7 +144,54 @@ static const struct bad_case bad[] = {
     {GOOD "[store]\ndsn = host=db\n", "dsn and password-file need backend"},
     {GOOD "[store]\npassword-file = /etc/pw\n",
      "dsn and password-file need backend"},
+    {GOOD "[reports]\nforward-to = mod@rtbl.example/res\n",
+     ":18: forward-to: 'mod@rtbl.example/res' is not a bare JID"},
+    {GOOD "[reports]\nforward-to = a@@b\n", ":18: forward-to: 'a@@b'"},
+    {GOOD "[reports]\nsend = maybe\n", ":18: send: 'maybe' is not yes/no"},
+    {GOOD "[http]\npublic-url = ftp://fg.example.org\n", "public-url must be"},
+    {GOOD "[http]\npublic-url = https://fg.example.org/a b\n",
+     "public-url must be"},
+    {GOOD "[http]\npublic-url = https://fg.example.org/\"><x\n",
+     "public-url must be"},
 };
+
+/* [reports]: sending is on by default; collectors are normalised. */
+START_TEST(reports_keys)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->report_send, 1);
+	ck_assert_uint_eq(c->report_forward_to.n, 0);
+	config_free(c);
+	load_errors(GOOD "[reports]\nsend = no\n"
+			 "forward-to = Mod@RTBL.example, abuse@x.example\n",
+		    &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->report_send, 0);
+	ck_assert_uint_eq(c->report_forward_to.n, 2);
+	ck_assert_str_eq(c->report_forward_to.v[0], "mod@rtbl.example");
+	ck_assert_str_eq(c->report_forward_to.v[1], "abuse@x.example");
+	config_free(c);
+}
+END_TEST
+
+/* [http] public-url: kept as given; unset by default. */
+START_TEST(public_url)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(c->http_public_url);
+	config_free(c);
+	load_errors(GOOD "[http]\npublic-url = https://fg.example.org/\n", &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->http_public_url, "https://fg.example.org/");
+	config_free(c);
+}
+END_TEST
 
 START_TEST(bad_config)
 {
@@ -215,6 +269,43 @@ START_TEST(missing_file)
 	log_init(1, 0, "test");
 	c = config_load("/nonexistent/floodgate.ini");
 	ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* trap recipients, operator lists and the reply window */
+START_TEST(remote_keys)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->reply_window_ms, 30ULL * 86400 * 1000);
+	ck_assert_int_eq(c->trap_block, 0);
+	ck_assert_int_eq(c->lists_block, 0);
+	ck_assert_ptr_null(c->lists_jids);
+	config_free(c);
+	load_errors(GOOD
+		    "[limits]\nreply-window = 0\n"
+		    "[detect.traps]\njids = trap@example.org, t2@example.org\n"
+		    "file = /etc/traps\naction = block\n"
+		    "[lists]\njids = /l/jids\ndomains = /l/domains\n"
+		    "url-hosts = /l/hosts\naction = block\n",
+		    &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->reply_window_ms, 0);
+	ck_assert_uint_eq(c->trap_jids.n, 2);
+	ck_assert_str_eq(c->trap_jids.v[1], "t2@example.org");
+	ck_assert_str_eq(c->trap_file, "/etc/traps");
+	ck_assert_int_eq(c->trap_block, 1);
+	ck_assert_str_eq(c->lists_jids, "/l/jids");
+	ck_assert_str_eq(c->lists_domains, "/l/domains");
+	ck_assert_str_eq(c->lists_url_hosts, "/l/hosts");
+	ck_assert_int_eq(c->lists_block, 1);
+	config_free(c);
+	load_errors(GOOD "[limits]\nreply-window = 12h\n", &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->reply_window_ms, 12ULL * 3600 * 1000);
+	config_free(c);
 }
 END_TEST
 
@@ -332,14 +423,17 @@ main(void)
 	tcase_add_test(tc, good_config);
 	tcase_add_loop_test(tc, bad_config, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, long_line);
+	tcase_add_test(tc, public_url);
 	tcase_add_test(tc, secret_not_in_errors);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, store_postgresql);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, not_regular);
+	tcase_add_test(tc, remote_keys);
 	tcase_add_test(tc, many_empty_sections);
 	tcase_add_test(tc, too_big);
 	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, reports_keys);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

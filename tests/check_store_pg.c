@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/types.h"
+#include "storage/schema.h"
 #include "storage/store.h"
 #include "support/pgtest.h"
 
@@ -151,7 +152,22 @@ START_TEST(test_schema)
 	ck_assert_ptr_null(strstr(store_name(s), "password"));
 	store_close(s);
 	ck_assert_int_eq(
-	    pgt_int("t_schema", "SELECT version FROM floodgate_meta"), 2);
+	    pgt_int("t_schema", "SELECT version FROM floodgate_meta"),
+	    STORE_SCHEMA_VERSION);
+	/* a store of version 2 (the first PostgreSQL one) is migrated */
+	ck_assert_int_eq(pgt_exec("t_schema",
+				  "DROP TABLE reports_sent;"
+				  " DROP INDEX reports_subject;"
+				  " ALTER TABLE reports DROP COLUMN attached;"
+				  " UPDATE floodgate_meta SET version = 2"),
+			 0);
+	s = open_db(dsn);
+	store_close(s);
+	ck_assert_int_eq(
+	    pgt_int("t_schema", "SELECT version FROM floodgate_meta"),
+	    STORE_SCHEMA_VERSION);
+	ck_assert_int_eq(
+	    pgt_int("t_schema", "SELECT count(*) FROM reports_sent"), 0);
 	/* a second open (another instance) finds it and changes nothing */
 	s = open_db(dsn);
 	store_close(s);
@@ -318,6 +334,37 @@ START_TEST(test_readers)
 	ck_assert_int_eq(store_sub_del(s, "node", "a@x"), 0);
 	ck_assert_int_eq(pgt_int("t_read", "SELECT count(*) FROM subscribers"),
 			 1);
+	{
+		int64_t count, first, last;
+		char    buf[7]; /* "buy n" and half a character */
+
+		ck_assert_int_eq(
+		    store_report_summary(s, "spam@y", &count, &first, &last),
+		    0);
+		ck_assert_int_eq(count, 2);
+		ck_assert_int_eq(first, 1);
+		ck_assert_int_eq(last, 3);
+		ck_assert_int_eq(
+		    store_report_summary(s, "none@y", &count, &first, &last),
+		    0);
+		ck_assert_int_eq(count, 0);
+		ck_assert_int_eq(
+		    store_report_attached(s, "spam@y", buf, sizeof buf), 0);
+		ck_assert_int_eq(store_report_attach(s, "a@x", "spam@y",
+						     "buy n\xc3\xa9w pills"),
+				 0);
+		/* set once */
+		ck_assert_int_eq(
+		    store_report_attach(s, "a@x", "spam@y", "other"), 0);
+		ck_assert_int_eq(
+		    store_report_attached(s, "spam@y", buf, sizeof buf), 1);
+		/* cut before the character that does not fit */
+		ck_assert_str_eq(buf, "buy n");
+		ck_assert_int_eq(store_sent_any(s, "spam@y"), 0);
+		ck_assert_int_eq(store_sent_add(s, "spam@y", "abuse@y", 5), 1);
+		ck_assert_int_eq(store_sent_add(s, "spam@y", "abuse@y", 6), 0);
+		ck_assert_int_eq(store_sent_any(s, "spam@y"), 1);
+	}
 	store_close(s);
 }
 END_TEST
