@@ -31,6 +31,19 @@ static void        sub_row(PGresult *, void *);
 static int         exec_cmd(struct pgstore *, const char *, const char *, int,
 			    const char *const *, int *);
 static const char *col(PGresult *, int);
+static void        qfail(struct pgstore *, const char *);
+
+/* A statement that failed: said once here when the database answered
+ * with an error; a lost connection was said once already, and while it
+ * is away every call would say it again. */
+static void
+qfail(struct pgstore *s, const char *what)
+{
+	if (s->state == PG_READY)
+		log_warnx("store: %s: %s: %s", s->name, what, s->err);
+	else
+		log_debug("store: %s: %s: %s", s->name, what, s->err);
+}
 
 /* Readers see queued rows: they are sent first, and the read waits for
  * them. A flush that cannot be sent keeps its rows; read anyway. */
@@ -55,7 +68,7 @@ exec_cmd(struct pgstore *s, const char *what, const char *sql, int n,
 	PGresult *r = pgstore_exec(s, sql, n, params, NULL, NULL);
 
 	if (r == NULL) {
-		log_warnx("store: %s: %s: %s", s->name, what, s->err);
+		qfail(s, what);
 		return -1;
 	}
 	if (changed != NULL)
@@ -88,7 +101,7 @@ pgstore_load_subjects(struct pgstore *s, store_subject_cb cb, void *arg)
 	r = pgstore_exec(s, "SELECT " PGSTORE_SUBJECT_COLS " FROM subjects", 0,
 			 (const char *const[]){NULL}, load_row, &x);
 	if (r == NULL) {
-		log_warnx("store: %s: loading subjects: %s", s->name, s->err);
+		qfail(s, "loading subjects");
 		return -1;
 	}
 	PQclear(r);
@@ -131,7 +144,7 @@ pgstore_audit_recent(struct pgstore *s, enum fg_subj type, const char *key,
 			 " ORDER BY at DESC, id DESC LIMIT $3::bigint",
 			 3, p, audit_row, &x);
 	if (r == NULL) {
-		log_warnx("store: %s: reading audit: %s", s->name, s->err);
+		qfail(s, "reading audit");
 		return -1;
 	}
 	PQclear(r);
@@ -168,8 +181,7 @@ pgstore_registered_since(struct pgstore *s, int64_t since, size_t limit,
 			 " LIMIT $2::bigint",
 			 2, p, reg_row, &x);
 	if (r == NULL) {
-		log_warnx("store: %s: reading registrations: %s", s->name,
-			  s->err);
+		qfail(s, "reading registrations");
 		return -1;
 	}
 	PQclear(r);
@@ -213,7 +225,7 @@ pgstore_report_summary(struct pgstore *s, const char *subject, int64_t *count,
 	    " coalesce(max(at), 0) FROM reports WHERE subject = $1",
 	    1, p, NULL, NULL);
 	if (r == NULL || PQntuples(r) != 1) {
-		log_warnx("store: %s: summing reports: %s", s->name, s->err);
+		qfail(s, "summing reports");
 		PQclear(r);
 		return -1;
 	}
@@ -251,8 +263,7 @@ pgstore_report_attached(struct pgstore *s, const char *subject, char *buf,
 			 " AND attached IS NOT NULL ORDER BY at LIMIT 1",
 			 1, p, NULL, NULL);
 	if (r == NULL) {
-		log_warnx("store: %s: reading a report's attachment: %s",
-			  s->name, s->err);
+		qfail(s, "reading a report's attachment");
 		return -1;
 	}
 	if (PQntuples(r) == 1 && size > 0) {
@@ -303,8 +314,7 @@ pgstore_sent_any(struct pgstore *s, const char *subject)
 			 " LIMIT 1",
 			 1, p, NULL, NULL);
 	if (r == NULL) {
-		log_warnx("store: %s: reading sent reports: %s", s->name,
-			  s->err);
+		qfail(s, "reading sent reports");
 		return -1;
 	}
 	any = PQntuples(r) > 0;
@@ -352,8 +362,7 @@ pgstore_sub_list(struct pgstore *s, store_sub_cb cb, void *arg)
 			 " jid",
 			 0, (const char *const[]){NULL}, sub_row, &x);
 	if (r == NULL) {
-		log_warnx("store: %s: listing subscribers: %s", s->name,
-			  s->err);
+		qfail(s, "listing subscribers");
 		return -1;
 	}
 	PQclear(r);
