@@ -39,14 +39,18 @@ static int  wait_io(struct pgstore *, uint64_t deadline);
 void
 pgstore_set_err(struct pgstore *s, const char *what, const char *msg)
 {
+	char   raw[sizeof s->err];
 	size_t n;
 
-	snprintf(s->err, sizeof s->err, "%s%s%s", what ? what : "",
+	snprintf(raw, sizeof raw, "%s%s%s", what ? what : "",
 		 what && msg ? ": " : "", msg ? msg : "");
 	/* libpq messages end in a newline, some span lines */
-	for (n = 0; s->err[n] != '\0'; n++)
-		if (s->err[n] == '\n' || s->err[n] == '\t')
-			s->err[n] = s->err[n + 1] != '\0' ? ' ' : '\0';
+	for (n = 0; raw[n] != '\0'; n++)
+		if (raw[n] == '\n' || raw[n] == '\t')
+			raw[n] = raw[n + 1] != '\0' ? ' ' : '\0';
+	/* the server may quote a row's values (keys are JIDs): escaped
+	 * here once, as every log line and answer that shows it needs */
+	log_esc(s->err, sizeof s->err, raw);
 }
 
 void
