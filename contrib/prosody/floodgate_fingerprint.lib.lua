@@ -77,23 +77,22 @@ local function fp_hex(s)
 	return sha256(s, true):sub(1, 16);
 end
 
--- The host of one URL as written (trailing punctuation not yet removed)
--- for hfp, or nil: http(s) URLs without user info and port, xmpp: URIs
--- the domain part of their JID; lowercased, one trailing dot removed.
--- www. forms have no scheme and give none.
+-- The host name of one URL as written, for hfp, or nil: URL
+-- normalisation steps 1 to 3 (so web links keep no www.), for xmpp: the
+-- part after the last @; one trailing dot removed.
 local function hfp_host(u)
-	u = fp_lower(u:gsub("[%.,;:!%?'\"%)%]}>]+$", ""));
-	local host;
-	if u:sub(1, 7) == "http://" or u:sub(1, 8) == "https://" then
-		host = u:match("^https?://([^/?#]*)");
-		host = host:match("@([^@]*)$") or host;
-		host = host:gsub(":[0-9]*$", "");
-	elseif u:sub(1, 5) == "xmpp:" then
-		host = u:match("^xmpp:([^/?#]*)");
-		host = host:match("@([^@]*)$") or host;
-	else
-		return nil;
+	u = u:gsub("[%.,;:!%?'\"%)%]}>]+$", "");
+	local low, xmpp = fp_lower(u), false;
+	if low:sub(1, 7) == "http://" then
+		low = low:sub(8);
+	elseif low:sub(1, 8) == "https://" then
+		low = low:sub(9);
+	elseif low:sub(1, 5) == "xmpp:" then
+		low, xmpp = low:sub(6), true;
 	end
+	local host = low:match("^[^/?#]*");
+	if host:sub(1, 4) == "www." then host = host:sub(5); end
+	if xmpp then host = host:match("@([^@]*)$") or host; end
 	host = host:gsub("%.$", "");
 	if host == "" then return nil; end
 	return host;

@@ -763,32 +763,53 @@ local xmlns_muc_user = "http://jabber.org/protocol/muc#user";
 
 -- A mediated MUC invitation: the room relays it, so the stanza is from
 -- the room; it is judged as a stranger message from the inviter (the
--- invite's from). The room's own verdict was checked by inbound_blocked.
-local function inbound_invite(event, invite, to)
-	local origin, stanza = event.origin, event.stanza;
+-- invite's from), its reason text as the body. The room's own verdict
+-- was checked by inbound_blocked (rooms of other servers).
+local function gate_invite(event, invite, to)
+	local origin = event.origin;
 	local inviter = jid_bare(invite.attr.from);
-	if not (inviter and to) then return; end
-	local v, e = sender_verdict(inviter);
+	if not (inviter and to) or inviter == to then return; end
+	local v, e, kind, reason;
+	if is_local(inviter) then
+		v, e = lookup("account", inviter);
+		kind, reason = "stranger-message", "account-quarantine";
+	else
+		v, e = sender_verdict(inviter);
+		kind, reason = "inbound-stranger-message", label(e, "quarantine");
+	end
 	if v == "block" then
-		m_local:with_labels(label(e, "block")):add(1);
+		m_local:with_labels(is_local(inviter) and "account-block" or label(e, "block")):add(1);
 		return refuse(event, "policy-violation", verdict_text(v, e), true, e.action);
 	end
 	if is_contact(inviter, to) or in_reply_window(to, inviter) then return; end
-	local fp, ufp, hfp = fingerprints(stanza:get_child_text("body") or invite:get_child_text("reason"));
-	return quarantine_or_gate(event, v, e, label(e, "quarantine"), "inbound-stranger-message",
-		{ from = inviter, to = to, ip = origin.ip, contact = "0", fp = fp, ufp = ufp, hfp = hfp }, true);
+	local fp, ufp, hfp = fingerprints(invite:get_child_text("reason"));
+	return quarantine_or_gate(event, v, e, reason, kind,
+		{ from = inviter, to = to, ip = origin.type == "s2sin" and origin.ip or nil, contact = "0",
+			fp = fp, ufp = ufp, hfp = hfp }, true);
+end
+
+local function muc_invite(stanza)
+	local x = stanza:get_child("x", xmlns_muc_user);
+	return x and x:get_child("invite");
 end
 
 local function inbound_message(event)
 	local origin, stanza = event.origin, event.stanza;
-	if origin.type ~= "s2sin" then return; end
+	local otype = origin.type;
+	if otype ~= "s2sin" then
+		-- a room of our own server relaying an invitation
+		if otype == "component" then
+			local invite = muc_invite(stanza);
+			if invite then return gate_invite(event, invite, jid_bare(stanza.attr.to)); end
+		end
+		return;
+	end
 	local refused = inbound_blocked(event);
 	if refused ~= nil then return refused; end
 	local t = stanza.attr.type;
 	if t == "error" or t == "groupchat" then return; end
-	local x = stanza:get_child("x", xmlns_muc_user);
-	local invite = x and x:get_child("invite");
-	if invite then return inbound_invite(event, invite, jid_bare(stanza.attr.to)); end
+	local invite = muc_invite(stanza);
+	if invite then return gate_invite(event, invite, jid_bare(stanza.attr.to)); end
 	local body = stanza:get_child_text("body");
 	if not body then return; end
 	local from, to_attr = jid_bare(stanza.attr.from), stanza.attr.to;
