@@ -378,6 +378,7 @@ local function gate(kind, attrs)
 	attrs.xmlns, attrs.kind = xmlns_fg, kind;
 	local iq = st.iq({ type = "get", from = host, to = component, id = "fgg" .. id.short() })
 		:tag("gate", attrs);
+	module:log("debug", "Gate query to %s: %s", component, iq);
 	local t0 = measure and monotonic();
 	local res, err = async.wait_for(module:send_iq(iq, nil, gate_timeout));
 	if t0 then measure_add(monotonic() - t0); end
