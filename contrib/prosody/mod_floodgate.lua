@@ -180,6 +180,19 @@ local function count_entries()
 	return n;
 end
 
+-- Entries per subject, read from the admin shell with
+--   >prosody.hosts["example.org"].modules.floodgate.floodgate_cache()
+function floodgate_cache() -- luacheck: ignore 111
+	local n = {};
+	for subject, t in pairs(cache) do
+		local c = 0;
+		for _ in pairs(t) do c = c + 1; end
+		n[#n + 1] = ("%s=%d"):format(subject, c);
+	end
+	table.sort(n);
+	return ("floodgate verdict cache: %s; reply window %d ms"):format(table.concat(n, " "), reply_window);
+end
+
 local function load_verdicts(el, from_full_request)
 	local full = el.attr.full == "1" or el.attr.full == "true" or from_full_request;
 	local seq = tonumber(el.attr.seq);
