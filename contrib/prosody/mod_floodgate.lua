@@ -778,7 +778,9 @@ local xmlns_muc_user = "http://jabber.org/protocol/muc#user";
 -- A mediated MUC invitation: the room relays it, so the stanza is from
 -- the room; it is judged as a stranger message from the inviter (the
 -- invite's from), its reason text as the body. The room's own verdict
--- was checked by inbound_blocked (rooms of other servers).
+-- was checked by inbound_blocked (rooms of other servers). A room that
+-- hides real JIDs names the inviter by its occupant JID (Prosody does,
+-- for an inviter in the room): the bare JID is then the room's.
 local function gate_invite(event, invite, to)
 	local origin = event.origin;
 	local inviter = jid_bare(invite.attr.from);

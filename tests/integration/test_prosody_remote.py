@@ -17,7 +17,8 @@ daemon pushes (doc/PROTOCOL.md, sections 3 and 4):
   subscription request to alice (a stranger) are refused;
 - a mediated MUC invitation relayed by rooms.b.test is gated as a stranger
   message from the inviter: grace's goes through the gate, dave's
-  (quarantined) is refused;
+  (quarantined) is refused (both invite from outside the room: Prosody
+  names an occupant inviter by its occupant JID);
 - b.test blocked, eve@b.test allowlisted: eve gets through, carol not;
 - b.test quarantined: frank, whom alice wrote to first, gets his reply
   delivered (reply window), grace (a stranger) is refused;
@@ -202,8 +203,9 @@ async def scenario(sc):
               "quarantined dave's subscription request is refused (%s)" % errs)
 
         # -- mediated MUC invitations -------------------------------------------
-        await sc.join("grace")
-        await sc.join("dave")
+        # carol holds the room; the inviters stay outside (an occupant's
+        # invitation names its occupant JID, not its real one)
+        await sc.join("carol")
         g0 = fg.metric("floodgate_gates_total")
         sc.invite("dave", "alice", "dave's party")
         sc.invite("grace", "alice", "grace's party")
