@@ -159,8 +159,8 @@ local function apply_verdict(tag, full)
 	if subject == "account" then key = jid_bare(key) or key; end
 	if subject == "ip" then key = normal_ip(key); end
 	if subject == "account" or subject == "domain" then key = key:lower(); end
-	module:log(full and "debug" or "info", "Verdict %s %s: %s (%s)", subject, key, verdict,
-		tag.attr.reason or "no reason");
+	module:log(full and "debug" or "info", "Verdict %s %s: %s (%s)%s", subject, key, verdict,
+		tag.attr.reason or "no reason", tag.attr.action == "drop" and ", dropped silently" or "");
 	if verdict == "allow" then
 		cache[subject][key] = nil;
 		return;
