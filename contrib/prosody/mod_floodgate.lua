@@ -82,25 +82,42 @@ local function ratelog(key, level, fmt, ...)
 end
 
 --------------------------------------------------------------------------
--- verdict cache: cache[subject][key] = { verdict=, expires=ms|nil, reason=,
--- action="drop"|nil, subject= }. cache.account holds local accounts and
--- remote bare JIDs alike; verdict "allowlist" is an admin override that
--- lets a sender through despite its domain's entry.
+-- verdict cache: cache[subject][key] = "VERDICT EXPIRES ACTION REASON"
+-- (EXPIRES unix ms or "-", ACTION "drop" or "-", REASON possibly empty).
+-- cache.account holds local accounts and remote bare JIDs alike; verdict
+-- "allowlist" is an admin override that lets a sender through despite its
+-- domain's entry. One string per entry, not a table: tens of thousands of
+-- entries (remote accounts, operator lists) are then one table of
+-- strings per subject, and every message Prosody handles pays for what
+-- Lua's collector has to walk (bench/bench_prosody.py --preload); an
+-- entry's parts are only taken apart when it is hit.
 
-local cache = { account = {}, domain = {}, ip = {}, prefix = {} };
+local function new_cache()
+	return { account = {}, domain = {}, ip = {}, prefix = {} };
+end
+local cache = new_cache();
 local last_seq; -- nil until a full set arrived
 local resync_pending = false;
 
+local function is_local_key(key)
+	return jid_host(key) == host;
+end
+
+-- verdict, entry (a table made for the caller: { reason=, action=,
+-- subject= "remote" for a remote account's }) or nil.
 local function lookup(subject, key)
 	if not key then return nil; end
 	local t = cache[subject];
-	local e = t and t[key];
-	if not e then return nil; end
-	if e.expires and e.expires <= now() * 1000 then
+	local packed = t and t[key];
+	if not packed then return nil; end
+	local v, expires, action, reason = packed:match("^(%S+) (%S+) (%S+) (.*)$");
+	expires = tonumber(expires);
+	if expires and expires <= now() * 1000 then
 		t[key] = nil;
 		return nil;
 	end
-	return e.verdict, e;
+	return v, { reason = reason ~= "" and reason or nil, action = action == "drop" and "drop" or nil,
+		subject = subject == "account" and not is_local_key(key) and "remote" or subject };
 end
 
 local function normal_ip(ip)
@@ -145,10 +162,6 @@ local close_sessions; -- defined below
 -- Reply window (milliseconds, 0 = off), from the full push's reply-window.
 local reply_window = 0;
 
-local function is_local_key(key)
-	return jid_host(key) == host;
-end
-
 local function apply_verdict(tag, full)
 	local subject, key, verdict = tag.attr.subject, tag.attr.key, tag.attr.verdict;
 	if subject == "jid" then subject = "account"; end
@@ -165,10 +178,11 @@ local function apply_verdict(tag, full)
 		cache[subject][key] = nil;
 		return;
 	end
-	cache[subject][key] = { verdict = verdict, expires = tonumber(tag.attr.expires),
-		reason = tag.attr.reason, action = tag.attr.action == "drop" and "drop" or nil,
-		subject = subject == "account" and not is_local_key(key) and "remote" or subject };
-	if subject == "account" and verdict == "block" then
+	local expires = tonumber(tag.attr.expires);
+	cache[subject][key] = ("%s %s %s %s"):format(verdict:gsub("%s", "_"),
+		expires and ("%d"):format(math.floor(expires)) or "-", tag.attr.action == "drop" and "drop" or "-",
+		tag.attr.reason or "");
+	if subject == "account" and verdict == "block" and is_local_key(key) then
 		-- after the push is answered, outside the component's stanza handler
 		module:add_timer(0, function () close_sessions(key, tag.attr.reason); end);
 	end
@@ -200,7 +214,7 @@ local function load_verdicts(el, from_full_request)
 	if window and window >= 0 then reply_window = window;
 	elseif full then reply_window = 0; end
 	if full then
-		cache = { account = {}, domain = {}, ip = {}, prefix = {} };
+		cache = new_cache();
 	elseif last_seq and seq and seq ~= last_seq + 1 then
 		module:log("info", "Verdict push seq %d after %d: gap, asking for the full set", seq, last_seq);
 		last_seq = nil;
