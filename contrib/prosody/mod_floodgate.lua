@@ -224,7 +224,7 @@ local function load_verdicts(el, from_full_request)
 	end
 	if full then
 		last_seq = seq;
-		module:log("info", "Verdict cache replaced by the full set (seq %s, %d entries, reply window %d ms)",
+		module:log("info", "Verdict cache replaced by the full set (seq %s, %d entries); reply window %d ms",
 			tostring(seq), count_entries(), reply_window);
 	elseif last_seq then
 		last_seq = seq;
