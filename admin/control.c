@@ -277,7 +277,7 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		return ADM_BAD;
 	}
 	if (rq->type != NULL && strcmp(rq->type, "all") != 0 &&
-	    fg_subj_parse(rq->type, &tf) == -1) {
+	    adm_subj_parse(rq->type, &tf) == -1) {
 		put_status(b, rq->json, ADM_BAD,
 			   "type is account, domain, ip, prefix or all");
 		return ADM_BAD;
@@ -406,11 +406,20 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	else if (!strcmp(rq.verb, "stats"))
 		status = do_stats(env, &rq, b);
 	else if (!strcmp(rq.verb, "reload")) {
-		if (env->reload == NULL || env->reload(env->reload_arg) == -1)
+		int rr =
+		    env->reload != NULL ? env->reload(env->reload_arg) : -1;
+
+		if (rr == -1)
 			put_status(
 			    b, rq.json, status = ADM_FAILED,
 			    "reload failed: the running configuration is "
 			    "kept (see the daemon's log)");
+		else if (rr == 1)
+			put_status(b, rq.json, status = ADM_FAILED,
+				   "configuration reloaded, but a trap or "
+				   "list file has bad lines and was not "
+				   "loaded: the previous list is kept (see "
+				   "the daemon's log for file:line)");
 		else
 			put_status(b, rq.json, status = ADM_OK,
 				   "configuration reloaded");

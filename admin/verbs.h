@@ -34,7 +34,9 @@ struct adm_env {
 	struct policy          *pol;
 	struct store           *store;
 	const struct fg_config *cfg;
-	/* floodgatectl reload; NULL where it makes no sense */
+	/* floodgatectl reload: 0, 1 when a trap or list file was not
+	 * loaded (the rest was), -1 when the configuration was not; NULL
+	 * where it makes no sense */
 	int (*reload)(void *);
 	void *reload_arg;
 };
@@ -109,7 +111,12 @@ struct adm_list {
 const char *adm_verb_name(enum adm_verb);
 int         adm_verb_parse(const char *, enum adm_verb *);
 
+/* A subject type as admins type it: account (or jid, local or remote),
+ * domain, ip, prefix; 0 or -1. */
+int adm_subj_parse(const char *, enum fg_subj *);
 /* Subject text -> type and canonical key; -1 with a sentence in err. */
+/* 1 when domain is one of the server domains we serve */
+int adm_served(const struct fg_config *, const char *domain);
 int adm_parse_subject(const char *, enum fg_subj *, char *key, size_t keysz,
 		      char *err, size_t errsz);
 /* "", "forever", "never", "0" -> 0 (no expiry); else 1h, 7d, ... */

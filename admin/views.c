@@ -221,6 +221,7 @@ adm_stats(const struct adm_env *env, struct adm_stat *st, size_t max)
 	ADD("buckets", ps.buckets);
 	ADD("bucket_evictions", ps.bucket_evictions);
 	ADD("verdict_changes", ps.verdict_changes);
+	ADD("list_rejects", ps.list_rejects);
 	if (env->store != NULL) {
 		store_get_stats(env->store, &ss);
 		ADD("store_flushes", ss.flushes);

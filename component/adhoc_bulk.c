@@ -117,7 +117,7 @@ ah_cmd_list(struct adhoc_req *r)
 		if (ah_get(r, "type", t, sizeof t) != 1 ||
 		    strcmp(t, "all") == 0)
 			s->tfilter = FG_SUBJ__MAX;
-		else if (fg_subj_parse(t, &s->tfilter) == -1) {
+		else if (adm_subj_parse(t, &s->tfilter) == -1) {
 			list_form(r);
 			ah_note(r, "error",
 				"type is all, account, domain, ip "

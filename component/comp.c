@@ -78,11 +78,16 @@ comp_up(const struct comp *c)
 void
 comp_reconfigure(struct comp *c, const struct fg_config *cfg)
 {
+	/* the reply window travels only with full pushes */
+	int window = cfg->reply_window_ms != c->cfg->reply_window_ms;
+
 	c->cfg = cfg;
 	comp_link_set_limits(c->link, cfg->comp_max_stanza,
 			     cfg->comp_max_depth);
 	comp_pubsub_rebuild(c);
 	comp_upstream_reconfigure(c);
+	if (window)
+		comp_verdicts_push_full(c, NULL);
 }
 
 static void

@@ -769,6 +769,12 @@ validate(struct parse_state *ps)
 		if (strchr(c->admins.v[i], '@') == NULL)
 			cfg_error(ps, "[admins] '%s' is not a bare JID",
 				  c->admins.v[i]);
+	for (i = 0; i < c->trap_jids.n; i++)
+		if (strchr(c->trap_jids.v[i], '@') == NULL ||
+		    strchr(c->trap_jids.v[i], '/') != NULL)
+			cfg_error(ps,
+				  "[detect.traps] jids: '%s' is not a bare JID",
+				  c->trap_jids.v[i]);
 	if (!(c->throttle_at < c->quarantine_at &&
 	      c->quarantine_at < c->block_at))
 		cfg_error(ps, "[policy] need throttle-at < quarantine-at < "

@@ -176,6 +176,9 @@ core_metrics(struct evbuffer *b, void *arg)
 	http_metric(b, "floodgate_verdict_changes_total", "counter",
 		    "Changes of effective verdicts", NULL,
 		    (double)ps.verdict_changes);
+	http_metric(b, "floodgate_list_rejects_total", "counter",
+		    "Trap or operator list files not loaded (bad lines)", NULL,
+		    (double)ps.list_rejects);
 	http_metric(b, "floodgate_store_flushes_total", "counter",
 		    "Write-behind transactions", NULL, (double)ss.flushes);
 	http_metric(b, "floodgate_store_rows_total", "counter",
@@ -235,6 +238,8 @@ static int
 reload(struct daemon *d)
 {
 	struct fg_config *n;
+	struct pol_stats  ps;
+	uint64_t          rejects;
 	int               relink, rehttp;
 	char              sock[PATH_MAX];
 
@@ -251,7 +256,11 @@ reload(struct daemon *d)
 	rehttp = (n->http_listen == NULL) != (d->cfg->http_listen == NULL) ||
 		 (n->http_listen != NULL &&
 		  strcmp(n->http_listen, d->cfg->http_listen) != 0);
+	pol_get_stats(d->pol, &ps);
+	rejects = ps.list_rejects;
 	pol_reconfigure(d->pol, n);
+	pol_get_stats(d->pol, &ps);
+	rejects = ps.list_rejects - rejects;
 	pol_upstream_load_files(d->pol, n); /* lists reread on SIGHUP */
 	if (relink) {
 		log_info("reload: component settings changed, reconnecting");
@@ -283,7 +292,7 @@ reload(struct daemon *d)
 		log_warnx("reload: control socket stays on %s",
 			  ctlsock_path(d->ctl));
 	log_info("reload done");
-	return 0;
+	return rejects > 0 ? 1 : 0;
 }
 
 static int

@@ -189,10 +189,21 @@ pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
 		return -1;
 	if (v < s->verdict)
 		return 0;
+	if (v == s->verdict) {
+		/* renewed only once less than half its lifetime is left, and
+		 * then pushed: the modules drop an entry at the expiry they
+		 * were told, so a silent extension would not reach them */
+		if (s->expires >= now + ttl_ms / 2)
+			return 0;
+		s->expires = now + ttl_ms;
+		rep_mark_dirty(p->rep, s);
+		if (s->override == FG_OVR_NONE && p->cb != NULL)
+			p->cb(s->type, s->key, s->verdict, s->expires, why,
+			      p->cb_arg);
+		return 0;
+	}
 	if (s->expires < now + ttl_ms)
 		s->expires = now + ttl_ms;
-	if (v == s->verdict)
-		return 0;
 	old_v = s->verdict;
 	old_eff = pol_effective(s);
 	s->verdict = v;

@@ -120,6 +120,8 @@ static const struct bad_case bad[] = {
     {GOOD "[blocklist]\naccess = sometimes\n", "open or domains"},
     {GOOD "[detect.traps]\naction = drop\n", ":18: action: 'drop' must be"},
     {GOOD "[lists]\naction = Block\n", "quarantine or block"},
+    {GOOD "[detect.traps]\njids = a@b, trap.example\n",
+     "jids: 'trap.example' is not a bare JID"},
     {GOOD "[lists]\ncolours = x\n", "unknown key 'colours' in [lists]"},
     {GOOD "[limits]\nreply-window = soon\n", ":18: reply-window: 'soon'"},
     {GOOD "[limits]\nreply-window = 400d\n", "up to 365d"},

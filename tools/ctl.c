@@ -59,17 +59,19 @@ static const struct verb verbs[] = {
 static int
 usage(FILE *fp, const struct verb *v)
 {
-	fprintf(fp,
-		"usage: floodgatectl %s [-c FILE | -s SOCKET] [--json] %s\n"
-		"  -c FILE    floodgated's configuration (finds the socket; "
-		"default %s)\n"
-		"  -s SOCKET  the control socket itself\n"
-		"  -j, --json answer as JSON\n"
-		"SUBJECT: user@domain (local or remote account), domain, IP "
-		"address or IP/24 (IPv6 /48);"
-		" \"account:\", \"domain:\", \"ip:\", \"prefix:\" force the "
-		"type.\nDURATION: 30m, 6h, 7d, forever (default).\n",
-		v->name, v->args, DEFAULT_CONFIG);
+	fprintf(
+	    fp,
+	    "usage: floodgatectl %s [-c FILE | -s SOCKET] [--json] %s\n"
+	    "  -c FILE    floodgated's configuration (finds the socket; "
+	    "default %s)\n"
+	    "  -s SOCKET  the control socket itself\n"
+	    "  -j, --json answer as JSON\n"
+	    "SUBJECT: user@domain (local or remote account), domain, IP "
+	    "address or IP/24 (IPv6 /48);"
+	    " \"account:\" (or \"jid:\"), \"domain:\", \"ip:\", \"prefix:\" "
+	    "force the "
+	    "type.\nDURATION: 30m, 6h, 7d, forever (default).\n",
+	    v->name, v->args, DEFAULT_CONFIG);
 	return CTL_EXIT_USAGE;
 }
 
