@@ -9,7 +9,9 @@ daemon pushes (doc/PROTOCOL.md, sections 3 and 4):
 
 - a stranger's message from b.test is gated with hfp, the host
   fingerprints of its URLs, equal to SHA-256 prefixes computed here with
-  hashlib from the host names the protocol's vectors name;
+  hashlib from the host names the protocol's vectors name; a message
+  linking to a subdomain of a host on the operator's url-hosts list is
+  refused, the daemon matching only hfp;
 - dave@b.test blocked: his messages, subscription request and iq to a.test
   users are refused (even to bob, his contact), while carol@b.test keeps
   talking to alice;
@@ -48,11 +50,13 @@ ROOMS = "rooms.b.test"
 ROOM = "lobby@" + ROOMS
 MUC_USER = "http://jabber.org/protocol/muc#user"
 USERS_A = ["alice", "bob"]
-USERS_B = ["dave", "carol", "eve", "frank", "grace"]
+USERS_B = ["dave", "carol", "eve", "frank", "grace", "henry"]
 
 # doc/PROTOCOL.md, "Host fingerprints": a body and the host names hashed.
 HFP_BODY = "see https://x.Spam.example./a and www.shop.example"
 HFP_NAMES = ["x.spam.example", "spam.example", "shop.example"]
+# An operator's list of URL hosts ([lists] url-hosts), matched through hfp.
+LISTED_HOST = "bad-links.example"
 
 
 def hex16(name):
@@ -165,6 +169,11 @@ async def scenario(sc):
         want = " ".join(hex16(n) for n in HFP_NAMES)
         print("hfp sent: %s; hashlib over %s: %s" % (hfp, HFP_NAMES, want))
         check(hfp == want, "the gate's hfp is the SHA-256 prefixes of the URL hosts")
+        got, errs = await sc.exchange("henry", "alice",
+                                      "cheap https://Promo.%s/x today" % LISTED_HOST.upper())
+        check(not got and errs == ["policy-violation"],
+              "a stranger message linking to a subdomain of a listed host is refused "
+              "(the daemon saw only hfp) (%s)" % errs)
 
         # -- dave blocked ----------------------------------------------------
         ctl(fg, "block", "dave@b.test", "spam from a public server")
@@ -258,9 +267,13 @@ def main():
             f.write("%s %s\n" % (B[1], ROOMS))
         a = Peer(os.path.join(wd, A[0]), A[0], A[1], unbound, floodgate=True)
         b = Peer(os.path.join(wd, B[0]), B[0], B[1], unbound)
+        hosts = os.path.join(wd, "url-hosts.txt")
+        with open(hosts, "w") as f:
+            f.write("# operator's list\n%s\n" % LISTED_HOST)
         fg = daemon.Floodgated(os.path.join(wd, "fg"), a, sections={
             "control": {"socket": os.path.join(wd, "fg", "ctl.sock")},
-            "limits": {"reply-window": "1d"}})
+            "limits": {"reply-window": "1d"},
+            "lists": {"url-hosts": hosts}})
         try:
             a.start()
             b.start()
