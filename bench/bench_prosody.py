@@ -370,11 +370,11 @@ def preload(srv, fg, sock, n, wd):
                        timeout=600)
     if r.returncode != 0:
         raise RuntimeError("floodgatectl import: %s%s" % (r.stdout, r.stderr))
-    want = "account=%d" % n
+    want = "domain=%d remote=%d" % (n, n)
     line = ""
     for _ in range(600):
         line = srv.shell('>prosody.hosts["%s"].modules.floodgate.floodgate_cache()' % srv.domain)
-        m = re.search(r"account=(\d+) domain=(\d+)", line)
+        m = re.search(r"domain=(\d+) .*remote=(\d+)", line)
         if m and int(m.group(1)) >= n and int(m.group(2)) >= n:
             break
         time.sleep(0.5)

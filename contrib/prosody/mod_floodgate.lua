@@ -82,18 +82,31 @@ local function ratelog(key, level, fmt, ...)
 end
 
 --------------------------------------------------------------------------
--- verdict cache: cache[subject][key] = "VERDICT EXPIRES ACTION REASON"
--- (EXPIRES unix ms or "-", ACTION "drop" or "-", REASON possibly empty).
--- cache.account holds local accounts and remote bare JIDs alike; verdict
--- "allowlist" is an admin override that lets a sender through despite its
--- domain's entry. One string per entry, not a table: tens of thousands of
--- entries (remote accounts, operator lists) are then one table of
--- strings per subject, and every message Prosody handles pays for what
--- Lua's collector has to walk (bench/bench_prosody.py --preload); an
--- entry's parts are only taken apart when it is hit.
+-- verdict cache: one string per entry, "VERDICT EXPIRES ACTION REASON"
+-- (EXPIRES unix ms or "-", ACTION "drop" or "-", REASON possibly empty),
+-- taken apart only when the entry is hit. Verdict "allowlist" is an admin
+-- override that lets a sender through despite its domain's entry.
+--   cache.account[local bare JID]           local accounts
+--   cache.remote[hkey(remote bare JID)]     accounts of other servers
+--   cache.domain[hkey(domain)]              remote domains
+--   cache.ip[address], cache.prefix[CIDR]
+-- Remote accounts and domains come by the ten thousand (admin blocks,
+-- operator lists), and their names are only needed to look them up: they
+-- are kept as 64-bit integers (the first 8 bytes of their SHA-1), so the
+-- table is one block of memory, not tens of thousands of strings strewn
+-- over Prosody's heap, which every message handled paid for in the
+-- allocator and the collector (bench/bench_prosody.py --preload). Two
+-- names sharing a key is a 2^-64 chance per pair.
+
+local sha1 = require "util.hashes".sha1;
+local unpack = string.unpack;
+
+local function hkey(name)
+	return (unpack("<i8", sha1(name)));
+end
 
 local function new_cache()
-	return { account = {}, domain = {}, ip = {}, prefix = {} };
+	return { account = {}, remote = {}, domain = {}, ip = {}, prefix = {} };
 end
 local cache = new_cache();
 local last_seq; -- nil until a full set arrived
@@ -103,21 +116,28 @@ local function is_local_key(key)
 	return jid_host(key) == host;
 end
 
+-- The table an entry of subject (as pushed) lives in, and its key there.
+local function slot(subject, key)
+	if subject == "domain" then return cache.domain, hkey(key); end
+	if subject == "account" and not is_local_key(key) then return cache.remote, hkey(key); end
+	return cache[subject], key;
+end
+
 -- verdict, entry (a table made for the caller: { reason=, action=,
 -- subject= "remote" for a remote account's }) or nil.
 local function lookup(subject, key)
 	if not key then return nil; end
-	local t = cache[subject];
-	local packed = t and t[key];
+	local t, k = slot(subject, key);
+	local packed = t and t[k];
 	if not packed then return nil; end
 	local v, expires, action, reason = packed:match("^(%S+) (%S+) (%S+) (.*)$");
 	expires = tonumber(expires);
 	if expires and expires <= now() * 1000 then
-		t[key] = nil;
+		t[k] = nil;
 		return nil;
 	end
 	return v, { reason = reason ~= "" and reason or nil, action = action == "drop" and "drop" or nil,
-		subject = subject == "account" and not is_local_key(key) and "remote" or subject };
+		subject = t == cache.remote and "remote" or subject };
 end
 
 local function normal_ip(ip)
@@ -165,7 +185,7 @@ local reply_window = 0;
 local function apply_verdict(tag, full)
 	local subject, key, verdict = tag.attr.subject, tag.attr.key, tag.attr.verdict;
 	if subject == "jid" then subject = "account"; end
-	if not (subject and key and verdict and cache[subject]) then
+	if not (subject and key and verdict and cache[subject]) or subject == "remote" then
 		module:log("debug", "Ignoring malformed verdict %s", tag);
 		return;
 	end
@@ -174,12 +194,13 @@ local function apply_verdict(tag, full)
 	if subject == "account" or subject == "domain" then key = key:lower(); end
 	module:log(full and "debug" or "info", "Verdict %s %s: %s (%s)%s", subject, key, verdict,
 		tag.attr.reason or "no reason", tag.attr.action == "drop" and ", dropped silently" or "");
+	local t, k = slot(subject, key);
 	if verdict == "allow" then
-		cache[subject][key] = nil;
+		t[k] = nil;
 		return;
 	end
 	local expires = tonumber(tag.attr.expires);
-	cache[subject][key] = ("%s %s %s %s"):format(verdict:gsub("%s", "_"),
+	t[k] = ("%s %s %s %s"):format(verdict:gsub("%s", "_"),
 		expires and ("%d"):format(math.floor(expires)) or "-", tag.attr.action == "drop" and "drop" or "-",
 		tag.attr.reason or "");
 	if subject == "account" and verdict == "block" and is_local_key(key) then
