@@ -361,6 +361,8 @@ local function refuse(event, condition, text, inbound, action)
 	local stanza = event.stanza;
 	if action == "drop" then
 		m_dropped:add(1);
+		module:log("debug", "Dropped %s from %s to %s without an error (%s)", stanza.name,
+			stanza.attr.from, stanza.attr.to, text);
 		return true;
 	end
 	if stanza.attr.type == "error" or stanza.attr.type == "result" then return true; end

@@ -11,7 +11,10 @@ the module discards the refused stanzas without an error:
   vanishes, grace gets no error, while carol@b.test, bob's contact, still
   reaches bob;
 - mallory@a.test quarantined: her message to alice (a stranger) vanishes
-  without an error, her message to bob (a contact) is delivered.
+  without an error, her message to bob (a contact) is delivered;
+- the clients' address quarantined (an entry the module does not enforce
+  on messages): oscar's message to alice is gated, the daemon denies it
+  with <deny action='drop'/>, and it vanishes without an error.
 
 A ping over the same stream after each dropped stanza proves the server
 has handled it (stanzas of one stream are processed in order).
@@ -36,7 +39,7 @@ from test_prosody_remote import ctl, ctl_binary  # noqa: E402
 
 # Neither test_federation's nor test_prosody_remote's addresses.
 A, B = ("a.test", "127.0.0.14"), ("b.test", "127.0.0.15")
-USERS_A = ["alice", "bob", "mallory"]
+USERS_A = ["alice", "bob", "mallory", "oscar"]
 USERS_B = ["carol", "grace"]
 
 
@@ -98,6 +101,17 @@ async def scenario(a, b, fg):
               "mallory's message to alice vanished without an error (%s)" % errs)
         got, errs = await send_and_ping(c, "mallory", "bob", "hi bob", A[0])
         check(got and errs == [], "mallory's message to bob, a contact, is delivered")
+
+        # last: every local client connects from this address
+        ctl(fg, "quarantine", "127.0.0.1", "local network")
+        await verdict(a, "127.0.0.1", "quarantine")
+        got, errs = await send_and_ping(c, "oscar", "alice", "hello there", A[0])
+        log = a.log_text()
+        gated = re.search(r"Gate query to \S+: .*from='oscar@a\.test'", log)
+        dropped = re.search(r"Dropped message from oscar@a\.test\S* to alice@a\.test", log)
+        check(not got and errs == [] and gated and dropped,
+              "oscar's message, denied by the gate with action drop, vanished without an "
+              "error (errors %s, gated %s, dropped %s)" % (errs, bool(gated), bool(dropped)))
     finally:
         await disconnect_all(clients)
 
