@@ -109,6 +109,11 @@ local function new_cache()
 	return { account = {}, remote = {}, domain = {}, ip = {}, prefix = {} };
 end
 local cache = new_cache();
+-- Each distinct entry string once: ten thousand entries of one operator
+-- list share their verdict and reason, and a string longer than Lua's
+-- 40-byte short strings is not shared by itself. Emptied with each full
+-- set, so it holds no more strings than the pushes since.
+local packed_strings = {};
 local last_seq; -- nil until a full set arrived
 local resync_pending = false;
 
@@ -200,9 +205,14 @@ local function apply_verdict(tag, full)
 		return;
 	end
 	local expires = tonumber(tag.attr.expires);
-	t[k] = ("%s %s %s %s"):format(verdict:gsub("%s", "_"),
+	local packed = ("%s %s %s %s"):format(verdict:gsub("%s", "_"),
 		expires and ("%d"):format(math.floor(expires)) or "-", tag.attr.action == "drop" and "drop" or "-",
 		tag.attr.reason or "");
+	local shared = packed_strings[packed];
+	if not shared then
+		packed_strings[packed], shared = packed, packed;
+	end
+	t[k] = shared;
 	if subject == "account" and verdict == "block" and is_local_key(key) then
 		-- after the push is answered, outside the component's stanza handler
 		module:add_timer(0, function () close_sessions(key, tag.attr.reason); end);
@@ -235,7 +245,7 @@ local function load_verdicts(el, from_full_request)
 	if window and window >= 0 then reply_window = window;
 	elseif full then reply_window = 0; end
 	if full then
-		cache = new_cache();
+		cache, packed_strings = new_cache(), {};
 	elseif last_seq and seq and seq ~= last_seq + 1 then
 		module:log("info", "Verdict push seq %d after %d: gap, asking for the full set", seq, last_seq);
 		last_seq = nil;
