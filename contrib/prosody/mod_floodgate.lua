@@ -35,7 +35,7 @@ local usermanager = require "core.usermanager";
 local now = require "util.time".now;
 local new_lru = require "util.cache".new;
 
-local jid_bare, jid_split, jid_host = jid_lib.bare, jid_lib.split, jid_lib.host;
+local jid_bare, jid_split, jid_host, jid_prep = jid_lib.bare, jid_lib.split, jid_lib.host, jid_lib.prep;
 
 local xmlns_fg = "urn:floodgate:0";
 local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
@@ -830,7 +830,8 @@ local xmlns_muc_user = "http://jabber.org/protocol/muc#user";
 -- for an inviter in the room): the bare JID is then the room's.
 local function gate_invite(event, invite, to)
 	local origin = event.origin;
-	local inviter = jid_bare(invite.attr.from);
+	-- an inviter that is no valid JID is judged as the room
+	local inviter = jid_bare(jid_prep(invite.attr.from) or event.stanza.attr.from);
 	if not (inviter and to) or inviter == to then return; end
 	local v, e, kind, reason;
 	if is_local(inviter) then
