@@ -17,9 +17,9 @@ daemon pushes (doc/PROTOCOL.md, sections 3 and 4):
   talking to alice;
 - dave quarantined: his message to bob (a contact) flows, his message and
   subscription request to alice (a stranger) are refused;
-- a mediated MUC invitation relayed by rooms.b.test is gated as a stranger
-  message from the inviter: grace's goes through the gate, dave's
-  (quarantined) is refused (both invite from outside the room: Prosody
+- a mediated MUC invitation relayed by rooms.b.test, or by a.test's own
+  rooms.a.test, is gated as a stranger message from the inviter: grace's
+  goes through the gate, dave's (quarantined) is refused (both invite from outside the room: Prosody
   names an occupant inviter by its occupant JID);
 - b.test blocked, eve@b.test allowlisted: eve gets through, carol not;
 - b.test quarantined: frank, whom alice wrote to first, gets his reply
@@ -48,6 +48,8 @@ from fgtest.federation import FederatedProsody, write_resolver  # noqa: E402
 A, B = ("a.test", "127.0.0.12"), ("b.test", "127.0.0.13")
 ROOMS = "rooms.b.test"
 ROOM = "lobby@" + ROOMS
+LOCAL_ROOMS = "rooms.a.test"  # a.test's own MUC
+LOCAL_ROOM = "lobby@" + LOCAL_ROOMS
 MUC_USER = "http://jabber.org/protocol/muc#user"
 USERS_A = ["alice", "bob"]
 USERS_B = ["dave", "carol", "eve", "frank", "grace", "henry"]
@@ -68,9 +70,9 @@ class Peer(FederatedProsody):
 
     def write_config(self):
         super().write_config()
-        if self.domain == B[0]:
-            with open(self.config, "a") as f:
-                f.write('\nComponent "%s" "muc"\n  muc_room_locking = false\n' % ROOMS)
+        with open(self.config, "a") as f:
+            f.write('\nComponent "%s" "muc"\n  muc_room_locking = false\n'
+                    % (ROOMS if self.domain == B[0] else LOCAL_ROOMS))
 
 
 def ctl_binary():
@@ -123,22 +125,22 @@ class Scene:
         await asyncio.sleep(0.2)
         return self.jid(sender) in r.subscriptions, [e[2] for e in s.errors[nerr:]]
 
-    async def join(self, user):
+    async def join(self, user, room=ROOM):
         c = self.c[user]
-        p = c.make_presence(pto="%s/%s" % (ROOM, user))
+        p = c.make_presence(pto="%s/%s" % (room, user))
         p.append(ET.Element("{http://jabber.org/protocol/muc}x"))
         p.send()
         await asyncio.sleep(0.5)
 
-    def invite(self, user, to, reason):
-        msg = self.c[user].make_message(mto=ROOM)
+    def invite(self, user, to, reason, room=ROOM):
+        msg = self.c[user].make_message(mto=room)
         x = ET.SubElement(msg.xml, "{%s}x" % MUC_USER)
         inv = ET.SubElement(x, "{%s}invite" % MUC_USER, to=self.jid(to))
         ET.SubElement(inv, "{%s}reason" % MUC_USER).text = reason
         msg.send()
 
-    def invited(self, to, reason):
-        return [b for f, b in self.c[to].messages if f == ROOM and reason in b]
+    def invited(self, to, reason, room=ROOM):
+        return [b for f, b in self.c[to].messages if f == room and reason in b]
 
 
 async def make_contacts(sc, u1, u2):
@@ -229,6 +231,16 @@ async def scenario(sc):
         check(fg.metric("floodgate_gates_total") - g0 >= 1, "floodgated answered that gate")
         check(sc.invited("alice", "dave's party") == [],
               "quarantined dave's invitation, relayed by the room, is refused")
+        # the same through a room of a.test's own MUC
+        await sc.join("bob", LOCAL_ROOM)
+        sc.invite("dave", "alice", "dave's local party", LOCAL_ROOM)
+        sc.invite("grace", "alice", "grace's local party", LOCAL_ROOM)
+        await wait_until(lambda: sc.invited("alice", "grace's local party", LOCAL_ROOM), 5)
+        await asyncio.sleep(0.3)
+        check(sc.invited("alice", "grace's local party", LOCAL_ROOM) != [],
+              "grace's invitation through a.test's own room reaches alice after the gate")
+        check(sc.invited("alice", "dave's local party", LOCAL_ROOM) == [],
+              "quarantined dave's invitation through a.test's own room is refused")
 
         # -- allowlist beats the domain's block -------------------------------
         ctl(fg, "unblock", "dave@b.test")
@@ -264,7 +276,7 @@ def main():
     with Workdir("prosody-remote") as wd:
         unbound = write_resolver(wd, [A, B])
         with open(unbound["hoststxt"], "a") as f:
-            f.write("%s %s\n" % (B[1], ROOMS))
+            f.write("%s %s\n%s %s\n" % (B[1], ROOMS, A[1], LOCAL_ROOMS))
         a = Peer(os.path.join(wd, A[0]), A[0], A[1], unbound, floodgate=True)
         b = Peer(os.path.join(wd, B[0]), B[0], B[1], unbound)
         hosts = os.path.join(wd, "url-hosts.txt")
