@@ -11,7 +11,8 @@ daemon pushes (doc/PROTOCOL.md, sections 3 and 4):
   fingerprints of its URLs, equal to SHA-256 prefixes computed here with
   hashlib from the host names the protocol's vectors name; a message
   linking to a subdomain of a host on the operator's url-hosts list is
-  refused, the daemon matching only hfp;
+  refused, the daemon matching only hfp; a message with a link to a
+  contact goes as a meter event of its own, with the same hfp;
 - dave@b.test blocked: his messages, subscription request and iq to a.test
   users are refused (even to bob, his contact), while carol@b.test keeps
   talking to alice;
@@ -176,6 +177,19 @@ async def scenario(sc):
         check(not got and errs == ["policy-violation"],
               "a stranger message linking to a subdomain of a listed host is refused "
               "(the daemon saw only hfp) (%s)" % errs)
+
+        # -- a message to a contact with a link: its own meter event, hfp --------
+        got, errs = await sc.exchange("bob", "dave", "bob to a contact: " + HFP_BODY)
+        check(got and not errs, "bob's message with a link to dave, a contact, is delivered")
+
+        def meter_hfp():
+            for ev in re.findall(r"<event [^>]*type='message'[^>]*>", a.log_text()):
+                if "from='bob@a.test'" in ev and "to='dave@b.test'" in ev:
+                    m = re.search(r"hfp='([^']*)'", ev)
+                    if m:
+                        return m.group(1)
+        mh = await wait_until(meter_hfp, 3)
+        check(mh == want, "the meter event of a contact message with a link carries hfp (%s)" % mh)
 
         # -- dave blocked ----------------------------------------------------
         ctl(fg, "block", "dave@b.test", "spam from a public server")
