@@ -388,6 +388,11 @@ end
 local function verdict_text(verdict, e)
 	local what = verdict == "block" and "blocked" or "quarantined";
 	local why = e and e.reason and (": " .. e.reason) or "";
+	-- a remote sender's own admin cannot lift our verdict: do not send
+	-- its user there
+	if e and (e.subject == "remote" or e.subject == "domain") then
+		return ("Refused by the recipient server's anti-spam policy (%s%s)."):format(what, why);
+	end
 	return ("Refused by the server's anti-spam policy (%s%s). Contact the server admin."):format(what, why);
 end
 

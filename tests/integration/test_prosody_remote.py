@@ -197,6 +197,9 @@ async def scenario(sc):
         got, errs = await sc.exchange("dave", "alice", "buy now")
         check(not got and errs == ["policy-violation"],
               "blocked dave's message to alice is refused (%s)" % errs)
+        text = sc.c["dave"].errors[-1][3]
+        check("recipient server's anti-spam policy" in text and "admin" not in text,
+              "the refusal names a.test's policy, not dave's admin (%r)" % text)
         got, errs = await sc.exchange("dave", "bob", "hi bob, it's dave")
         check(not got and errs == ["policy-violation"],
               "blocked dave's message to bob, a contact, is refused (%s)" % errs)
