@@ -179,6 +179,7 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 	struct adm_view  *v = xcalloc(1, sizeof *v);
 	struct adm_audit *a;
 	char              t1[32], t2[32];
+	const char       *at;
 	size_t            i;
 
 	adm_inspect(env, rq->subject, v, &r);
@@ -230,8 +231,13 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 		adm_buf_printf(b, "]");
 		goto done;
 	}
-	adm_buf_printf(b, "subject:   %s %s%s\n", fg_subj_name(v->type), v->key,
-		       v->known ? "" : " (nothing on record)");
+	at = v->type == FG_SUBJ_ACCOUNT ? strchr(v->key, '@') : NULL;
+	adm_buf_printf(
+	    b, "subject:   %s %s%s%s\n", fg_subj_name(v->type), v->key,
+	    at != NULL && env->cfg != NULL && !adm_served(env->cfg, at + 1)
+		? " (remote)"
+		: "",
+	    v->known ? "" : " (nothing on record)");
 	adm_buf_printf(b, "verdict:   %s", fg_verdict_name(v->effective));
 	if (v->override != FG_OVR_NONE)
 		adm_buf_printf(b, " (override %s by %s: %s)",

@@ -195,7 +195,9 @@ inspect_form(struct adhoc_req *r, const char *subj)
 		    "Score, verdict, signals and recent audit entries of an "
 		    "account, domain or IP address.");
 	ah_required(r, ah_field(r, x, "text-single", "subject",
-				"Account JID, domain or IP address", subj));
+				"Account JID (local or remote), domain or IP "
+				"address",
+				subj));
 }
 
 static void

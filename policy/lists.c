@@ -132,7 +132,7 @@ load(struct lists *d, const struct fg_config *cfg)
 	const char    *paths[L__N] = {cfg->lists_jids, cfg->lists_domains,
 				      cfg->lists_url_hosts};
 	struct lf_set *s;
-	int            l;
+	int            l, eased = d->block && !cfg->lists_block;
 
 	d->block = cfg->lists_block;
 	for (l = 0; l < L__N; l++) {
@@ -154,8 +154,10 @@ load(struct lists *d, const struct fg_config *cfg)
 			log_info("lists: %zu entries from %s", lf_count(s),
 				 paths[l]);
 		}
+		/* action block -> quarantine: every old entry steps down,
+		 * apply_all() sets the quarantine again */
 		if (d->set[l] != NULL)
-			lift_removed(d, l, d->set[l], s);
+			lift_removed(d, l, d->set[l], eased ? NULL : s);
 		lf_free(d->set[l]);
 		d->set[l] = s;
 	}

@@ -420,9 +420,16 @@ START_TEST(operator_lists)
 	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"), FG_V_ALLOW);
 	pol_free(p);
 
-	/* action = block */
+	/* action = block, then back to quarantine on a reload */
 	cfg.lists_block = 1;
 	ck_assert_ptr_nonnull(p = pol_new(&cfg, NULL));
+	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"), FG_V_BLOCK);
+	cfg.lists_block = 0;
+	pol_reconfigure(p, &cfg);
+	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"),
+			 FG_V_QUARANTINE);
+	cfg.lists_block = 1;
+	pol_reconfigure(p, &cfg);
 	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"), FG_V_BLOCK);
 	pol_free(p);
 	cfg.lists_jids = cfg.lists_domains = cfg.lists_url_hosts = NULL;
