@@ -24,7 +24,8 @@ daemon pushes (doc/PROTOCOL.md, sections 3 and 4):
   names an occupant inviter by its occupant JID);
 - b.test blocked, eve@b.test allowlisted: eve gets through, carol not;
 - b.test quarantined: frank, whom alice wrote to first, gets his reply
-  delivered (reply window), grace (a stranger) is refused;
+  delivered (reply window), and so does ivan, to whom she sent directed
+  presence; grace (a stranger) is refused;
 - a drop action makes a refused message vanish without an error.
 
 Exit 0 on pass, 77 when floodgated or floodgatectl is not built.
@@ -53,7 +54,7 @@ LOCAL_ROOMS = "rooms.a.test"  # a.test's own MUC
 LOCAL_ROOM = "lobby@" + LOCAL_ROOMS
 MUC_USER = "http://jabber.org/protocol/muc#user"
 USERS_A = ["alice", "bob"]
-USERS_B = ["dave", "carol", "eve", "frank", "grace", "henry"]
+USERS_B = ["dave", "carol", "eve", "frank", "grace", "henry", "ivan"]
 
 # doc/PROTOCOL.md, "Host fingerprints": a body and the host names hashed.
 HFP_BODY = "see https://x.Spam.example./a and www.shop.example"
@@ -280,6 +281,10 @@ async def scenario(sc):
         check(got and not errs, "alice writes to frank@b.test first")
         got, errs = await sc.exchange("frank", "alice", "hi alice, frank replying")
         check(got and not errs, "frank's reply is delivered although b.test is quarantined")
+        sc.c["alice"].send_presence(pto=sc.jid("ivan"))  # directed presence
+        await asyncio.sleep(0.5)
+        got, errs = await sc.exchange("ivan", "alice", "hi alice, saw you online")
+        check(got and not errs, "ivan, to whom alice sent directed presence, reaches her")
         got, errs = await sc.exchange("grace", "alice", "hi alice, a stranger")
         check(not got and errs == ["policy-violation"],
               "grace, a stranger of quarantined b.test, is refused (%s)" % errs)
