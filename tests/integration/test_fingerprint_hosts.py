@@ -9,10 +9,12 @@ must hash, in order; the expected hfp is computed here with hashlib
 limit or hash shows. The vectors are the ones in doc/PROTOCOL.md ("Host
 fingerprints"), when the document has them, and the edge cases below.
 Then the generated bodies of test_fingerprint.py must give the same hfp
-in Lua as the reference written here from the protocol text.
+in Lua as the reference written here from the protocol text, and, when
+the ejabberd module has host_fingerprints/1, in Erlang too.
 
 Exit 0 on pass, 77 when lua5.4 or Prosody's util.hashes is missing.
 """
+import glob
 import hashlib
 import json
 import os
@@ -25,8 +27,8 @@ import tempfile
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_fingerprint import (LUA_LIB, PROSODY_LIB, PROTOCOL, TRAIL, generated,  # noqa: E402
-                              lower, normalise)
+from test_fingerprint import (ERL_SRC, LUA_LIB, PROSODY_LIB, PROTOCOL, TRAIL,  # noqa: E402
+                              generated, lower, normalise)
 
 SKIP = 77
 PER_URL, MAX = 4, 12
@@ -145,6 +147,43 @@ def run_lua(lua, bodies):
     return out
 
 
+ERL_DRIVER = r"""
+F = fun(undefined) -> <<"-">>; (X) -> X end,
+lists:foreach(fun(B) -> io:format("~s~n", [F(mod_floodgate:host_fingerprints(B))]) end, [%s]),
+halt(0).
+"""
+
+
+def run_erl(src, bodies):
+    """hfp of each body by the ejabberd module at src, or None when it
+    has no host_fingerprints/1 or no Erlang is installed."""
+    erl, erlc = shutil.which("erl"), shutil.which("erlc")
+    with open(src, encoding="utf-8") as f:
+        if "host_fingerprints/1" not in f.read() or not (erl and erlc):
+            return None
+    d = tempfile.mkdtemp(prefix="fgtest-hfp-")
+    try:
+        # as test_fingerprint.py compiles it, for another source file
+        from fgtest.ejabberd import ejabberd_dir
+        ej = ejabberd_dir()
+        cmd = [erlc, "-o", d]
+        if ej:
+            cmd += ["-I", os.path.join(ej, "include"), "-pa", os.path.join(ej, "ebin")]
+        for i in sorted(glob.glob("/usr/lib/erlang/lib/p1_xmpp-*/include")):
+            cmd += ["-I", i]
+        c = subprocess.run(cmd + [src], capture_output=True, text=True, timeout=120)
+        if c.returncode != 0:
+            raise AssertionError("erlc failed: %s%s" % (c.stdout, c.stderr))
+        lits = ",".join("<<%s>>" % ",".join(str(c) for c in b) for b in bodies)
+        r = subprocess.run([erl, "-noshell", "-pa", d, "-eval", ERL_DRIVER % lits],
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    if r.returncode != 0:
+        raise AssertionError("erl failed: %s%s" % (r.stdout, r.stderr))
+    return [None if line == "-" else line for line in r.stdout.splitlines()]
+
+
 def main():
     lua = shutil.which("lua5.4")
     if not lua or not os.path.exists(os.path.join(PROSODY_LIB, "util", "hashes.so")):
@@ -176,6 +215,15 @@ def main():
         if hfp != want or alone != want:
             print("FAIL generated %r: lua %s / %s, reference %s" % (body, hfp, alone, want))
             bad += 1
+    erl = run_erl(ERL_SRC, bodies + gen)
+    if erl is None:
+        print("erlang: no host_fingerprints/1 in %s (or no erl): not compared" % ERL_SRC)
+    else:
+        for body, (hfp, _), e in zip(bodies + gen, got, erl):
+            if e != hfp:
+                print("FAIL erlang %r: %s, lua %s" % (body, e, hfp))
+                bad += 1
+        print("erlang: %d bodies compared with lua" % len(erl))
     print("%d fixed vectors (%d from doc/PROTOCOL.md), %d generated bodies: %s"
           % (len(fixed), len(docv), len(gen), "FAIL" if bad else "ok"))
     return 1 if bad else 0
