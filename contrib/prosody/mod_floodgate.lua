@@ -96,13 +96,24 @@ end
 -- table is one block of memory, not tens of thousands of strings strewn
 -- over Prosody's heap, which every message handled paid for in the
 -- allocator and the collector (bench/bench_prosody.py --preload). Two
--- names sharing a key is a 2^-64 chance per pair.
+-- names sharing a key is a 2^-64 chance per pair (2^-48 on Lua 5.1).
 
 local sha1 = require "util.hashes".sha1;
-local unpack = string.unpack;
+local unpack = string.unpack; -- Lua 5.3+
 
-local function hkey(name)
-	return (unpack("<i8", sha1(name)));
+local hkey;
+if unpack then
+	function hkey(name)
+		return (unpack("<i8", sha1(name)));
+	end
+else -- Lua 5.1/5.2 numbers are doubles: 48 bits stay exact
+	function hkey(name)
+		local a, b, c, d, e, f = sha1(name):byte(1, 6);
+		return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f;
+	end
+end
+local tointeger = math.tointeger or function (x) -- Lua 5.1/5.2
+	if x == x and x ~= math.huge and x ~= -math.huge then return x; end
 end
 
 local function new_cache()
@@ -204,9 +215,11 @@ local function apply_verdict(tag, full)
 		t[k] = nil;
 		return;
 	end
+	-- an integer of milliseconds, or none (not "1e400" or "nan")
 	local expires = tonumber(tag.attr.expires);
+	expires = expires and tointeger(math.floor(expires));
 	local packed = ("%s %s %s %s"):format(verdict:gsub("%s", "_"),
-		expires and ("%d"):format(math.floor(expires)) or "-", tag.attr.action == "drop" and "drop" or "-",
+		expires and ("%d"):format(expires) or "-", tag.attr.action == "drop" and "drop" or "-",
 		tag.attr.reason or "");
 	local shared = packed_strings[packed];
 	if not shared then
