@@ -194,6 +194,7 @@ local function sender_verdict(bare)
 end
 
 local close_sessions; -- defined below
+local direct_invite_text; -- defined with the inbound hooks
 
 -- Reply window (milliseconds, 0 = off), from the full push's reply-window.
 local reply_window = 0;
@@ -738,7 +739,7 @@ local function outbound_uncached(event, from, to_attr)
 	local origin, stanza = event.origin, event.stanza;
 	local to = jid_bare(to_attr);
 	if not (from and to) or from == to then return; end
-	local body = stanza:get_child_text("body");
+	local body = stanza:get_child_text("body") or direct_invite_text(stanza);
 	if is_contact(from, to) then
 		-- no fp/ufp: the content-wave detector never counts messages
 		-- between contacts; hfp only when the body holds a URL
@@ -770,7 +771,11 @@ local function outbound_message(event)
 	local t = stanza.attr.type;
 	if t == "error" or t == "groupchat" then return; end
 	local body = stanza:get_child("body");
-	if not body then return; end
+	if not body then
+		-- a bodiless direct invitation is judged like a message
+		if direct_invite_text(stanza) then return outbound_uncached(event, from, stanza.attr.to); end
+		return;
+	end
 	local to_attr = stanza.attr.to;
 	local by_from = contacts[from];
 	local pair = by_from and by_from[to_attr];
@@ -870,6 +875,14 @@ local function gate_invite(event, invite, to)
 			fp = fp, ufp = ufp, hfp = hfp }, true);
 end
 
+-- A direct invitation (XEP-0249) is a message even without a body: its
+-- reason stands for one. nil for other bodiless messages.
+local xmlns_conference = "jabber:x:conference";
+function direct_invite_text(stanza)
+	local x = stanza:get_child("x", xmlns_conference);
+	return x and (x.attr.reason or "");
+end
+
 local function muc_invite(stanza)
 	local x = stanza:get_child("x", xmlns_muc_user);
 	return x and x:get_child("invite");
@@ -892,7 +905,7 @@ local function inbound_message(event)
 	if t == "error" or t == "groupchat" then return; end
 	local invite = muc_invite(stanza);
 	if invite then return gate_invite(event, invite, jid_bare(stanza.attr.to)); end
-	local body = stanza:get_child_text("body");
+	local body = stanza:get_child_text("body") or direct_invite_text(stanza);
 	if not body then return; end
 	local from, to_attr = jid_bare(stanza.attr.from), stanza.attr.to;
 	local pair = cached_contact(from, to_attr);

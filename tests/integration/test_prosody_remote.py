@@ -20,7 +20,8 @@ daemon pushes (doc/PROTOCOL.md, sections 3 and 4):
   subscription request to alice (a stranger) are refused;
 - a mediated MUC invitation relayed by rooms.b.test, or by a.test's own
   rooms.a.test, is gated as a stranger message from the inviter: grace's
-  goes through the gate, dave's (quarantined) is refused (both invite from outside the room: Prosody
+  goes through the gate, dave's (quarantined) is refused; so are their
+  XEP-0249 direct invitations without a body (both invite from outside the room: Prosody
   names an occupant inviter by its occupant JID);
 - b.test blocked, eve@b.test allowlisted: eve gets through, carol not;
 - b.test quarantined: frank, whom alice wrote to first, gets his reply
@@ -38,6 +39,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,6 +57,7 @@ ROOM = "lobby@" + ROOMS
 LOCAL_ROOMS = "rooms.a.test"  # a.test's own MUC
 LOCAL_ROOM = "lobby@" + LOCAL_ROOMS
 MUC_USER = "http://jabber.org/protocol/muc#user"
+CONFERENCE = "jabber:x:conference"  # XEP-0249 direct invitations
 USERS_A = ["alice", "bob"]
 USERS_B = ["dave", "carol", "eve", "frank", "grace", "henry", "ivan"]
 
@@ -141,6 +146,15 @@ class Scene:
         ET.SubElement(inv, "{%s}reason" % MUC_USER).text = reason
         msg.send()
 
+    def direct_invite(self, user, to, reason):
+        """A XEP-0249 invitation without a body."""
+        msg = self.c[user].make_message(mto=self.jid(to))
+        ET.SubElement(msg.xml, "{%s}x" % CONFERENCE, jid=ROOM, reason=reason)
+        msg.send()
+
+    def direct_invited(self, to, reason):
+        return [f for f, r in self.direct[to] if r == reason]
+
     def invited(self, to, reason, room=ROOM):
         return [b for f, b in self.c[to].messages if f == room and reason in b]
 
@@ -160,6 +174,15 @@ async def scenario(sc):
     a, b, fg = sc.a, sc.b, sc.fg
     clients = await connect_many(a, USERS_A) + await connect_many(b, USERS_B)
     sc.c = dict(zip(USERS_A + USERS_B, clients))
+    sc.direct = {u: [] for u in sc.c}
+    for u, c in sc.c.items():
+        # slixmpp's "message" event only fires for messages with a body
+        def on_direct(msg, u=u):
+            x = msg.xml.find("{%s}x" % CONFERENCE)
+            if msg.xml.find("{jabber:client}body") is None:
+                sc.direct[u].append((msg["from"].bare, x.get("reason")))
+        c.register_handler(Callback("direct invitation", MatchXPath(
+            "{jabber:client}message/{%s}x" % CONFERENCE), on_direct))
     try:
         await make_contacts(sc, "bob", "dave")
 
@@ -249,6 +272,18 @@ async def scenario(sc):
         check(fg.metric("floodgate_gates_total") - g0 >= 1, "floodgated answered that gate")
         check(sc.invited("alice", "dave's party") == [],
               "quarantined dave's invitation, relayed by the room, is refused")
+        # direct invitations without a body are judged like messages
+        nerr = len(sc.c["dave"].errors)
+        sc.direct_invite("dave", "alice", "dave's direct")
+        sc.direct_invite("grace", "alice", "grace's direct")
+        await wait_until(lambda: sc.direct_invited("alice", "grace's direct"), 5)
+        await asyncio.sleep(0.3)
+        check(sc.direct_invited("alice", "grace's direct") == ["grace@b.test"],
+              "grace's bodiless direct invitation reaches alice after the gate (%s)"
+              % sc.direct["alice"])
+        check(sc.direct_invited("alice", "dave's direct") == []
+              and [e[2] for e in sc.c["dave"].errors[nerr:]] == ["policy-violation"],
+              "quarantined dave's bodiless direct invitation is refused")
         # the same through a room of a.test's own MUC
         await sc.join("bob", LOCAL_ROOM)
         sc.invite("dave", "alice", "dave's local party", LOCAL_ROOM)
