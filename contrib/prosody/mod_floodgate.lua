@@ -370,7 +370,7 @@ end
 -- so the cross-language test loads exactly what the module runs.
 local fingerprint_lib = module:require("floodgate_fingerprint");
 local fingerprints, hosts = fingerprint_lib.fingerprints, fingerprint_lib.hosts;
-local find = string.find;
+local find, type = string.find, type;
 
 
 local function error_type(condition)
