@@ -64,6 +64,8 @@
 #define DEF_OVERLAP 3                 /* concurrent sessions for a hit */
 #define DEF_AUTH_IP_FAILS 20          /* failures per IP per hour */
 #define DEF_AUTH_PREFIX_FAILS 60      /* failures per prefix per hour */
+#define DEF_ALERTS_INTERVAL_S 60      /* one digest a minute, s */
+#define DEF_ALERTS_LINK_DOWN_S 60     /* link down worth an alert, s */
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
@@ -87,7 +89,9 @@ enum ktype {
 	K_DOUBLE,
 	K_MS,
 	K_SECS,
-	K_SIZE
+	K_SIZE,
+	K_ACTION, /* bounce | drop */
+	K_MODE    /* enforce | observe */
 };
 
 struct keydef {
@@ -159,6 +163,25 @@ static const struct keydef keys[] = {
     {"detect.auth", "ip-fails", K_INT, F(auth_ip_fails)},
     {"detect.auth", "prefix-fails", K_INT, F(auth_prefix_fails)},
     {"detect.spamtraps", "file", K_STR, F(spamtrap_file)},
+    /* observe mode and per-reason actions */
+    {"policy", "mode", K_MODE, F(observe)},
+    {"detect.registration", "enforce", K_BOOL, F(enforce[FG_DET_REGISTRATION])},
+    {"detect.login", "enforce", K_BOOL, F(enforce[FG_DET_LOGIN])},
+    {"detect.content", "enforce", K_BOOL, F(enforce[FG_DET_CONTENT])},
+    {"detect.auth", "enforce", K_BOOL, F(enforce[FG_DET_AUTH])},
+    {"detect.spamtraps", "enforce", K_BOOL, F(enforce[FG_DET_SPAMTRAPS])},
+    {"detect.upstream", "enforce", K_BOOL, F(enforce[FG_DET_UPSTREAM])},
+    {"actions", "quarantine", K_ACTION, F(drop[FG_CAUSE_QUARANTINE])},
+    {"actions", "block", K_ACTION, F(drop[FG_CAUSE_BLOCK])},
+    {"actions", "list", K_ACTION, F(drop[FG_CAUSE_LIST])},
+    {"actions", "trap", K_ACTION, F(drop[FG_CAUSE_TRAP])},
+    {"actions", "wave", K_ACTION, F(drop[FG_CAUSE_WAVE])},
+    /* alerts to admins and a webhook */
+    {"alerts", "webhook", K_STR, F(alerts_webhook)},
+    {"alerts", "ca-file", K_STR, F(alerts_ca_file)},
+    {"alerts", "state", K_STR, F(alerts_state)},
+    {"alerts", "interval", K_SECS, F(alerts_interval_s)},
+    {"alerts", "link-down", K_SECS, F(alerts_link_down_s)},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -220,6 +243,10 @@ config_defaults(struct fg_config *c)
 	c->overlap = DEF_OVERLAP;
 	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
 	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
+	for (k = 0; k < FG_DET__MAX; k++)
+		c->enforce[k] = 1;
+	c->alerts_interval_s = DEF_ALERTS_INTERVAL_S;
+	c->alerts_link_down_s = DEF_ALERTS_LINK_DOWN_S;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
 			  &c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE], NULL);
@@ -489,6 +516,22 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		}
 		*(uint32_t *)p = (uint32_t)l;
 		return 0;
+	case K_ACTION:
+		if (strcmp(v, "bounce") != 0 && strcmp(v, "drop") != 0) {
+			cfg_error(ps, "%s: '%s' must be bounce or drop",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "drop") == 0;
+		return 0;
+	case K_MODE:
+		if (strcmp(v, "enforce") != 0 && strcmp(v, "observe") != 0) {
+			cfg_error(ps, "%s: '%s' must be enforce or observe",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "observe") == 0;
+		return 0;
 	case K_MS:
 	case K_SECS:
 		if (config_parse_duration_ms(v, &ms) == -1) {
@@ -502,6 +545,7 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 			*(uint32_t *)p = (uint32_t)ms;
 		else if (kd->off == offsetof(struct fg_config, half_life_s))
 			*(double *)p = (double)ms / 1000.0;
+
 		else
 			*(uint32_t *)p = (uint32_t)(ms / 1000);
 		return 0;
@@ -740,6 +784,11 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[policy] hysteresis must be below 1");
 	if (c->half_life_s <= 0)
 		cfg_error(ps, "[policy] half-life must be positive");
+	if (c->alerts_webhook != NULL &&
+	    strncmp(c->alerts_webhook, "https://", 8) != 0)
+		cfg_error(ps, "[alerts] webhook must be an https:// URL");
+	if (c->alerts_interval_s == 0)
+		cfg_error(ps, "[alerts] interval must be at least 1s");
 	if (c->log_facility != NULL && log_facility_parse(c->log_facility) < 0)
 		cfg_error(ps,
 			  "[log] facility '%s' is not daemon, user or "
@@ -854,6 +903,9 @@ config_free(struct fg_config *c)
 	free(c->upstreams);
 	strlist_free(&c->upstream_files);
 	free(c->spamtrap_file);
+	free(c->alerts_webhook);
+	free(c->alerts_ca_file);
+	free(c->alerts_state);
 	free(c);
 }
 

@@ -81,6 +81,8 @@ static void  auth_event(void *, struct policy *, const struct pol_event *);
 
 const struct pol_detector det_auth = {
     .name = "auth",
+    .det = FG_DET_AUTH,
+    .cause = -1,
     .init = auth_init,
     .reconfigure = auth_reconfigure,
     .free = auth_free,
@@ -272,14 +274,19 @@ cloud:
 static void
 trap_hit(struct auth *d, struct policy *p, const char *ip, const char *who)
 {
-	char esc[128];
+	struct pol_ctx ctx;
+	char           esc[128];
 
 	if (ip == NULL)
 		return;
 	log_info("spamtrap: %s tried by %s", log_esc(esc, sizeof esc, who), ip);
+	/* traps have their own enforce switch ([detect.spamtraps]) */
+	pol_ctx_enter(p, FG_DET_SPAMTRAPS, FG_CAUSE_TRAP, &ctx);
+	pol_trap_hit(p, FG_SUBJ_IP, ip, who);
 	signal_ip(p, ip, "spamtrap", d->w_trap);
 	pol_auto_verdict(p, FG_SUBJ_IP, ip, FG_V_BLOCK, p->prm.ttl_ms,
 			 "spamtrap");
+	pol_ctx_leave(p, &ctx);
 }
 
 static void
@@ -331,4 +338,5 @@ auth_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	a->condition = "not-allowed";
 	a->text = txt_trap;
 	a->verdict = FG_V_BLOCK;
+	a->cause = FG_CAUSE_TRAP;
 }

@@ -29,7 +29,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	char                 k[POL_KEY_MAX], esc[LOG_ESC_MAX];
 	char                 sig[POL_SIGTEXT_MAX];
 	int64_t              now = clock_wall_ms();
-	enum fg_verdict      old_eff, new_eff;
+	enum fg_verdict      old_eff, new_eff, old_enf;
 	int                  n, existed;
 
 	if ((int)type < 0 || type >= FG_SUBJ__MAX || (int)ovr < 0 ||
@@ -51,6 +51,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		return -1;
 	}
 	old_eff = pol_effective(s);
+	old_enf = pol_enforced(s);
 
 	/* the state after the change, made durable before it is applied */
 	memset(&ss, 0, sizeof ss);
@@ -101,6 +102,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		int kind;
 
 		s->verdict = FG_V_ALLOW;
+		s->enf = FG_V_ALLOW;
 		s->expires = 0;
 		s->ovr_expires = 0;
 		s->sig_n = s->sig_head = 0;
@@ -114,12 +116,13 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	}
 	rep_relist(p->rep, s);
 	rep_clean(s);
-	if (new_eff != old_eff) {
+	if (new_eff != old_eff)
 		p->st.verdict_changes++;
-		if (p->cb != NULL)
-			p->cb(s->type, s->key, new_eff, pol_eff_expires(s),
-			      reason, p->cb_arg);
-	}
+	/* what the modules enforce may move even when the effective verdict
+	 * does not: an observed block confirmed by an admin */
+	if (pol_enforced(s) != old_enf && p->cb != NULL)
+		p->cb(s->type, s->key, pol_enforced(s), pol_eff_expires(s),
+		      reason, p->cb_arg);
 	return 0;
 }
 
@@ -132,6 +135,9 @@ fill_info(struct policy *p, const struct rep_subj *s, int64_t now,
 	info->score = rep_score(s, now, p->prm.half_life_ms);
 	info->verdict = s->verdict;
 	info->effective = pol_effective(s);
+	info->enforced = pol_enforced(s);
+	info->drop =
+	    info->enforced >= FG_V_QUARANTINE && p->prm.drop[pol_cause(s)];
 	info->expires = pol_eff_expires(s);
 	info->override = s->override;
 	info->actor = s->actor;
@@ -155,7 +161,7 @@ pol_inspect(struct policy *p, enum fg_subj type, const char *key,
 	if (s == NULL) {
 		info->type = type;
 		info->key = p->ikey;
-		info->verdict = info->effective = FG_V_ALLOW;
+		info->verdict = info->effective = info->enforced = FG_V_ALLOW;
 		info->override = FG_OVR_NONE;
 		info->signals = "";
 		return 0;
