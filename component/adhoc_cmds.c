@@ -277,5 +277,6 @@ const struct adhoc_cmd adhoc_cmds[] = {
     {"allowlist", "Allowlist an account, domain or IP", cmd_allowlist},
     {"registered-since", "Accounts registered since a time", ah_cmd_regsince},
     {"stats", "Statistics", cmd_stats},
+    {"alerts", "Alerts: receive the digests or not", ah_cmd_alerts},
 };
 const size_t adhoc_ncmds = sizeof adhoc_cmds / sizeof adhoc_cmds[0];

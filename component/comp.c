@@ -37,6 +37,7 @@ comp_new(struct event_base *base, const struct fg_config *cfg,
 	pol_set_verdict_cb(pol, comp_verdict_changed, c);
 	comp_pubsub_new(c);
 	comp_upstream_new(c);
+	comp_alerts_new(c);
 	return c;
 }
 
@@ -50,6 +51,7 @@ comp_free(struct comp *c)
 	comp_link_set_state_cb(c->link, NULL, NULL);
 	comp_link_set_stanza_cb(c->link, NULL, NULL);
 	comp_push_free(c);
+	comp_alerts_free(c);
 	comp_upstream_free(c->up);
 	comp_pubsub_free(c->ps);
 	comp_adhoc_free(c);
@@ -83,6 +85,7 @@ comp_reconfigure(struct comp *c, const struct fg_config *cfg)
 			     cfg->comp_max_depth);
 	comp_pubsub_rebuild(c);
 	comp_upstream_reconfigure(c);
+	comp_alerts_reconfigure(c);
 }
 
 static void
@@ -96,6 +99,7 @@ on_link(struct comp_link *l, int up, void *arg)
 	if (up)
 		comp_pubsub_link_up(c);
 	comp_upstream_link(c, up);
+	comp_alerts_link(c, up);
 }
 
 static void
@@ -282,4 +286,5 @@ comp_metrics(struct evbuffer *b, void *arg)
 		    (double)c->c.iq_errors_in);
 	comp_pubsub_metrics(b, c);
 	comp_upstream_metrics(b, c);
+	comp_alerts_metrics(b, c);
 }
