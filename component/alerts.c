@@ -159,6 +159,8 @@ state_load(struct alerts *a)
 	char   line[ALERTS_STATE_LINE];
 	size_t n;
 
+	if (a->state == NULL)
+		return;
 	if ((fp = fopen(a->state, "r")) == NULL) {
 		if (errno != ENOENT)
 			log_warn("alerts: %s", a->state);
@@ -186,6 +188,8 @@ state_save(const struct alerts *a)
 	size_t i;
 	int    r = -1;
 
+	if (a->state == NULL) /* no store either: a test, memory only */
+		return 0;
 	xasprintf(&tmp, "%s.tmp", a->state);
 	if ((fp = fopen(tmp, "w")) == NULL)
 		goto fail;
@@ -430,7 +434,7 @@ flush(struct alerts *a)
 	}
 	a->n = 0;
 	a->more = 0;
-	if (!comp_link_up(c->link)) {
+	if (!comp_link_up(c->link) && c->sink == NULL) {
 		/* kept for when the link is back, within a bound */
 		size_t held = a->held ? strlen(a->held) : 0;
 
@@ -525,7 +529,7 @@ comp_alerts_new(struct comp *c)
 	STAILQ_INIT(&a->q);
 	if (c->cfg->alerts_state != NULL)
 		a->state = xstrdup(c->cfg->alerts_state);
-	else
+	else if (c->cfg->store_path != NULL)
 		xasprintf(&a->state, "%s.alerts", c->cfg->store_path);
 	state_load(a);
 	/* the link is down until the first handshake */
