@@ -6,9 +6,11 @@
  * and content waves, spam reports, spamtrap hits, one of our domains on
  * an upstream list) and the link's own story (down for more than
  * [alerts] link-down, told once it is back) are queued here, bounded.
- * Once per [alerts] interval the queue becomes one chat digest to every
- * admin who has not opted out (ad-hoc command "alerts", kept in the
- * [alerts] state file) and, with [alerts] webhook, one JSON document.
+ * At most once per [alerts] interval the queue becomes one chat digest
+ * (a quarter interval after its first event, so that a wave is one
+ * digest) to every admin who has not opted out (ad-hoc command
+ * "alerts", kept in the [alerts] state file) and, with [alerts]
+ * webhook, one JSON document.
  * Each line names the floodgatectl command to run. A note costs a few
  * copies on the gate path; everything else runs from the timer.
  */
@@ -38,6 +40,8 @@
 #define ALERTS_FIELD_MAX 200   /* bytes kept of one untrusted field */
 #define ALERTS_OPTOUT_MAX 1024 /* opted-out admins remembered */
 #define ALERTS_STATE_LINE 3072 /* bytes of one state file line */
+#define ALERTS_GATHER_DIV                                                      \
+	4 /* first event + interval / this: one wave, one digest */
 
 enum alert_kind {
 	AK_VERDICT = POL_NOTE_VERDICT,
@@ -84,10 +88,12 @@ struct alerts {
 	int64_t  down_since; /* unix ms; 0 while up */
 	uint64_t events[AK__MAX];
 	uint64_t digests; /* chat messages sent */
+	int64_t  last;    /* unix ms of the last digest */
 };
 
 static void on_note(const struct pol_note *, void *);
 static void on_timer(evutil_socket_t, short, void *);
+static void schedule(struct alerts *);
 
 /* A copy of s, at most ALERTS_FIELD_MAX bytes, cut on a UTF-8 boundary. */
 static char *
@@ -126,6 +132,26 @@ queue(struct alerts *a, enum alert_kind kind, enum fg_subj type,
 	e->text = field_dup(text);
 	STAILQ_INSERT_TAIL(&a->q, e, entry);
 	a->n++;
+	schedule(a);
+}
+
+/* The digest goes out a little after the first event (the rest of a
+ * wave joins it), and never sooner than interval after the last. */
+static void
+schedule(struct alerts *a)
+{
+	int64_t        iv = (int64_t)a->c->cfg->alerts_interval_s * 1000;
+	int64_t        now = clock_wall_ms(), at;
+	struct timeval tv;
+
+	if (evtimer_pending(a->timer, NULL))
+		return;
+	at = now + iv / ALERTS_GATHER_DIV;
+	if (a->last != 0 && a->last + iv > at)
+		at = a->last + iv;
+	tv.tv_sec = (time_t)((at - now) / 1000);
+	tv.tv_usec = (suseconds_t)((at - now) % 1000) * 1000;
+	evtimer_add(a->timer, &tv);
 }
 
 static void
@@ -410,6 +436,7 @@ flush(struct alerts *a)
 
 	if (a->n == 0 && a->held == NULL)
 		return;
+	a->last = now;
 	if (a->n > 0) {
 		adm_buf_printf(&b, "floodgate: %zu alert%s at %s\n",
 			       a->n + (size_t)a->more,
@@ -480,6 +507,8 @@ comp_alerts_link(struct comp *c, int up)
 			a->down_since = now;
 		return;
 	}
+	if (a->held != NULL)
+		schedule(a);
 	if (a->down_since == 0)
 		return;
 	d = now - a->down_since;
@@ -496,7 +525,6 @@ static void
 configure(struct alerts *a)
 {
 	const struct fg_config *cfg = a->c->cfg;
-	struct timeval          tv = {(time_t)cfg->alerts_interval_s, 0};
 
 	if (a->wh != NULL &&
 	    (cfg->alerts_webhook == NULL ||
@@ -515,8 +543,6 @@ configure(struct alerts *a)
 		a->wh_ca =
 		    cfg->alerts_ca_file ? xstrdup(cfg->alerts_ca_file) : NULL;
 	}
-	evtimer_del(a->timer);
-	event_add(a->timer, &tv);
 }
 
 void
@@ -534,7 +560,7 @@ comp_alerts_new(struct comp *c)
 	state_load(a);
 	/* the link is down until the first handshake */
 	a->down_since = clock_wall_ms();
-	a->timer = event_new(c->base, -1, EV_PERSIST, on_timer, a);
+	a->timer = evtimer_new(c->base, on_timer, a);
 	configure(a);
 	pol_set_note_cb(c->pol, on_note, c);
 }
