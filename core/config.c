@@ -69,6 +69,10 @@
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
+/* replies from a JID a local user wrote to count as contacts this long */
+#define DEF_REPLY_WINDOW_MS 2592000000ULL  /* ms (30 d) */
+#define MAX_REPLY_WINDOW_MS 31536000000ULL /* ms (365 d) */
+
 struct parse_state {
 	struct fg_config *cfg;
 	FILE             *fp;
@@ -90,8 +94,9 @@ enum ktype {
 	K_MS,
 	K_SECS,
 	K_SIZE,
-	K_ACTION, /* bounce | drop */
-	K_MODE    /* enforce | observe */
+	K_ACTION, /* quarantine (0) or block (1), into an int */
+	K_REFUSE, /* bounce (0) or drop (1) */
+	K_MODE    /* enforce (0) or observe (1) */
 };
 
 struct keydef {
@@ -163,6 +168,14 @@ static const struct keydef keys[] = {
     {"detect.auth", "ip-fails", K_INT, F(auth_ip_fails)},
     {"detect.auth", "prefix-fails", K_INT, F(auth_prefix_fails)},
     {"detect.spamtraps", "file", K_STR, F(spamtrap_file)},
+    /* remote accounts (doc/configuration.md) */
+    {"detect.traps", "jids", K_LIST, F(trap_jids)},
+    {"detect.traps", "file", K_STR, F(trap_file)},
+    {"detect.traps", "action", K_ACTION, F(trap_block)},
+    {"lists", "jids", K_STR, F(lists_jids)},
+    {"lists", "domains", K_STR, F(lists_domains)},
+    {"lists", "url-hosts", K_STR, F(lists_url_hosts)},
+    {"lists", "action", K_ACTION, F(lists_block)},
     /* observe mode and per-reason actions */
     {"policy", "mode", K_MODE, F(observe)},
     {"detect.registration", "enforce", K_BOOL, F(enforce[FG_DET_REGISTRATION])},
@@ -171,11 +184,11 @@ static const struct keydef keys[] = {
     {"detect.auth", "enforce", K_BOOL, F(enforce[FG_DET_AUTH])},
     {"detect.spamtraps", "enforce", K_BOOL, F(enforce[FG_DET_SPAMTRAPS])},
     {"detect.upstream", "enforce", K_BOOL, F(enforce[FG_DET_UPSTREAM])},
-    {"actions", "quarantine", K_ACTION, F(drop[FG_CAUSE_QUARANTINE])},
-    {"actions", "block", K_ACTION, F(drop[FG_CAUSE_BLOCK])},
-    {"actions", "list", K_ACTION, F(drop[FG_CAUSE_LIST])},
-    {"actions", "trap", K_ACTION, F(drop[FG_CAUSE_TRAP])},
-    {"actions", "wave", K_ACTION, F(drop[FG_CAUSE_WAVE])},
+    {"actions", "quarantine", K_REFUSE, F(drop[FG_CAUSE_QUARANTINE])},
+    {"actions", "block", K_REFUSE, F(drop[FG_CAUSE_BLOCK])},
+    {"actions", "list", K_REFUSE, F(drop[FG_CAUSE_LIST])},
+    {"actions", "trap", K_REFUSE, F(drop[FG_CAUSE_TRAP])},
+    {"actions", "wave", K_REFUSE, F(drop[FG_CAUSE_WAVE])},
     /* alerts to admins and a webhook */
     {"alerts", "webhook", K_STR, F(alerts_webhook)},
     {"alerts", "ca-file", K_STR, F(alerts_ca_file)},
@@ -247,6 +260,7 @@ config_defaults(struct fg_config *c)
 		c->enforce[k] = 1;
 	c->alerts_interval_s = DEF_ALERTS_INTERVAL_S;
 	c->alerts_link_down_s = DEF_ALERTS_LINK_DOWN_S;
+	c->reply_window_ms = DEF_REPLY_WINDOW_MS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
 			  &c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE], NULL);
@@ -476,6 +490,14 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		else
 			*(uint32_t *)p = (uint32_t)l;
 		return 0;
+	case K_ACTION:
+		if (strcmp(v, "quarantine") != 0 && strcmp(v, "block") != 0) {
+			cfg_error(ps, "%s: '%s' must be quarantine or block",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "block") == 0;
+		return 0;
 	case K_BOOL:
 		if (config_parse_bool(v, (int *)p) == -1) {
 			cfg_error(ps, "%s: '%s' is not yes/no", kd->key, v);
@@ -516,7 +538,7 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		}
 		*(uint32_t *)p = (uint32_t)l;
 		return 0;
-	case K_ACTION:
+	case K_REFUSE:
 		if (strcmp(v, "bounce") != 0 && strcmp(v, "drop") != 0) {
 			cfg_error(ps, "%s: '%s' must be bounce or drop",
 				  kd->key, v);
@@ -563,7 +585,22 @@ set_limit(struct parse_state *ps, const char *key, const char *v)
 	enum fg_kind  k;
 	char         *end;
 	unsigned long n;
+	uint64_t      ms;
 
+	if (strcmp(key, "reply-window") == 0) {
+		if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+			ms = 0;
+		else if (config_parse_duration_ms(v, &ms) == -1 ||
+			 ms > MAX_REPLY_WINDOW_MS) {
+			cfg_error(ps,
+				  "reply-window: '%s' is not a duration up to "
+				  "365d (or 0 for off)",
+				  v);
+			return -1;
+		}
+		ps->cfg->reply_window_ms = ms;
+		return 0;
+	}
 	if (strcmp(key, "max-keys") == 0) {
 		errno = 0;
 		n = strtoul(v, &end, 10);
@@ -906,6 +943,11 @@ config_free(struct fg_config *c)
 	free(c->alerts_webhook);
 	free(c->alerts_ca_file);
 	free(c->alerts_state);
+	strlist_free(&c->trap_jids);
+	free(c->trap_file);
+	free(c->lists_jids);
+	free(c->lists_domains);
+	free(c->lists_url_hosts);
 	free(c);
 }
 

@@ -124,6 +124,16 @@ struct fg_config {
 	char    *alerts_state;   /* opted-out admins; NULL = store + .alerts */
 	uint32_t alerts_interval_s;  /* digest at most this often per admin */
 	uint32_t alerts_link_down_s; /* link down this long: an alert, s */
+
+	/* remote accounts: [detect.traps], [lists], [limits] reply-window */
+	struct fg_strlist trap_jids;  /* trap recipients (bare JIDs) */
+	char             *trap_file;  /* more of them, one a line */
+	int               trap_block; /* action: 1 block, 0 quarantine */
+	char             *lists_jids; /* operator list files */
+	char             *lists_domains;
+	char             *lists_url_hosts;
+	int               lists_block;     /* action: 1 block, 0 quarantine */
+	uint64_t          reply_window_ms; /* pushed to modules; 0 = off */
 };
 
 void config_defaults(struct fg_config *);

@@ -30,6 +30,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	char                 sig[POL_SIGTEXT_MAX];
 	int64_t              now = clock_wall_ms();
 	enum fg_verdict      old_eff, new_eff, old_enf;
+	enum fg_override     old_ovr;
 	int                  n, existed;
 
 	if ((int)type < 0 || type >= FG_SUBJ__MAX || (int)ovr < 0 ||
@@ -52,6 +53,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	}
 	old_eff = pol_effective(s);
 	old_enf = pol_enforced(s);
+	old_ovr = (enum fg_override)s->override;
 
 	/* the state after the change, made durable before it is applied */
 	memset(&ss, 0, sizeof ss);
@@ -118,9 +120,12 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	rep_clean(s);
 	if (new_eff != old_eff)
 		p->st.verdict_changes++;
-	/* what the modules enforce may move even when the effective verdict
-	 * does not: an observed block confirmed by an admin */
-	if (pol_enforced(s) != old_enf && p->cb != NULL)
+	/* pushed when what the modules enforce moves (an observed block
+	 * confirmed by an admin moves it without changing the effective
+	 * verdict), and for every override: the modules cache allowlist
+	 * entries, and a renewed block carries its new expiry */
+	if (p->cb != NULL && (pol_enforced(s) != old_enf || ovr != old_ovr ||
+			      ovr != FG_OVR_NONE))
 		p->cb(s->type, s->key, pol_enforced(s), pol_eff_expires(s),
 		      reason, p->cb_arg);
 	return 0;
