@@ -438,10 +438,17 @@ inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
 
 %% A mediated MUC invitation (XEP-0045 7.8.2): the room relays it, the
 %% inviter is named in <invite from=.../>.  Gated as a stranger message
-%% from the inviter; the room's own verdict (not a block: that refused it
-%% already) counts when it is more severe than the inviter's.
+%% from the inviter (stranger-message when the inviter is one of ours,
+%% who may be in a remote room), with the invitation's reason as its
+%% body; the room's own verdict (not a block: that refused it already)
+%% counts when it is more severe than the inviter's.  A semi-anonymous
+%% room names the inviter by occupant JID: the room itself, then.
 invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
-    {V, Action, SK} = sender_verdict(Host, Inviter),
+    Local = ejabberd_router:is_my_host(Inviter#jid.lserver),
+    {V, Action, SK} = case Local of
+                          true -> local_verdict(Host, Inviter);
+                          false -> sender_verdict(Host, Inviter)
+                      end,
     {Verdict, SK1} = case V /= allowlist andalso
                          severity(RoomVerdict) > severity(V) of
                          true -> {RoomVerdict, RoomSK};
@@ -454,23 +461,36 @@ invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
         allowlist ->
             pass;
         _ ->
-            case recipient_says(To, Inviter) orelse replied(Host, To, Inviter) of
+            Contact = case Local of
+                          true -> is_contact(Inviter, To);
+                          false -> recipient_says(To, Inviter)
+                                       orelse replied(Host, To, Inviter)
+                      end,
+            case Contact of
                 true ->
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_invite_quarantine),
                     refusal(Host, quarantine, SK1);
                 false ->
-                    Text = case countable(Msg) of
-                               B when is_binary(B) -> B;
-                               false -> invite_reason(Msg)
+                    {FP, UFP, HFP} = all_fingerprints(invite_text(Msg)),
+                    Kind = case Local of
+                               true -> <<"stranger-message">>;
+                               false -> <<"inbound-stranger-message">>
                            end,
-                    {FP, UFP, HFP} = all_fingerprints(Text),
-                    gate(Host, <<"inbound-stranger-message">>,
+                    gate(Host, Kind,
                          [{<<"from">>, bare(Inviter)}, {<<"to">>, bare(To)},
                           {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
                           {<<"fp">>, FP}, {<<"ufp">>, UFP}, {<<"hfp">>, HFP}])
             end
+    end.
+
+%% A local account's verdict, as sender_verdict/2 gives a remote one's.
+local_verdict(Host, #jid{} = J) ->
+    Key = key(J),
+    case mod_floodgate_srv:entry(Host, account, Key) of
+        {V, A} -> {V, A, {account, Key}};
+        none -> {allow, bounce, {account, Key}}
     end.
 
 %% The inviter of a mediated invitation to a local user, or none.  Only
@@ -499,12 +519,18 @@ invite_from([_ | Rest]) ->
 invite_from([]) ->
     none.
 
-invite_reason(#message{sub_els = Els}) ->
+%% The invitation's reason, else the message body (the room's own text).
+invite_text(#message{sub_els = Els} = Msg) ->
     case [R || El <- Els,
                #muc_user{invites = [#muc_invite{reason = R} | _]} <-
-                   [try xmpp:decode(to_xmlel(El)) catch _:_ -> none end]] of
-        [R | _] when R /= <<>> -> R;
-        _ -> undefined
+                   [try xmpp:decode(to_xmlel(El)) catch _:_ -> none end],
+               R /= <<>>] of
+        [R | _] -> R;
+        [] ->
+            case countable(Msg) of
+                B when is_binary(B) -> B;
+                false -> undefined
+            end
     end.
 
 %% Verdict of a remote sender, {Verdict, Action, {Subject, Key}}: an
@@ -991,11 +1017,12 @@ all_fingerprints(Body) when is_binary(Body) ->
 all_fingerprints(_) ->
     {undefined, undefined, undefined}.
 
-%% URL host fingerprints (hfp) of a body: for each http://, https:// or
-%% xmpp: URL found as for ufp, its host (url_host/1) and each parent
-%% suffix that still holds a dot, at most ?HFP_PER_URL per URL and
-%% ?HFP_MAX in all, without duplicates, in order of appearance; the first
-%% 16 hex digits of the SHA-256 of each, space-separated, or undefined.
+%% URL host fingerprints (hfp) of a body (doc/PROTOCOL.md, "Host
+%% fingerprints"): for each URL found as for ufp, its host (url_host/1)
+%% and each parent suffix that still holds a dot, at most ?HFP_PER_URL
+%% per URL and ?HFP_MAX in all, without duplicates, in order of
+%% appearance; the first 16 hex digits of the SHA-256 of each,
+%% space-separated, or undefined.
 -define(HFP_PER_URL, 4).
 -define(HFP_MAX, 12).
 
@@ -1032,48 +1059,38 @@ host_suffixes(H) ->
                S <- [binary:part(H, P + 1, byte_size(H) - P - 1)],
                binary:match(S, <<".">>) /= nomatch]].
 
-%% The host of a URL as written: trailing punctuation removed as for
-%% ufp; http(s): the authority (up to / ? #) without user info and port;
-%% xmpp: the JID (up to ? #) without resource, after its last '@';
-%% lowercased, one trailing dot removed.  undefined for a www. form or
-%% an empty host.
+%% The host of a URL as written, as url_normalise/1 takes it (trailing
+%% punctuation and scheme removed, up to the first / ? #, lowercased,
+%% without a leading www.); for xmpp: the part after its last '@'; one
+%% trailing dot removed.  undefined when empty.
 url_host(U0) ->
     U1 = fp_rstrip(U0, fun(C) -> lists:member(C, ".,;:!?'\")]}>") end),
-    H0 = case fp_lower(U1) of
-             <<"http://", _/binary>> -> web_host(fp_drop(U1, 7));
-             <<"https://", _/binary>> -> web_host(fp_drop(U1, 8));
-             <<"xmpp:", _/binary>> -> xmpp_host(fp_drop(U1, 5));
-             _ -> <<>>
-         end,
-    H = case fp_lower(H0) of
-            <<>> -> <<>>;
-            L -> case binary:last(L) of
-                     $. -> binary:part(L, 0, byte_size(L) - 1);
-                     _ -> L
-                 end
-        end,
-    case H of
+    {Xmpp, U} = case fp_lower(U1) of
+                    <<"http://", _/binary>> -> {false, fp_drop(U1, 7)};
+                    <<"https://", _/binary>> -> {false, fp_drop(U1, 8)};
+                    <<"xmpp:", _/binary>> -> {true, fp_drop(U1, 5)};
+                    _ -> {false, U1}
+                end,
+    {Host0, _} = fp_span(U, fun(C) -> not lists:member(C, "/?#") end, 0),
+    Host1 = case fp_lower(Host0) of
+                <<"www.", H/binary>> -> H;
+                H -> H
+            end,
+    Host2 = case Xmpp of
+                true -> after_last(Host1, $@);
+                false -> Host1
+            end,
+    Host = case Host2 of
+               <<>> -> <<>>;
+               _ -> case binary:last(Host2) of
+                        $. -> binary:part(Host2, 0, byte_size(Host2) - 1);
+                        _ -> Host2
+                    end
+           end,
+    case Host of
         <<>> -> undefined;
-        _ -> H
+        _ -> Host
     end.
-
-web_host(U) ->
-    {Auth, _} = fp_span(U, fun(C) -> not lists:member(C, "/?#") end, 0),
-    HostPort = after_last(Auth, $@),
-    case HostPort of
-        <<"[", _/binary>> ->
-            {V6, _} = fp_span(HostPort, fun(C) -> C /= $] end, 0),
-            case byte_size(V6) < byte_size(HostPort) of
-                true -> <<V6/binary, "]">>;
-                false -> V6
-            end;
-        _ -> element(1, fp_span(HostPort, fun(C) -> C /= $: end, 0))
-    end.
-
-xmpp_host(U) ->
-    {Jid, _} = fp_span(U, fun(C) -> C /= $? andalso C /= $# end, 0),
-    {Bare, _} = fp_span(Jid, fun(C) -> C /= $/ end, 0),
-    after_last(Bare, $@).
 
 after_last(B, C) ->
     case binary:matches(B, <<C>>) of
