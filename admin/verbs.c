@@ -4,6 +4,8 @@
  * would hurt more than help (blocking our own server domain, a whole
  * network aggregate), then act through pol_admin(), which commits to the
  * store, writes the audit entry with the actor and pushes the verdict.
+ * An account may be local or remote: one throwaway account of a large
+ * public server is blocked without punishing the server's other users.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -447,15 +449,6 @@ adm_act(const struct adm_env *env, enum adm_verb verb, const char *actor,
 			    "serves: act on its accounts "
 			    "instead",
 			    key);
-			return;
-		}
-		if (type == FG_SUBJ_ACCOUNT && env->cfg != NULL &&
-		    env->cfg->serves.n > 0 && !served(env->cfg, dom)) {
-			set(r, ADM_REFUSED,
-			    "%.200s is not a local account: "
-			    "act on its domain %.200s "
-			    "instead",
-			    key, dom);
 			return;
 		}
 	}

@@ -28,8 +28,9 @@ static const struct act_spec specs[] = {
      "or IP address and reset its score. Takes effect at once.",
      0, 0, NULL, 0},
     {ADM_BLOCK, "Block",
-     "Block an account (all its stanzas refused, sessions ended), a "
-     "remote domain or an IP address.",
+     "Block an account, local or remote (all its stanzas refused, "
+     "sessions ended), a remote domain (asks for confirmation) or an IP "
+     "address.",
      0, 1, "forever", 0},
     {ADM_QUARANTINE, "Quarantine",
      "Quarantine: no invitations or messages to non-contacts; contacts "
@@ -66,7 +67,7 @@ dur_field(struct adhoc_req *r, xmpp_stanza_t *x, const char *value)
 
 static void
 act_form(struct adhoc_req *r, const struct act_spec *sp, const char *subj,
-	 const char *reason, const char *dur)
+	 const char *reason, const char *dur, int confirm)
 {
 	xmpp_stanza_t *x, *f;
 
@@ -78,7 +79,9 @@ act_form(struct adhoc_req *r, const struct act_spec *sp, const char *subj,
 			     subj);
 	else
 		f = ah_field(r, x, "text-single", "subject",
-			     "Account JID, domain or IP address", subj);
+			     "Account JID (local or remote), domain or IP "
+			     "address",
+			     subj);
 	ah_required(r, f);
 	f = ah_field(r, x, "text-single", "reason",
 		     sp->reason_req ? "Reason (kept in the audit log)"
@@ -88,7 +91,7 @@ act_form(struct adhoc_req *r, const struct act_spec *sp, const char *subj,
 		ah_required(r, f);
 	if (sp->dur != NULL)
 		dur_field(r, x, dur != NULL && *dur ? dur : sp->dur);
-	if (sp->confirm) {
+	if (sp->confirm || confirm) {
 		f = ah_field(r, x, "boolean", "confirm",
 			     "Yes, refuse everything from this domain", "0");
 		ah_required(r, f);
@@ -100,11 +103,13 @@ run_act(struct adhoc_req *r, const struct act_spec *sp)
 {
 	char              subj[AH_FIELD_MAX], reason[AH_FIELD_MAX];
 	char              dur[64], conf[16], esc[LOG_ESC_MAX];
+	char              key[ADM_KEY_MAX], err[ADM_MSG_MAX];
 	struct adm_result res;
-	int               yes = 0;
+	enum fg_subj      type;
+	int               yes = 0, need;
 
 	if (r->form == NULL) {
-		act_form(r, sp, NULL, NULL, NULL);
+		act_form(r, sp, NULL, NULL, NULL, 0);
 		return;
 	}
 	if (ah_get(r, sp->domain ? "domain" : "subject", subj, sizeof subj) ==
@@ -112,12 +117,20 @@ run_act(struct adhoc_req *r, const struct act_spec *sp)
 	    ah_get(r, "reason", reason, sizeof reason) == -1 ||
 	    ah_get(r, "duration", dur, sizeof dur) == -1 ||
 	    ah_get(r, "confirm", conf, sizeof conf) == -1) {
-		act_form(r, sp, NULL, NULL, NULL);
+		act_form(r, sp, NULL, NULL, NULL, 0);
 		ah_note(r, "error", "a field is too long");
 		return;
 	}
-	if (sp->confirm && (config_parse_bool(conf, &yes) == -1 || !yes)) {
-		act_form(r, sp, subj, reason, dur);
+	/* a whole domain through block or quarantine: the same
+	 * confirmation as block-domain, one account must not be mistyped
+	 * into a whole server */
+	need = sp->confirm ||
+	       ((sp->verb == ADM_BLOCK || sp->verb == ADM_QUARANTINE) &&
+		adm_parse_subject(subj, &type, key, sizeof key, err,
+				  sizeof err) == 0 &&
+		type == FG_SUBJ_DOMAIN);
+	if (need && (config_parse_bool(conf, &yes) == -1 || !yes)) {
+		act_form(r, sp, subj, reason, dur, need);
 		ah_note(r, "error",
 			"not confirmed: tick the confirmation to "
 			"%s",
@@ -135,7 +148,7 @@ run_act(struct adhoc_req *r, const struct act_spec *sp)
 		ah_status(r, "completed");
 		ah_note(r, "error", "%s", res.msg);
 	} else {
-		act_form(r, sp, subj, reason, dur);
+		act_form(r, sp, subj, reason, dur, need);
 		ah_note(r, "error", "%s", res.msg);
 	}
 }

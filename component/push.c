@@ -51,17 +51,20 @@ comp_push_free(struct comp *c)
 	c->nseqs = 0;
 }
 
+/* One entry; allowlisted subjects travel as verdict='allowlist' so the
+ * modules let them through their domain's or address's entry. */
 static void
 add_verdict(struct comp *c, xmpp_stanza_t *parent, enum fg_subj t,
-	    const char *key, enum fg_verdict v, int64_t expires,
-	    const char *reason)
+	    const char *key, enum fg_verdict v, int allowlisted,
+	    int64_t expires, const char *reason)
 {
 	xmpp_stanza_t *e = stz_add(parent, stz_elem(c, "verdict", NULL));
 	char           buf[32];
 
 	xmpp_stanza_set_attribute(e, "subject", fg_subj_name(t));
 	xmpp_stanza_set_attribute(e, "key", key);
-	xmpp_stanza_set_attribute(e, "verdict", fg_verdict_name(v));
+	xmpp_stanza_set_attribute(
+	    e, "verdict", allowlisted ? "allowlist" : fg_verdict_name(v));
 	if (expires > 0) {
 		snprintf(buf, sizeof buf, "%lld", (long long)expires);
 		xmpp_stanza_set_attribute(e, "expires", buf);
@@ -97,6 +100,7 @@ chunk_one(const struct pol_info *pi, void *arg)
 	if (k->in_last == VERDICT_CHUNK)
 		chunk_add(k);
 	add_verdict(k->c, k->v[k->n - 1], pi->type, pi->key, pi->effective,
+		    pi->override == FG_OVR_ALLOW,
 		    pi->override != FG_OVR_NONE ? 0 : pi->expires, pi->reason);
 	k->in_last++;
 	k->total++;
@@ -109,6 +113,7 @@ chunks_collect(struct comp *c, struct chunks *k)
 	k->c = c;
 	chunk_add(k); /* an empty set is still one (empty) full set */
 	pol_foreach_listed(c->pol, chunk_one, k);
+	pol_foreach_allowlisted(c->pol, chunk_one, k);
 }
 
 static void
@@ -132,10 +137,17 @@ chunk_number(struct comp *c, xmpp_stanza_t *v, size_t i, const char *domain)
 	snprintf(buf, sizeof buf, "%llu",
 		 (unsigned long long)next_seq(c, domain));
 	xmpp_stanza_set_attribute(v, "seq", buf);
-	if (i == 0)
+	if (i == 0) {
 		xmpp_stanza_set_attribute(v, "full", "1");
-	else
+		/* how long a local user's own message makes the remote JID's
+		 * replies contact messages, in the modules */
+		snprintf(buf, sizeof buf, "%llu",
+			 (unsigned long long)c->cfg->reply_window_ms);
+		xmpp_stanza_set_attribute(v, "reply-window", buf);
+	} else {
 		xmpp_stanza_del_attribute(v, "full");
+		xmpp_stanza_del_attribute(v, "reply-window");
+	}
 }
 
 static void
@@ -184,16 +196,21 @@ void
 comp_verdict_changed(enum fg_subj t, const char *key, enum fg_verdict v,
 		     int64_t expires, const char *reason, void *arg)
 {
-	struct comp   *c = arg;
-	xmpp_stanza_t *vs;
-	char           buf[32];
-	size_t         i;
+	struct comp    *c = arg;
+	struct pol_info pi;
+	xmpp_stanza_t  *vs;
+	char            buf[32];
+	size_t          i;
+	int             allowlisted;
 
 	comp_pubsub_verdict(c, t, key, v, reason);
 	if (!comp_link_up(c->link))
 		return; /* the full push on reconnect carries it */
+	allowlisted = v == FG_V_ALLOW &&
+		      pol_inspect(c->pol, t, key, &pi) == 0 &&
+		      pi.override == FG_OVR_ALLOW;
 	vs = stz_elem(c, "verdicts", NS_FLOODGATE);
-	add_verdict(c, vs, t, key, v, expires, reason);
+	add_verdict(c, vs, t, key, v, allowlisted, expires, reason);
 	for (i = 0; i < c->cfg->serves.n; i++) {
 		snprintf(buf, sizeof buf, "%llu",
 			 (unsigned long long)next_seq(c, c->cfg->serves.v[i]));

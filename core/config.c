@@ -67,6 +67,10 @@
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
+/* replies from a JID a local user wrote to count as contacts this long */
+#define DEF_REPLY_WINDOW_MS 2592000000ULL  /* ms (30 d) */
+#define MAX_REPLY_WINDOW_MS 31536000000ULL /* ms (365 d) */
+
 struct parse_state {
 	struct fg_config *cfg;
 	FILE             *fp;
@@ -87,7 +91,8 @@ enum ktype {
 	K_DOUBLE,
 	K_MS,
 	K_SECS,
-	K_SIZE
+	K_SIZE,
+	K_ACTION /* quarantine (0) or block (1), into an int */
 };
 
 struct keydef {
@@ -159,6 +164,14 @@ static const struct keydef keys[] = {
     {"detect.auth", "ip-fails", K_INT, F(auth_ip_fails)},
     {"detect.auth", "prefix-fails", K_INT, F(auth_prefix_fails)},
     {"detect.spamtraps", "file", K_STR, F(spamtrap_file)},
+    /* remote accounts (doc/configuration.md) */
+    {"detect.traps", "jids", K_LIST, F(trap_jids)},
+    {"detect.traps", "file", K_STR, F(trap_file)},
+    {"detect.traps", "action", K_ACTION, F(trap_block)},
+    {"lists", "jids", K_STR, F(lists_jids)},
+    {"lists", "domains", K_STR, F(lists_domains)},
+    {"lists", "url-hosts", K_STR, F(lists_url_hosts)},
+    {"lists", "action", K_ACTION, F(lists_block)},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -220,6 +233,7 @@ config_defaults(struct fg_config *c)
 	c->overlap = DEF_OVERLAP;
 	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
 	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
+	c->reply_window_ms = DEF_REPLY_WINDOW_MS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
 			  &c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE], NULL);
@@ -449,6 +463,14 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		else
 			*(uint32_t *)p = (uint32_t)l;
 		return 0;
+	case K_ACTION:
+		if (strcmp(v, "quarantine") != 0 && strcmp(v, "block") != 0) {
+			cfg_error(ps, "%s: '%s' must be quarantine or block",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "block") == 0;
+		return 0;
 	case K_BOOL:
 		if (config_parse_bool(v, (int *)p) == -1) {
 			cfg_error(ps, "%s: '%s' is not yes/no", kd->key, v);
@@ -519,7 +541,22 @@ set_limit(struct parse_state *ps, const char *key, const char *v)
 	enum fg_kind  k;
 	char         *end;
 	unsigned long n;
+	uint64_t      ms;
 
+	if (strcmp(key, "reply-window") == 0) {
+		if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+			ms = 0;
+		else if (config_parse_duration_ms(v, &ms) == -1 ||
+			 ms > MAX_REPLY_WINDOW_MS) {
+			cfg_error(ps,
+				  "reply-window: '%s' is not a duration up to "
+				  "365d (or 0 for off)",
+				  v);
+			return -1;
+		}
+		ps->cfg->reply_window_ms = ms;
+		return 0;
+	}
 	if (strcmp(key, "max-keys") == 0) {
 		errno = 0;
 		n = strtoul(v, &end, 10);
@@ -854,6 +891,11 @@ config_free(struct fg_config *c)
 	free(c->upstreams);
 	strlist_free(&c->upstream_files);
 	free(c->spamtrap_file);
+	strlist_free(&c->trap_jids);
+	free(c->trap_file);
+	free(c->lists_jids);
+	free(c->lists_domains);
+	free(c->lists_url_hosts);
 	free(c);
 }
 

@@ -112,6 +112,16 @@ struct fg_config {
 	uint32_t overlap;             /* concurrent sessions for a hit */
 	uint32_t auth_ip_fails;       /* failures per IP per hour */
 	uint32_t auth_prefix_fails;   /* failures per prefix per hour */
+
+	/* remote accounts: [detect.traps], [lists], [limits] reply-window */
+	struct fg_strlist trap_jids;  /* trap recipients (bare JIDs) */
+	char             *trap_file;  /* more of them, one a line */
+	int               trap_block; /* action: 1 block, 0 quarantine */
+	char             *lists_jids; /* operator list files */
+	char             *lists_domains;
+	char             *lists_url_hosts;
+	int               lists_block;     /* action: 1 block, 0 quarantine */
+	uint64_t          reply_window_ms; /* pushed to modules; 0 = off */
 };
 
 void config_defaults(struct fg_config *);

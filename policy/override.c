@@ -30,6 +30,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	char                 sig[POL_SIGTEXT_MAX];
 	int64_t              now = clock_wall_ms();
 	enum fg_verdict      old_eff, new_eff;
+	enum fg_override     old_ovr;
 	int                  n, existed;
 
 	if ((int)type < 0 || type >= FG_SUBJ__MAX || (int)ovr < 0 ||
@@ -51,6 +52,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		return -1;
 	}
 	old_eff = pol_effective(s);
+	old_ovr = (enum fg_override)s->override;
 
 	/* the state after the change, made durable before it is applied */
 	memset(&ss, 0, sizeof ss);
@@ -114,12 +116,14 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	}
 	rep_relist(p->rep, s);
 	rep_clean(s);
-	if (new_eff != old_eff) {
+	if (new_eff != old_eff)
 		p->st.verdict_changes++;
-		if (p->cb != NULL)
-			p->cb(s->type, s->key, new_eff, pol_eff_expires(s),
-			      reason, p->cb_arg);
-	}
+	/* pushed even when the effective verdict stays: the modules cache
+	 * allowlist entries, and a renewed block carries its new expiry */
+	if (p->cb != NULL &&
+	    (new_eff != old_eff || ovr != old_ovr || ovr != FG_OVR_NONE))
+		p->cb(s->type, s->key, new_eff, pol_eff_expires(s), reason,
+		      p->cb_arg);
 	return 0;
 }
 

@@ -250,10 +250,12 @@ void
 pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
 {
 	enum fg_verdict old_eff;
+	int             was_allow;
 
 	if (s->override != FG_OVR_NONE && s->ovr_expires != 0 &&
 	    now >= s->ovr_expires) {
 		old_eff = pol_effective(s);
+		was_allow = s->override == FG_OVR_ALLOW;
 		s->override = FG_OVR_NONE;
 		s->ovr_expires = 0;
 		free(s->actor);
@@ -262,6 +264,11 @@ pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
 		rep_relist(p->rep, s);
 		pol_changed(p, s, s->verdict, old_eff, now, "override expired",
 			    "auto");
+		/* the modules cache allowlist entries: an expired one must
+		 * leave their caches even though nothing else changed */
+		if (was_allow && pol_effective(s) == old_eff && p->cb != NULL)
+			p->cb(s->type, s->key, old_eff, pol_eff_expires(s),
+			      "override expired", p->cb_arg);
 	}
 	if (s->verdict > FG_V_ALLOW && now >= s->expires)
 		pol_eval(p, s, now, "expiry");

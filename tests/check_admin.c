@@ -233,8 +233,6 @@ START_TEST(test_verbs)
 			 ADM_BAD);
 	ck_assert_int_eq(act(&env, ADM_BLOCK, "example.org", "x", NULL),
 			 ADM_REFUSED);
-	ck_assert_int_eq(act(&env, ADM_BLOCK, "bob@remote.example", "x", NULL),
-			 ADM_REFUSED);
 	ck_assert_int_eq(act(&env, ADM_QUARANTINE, "192.0.2.0/24", "x", NULL),
 			 ADM_REFUSED);
 	ck_assert_int_eq(
@@ -323,6 +321,65 @@ END_TEST
 
 /* Invalid UTF-8 or control characters in what an admin types are refused
  * before anything changes: the reason is pushed in stanzas. */
+/* A remote account is a subject like a local one: blocked, listed,
+ * inspected, lifted; an allowlist entry is pushed although the effective
+ * verdict stays allow. */
+START_TEST(test_remote_account)
+{
+	struct adm_env    env;
+	struct adm_view   v;
+	struct adm_result r;
+	struct adm_list   l;
+
+	memset(&env, 0, sizeof env);
+	env.cfg = &cfg;
+	env.pol = pol_new(&cfg, NULL);
+	pol_set_verdict_cb(env.pol, verdict_cb, NULL);
+
+	ck_assert_int_eq(act(&env, ADM_BLOCK, "Dave@B.test", "spam", NULL),
+			 ADM_OK);
+	ck_assert_int_eq(ncb, 1);
+	ck_assert_int_eq(last_cb, FG_V_BLOCK);
+	adm_inspect(&env, "dave@b.test", &v, &r);
+	ck_assert_int_eq(r.status, ADM_OK);
+	ck_assert_int_eq(v.type, FG_SUBJ_ACCOUNT);
+	ck_assert_int_eq(v.effective, FG_V_BLOCK);
+	ck_assert_str_eq(v.pubsub_node, "spam_source_jids_sha256");
+	adm_list_get(&env, FG_V_BLOCK, FG_SUBJ_ACCOUNT, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.v[0].key, "dave@b.test");
+	adm_list_free(&l);
+	ck_assert_int_eq(act(&env, ADM_QUARANTINE, "eve@b..test", "spam", NULL),
+			 ADM_BAD);
+	ck_assert_int_eq(act(&env, ADM_QUARANTINE, "@b.test", "spam", NULL),
+			 ADM_BAD);
+	ck_assert_int_eq(act(&env, ADM_QUARANTINE, "eve@b.test", "spam", NULL),
+			 ADM_OK);
+	ck_assert_int_eq(last_cb, FG_V_QUARANTINE);
+
+	/* allowlist: effective stays allow, the modules still hear it */
+	ncb = 0;
+	ck_assert_int_eq(act(&env, ADM_ALLOWLIST, "carol@b.test", NULL, NULL),
+			 ADM_OK);
+	ck_assert_int_eq(ncb, 1);
+	ck_assert_int_eq(last_cb, FG_V_ALLOW);
+	ck_assert_int_eq(act(&env, ADM_UNBLOCK, "carol@b.test", NULL, NULL),
+			 ADM_OK);
+	ck_assert_int_eq(ncb, 2);
+
+	ck_assert_int_eq(act(&env, ADM_UNBLOCK, "dave@b.test", NULL, NULL),
+			 ADM_OK);
+	ck_assert_int_eq(last_cb, FG_V_ALLOW);
+	adm_inspect(&env, "dave@b.test", &v, &r);
+	ck_assert_int_eq(v.effective, FG_V_ALLOW);
+	/* a whole remote domain is still a domain, our own still refused */
+	ck_assert_int_eq(act(&env, ADM_BLOCK, "b.test", "spam", NULL), ADM_OK);
+	ck_assert_int_eq(act(&env, ADM_BLOCK, "example.org", "x", NULL),
+			 ADM_REFUSED);
+	pol_free(env.pol);
+}
+END_TEST
+
 START_TEST(test_utf8_refused)
 {
 	char              path[160];
@@ -501,6 +558,7 @@ main(void)
 	tcase_add_test(tc, test_ctl_parse);
 	tcase_add_test(tc, test_admins_and_socket);
 	tcase_add_test(tc, test_verbs);
+	tcase_add_test(tc, test_remote_account);
 	tcase_add_test(tc, test_utf8_refused);
 	tcase_add_test(tc, test_full_table);
 	tcase_add_test(tc, test_full_of_overrides);

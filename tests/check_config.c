@@ -118,6 +118,11 @@ static const struct bad_case bad[] = {
     {GOOD "[policy]\nblock-at = 1\n", "throttle-at < quarantine-at"},
     {GOOD "this is not ini\n", ":17: syntax error"},
     {GOOD "[blocklist]\naccess = sometimes\n", "open or domains"},
+    {GOOD "[detect.traps]\naction = drop\n", ":18: action: 'drop' must be"},
+    {GOOD "[lists]\naction = Block\n", "quarantine or block"},
+    {GOOD "[lists]\ncolours = x\n", "unknown key 'colours' in [lists]"},
+    {GOOD "[limits]\nreply-window = soon\n", ":18: reply-window: 'soon'"},
+    {GOOD "[limits]\nreply-window = 400d\n", "up to 365d"},
     {"[component]\njid = a@b\nsecret = x\nserves = b\n[store]\npath=/x\n",
      "jid must be a bare domain"},
     {"[component]\njid = fg.example\n", "secret is required"},
@@ -177,6 +182,43 @@ START_TEST(missing_file)
 	log_init(1, 0, "test");
 	c = config_load("/nonexistent/floodgate.ini");
 	ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* trap recipients, operator lists and the reply window */
+START_TEST(remote_keys)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->reply_window_ms, 30ULL * 86400 * 1000);
+	ck_assert_int_eq(c->trap_block, 0);
+	ck_assert_int_eq(c->lists_block, 0);
+	ck_assert_ptr_null(c->lists_jids);
+	config_free(c);
+	load_errors(GOOD
+		    "[limits]\nreply-window = 0\n"
+		    "[detect.traps]\njids = trap@example.org, t2@example.org\n"
+		    "file = /etc/traps\naction = block\n"
+		    "[lists]\njids = /l/jids\ndomains = /l/domains\n"
+		    "url-hosts = /l/hosts\naction = block\n",
+		    &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->reply_window_ms, 0);
+	ck_assert_uint_eq(c->trap_jids.n, 2);
+	ck_assert_str_eq(c->trap_jids.v[1], "t2@example.org");
+	ck_assert_str_eq(c->trap_file, "/etc/traps");
+	ck_assert_int_eq(c->trap_block, 1);
+	ck_assert_str_eq(c->lists_jids, "/l/jids");
+	ck_assert_str_eq(c->lists_domains, "/l/domains");
+	ck_assert_str_eq(c->lists_url_hosts, "/l/hosts");
+	ck_assert_int_eq(c->lists_block, 1);
+	config_free(c);
+	load_errors(GOOD "[limits]\nreply-window = 12h\n", &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->reply_window_ms, 12ULL * 3600 * 1000);
+	config_free(c);
 }
 END_TEST
 
@@ -298,6 +340,7 @@ main(void)
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, not_regular);
+	tcase_add_test(tc, remote_keys);
 	tcase_add_test(tc, many_empty_sections);
 	tcase_add_test(tc, too_big);
 	tcase_add_test(tc, nul_byte);

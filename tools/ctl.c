@@ -65,7 +65,8 @@ usage(FILE *fp, const struct verb *v)
 		"default %s)\n"
 		"  -s SOCKET  the control socket itself\n"
 		"  -j, --json answer as JSON\n"
-		"SUBJECT: user@domain, domain, IP address or IP/24 (IPv6 /48);"
+		"SUBJECT: user@domain (local or remote account), domain, IP "
+		"address or IP/24 (IPv6 /48);"
 		" \"account:\", \"domain:\", \"ip:\", \"prefix:\" force the "
 		"type.\nDURATION: 30m, 6h, 7d, forever (default).\n",
 		v->name, v->args, DEFAULT_CONFIG);
