@@ -25,7 +25,8 @@ the entries and mod_floodgate enforces them from its cache:
 - quarantine the domain b.test with [limits] reply-window set: alice
   writes to frank@b.test first, frank's answer reaches her; his message to
   bob, who never wrote to him, is refused;
-- an entry with action drop: dave's message vanishes, no error comes back.
+- [actions] block = drop (reloaded) and dave blocked again: the entry
+  comes with action drop, his message vanishes, no error comes back.
 
 Exit 0 on pass, 77 when floodgated is not built or ejabberd 23.01 or
 Prosody is not installed.
@@ -326,7 +327,7 @@ async def scenario(b, c, fg, ctl):
 
     # The domain blocked, one of its accounts allowlisted.
     since = len(c.log_text())
-    ctl("block", "--yes", b.domain, "spam", "domain")
+    ctl("block", b.domain, "spam", "domain")
     ctl("allowlist", j("erin", b))
     check(pushed(c, "domain", b.domain, "block", since)
           and pushed(c, r"(account|jid)", j("erin", b), "allowlist", since),
@@ -355,8 +356,11 @@ async def scenario(b, c, fg, ctl):
     check(pushed(c, "domain", b.domain, "allow", since), "the quarantine of b.test lifted")
 
     # Drop: the stanza vanishes, no error comes back.
+    fg.sections.setdefault("actions", {})["block"] = "drop"
+    fg.write_config()
+    ctl("reload")
     since = len(c.log_text())
-    ctl("block", "--action", "drop", j("dave", b), "silent")
+    ctl("block", j("dave", b), "silent")
     check(pushed(c, r"(account|jid)", j("dave", b), "block, drop", since),
           "mod_floodgate cached dave's block with action drop")
     ok, err, _ = await message(dave, alice, "dropped on the floor", wait=QUIET)
