@@ -82,7 +82,7 @@
          stats/1, normal_key/2]).
 -export([counted_contact/3, cached_contact/3, remember_contact/3,
          forget_contacts/2]).
--export([entry/3, note_reply/3, replied/3, reply_window/1]).
+-export([entry/3, note_reply/3, replied/3, reply_window/1, cache_counts/1]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -234,6 +234,17 @@ count(Host, Name, N) ->
     try ets:update_counter(table(Host), {stat, Name}, N, {{stat, Name}, 0})
     catch error:badarg -> 0
     end.
+
+%% Entries in the verdict cache per subject and verdict, and the reply
+%% window table's size: [{{Subject, Verdict}, N}] ++ [{replies, N}], for
+%% admins (ejabberdctl) and bench_ejabberd.py --preload.
+cache_counts(Host) ->
+    Counts = ets:foldl(fun({{v, S, _}, V, _, _, _}, Acc) ->
+                               maps:update_with({S, V}, fun(N) -> N + 1 end, 1, Acc);
+                          (_, Acc) -> Acc
+                       end, #{}, table(Host)),
+    lists:sort(maps:to_list(Counts))
+        ++ [{replies, ets:info((names(Host))#names.replies, size)}].
 
 stats(Host) ->
     try ets:match_object(table(Host), {{stat, '_'}, '_'})
