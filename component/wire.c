@@ -56,6 +56,35 @@ parse_ufp(const char *s, char ufp[][POL_UFP_HEX + 1])
 	return k;
 }
 
+/* hfp: host fingerprints, exactly POL_HFP_HEX hex digits each; others
+ * skipped, duplicates dropped, the first POL_HFP_MAX kept, lowercased. */
+static int
+parse_hfp(const char *s, char hfp[][POL_HFP_HEX + 1])
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+	size_t            n, i;
+	int               k = 0, j;
+
+	while (k < POL_HFP_MAX && *s != '\0') {
+		s += strspn(s, " \t\r\n");
+		n = strcspn(s, " \t\r\n");
+		if (n == POL_HFP_HEX && strspn(s, hex) >= n) {
+			for (i = 0; i < n; i++)
+				hfp[k][i] = (char)(s[i] >= 'A' && s[i] <= 'F'
+						       ? s[i] - 'A' + 'a'
+						       : s[i]);
+			hfp[k][n] = '\0';
+			for (j = 0; j < k; j++)
+				if (strcmp(hfp[j], hfp[k]) == 0)
+					break;
+			if (j == k)
+				k++;
+		}
+		s += n;
+	}
+	return k;
+}
+
 int
 wire_parse_gate(xmpp_stanza_t *g, struct pol_gate *req, char *from, char *to,
 		const char **err)
@@ -98,6 +127,8 @@ wire_parse_gate(xmpp_stanza_t *g, struct pol_gate *req, char *from, char *to,
 		req->fp = a;
 	if ((a = xmpp_stanza_get_attribute(g, "ufp")) != NULL)
 		req->nufp = parse_ufp(a, req->ufp);
+	if ((a = xmpp_stanza_get_attribute(g, "hfp")) != NULL)
+		req->nhfp = parse_hfp(a, req->hfp);
 	a = xmpp_stanza_get_attribute(g, "contact");
 	req->contact =
 	    a != NULL && (strcmp(a, "1") == 0 || strcmp(a, "true") == 0);
@@ -171,6 +202,8 @@ wire_parse_event(xmpp_stanza_t *ev, struct pol_event *pe, char *jid, char *to)
 		pe->fp = a;
 	if ((a = xmpp_stanza_get_attribute(ev, "ufp")) != NULL)
 		pe->nufp = parse_ufp(a, pe->ufp);
+	if ((a = xmpp_stanza_get_attribute(ev, "hfp")) != NULL)
+		pe->nhfp = parse_hfp(a, pe->hfp);
 	if ((a = xmpp_stanza_get_attribute(ev, "duration")) != NULL) {
 		pe->duration_ms = strtoll(a, &end, 10);
 		if (*a == '\0' || *end != '\0' || pe->duration_ms < 0)

@@ -184,6 +184,8 @@ static const struct keydef keys[] = {
     {"detect.auth", "enforce", K_BOOL, F(enforce[FG_DET_AUTH])},
     {"detect.spamtraps", "enforce", K_BOOL, F(enforce[FG_DET_SPAMTRAPS])},
     {"detect.upstream", "enforce", K_BOOL, F(enforce[FG_DET_UPSTREAM])},
+    {"detect.traps", "enforce", K_BOOL, F(enforce[FG_DET_TRAPS])},
+    {"lists", "enforce", K_BOOL, F(enforce[FG_DET_LISTS])},
     {"actions", "quarantine", K_REFUSE, F(drop[FG_CAUSE_QUARANTINE])},
     {"actions", "block", K_REFUSE, F(drop[FG_CAUSE_BLOCK])},
     {"actions", "list", K_REFUSE, F(drop[FG_CAUSE_LIST])},

@@ -76,6 +76,8 @@ enum fg_det {
 	FG_DET_AUTH,
 	FG_DET_SPAMTRAPS,
 	FG_DET_UPSTREAM,
+	FG_DET_TRAPS, /* trap recipients */
+	FG_DET_LISTS, /* the operator's lists */
 	FG_DET__MAX
 };
 

@@ -27,12 +27,20 @@
 #define DET_W_AUTH 15.0          /* an IP guessing on an attacked name */
 #define DET_W_AUTH_IP 15.0       /* an IP over its own failure count */
 #define DET_W_AUTH_PREFIX 6.0    /* a network over its count (throttles) */
+#define DET_W_URL_LIST 6.0       /* a stranger message with a listed host */
 
 extern const struct pol_detector det_reg;
 extern const struct pol_detector det_login;
 extern const struct pol_detector det_content;
 extern const struct pol_detector det_auth;
 extern const struct pol_detector det_upstream;
+extern const struct pol_detector det_trap;
+extern const struct pol_detector det_lists;
+
+/* Mark the body, URL and host fingerprints of g as a content wave at
+ * once (a message to a trap recipient): later stranger messages that
+ * carry any of them are refused and their senders penalised. */
+void det_content_mark(struct policy *, const struct pol_gate *);
 
 /* Every record of a det_cache starts with this header. */
 struct det_ent {

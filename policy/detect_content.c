@@ -10,6 +10,11 @@
  * between contacts are neither counted nor penalised, so a link shared
  * among friends never becomes a wave. Bodies and URLs are counted in
  * separate tables, so a flood of one kind cannot evict the other.
+ *
+ * A message to a trap recipient (detect_trap.c) marks its fingerprints at
+ * once through det_content_mark(), URL hosts (hfp) included: hosts are
+ * only ever marked that way, never counted, since many people share links
+ * to the same big sites.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +31,8 @@
 #define CONTENT_TWEAK 0x636f6e74656e7401ULL      /* hash domain: fps */
 #define CONTENT_ACCT_TWEAK 0x636f6e74656e7402ULL /* ... and senders */
 #define CONTENT_URL_TWEAK 0x636f6e74656e7403ULL  /* ... and URL fps */
+#define CONTENT_HOST_TWEAK 0x636f6e74656e7404ULL /* ... and host fps */
+#define CONTENT_HOST_CAP 4096 /* host fingerprints marked, at most */
 
 struct content_rec {
 	struct det_ent h;
@@ -39,6 +46,7 @@ struct content_rec {
 struct content {
 	struct det_cache *recs;     /* body fingerprints */
 	struct det_cache *urls;     /* URL fingerprints */
+	struct det_cache *hosts;    /* host fingerprints (trap marks only) */
 	uint32_t          accounts; /* distinct senders that make a wave */
 	int64_t           window_ms;
 };
@@ -71,6 +79,7 @@ content_init(struct policy *p, const struct fg_config *cfg)
 	(void)p;
 	d->recs = det_cache_new(CONTENT_CAP, sizeof(struct content_rec));
 	d->urls = det_cache_new(CONTENT_CAP, sizeof(struct content_rec));
+	d->hosts = det_cache_new(CONTENT_HOST_CAP, sizeof(struct content_rec));
 	content_reconfigure(d, cfg);
 	return d;
 }
@@ -95,6 +104,7 @@ content_free(void *arg)
 		return;
 	det_cache_free(d->recs);
 	det_cache_free(d->urls);
+	det_cache_free(d->hosts);
 	free(d);
 }
 
@@ -174,8 +184,8 @@ content_gate(void *arg, struct policy *p, const struct pol_gate *g,
 
 	if ((g->kind != FG_KIND_STRANGER_MESSAGE &&
 	     g->kind != FG_KIND_INBOUND_STRANGER_MESSAGE) ||
-	    g->contact || (g->fp == NULL && g->nufp <= 0) || d->accounts == 0 ||
-	    g->from == NULL ||
+	    g->contact || (g->fp == NULL && g->nufp <= 0 && g->nhfp <= 0) ||
+	    d->accounts == 0 || g->from == NULL ||
 	    (len = pol_norm_jid(g->from, acct, sizeof acct)) == -1)
 		return;
 	if (g->fp != NULL && wave_see(d, p, d->recs, CONTENT_TWEAK, g->fp, acct,
@@ -189,6 +199,16 @@ content_gate(void *arg, struct policy *p, const struct pol_gate *g,
 		    wave_see(d, p, d->urls, CONTENT_URL_TWEAK, g->ufp[i], acct,
 			     (size_t)len, "url-wave", now))
 			url_known = 1;
+	for (i = 0; i < g->nhfp && i < POL_HFP_MAX && !url_known; i++) {
+		struct content_rec *r;
+
+		r = det_cache_get(
+		    d->hosts,
+		    det_hash(CONTENT_HOST_TWEAK, g->hfp[i], strlen(g->hfp[i])),
+		    now, 0);
+		if (r != NULL && r->marked_until > now)
+			url_known = 1;
+	}
 	if (url_known) {
 		pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, (size_t)len,
 			       "url-wave", DET_W_CONTENT, HUGE_VAL);
@@ -199,4 +219,33 @@ content_gate(void *arg, struct policy *p, const struct pol_gate *g,
 		a->condition = "policy-violation";
 		a->text = txt_wave;
 	}
+}
+
+/* Mark one fingerprint of table c as a wave from now on. */
+static void
+mark(struct det_cache *c, uint64_t tweak, const char *id, int64_t now)
+{
+	struct content_rec *r;
+
+	r = det_cache_get(c, det_hash(tweak, id, strlen(id)), now, 1);
+	r->marked_until = now + CONTENT_MARK;
+}
+
+void
+det_content_mark(struct policy *p, const struct pol_gate *g)
+{
+	struct content *d = pol_det_state(p, &det_content);
+	int64_t         now = clock_wall_ms();
+	int             i;
+
+	if (d == NULL)
+		return;
+	if (g->fp != NULL)
+		mark(d->recs, CONTENT_TWEAK, g->fp, now);
+	for (i = 0; i < g->nufp && i < POL_UFP_MAX; i++)
+		if (g->ufp[i][0] != '\0')
+			mark(d->urls, CONTENT_URL_TWEAK, g->ufp[i], now);
+	for (i = 0; i < g->nhfp && i < POL_HFP_MAX; i++)
+		if (g->hfp[i][0] != '\0')
+			mark(d->hosts, CONTENT_HOST_TWEAK, g->hfp[i], now);
 }

@@ -39,7 +39,8 @@
  * upstream blocklists) add themselves here; each sees gates, events and
  * ticks. */
 static const struct pol_detector *const detectors[] = {
-    &det_reg, &det_login, &det_content, &det_auth, &det_upstream, NULL,
+    &det_reg,      &det_login, &det_content, &det_auth,
+    &det_upstream, &det_trap,  &det_lists,   NULL,
 };
 
 /* The subjects one gate or event is about, most specific first. */

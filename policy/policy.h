@@ -23,6 +23,8 @@ struct store_subject;
 
 #define POL_UFP_MAX 3  /* URL fingerprints per message (doc/PROTOCOL.md) */
 #define POL_UFP_HEX 64 /* hex characters of one URL fingerprint, at most */
+#define POL_HFP_MAX 12 /* URL host fingerprints per message (PROTOCOL.md) */
+#define POL_HFP_HEX 16 /* hex characters of one host fingerprint, exactly */
 
 /* A synchronous gate question from a bridge module. Strings borrowed. */
 struct pol_gate {
@@ -37,6 +39,9 @@ struct pol_gate {
 	 * so the struct stays valid when copied */
 	char ufp[POL_UFP_MAX][POL_UFP_HEX + 1];
 	int  nufp;
+	/* URL host fingerprints (16 lowercase hex digits each), own copies */
+	char hfp[POL_HFP_MAX][POL_HFP_HEX + 1];
+	int  nhfp;
 };
 
 /* The answer. condition/text are static strings, never NULL on deny. */
@@ -73,6 +78,8 @@ struct pol_event {
 	int              user_exists; /* -1 unknown, 0 no, 1 yes */
 	char             ufp[POL_UFP_MAX][POL_UFP_HEX + 1]; /* as in pol_gate */
 	int              nufp;
+	char             hfp[POL_HFP_MAX][POL_HFP_HEX + 1]; /* as in pol_gate */
+	int              nhfp;
 	uint32_t         count; /* POL_EV_MESSAGE: messages this event stands
 				   for (aggregated per pair by the module);
 				   0 means 1 */

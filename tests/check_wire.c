@@ -101,6 +101,42 @@ START_TEST(gate_ufp)
 }
 END_TEST
 
+/* hfp: exactly 16 hex digits each, lowercased, deduplicated, at most 12 */
+START_TEST(gate_hfp)
+{
+	char             from[JID_MAX + 1], to[JID_MAX + 1];
+	char             jid[JID_MAX + 1];
+	struct pol_gate  req;
+	struct pol_event ev;
+	const char      *err = NULL;
+	xmpp_stanza_t   *g;
+	char             many[13 * 17 + 1];
+	int              i;
+
+	g = parse("<gate kind='stranger-message' from='bot@b.test'"
+		  " hfp='21AEF2A21E501B6B 8bb6634ad532175e 21aef2a21e501b6b"
+		  " abc 0123456789abcdef0 zzzzzzzzzzzzzzzz'/>");
+	ck_assert_int_eq(wire_parse_gate(g, &req, from, to, &err), 0);
+	ck_assert_int_eq(req.nhfp, 2);
+	ck_assert_str_eq(req.hfp[0], "21aef2a21e501b6b");
+	ck_assert_str_eq(req.hfp[1], "8bb6634ad532175e");
+	xmpp_stanza_release(g);
+
+	for (i = 0; i < 13; i++)
+		snprintf(many + i * 17, sizeof many - (size_t)i * 17, "%016x ",
+			 i);
+	snprintf(from, sizeof from,
+		 "<event type='message' from='a@example.org'"
+		 " to='b@example.org' hfp='%s'/>",
+		 many);
+	g = parse(from);
+	ck_assert_int_eq(wire_parse_event(g, &ev, jid, to), 0);
+	ck_assert_int_eq(ev.nhfp, POL_HFP_MAX);
+	ck_assert_str_eq(ev.hfp[11], "000000000000000b");
+	xmpp_stanza_release(g);
+}
+END_TEST
+
 START_TEST(event_ufp)
 {
 	char             jid[JID_MAX + 1], to[JID_MAX + 1];
@@ -250,6 +286,7 @@ main(void)
 	tcase_add_loop_test(tc, gate_bad, 0,
 			    sizeof bad_gates / sizeof bad_gates[0]);
 	tcase_add_test(tc, gate_ufp);
+	tcase_add_test(tc, gate_hfp);
 	tcase_add_test(tc, events_ok);
 	tcase_add_test(tc, event_ufp);
 	tcase_add_loop_test(tc, events_bad, 0,
