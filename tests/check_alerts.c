@@ -13,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "component/comp_int.h"
 #include "component/webhook.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "policy/upstream.h"
 #include "tests/comp_harness.h"
 
 static char state[64];
@@ -187,6 +190,55 @@ START_TEST(test_observe_marked)
 }
 END_TEST
 
+/* The link down for more than link-down: one line once it is back; a
+ * short outage says nothing. */
+START_TEST(test_link_down)
+{
+	struct harness h;
+	size_t         before;
+
+	mkstate();
+	start(&h, 0);
+	clock_fake_set(1000000000000ull, 1700000000000ll);
+	comp_alerts_link(h.c, 1); /* the first handshake */
+	comp_alerts_link(h.c, 0);
+	clock_fake_advance_ms(20 * 1000);
+	comp_alerts_link(h.c, 1);
+	before = h.replies;
+	tick(&h);
+	ck_assert_uint_eq(h.replies, before);
+	comp_alerts_link(h.c, 0);
+	clock_fake_advance_ms(75 * 1000);
+	comp_alerts_link(h.c, 1);
+	tick(&h);
+	ck_assert_uint_eq(h.replies, before + 1);
+	ck_assert_msg(strstr(h.last, "link was down from "
+				     "2023-11-14T22:13:40Z for 75s") != NULL,
+		      "%s", h.last);
+	hn_fini(&h);
+}
+END_TEST
+
+/* One of our served domains on an upstream list is an alert. */
+START_TEST(test_own_domain_listed)
+{
+	struct harness h;
+
+	mkstate();
+	start(&h, 0);
+	pol_upstream_list(h.pol, "rtbl.example spam_source_domains",
+			  "example.org");
+	pol_upstream_list(h.pol, "rtbl.example spam_source_domains",
+			  "other.example");
+	tick(&h);
+	ck_assert_ptr_nonnull(strstr(h.last, "our domain example.org is on an "
+					     "upstream blocklist"));
+	/* other.example is quarantined, as any listed domain, not ours */
+	ck_assert_ptr_null(strstr(h.last, "our domain other.example"));
+	hn_fini(&h);
+}
+END_TEST
+
 START_TEST(test_webhook_urls)
 {
 	struct event_base *base = event_base_new();
@@ -217,6 +269,8 @@ main(void)
 	tcase_add_test(tc, test_escaped_report);
 	tcase_add_test(tc, test_opt_out);
 	tcase_add_test(tc, test_observe_marked);
+	tcase_add_test(tc, test_link_down);
+	tcase_add_test(tc, test_own_domain_listed);
 	tcase_add_test(tc, test_webhook_urls);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
