@@ -7,6 +7,10 @@
  * who opts out gets nothing, and stays out across a restart; observe
  * mode marks lines "would"; the webhook refuses anything but https.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,23 @@
 #include "tests/comp_harness.h"
 
 static char state[64];
+
+/* A loopback port nothing listens on: bound, then closed. */
+static int
+closed_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t          len = sizeof a;
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
 
 static void
 mkstate(void)
@@ -256,6 +277,33 @@ START_TEST(test_webhook_urls)
 }
 END_TEST
 
+/* Nobody listens: the POST fails, is retried (after 1 s, then 2 s ...)
+ * and stays queued; freeing the webhook then leaks nothing (ASan). */
+START_TEST(test_webhook_retries)
+{
+	struct event_base   *base = event_base_new();
+	struct webhook      *w;
+	struct webhook_stats ws;
+	struct timeval       tv = {3, 500000};
+	char                 url[64];
+
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/hook", closed_port());
+	w = comp_webhook_new(base, url, NULL);
+	ck_assert_ptr_nonnull(w);
+	comp_webhook_post(w, "{}", 2);
+	comp_webhook_post(w, "{\"a\":1}", 7);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	comp_webhook_stats(w, &ws);
+	ck_assert_uint_eq(ws.sent, 0);
+	ck_assert_uint_ge(ws.retries, 1);
+	ck_assert_uint_eq(ws.failed, 0); /* 6 tries take 31 s */
+	ck_assert_uint_eq(ws.queued, 2);
+	comp_webhook_free(w);
+	event_base_free(base);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -272,6 +320,7 @@ main(void)
 	tcase_add_test(tc, test_link_down);
 	tcase_add_test(tc, test_own_domain_listed);
 	tcase_add_test(tc, test_webhook_urls);
+	tcase_add_test(tc, test_webhook_retries);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
