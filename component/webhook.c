@@ -61,6 +61,11 @@ struct webhook {
 	STAILQ_HEAD(, wh_body) q;
 	size_t                    n;
 	struct evhttp_connection *conn; /* the attempt in flight */
+	/* the last attempt's connection, freed from the loop: libevent's
+	 * free-on-completion misses failed connects, and a connection may
+	 * not be freed from its own request's callback */
+	struct evhttp_connection *dead;
+	struct event             *reap;
 	struct event             *retry;
 	int                       tries; /* failed attempts of the head */
 	int                       err;   /* enum evhttp_request_error + 1 */
@@ -117,7 +122,12 @@ on_done(struct evhttp_request *req, void *arg)
 	long            delay;
 	struct timeval  tv;
 
-	w->conn = NULL; /* freed by libevent once this returns */
+	if (w->dead != NULL) /* an older one, long done */
+		evhttp_connection_free(w->dead);
+	w->dead = w->conn;
+	w->conn = NULL;
+	if (w->dead != NULL)
+		event_active(w->reap, EV_TIMEOUT, 0);
 	if (code >= 200 && code < 300) {
 		w->st.sent++;
 		pop(w);
@@ -144,6 +154,17 @@ on_done(struct evhttp_request *req, void *arg)
 	tv.tv_sec = delay / 1000;
 	tv.tv_usec = (delay % 1000) * 1000;
 	evtimer_add(w->retry, &tv);
+}
+
+static void
+on_reap(evutil_socket_t fd, short ev, void *arg)
+{
+	struct webhook *w = arg;
+
+	(void)fd, (void)ev;
+	if (w->dead != NULL)
+		evhttp_connection_free(w->dead);
+	w->dead = NULL;
 }
 
 static void
@@ -213,7 +234,6 @@ send_head(struct webhook *w)
 	evbuffer_add(evhttp_request_get_output_buffer(req), b->data, b->len);
 	if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, w->path) == -1)
 		goto fail; /* req was freed by evhttp_make_request */
-	evhttp_connection_free_on_completion(conn);
 	w->conn = conn;
 	return;
 fail:
@@ -269,6 +289,7 @@ comp_webhook_new(struct event_base *base, const char *url, const char *ca)
 	if (w->dns == NULL) /* no resolv.conf: an IP address still works */
 		w->dns = evdns_base_new(base, 0);
 	w->retry = evtimer_new(base, on_retry, w);
+	w->reap = event_new(base, -1, 0, on_reap, w);
 	evhttp_uri_free(u);
 	return w;
 fail:
@@ -285,10 +306,14 @@ comp_webhook_free(struct webhook *w)
 		return;
 	if (w->conn != NULL)
 		evhttp_connection_free(w->conn);
+	if (w->dead != NULL)
+		evhttp_connection_free(w->dead);
 	while (!STAILQ_EMPTY(&w->q))
 		pop(w);
 	if (w->retry != NULL)
 		event_free(w->retry);
+	if (w->reap != NULL)
+		event_free(w->reap);
 	if (w->dns != NULL)
 		evdns_base_free(w->dns, 0);
 	if (w->ctx != NULL)
