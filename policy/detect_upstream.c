@@ -348,20 +348,20 @@ subj_of(const struct up_ent *e, enum fg_subj *t, const char **key)
 static void
 topup(struct up_state *s, struct up_ent *e)
 {
-	struct pol_info info;
-	struct pol_ctx  ctx;
-	enum fg_subj    t;
-	const char     *key;
+	struct pol_info            info;
+	const struct pol_detector *ctx;
+	enum fg_subj               t;
+	const char                *key;
 
 	if (subj_of(e, &t, &key) == -1)
 		return;
 	if (pol_inspect(s->pol, t, key, &info) == -1)
 		return;
 	/* listings arrive from the component, outside the detector hooks */
-	pol_ctx_enter(s->pol, FG_DET_UPSTREAM, FG_CAUSE_LIST, &ctx);
+	ctx = pol_ctx_enter(s->pol, &det_upstream);
 	if (info.score < s->w)
 		pol_signal(s->pol, t, key, UP_SIGNAL, s->w - info.score);
-	pol_ctx_leave(s->pol, &ctx);
+	pol_ctx_leave(s->pol, ctx);
 	e->signalled = 1;
 }
 

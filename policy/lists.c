@@ -84,16 +84,16 @@ served(const struct policy *p, const char *dom)
 static void
 apply(struct lists *d, int l, const char *key)
 {
-	struct pol_ctx ctx;
+	const struct pol_detector *ctx;
 
 	/* never our own server domain: act on its accounts */
 	if (subjs[l] == FG_SUBJ__MAX || (l == L_DOMAINS && served(d->p, key)))
 		return;
 	/* also run from init and reconfigure, outside the hooks */
-	pol_ctx_enter(d->p, FG_DET_LISTS, FG_CAUSE_LIST, &ctx);
+	ctx = pol_ctx_enter(d->p, &det_lists);
 	pol_auto_verdict(d->p, subjs[l], key, action(d), LISTS_TTL_MS,
 			 l == L_JIDS ? "jid-list" : "domain-list");
-	pol_ctx_leave(d->p, &ctx);
+	pol_ctx_leave(d->p, ctx);
 }
 
 static void

@@ -225,8 +225,6 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	p = xcalloc(1, sizeof *p);
 	pol_params_set(&p->prm, cfg);
 	p->store = st;
-	p->observing = p->prm.observe;
-	p->cause = -1;
 	p->rl = rl_new(cfg->max_keys);
 	cap = cfg->max_keys / POL_SUBJ_DIV;
 	p->rep = rep_new(cap > POL_SUBJ_MIN ? cap : POL_SUBJ_MIN);
@@ -292,7 +290,6 @@ pol_reconfigure(struct policy *p, const struct fg_config *cfg)
 			 "restart (table allocated for %zu)",
 			 cfg->max_keys, old);
 	p->prm.max_keys = old;
-	p->observing = p->prm.observe;
 	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
 		if (detectors[i]->reconfigure != NULL)
 			detectors[i]->reconfigure(p->det[i], cfg);
@@ -328,7 +325,7 @@ pol_note(struct policy *p, struct pol_note *n)
 {
 	if (p->note == NULL)
 		return;
-	if (p->observing)
+	if (pol_observing(p))
 		n->would = 1;
 	p->note(n, p->note_arg);
 }
@@ -534,7 +531,7 @@ static enum fg_verdict
 gate_detectors(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 {
 	const struct pol_detector *det;
-	struct pol_ctx             ctx;
+	const struct pol_detector *ctx;
 	enum fg_verdict            would = FG_V_ALLOW;
 	size_t                     d;
 	int                        was, observed;
@@ -543,9 +540,9 @@ gate_detectors(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 		if ((det = detectors[d])->gate == NULL)
 			continue;
 		was = a->allow;
-		pol_ctx_enter(p, det->det, det->cause, &ctx);
+		ctx = pol_ctx_enter(p, det);
 		det->gate(p->det[d], p, g, a);
-		pol_ctx_leave(p, &ctx);
+		pol_ctx_leave(p, ctx);
 		if (!was || a->allow)
 			continue;
 		if (a->cause < 0)
@@ -553,8 +550,9 @@ gate_detectors(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 				   : a->verdict == FG_V_BLOCK
 				       ? FG_CAUSE_BLOCK
 				       : FG_CAUSE_QUARANTINE;
+		/* the auth detector's refusal is a spamtrap's */
 		observed = p->prm.observe || !p->prm.enforce[det->det] ||
-			   (a->cause == FG_CAUSE_TRAP &&
+			   (det == &det_auth && a->cause == FG_CAUSE_TRAP &&
 			    !p->prm.enforce[FG_DET_SPAMTRAPS]);
 		if (observed) {
 			if (would_level(a) > would)
@@ -575,7 +573,7 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	char              acct[POL_KEY_MAX], dom[POL_KEY_MAX];
 	char              ip[POL_IP_MAX], pfx[POL_IP_MAX];
 	int               n, i, over, obs = 0;
-	enum fg_verdict   would = FG_V_ALLOW, w;
+	enum fg_verdict   would = FG_V_ALLOW, w, worst = FG_V_ALLOW;
 	size_t            d;
 
 	p->st.gates++;
@@ -585,11 +583,10 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	a->cause = -1;
 	for (d = 0; d < p->npre; d++) {
 		const struct pol_detector *det = detectors[p->pre[d]];
-		struct pol_ctx             ctx;
+		const struct pol_detector *ctx = pol_ctx_enter(p, det);
 
-		pol_ctx_enter(p, det->det, det->cause, &ctx);
 		det->pregate(p->det[p->pre[d]], p, g);
-		pol_ctx_leave(p, &ctx);
+		pol_ctx_leave(p, ctx);
 	}
 	if ((int)g->kind < 0 || g->kind >= FG_KIND__MAX ||
 	    (n = gate_subjects(g, gs, acct, dom, ip, pfx)) == -1) {
@@ -629,25 +626,30 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 			goto done;
 		break;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (gs[i].s != NULL && gs[i].s->override == FG_OVR_ALLOW)
 			gs[i].eff = gs[i].enf = FG_V_ALLOW;
+		if (gs[i].eff > worst)
+			worst = gs[i].eff;
+	}
 	/* Buckets run even when the verdict already refuses: an abuser who
 	 * keeps hammering keeps its score up, and its verdict renewed. */
 	over = take_tokens(p, gs, n, g->kind, clock_mono_ns());
-	decide(g, gs, n, over, 0, a);
-	/* Observing: the computed answer is counted, what is enforced of it
-	 * is answered (in observe mode, nothing). */
-	if (!a->allow && (p->prm.observe || obs)) {
-		memset(&e, 0, sizeof e);
-		e.allow = 1;
-		e.verdict = FG_V_ALLOW;
-		e.cause = -1;
-		if (!p->prm.observe)
-			decide(g, gs, n, over, 1, &e);
-		if (e.allow)
-			would = would_level(a);
-		*a = e;
+	if (worst > FG_V_ALLOW || over >= 0) {
+		decide(g, gs, n, over, 0, a);
+		/* Observing: the computed answer is counted, what is enforced
+		 * of it is answered (in observe mode, nothing). */
+		if (!a->allow && (p->prm.observe || obs)) {
+			memset(&e, 0, sizeof e);
+			e.allow = 1;
+			e.verdict = FG_V_ALLOW;
+			e.cause = -1;
+			if (!p->prm.observe)
+				decide(g, gs, n, over, 1, &e);
+			if (e.allow)
+				would = would_level(a);
+			*a = e;
+		}
 	}
 done:
 	w = gate_detectors(p, g, a);
@@ -850,13 +852,13 @@ pol_event(struct policy *p, const struct pol_event *e)
 		break;
 	}
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
-		struct pol_ctx ctx;
+		const struct pol_detector *ctx;
 
 		if (detectors[d]->event == NULL)
 			continue;
-		pol_ctx_enter(p, detectors[d]->det, detectors[d]->cause, &ctx);
+		ctx = pol_ctx_enter(p, detectors[d]);
 		detectors[d]->event(p->det[d], p, e);
-		pol_ctx_leave(p, &ctx);
+		pol_ctx_leave(p, ctx);
 	}
 }
 
@@ -882,13 +884,13 @@ pol_tick(struct policy *p)
 	}
 	rep_sweep(p->rep, now, p->prm.half_life_ms, POL_REP_SWEEP);
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
-		struct pol_ctx ctx;
+		const struct pol_detector *ctx;
 
 		if (detectors[d]->tick == NULL)
 			continue;
-		pol_ctx_enter(p, detectors[d]->det, detectors[d]->cause, &ctx);
+		ctx = pol_ctx_enter(p, detectors[d]);
 		detectors[d]->tick(p->det[d], p);
-		pol_ctx_leave(p, &ctx);
+		pol_ctx_leave(p, ctx);
 	}
 }
 

@@ -161,14 +161,14 @@ struct policy {
 	void             *cb_arg;
 	pol_note_cb       note;
 	void             *note_arg;
-	/* the context of what runs now: set around each detector hook,
-	 * read where verdicts are raised (verdict.c) */
-	int              observing; /* verdicts raised now are not enforced */
-	int              cause; /* enum fg_cause of a raise now; -1 by level */
-	struct pol_stats st;
-	char            *signames[POL_SIGNAMES_MAX];
-	size_t           nsignames;
-	void            *det[POL_DETECTORS_MAX];
+	/* the detector whose hook runs now (NULL: the core): one store
+	 * around each hook; whether it observes and the cause of what it
+	 * raises are read from it only when a verdict is raised */
+	const struct pol_detector *cur;
+	struct pol_stats           st;
+	char                      *signames[POL_SIGNAMES_MAX];
+	size_t                     nsignames;
+	void                      *det[POL_DETECTORS_MAX];
 	/* the detectors with a pregate hook, gathered once: a gate should
 	 * not walk the whole table to find the one or two that have one */
 	uint8_t pre[POL_DETECTORS_MAX];
@@ -193,16 +193,24 @@ enum fg_verdict pol_effective(const struct rep_subj *);
 enum fg_verdict pol_enforced(const struct rep_subj *);
 /* The reason a refusal by s's verdict is filed under ([actions]). */
 enum fg_cause pol_cause(const struct rep_subj *);
-/* Run a detector hook in its own context: whether it enforces, and the
- * cause of what it raises. Returns the context to give back to
- * pol_ctx_leave. */
-struct pol_ctx {
-	int observing;
-	int cause;
-};
-void    pol_ctx_enter(struct policy *, enum fg_det, int cause,
-		      struct pol_ctx *saved);
-void    pol_ctx_leave(struct policy *, const struct pol_ctx *saved);
+/* Run code as detector d (its enforce switch, its cause): around each
+ * hook, and where a detector acts outside one (a list loaded at
+ * reconfigure). Give what enter returned back to leave. */
+static inline const struct pol_detector *
+pol_ctx_enter(struct policy *p, const struct pol_detector *d)
+{
+	const struct pol_detector *old = p->cur;
+
+	p->cur = d;
+	return old;
+}
+static inline void
+pol_ctx_leave(struct policy *p, const struct pol_detector *old)
+{
+	p->cur = old;
+}
+/* 1 when what is decided now is only observed. */
+int     pol_observing(const struct policy *);
 int64_t pol_eff_expires(const struct rep_subj *);
 
 /* Add weight to an already normalised key (hash may be 0 = compute). */

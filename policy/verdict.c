@@ -76,21 +76,11 @@ pol_cause(const struct rep_subj *s)
 	}
 }
 
-void
-pol_ctx_enter(struct policy *p, enum fg_det det, int cause,
-	      struct pol_ctx *saved)
+int
+pol_observing(const struct policy *p)
 {
-	saved->observing = p->observing;
-	saved->cause = p->cause;
-	p->observing = p->prm.observe || !p->prm.enforce[det];
-	p->cause = cause;
-}
-
-void
-pol_ctx_leave(struct policy *p, const struct pol_ctx *saved)
-{
-	p->observing = saved->observing;
-	p->cause = saved->cause;
+	return p->prm.observe ||
+	       (p->cur != NULL && !p->prm.enforce[p->cur->det]);
 }
 
 /* A verdict goes up to v in the current context. */
@@ -98,10 +88,10 @@ static void
 raise_to(struct policy *p, struct rep_subj *s, enum fg_verdict v)
 {
 	s->verdict = (uint8_t)v;
-	if (!p->observing)
+	if (!pol_observing(p))
 		s->enf = (uint8_t)v;
-	if (p->cause >= 0)
-		s->cause = (uint8_t)p->cause;
+	if (p->cur != NULL && p->cur->cause >= 0)
+		s->cause = (uint8_t)p->cur->cause;
 	else
 		s->cause =
 		    v == FG_V_BLOCK ? FG_CAUSE_BLOCK : FG_CAUSE_QUARANTINE;
