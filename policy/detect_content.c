@@ -216,6 +216,7 @@ content_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	}
 	if (known && a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_WAVE;
 		a->condition = "policy-violation";
 		a->text = txt_wave;
 	}

@@ -140,6 +140,7 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 		det_content_mark(p, g);
 	if (a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_TRAP;
 		a->condition = "policy-violation";
 		a->text = txt_trap;
 		a->verdict = v;

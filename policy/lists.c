@@ -254,6 +254,7 @@ lists_gate(void *arg, struct policy *p, const struct pol_gate *g,
 			       DET_W_URL_LIST, HUGE_VAL);
 	if (a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_LIST;
 		a->condition = "policy-violation";
 		a->text = txt_url;
 	}

@@ -137,6 +137,10 @@ pol_params_set(struct pol_params *m, const struct fg_config *c)
 	m->max_keys = c->max_keys;
 	m->observe = c->observe;
 	memcpy(m->enforce, c->enforce, sizeof m->enforce);
+	m->observe_any = m->observe;
+	for (k = 0; k < FG_DET__MAX; k++)
+		if (!m->enforce[k])
+			m->observe_any = 1;
 	memcpy(m->drop, c->drop, sizeof m->drop);
 	m->nserves = c->serves.n;
 	m->serves = xcalloc(m->nserves ? m->nserves : 1, sizeof *m->serves);
@@ -534,8 +538,23 @@ gate_detectors(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	const struct pol_detector *ctx;
 	enum fg_verdict            would = FG_V_ALLOW;
 	size_t                     d;
-	int                        was, observed;
+	int                        was = a->allow, observed;
 
+	/* the usual case, every gate: nothing observes, so nothing to undo;
+	 * a detector that refuses names its cause */
+	if (!p->prm.observe_any) {
+		for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
+			if ((det = detectors[d])->gate != NULL) {
+				ctx = pol_ctx_enter(p, det);
+				det->gate(p->det[d], p, g, a);
+				pol_ctx_leave(p, ctx);
+			}
+		if (was && !a->allow && a->cause < 0)
+			a->cause = a->verdict == FG_V_BLOCK
+				       ? FG_CAUSE_BLOCK
+				       : FG_CAUSE_QUARANTINE;
+		return FG_V_ALLOW;
+	}
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
 		if ((det = detectors[d])->gate == NULL)
 			continue;

@@ -128,6 +128,7 @@ struct pol_params {
 	size_t   max_keys;
 	int      observe;              /* [policy] mode = observe */
 	int      enforce[FG_DET__MAX]; /* [detect.*] enforce */
+	int      observe_any;          /* observe, or some enforce = no */
 	int      drop[FG_CAUSE__MAX];  /* [actions]: 1 drop, 0 bounce */
 	char   **serves;               /* our own server domains */
 	size_t   nserves;
@@ -143,7 +144,8 @@ struct pol_detector {
 	void (*free)(void *);
 	/* sees every gate before the core decision (may add signals) */
 	void (*pregate)(void *, struct policy *, const struct pol_gate *);
-	/* sees every gate after the core decision; may deny */
+	/* sees every gate after the core decision; may deny, and then sets
+	 * the answer's cause (enum fg_cause) when it is not .cause */
 	void (*gate)(void *, struct policy *, const struct pol_gate *,
 		     struct pol_answer *);
 	void (*event)(void *, struct policy *, const struct pol_event *);
