@@ -38,6 +38,7 @@ comp_new(struct event_base *base, const struct fg_config *cfg,
 	comp_pubsub_new(c);
 	comp_upstream_new(c);
 	comp_alerts_new(c);
+	comp_rout_new(c);
 	return c;
 }
 
@@ -53,6 +54,7 @@ comp_free(struct comp *c)
 	comp_push_free(c);
 	comp_alerts_free(c);
 	comp_upstream_free(c->up);
+	comp_rout_free(c->rout);
 	comp_pubsub_free(c->ps);
 	comp_adhoc_free(c);
 	comp_link_free(c->link);
@@ -100,6 +102,7 @@ on_link(struct comp_link *l, int up, void *arg)
 		comp_pubsub_link_up(c);
 	comp_upstream_link(c, up);
 	comp_alerts_link(c, up);
+	comp_rout_link(c, up);
 }
 
 static void
@@ -134,6 +137,8 @@ on_iq(struct comp *c, xmpp_stanza_t *iq)
 		return 1;
 	}
 	if (comp_upstream_reply(c, iq))
+		return 1;
+	if (comp_rout_reply(c, iq))
 		return 1;
 	if (!strcmp(type, "result"))
 		return 1; /* acks of our verdict pushes */
@@ -287,4 +292,5 @@ comp_metrics(struct evbuffer *b, void *arg)
 	comp_pubsub_metrics(b, c);
 	comp_upstream_metrics(b, c);
 	comp_alerts_metrics(b, c);
+	comp_rout_metrics(b, c);
 }

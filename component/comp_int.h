@@ -54,6 +54,7 @@ struct comp {
 	struct upstream        *up;     /* rtbl_sub.c: the RTBL consumer */
 	struct adhoc           *adhoc;  /* adhoc.c: command sessions */
 	struct alerts          *alerts; /* alerts.c: digests, webhook */
+	struct report_out      *rout;   /* report_out.c: reports we send */
 	comp_sink_fn            sink;   /* comp_set_sink; NULL: the link */
 	void                   *sink_arg;
 };
@@ -141,5 +142,16 @@ void ah_cmd_alerts(struct adhoc_req *);
 
 /* spam_report.c: XEP-0377 reports forwarded by the server. */
 int comp_report_message(struct comp *, xmpp_stanza_t *msg);
+
+/* report_out.c: XEP-0377 reports to other servers' abuse addresses and
+ * to collectors, from the verdict-change path. */
+struct report_out *comp_rout_new(struct comp *);
+void               comp_rout_free(struct report_out *);
+void comp_rout_verdict(struct comp *, enum fg_subj, const char *key,
+		       enum fg_verdict, const char *reason);
+int  comp_rout_reply(struct comp *, xmpp_stanza_t *iq);
+void comp_rout_tick(struct comp *);
+void comp_rout_link(struct comp *, int up);
+void comp_rout_metrics(struct evbuffer *, struct comp *);
 
 #endif

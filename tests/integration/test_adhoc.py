@@ -30,7 +30,7 @@ from fgtest.client import connect, disconnect_all, run, wait_until, invite  # no
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 COMMANDS = {"unblock", "block", "quarantine", "inspect", "list", "block-domain",
-            "unblock-domain", "allowlist", "registered-since", "stats"}
+            "unblock-domain", "allowlist", "registered-since", "stats", "alerts"}
 
 
 def verdicts(srv, jid):
@@ -62,7 +62,7 @@ async def scenario(srv, fg):
         check(NS_CMD in info["disco_info"]["features"], "component announces %s" % NS_CMD)
         items = await admin["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
         nodes = {i[1] for i in items["disco_items"]["items"]}
-        check(nodes == COMMANDS, "admin sees the ten commands (%s)" % sorted(nodes))
+        check(nodes == COMMANDS, "admin sees the eleven commands (%s)" % sorted(nodes))
         order = [i[1] for i in items["disco_items"]["items"]]
         for _ in range(3):
             again = await admin["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
