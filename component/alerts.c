@@ -488,6 +488,13 @@ done:
 	adm_buf_free(&j);
 }
 
+void
+comp_alerts_flush(struct comp *c)
+{
+	evtimer_del(c->alerts->timer);
+	flush(c->alerts);
+}
+
 static void
 on_timer(evutil_socket_t fd, short ev, void *arg)
 {

@@ -132,6 +132,8 @@ void comp_alerts_free(struct comp *);
 void comp_alerts_reconfigure(struct comp *);
 void comp_alerts_link(struct comp *, int up);
 void comp_alerts_metrics(struct evbuffer *, struct comp *);
+/* The digest now, whatever the interval (tests, the fuzz target). */
+void comp_alerts_flush(struct comp *);
 /* Does this admin (bare JID) get the digests; opt in or out, kept in
  * the state file (0, or -1 when it cannot be written). */
 int comp_alerts_wanted(struct comp *, const char *jid);
