@@ -12,6 +12,9 @@ account.subscribe = 10/min burst 10. Expected:
 - `floodgatectl list --would` shows each bot as would-quarantine (or
   worse), plain `list` marks them the same way;
 - /metrics counts the refusals that enforce mode would have made.
+Then mode = enforce and floodgatectl reload: a new flooder is refused
+and its quarantine pushed, while the verdicts observed before stay
+observed (nothing pushed for the bots).
 """
 import os
 import re
@@ -65,6 +68,22 @@ async def scenario(srv, r):
         await disconnect_all(clients)
 
 
+async def enforce_phase(srv, r):
+    d = srv.domain
+    late = await connect(srv, "late", "pw")
+    targets = await connect_many(srv, ["t%02d" % i for i in range(FLOOD)])
+    try:
+        for i in range(FLOOD):
+            late.subscribe("t%02d@%s" % (i, d))
+        await wait_until(lambda: len(late.errors) + sum(
+            1 for t in targets if "late@" + d in t.subscriptions) >= FLOOD, 20)
+        time.sleep(1.0)
+        r["late_delivered"] = sum(1 for t in targets if "late@" + d in t.subscriptions)
+        r["late_errors"] = sorted({e[2] for e in late.errors})
+    finally:
+        await disconnect_all([late] + targets)
+
+
 def main():
     ctlbin = os.path.join(top_builddir(), "floodgatectl")
     if not daemon.available() or not os.access(ctlbin, os.X_OK):
@@ -79,7 +98,7 @@ def main():
         d = srv.domain
         try:
             srv.start()
-            users = ["bot%d" % i for i in range(NBOTS)] + ["inviter"] + \
+            users = ["bot%d" % i for i in range(NBOTS)] + ["inviter", "late"] + \
                 ["s%02d" % i for i in range(ROUNDS * NBOTS)] + \
                 ["t%02d" % i for i in range(FLOOD)]
             srv.register_many([(u, "pw") for u in users])
@@ -118,6 +137,24 @@ def main():
                   "would-throttle refusals counted (%g)" % wt)
             check(fg.metric("floodgate_gates_total", result="deny") == 0,
                   "no gate answered deny")
+
+            # a week later: enforce
+            fg.sections["policy"]["mode"] = "enforce"
+            fg.write_config()
+            check(ctl(fg.config, "reload").returncode == 0, "floodgatectl reload succeeds")
+            run(enforce_phase(srv, r), timeout=60)
+            print("enforce: late's invitations delivered %d, refusals %s"
+                  % (r["late_delivered"], r["late_errors"]))
+            check(r["late_delivered"] <= 10 and r["late_errors"],
+                  "after the switch a flood is refused (%d delivered)" % r["late_delivered"])
+            pushed = re.findall(r"Verdict account (\S+): (\w+)", srv.log_text())
+            check(any(j == "late@" + d for j, _ in pushed),
+                  "the new flooder's verdict reached Prosody (%s)" % pushed)
+            check(not any(j.startswith("bot") for j, _ in pushed),
+                  "the verdicts observed before the switch stay observed")
+            would = ctl(fg.config, "list", "--would")
+            check("bot0@" + d in would.stdout and "late@" not in would.stdout,
+                  "list --would still shows the bots, not the new flooder")
         except BaseException:
             srv.dump_log()
             fg.dump_log()
