@@ -278,12 +278,16 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	struct adm_entry *e;
 	enum fg_verdict   vf = FG_V__MAX;
 	enum fg_subj      tf = FG_SUBJ__MAX;
-	char              t[32], msg[64];
-	size_t            i;
-	int               has_reason;
+	char              t[32], msg[64], vb[32];
+	size_t            i, j;
+	int               has_reason, would = 0;
 
-	if (adm_list_filter(rq->filter, &vf) == -1) {
-		put_status(b, rq->json, ADM_BAD, "filter is " ADM_LIST_FILTERS);
+	/* would: what observe mode (or enforce = no) keeps from acting */
+	if (rq->filter != NULL && strcmp(rq->filter, "would") == 0)
+		would = 1;
+	else if (adm_list_filter(rq->filter, &vf) == -1) {
+		put_status(b, rq->json, ADM_BAD,
+			   "filter is " ADM_LIST_FILTERS " (or would)");
 		return ADM_BAD;
 	}
 	if (rq->type != NULL && strcmp(rq->type, "all") != 0 &&
@@ -293,6 +297,18 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		return ADM_BAD;
 	}
 	adm_list_get(env, vf, tf, &l);
+	if (would) {
+		for (i = j = 0; i < l.n; i++) {
+			if (l.v[i].enforced < l.v[i].effective) {
+				l.v[j++] = l.v[i];
+				continue;
+			}
+			free(l.v[i].key);
+			free(l.v[i].actor);
+			free(l.v[i].reason);
+		}
+		l.n = j;
+	}
 	snprintf(msg, sizeof msg, "%zu listed", l.n);
 	adm_buf_printf(b, "%d %s\n", ADM_OK, msg);
 	if (rq->json)
@@ -309,9 +325,12 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		if (!rq->json) {
 			/* "auto" alone when there is no reason to show */
 			has_reason = e->reason != NULL && e->reason[0] != '\0';
+			/* an observed verdict reads "would-block" */
+			snprintf(vb, sizeof vb, "%s%s",
+				 e->enforced < e->effective ? "would-" : "",
+				 fg_verdict_name(e->effective));
 			adm_buf_printf(b, "%-8s %-32s %-10s %-20s %s%s%s\n",
-				       fg_subj_name(e->type), e->key,
-				       fg_verdict_name(e->effective), t,
+				       fg_subj_name(e->type), e->key, vb, t,
 				       e->actor ? e->actor : "auto",
 				       has_reason ? ": " : "",
 				       has_reason ? e->reason : "");
@@ -322,9 +341,11 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 			       fg_subj_name(e->type));
 		adm_buf_json(b, e->key);
 		adm_buf_printf(b,
-			       ",\"verdict\":\"%s\",\"override\":\"%s\","
+			       ",\"verdict\":\"%s\",\"enforced\":\"%s\","
+			       "\"override\":\"%s\","
 			       "\"score\":%.3f,\"expires\":%lld,\"actor\":",
 			       fg_verdict_name(e->effective),
+			       fg_verdict_name(e->enforced),
 			       fg_override_name(e->override), e->score,
 			       (long long)e->expires);
 		adm_buf_json(b, e->actor ? e->actor : "auto");

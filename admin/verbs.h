@@ -99,6 +99,7 @@ struct adm_entry {
 	char            *key;
 	double           score;
 	enum fg_verdict  effective;
+	enum fg_verdict  enforced; /* below effective: only observed */
 	int64_t          expires;
 	enum fg_override override;
 	char            *actor;

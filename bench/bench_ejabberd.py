@@ -3,7 +3,7 @@
 """ejabberd with mod_floodgate: message throughput between two contacts.
 
     top_builddir=BUILD /usr/bin/python3 bench/bench_ejabberd.py
-        [--messages N] [--rounds R] [--no-pin]
+        [--messages N] [--rounds R] [--no-pin] [--preload N]
 
 Use a build without sanitizers. Not run by make check. mod_floodgate is
 installed from $top_srcdir/contrib/ejabberd (default: this tree), so
@@ -19,6 +19,12 @@ alternates every round); medians and the ratio floodgate/plain are
 printed, and beside them ejabberd's CPU time per message (scheduler
 nanoseconds of all the VM's threads, /proc/PID/task/*/schedstat).
 
+With --preload N, before measuring, the floodgate node's verdict cache is
+filled through the real daemon: N remote accounts blocked by an admin
+(one control-socket request each, what floodgatectl block sends) and N
+domains of an operator list blocked by floodgatectl import; the module's
+cache (mod_floodgate_srv:cache_counts/1) is printed once it holds them.
+
 The raw clients, one round, the CPU accounting and the pinning are
 bench_prosody.py's, imported from it, so both benchmarks measure the same
 way.
@@ -32,9 +38,12 @@ CPU scheduler) online; the numbers are printed.
 """
 import argparse
 import os
+import re
 import shlex
+import socket
 import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True  # keep the source tree clean (bench_prosody too)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -67,6 +76,67 @@ def vm_info(srv):
         if len(f) >= 4 else "schedulers unknown (%s)" % (r.stdout + r.stderr).strip()
 
 
+def rpc(srv, expr):
+    """Evaluate expr (Erlang, may use Node) on the node; what it prints."""
+    name = "bench%d@%s" % (os.getpid(), LOOPBACK)
+    script = "Node = '%s', io:format(\"~p~n\", [%s]), halt()." % (srv.node, expr)
+    cmd = [ERL, "-name", name] + srv._dist_args() + [
+        "-dist_listen", "false", "-hidden", "-noinput", "-eval", script]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=srv.env(),
+                       cwd=srv.spool)
+    return (r.stdout + r.stderr).strip()
+
+
+def ctl_request(sock, line):
+    """One request on floodgated's control socket (admin/control.h: one
+    TAB-separated line per connection): its status line."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(30)
+        s.connect(sock)
+        s.sendall(line.encode() + b"\n")
+        out = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+    finally:
+        s.close()
+    return out.decode("utf-8", "replace").split("\n", 1)[0]
+
+
+def preload(srv, fg, sock, n, wd):
+    """n blocked remote accounts and n listed domains in srv's cache."""
+    t = time.monotonic()
+    for i in range(n):
+        st = ctl_request(sock, "block\tsubject=bot%05d@jids.example\treason=bench preload" % i)
+        if not st.startswith("2"):
+            raise RuntimeError("block bot%05d@jids.example: %s" % (i, st))
+    lst = os.path.join(wd, "list.txt")
+    with open(lst, "w") as f:
+        f.write("".join("spam%05d.example\n" % i for i in range(n)))
+    ctl = os.path.join(os.path.dirname(daemon.binary()), "floodgatectl")
+    r = subprocess.run([ctl, "import", "-c", fg.config, lst], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError("floodgatectl import: %s%s" % (r.stdout, r.stderr))
+    counts = ""
+    for _ in range(600):
+        counts = rpc(srv, "rpc:call(Node, mod_floodgate_srv, cache_counts, [<<\"%s\">>])"
+                     % srv.domain)
+        acc = re.search(r"\{\{account,block\},(\d+)\}", counts)
+        dom = re.search(r"\{\{domain,block\},(\d+)\}", counts)
+        if acc and dom and int(acc.group(1)) >= n and int(dom.group(1)) >= n:
+            break
+        time.sleep(0.5)
+    else:
+        raise RuntimeError("the module's cache did not fill: %s" % counts)
+    print("preloaded in %.1f s: %d remote accounts blocked, %d listed domains imported; "
+          "mod_floodgate cache: %s" % (time.monotonic() - t, n, n, " ".join(counts.split())))
+    sys.stdout.flush()
+
+
 def describe_vm(srv):
     return "%d threads; %s" % (len(os.listdir("/proc/%d/task" % srv.pid)), vm_info(srv))
 
@@ -83,6 +153,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--messages", type=int, default=40000)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--preload", type=int, default=0, metavar="N",
+                    help="fill the floodgate node's verdict cache first: N blocked remote "
+                         "accounts and N domains of an imported list")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin ejabberd to CPU 0 and the clients and floodgated to CPU 1")
     args = ap.parse_args()
@@ -120,8 +193,10 @@ def main():
             "floodgate": EjabberdServer(os.path.join(wd, "floodgate"), floodgate=True, **common),
         }
         fgsrv = servers["floodgate"]
+        sock = os.path.join(wd, "fg", "ctl.sock")
         fg = daemon.Floodgated(os.path.join(wd, "fg"), fgsrv, verbose=False, limits={
-            "account.stranger-message": "off", "account.subscribe": "off", "account.message": "off"})
+            "account.stranger-message": "off", "account.subscribe": "off", "account.message": "off"},
+            sections={"control": {"socket": sock}})
         try:
             for name, s in servers.items():
                 s.start()
@@ -141,6 +216,8 @@ def main():
                 subs = run(make_contacts(s, "sender", "receiver"), timeout=30)
                 if subs != ("both", "both"):
                     raise RuntimeError("%s: sender/receiver are not mutual contacts: %s" % (name, subs))
+            if args.preload:
+                preload(fgsrv, fg, sock, args.preload, wd)
             if pinned:  # threads started since (none expected): on CPU 0 too
                 for s in servers.values():
                     pin(s.pid, {0})

@@ -321,5 +321,6 @@ const struct adhoc_cmd adhoc_cmds[] = {
     {"registered-since", "Accounts registered since a time", ah_cmd_regsince},
     {"stats", "Statistics", cmd_stats},
     {"web-login", "Log in to the moderation page", cmd_web_login},
+    {"alerts", "Alerts: receive the digests or not", ah_cmd_alerts},
 };
 const size_t adhoc_ncmds = sizeof adhoc_cmds / sizeof adhoc_cmds[0];

@@ -67,6 +67,8 @@
 #define DEF_OVERLAP 3                 /* concurrent sessions for a hit */
 #define DEF_AUTH_IP_FAILS 20          /* failures per IP per hour */
 #define DEF_AUTH_PREFIX_FAILS 60      /* failures per prefix per hour */
+#define DEF_ALERTS_INTERVAL_S 60      /* one digest a minute, s */
+#define DEF_ALERTS_LINK_DOWN_S 60     /* link down worth an alert, s */
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
@@ -95,7 +97,9 @@ enum ktype {
 	K_MS,
 	K_SECS,
 	K_SIZE,
-	K_ACTION /* quarantine (0) or block (1), into an int */
+	K_ACTION, /* quarantine (0) or block (1), into an int */
+	K_REFUSE, /* bounce (0) or drop (1) */
+	K_MODE    /* enforce (0) or observe (1) */
 };
 
 struct keydef {
@@ -181,6 +185,27 @@ static const struct keydef keys[] = {
     {"lists", "domains", K_STR, F(lists_domains)},
     {"lists", "url-hosts", K_STR, F(lists_url_hosts)},
     {"lists", "action", K_ACTION, F(lists_block)},
+    /* observe mode and per-reason actions */
+    {"policy", "mode", K_MODE, F(observe)},
+    {"detect.registration", "enforce", K_BOOL, F(enforce[FG_DET_REGISTRATION])},
+    {"detect.login", "enforce", K_BOOL, F(enforce[FG_DET_LOGIN])},
+    {"detect.content", "enforce", K_BOOL, F(enforce[FG_DET_CONTENT])},
+    {"detect.auth", "enforce", K_BOOL, F(enforce[FG_DET_AUTH])},
+    {"detect.spamtraps", "enforce", K_BOOL, F(enforce[FG_DET_SPAMTRAPS])},
+    {"detect.upstream", "enforce", K_BOOL, F(enforce[FG_DET_UPSTREAM])},
+    {"detect.traps", "enforce", K_BOOL, F(enforce[FG_DET_TRAPS])},
+    {"lists", "enforce", K_BOOL, F(enforce[FG_DET_LISTS])},
+    {"actions", "quarantine", K_REFUSE, F(drop[FG_CAUSE_QUARANTINE])},
+    {"actions", "block", K_REFUSE, F(drop[FG_CAUSE_BLOCK])},
+    {"actions", "list", K_REFUSE, F(drop[FG_CAUSE_LIST])},
+    {"actions", "trap", K_REFUSE, F(drop[FG_CAUSE_TRAP])},
+    {"actions", "wave", K_REFUSE, F(drop[FG_CAUSE_WAVE])},
+    /* alerts to admins and a webhook */
+    {"alerts", "webhook", K_STR, F(alerts_webhook)},
+    {"alerts", "ca-file", K_STR, F(alerts_ca_file)},
+    {"alerts", "state", K_STR, F(alerts_state)},
+    {"alerts", "interval", K_SECS, F(alerts_interval_s)},
+    {"alerts", "link-down", K_SECS, F(alerts_link_down_s)},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -244,6 +269,10 @@ config_defaults(struct fg_config *c)
 	c->overlap = DEF_OVERLAP;
 	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
 	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
+	for (k = 0; k < FG_DET__MAX; k++)
+		c->enforce[k] = 1;
+	c->alerts_interval_s = DEF_ALERTS_INTERVAL_S;
+	c->alerts_link_down_s = DEF_ALERTS_LINK_DOWN_S;
 	c->reply_window_ms = DEF_REPLY_WINDOW_MS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
@@ -524,6 +553,22 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		}
 		*(uint32_t *)p = (uint32_t)l;
 		return 0;
+	case K_REFUSE:
+		if (strcmp(v, "bounce") != 0 && strcmp(v, "drop") != 0) {
+			cfg_error(ps, "%s: '%s' must be bounce or drop",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "drop") == 0;
+		return 0;
+	case K_MODE:
+		if (strcmp(v, "enforce") != 0 && strcmp(v, "observe") != 0) {
+			cfg_error(ps, "%s: '%s' must be enforce or observe",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "observe") == 0;
+		return 0;
 	case K_MS:
 	case K_SECS:
 		if (config_parse_duration_ms(v, &ms) == -1) {
@@ -537,6 +582,7 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 			*(uint32_t *)p = (uint32_t)ms;
 		else if (kd->off == offsetof(struct fg_config, half_life_s))
 			*(double *)p = (double)ms / 1000.0;
+
 		else
 			*(uint32_t *)p = (uint32_t)(ms / 1000);
 		return 0;
@@ -845,6 +891,11 @@ validate(struct parse_state *ps)
 		cfg_error(ps,
 			  "[http] public-url must be an http:// or https:// "
 			  "URL without blanks or quotes");
+	if (c->alerts_webhook != NULL &&
+	    strncmp(c->alerts_webhook, "https://", 8) != 0)
+		cfg_error(ps, "[alerts] webhook must be an https:// URL");
+	if (c->alerts_interval_s == 0)
+		cfg_error(ps, "[alerts] interval must be at least 1s");
 	if (c->log_facility != NULL && log_facility_parse(c->log_facility) < 0)
 		cfg_error(ps,
 			  "[log] facility '%s' is not daemon, user or "
@@ -964,6 +1015,9 @@ config_free(struct fg_config *c)
 	strlist_free(&c->upstream_files);
 	strlist_free(&c->report_forward_to);
 	free(c->spamtrap_file);
+	free(c->alerts_webhook);
+	free(c->alerts_ca_file);
+	free(c->alerts_state);
 	strlist_free(&c->trap_jids);
 	free(c->trap_file);
 	free(c->lists_jids);

@@ -125,6 +125,18 @@ struct fg_config {
 	uint32_t auth_ip_fails;       /* failures per IP per hour */
 	uint32_t auth_prefix_fails;   /* failures per prefix per hour */
 
+	/* [policy] mode, [detect.*] enforce, [actions] (doc/observe.md) */
+	int observe;              /* 1: mode = observe, nothing refused */
+	int enforce[FG_DET__MAX]; /* 0: that detector only observes */
+	int drop[FG_CAUSE__MAX];  /* 1: refuse silently, 0: bounce */
+
+	/* [alerts] (doc/alerts.md) */
+	char    *alerts_webhook; /* https:// URL; NULL = none */
+	char    *alerts_ca_file; /* PEM trusted for it; NULL = system */
+	char    *alerts_state;   /* opted-out admins; NULL = store + .alerts */
+	uint32_t alerts_interval_s;  /* digest at most this often per admin */
+	uint32_t alerts_link_down_s; /* link down this long: an alert, s */
+
 	/* remote accounts: [detect.traps], [lists], [limits] reply-window */
 	struct fg_strlist trap_jids;  /* trap recipients (bare JIDs) */
 	char             *trap_file;  /* more of them, one a line */

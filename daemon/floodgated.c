@@ -170,6 +170,18 @@ core_metrics(struct evbuffer *b, void *arg)
 		    (double)ps.gates);
 	http_metric(b, "floodgate_policy_denied_total", "counter",
 		    "Gate decisions that denied", NULL, (double)ps.denied);
+	http_metric(b, "floodgate_would_refuse_total", "counter",
+		    "Gates observe mode let through that enforce mode would "
+		    "have refused, by the verdict it would have applied",
+		    "verdict=\"throttle\"", (double)ps.would[FG_V_THROTTLE]);
+	http_metric(b, "floodgate_would_refuse_total", "counter", NULL,
+		    "verdict=\"quarantine\"",
+		    (double)ps.would[FG_V_QUARANTINE]);
+	http_metric(b, "floodgate_would_refuse_total", "counter", NULL,
+		    "verdict=\"block\"", (double)ps.would[FG_V_BLOCK]);
+	http_metric(b, "floodgate_policy_dropped_total", "counter",
+		    "Refusals answered with action drop ([actions])", NULL,
+		    (double)ps.dropped);
 	http_metric(b, "floodgate_policy_events_total", "counter",
 		    "Meter events processed", NULL, (double)ps.events);
 	http_metric(b, "floodgate_subjects", "gauge",

@@ -37,6 +37,8 @@ static void  trap_gate(void *, struct policy *, const struct pol_gate *,
 
 const struct pol_detector det_trap = {
     .name = "trap",
+    .det = FG_DET_TRAPS,
+    .cause = FG_CAUSE_TRAP,
     .init = trap_init,
     .reconfigure = trap_reconfigure,
     .free = trap_free,
@@ -136,6 +138,7 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 		return;
 	log_info("trap: %s wrote to %s: %s", log_esc(e1, sizeof e1, from),
 		 log_esc(e2, sizeof e2, to), fg_verdict_name(v));
+	pol_trap_hit(p, FG_SUBJ_ACCOUNT, from, to);
 	pol_auto_verdict(p, FG_SUBJ_ACCOUNT, from, v, TRAP_VERDICT_MS,
 			 "trap-hit");
 	if (g->kind == FG_KIND_STRANGER_MESSAGE ||
@@ -143,6 +146,7 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 		det_content_mark(p, g);
 	if (a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_TRAP;
 		a->condition = "policy-violation";
 		a->text = txt_trap;
 		a->verdict = v;

@@ -53,6 +53,8 @@ static void  lists_tick(void *, struct policy *);
 
 const struct pol_detector det_lists = {
     .name = "lists",
+    .det = FG_DET_LISTS,
+    .cause = FG_CAUSE_LIST,
     .init = lists_init,
     .reconfigure = lists_reconfigure,
     .free = lists_free,
@@ -82,11 +84,16 @@ served(const struct policy *p, const char *dom)
 static void
 apply(struct lists *d, int l, const char *key)
 {
+	const struct pol_detector *ctx;
+
 	/* never our own server domain: act on its accounts */
 	if (subjs[l] == FG_SUBJ__MAX || (l == L_DOMAINS && served(d->p, key)))
 		return;
+	/* also run from init and reconfigure, outside the hooks */
+	ctx = pol_ctx_enter(d->p, &det_lists);
 	pol_auto_verdict(d->p, subjs[l], key, action(d), LISTS_TTL_MS,
 			 l == L_JIDS ? "jid-list" : "domain-list");
+	pol_ctx_leave(d->p, ctx);
 }
 
 static void
@@ -264,6 +271,7 @@ lists_gate(void *arg, struct policy *p, const struct pol_gate *g,
 			       DET_W_URL_LIST, HUGE_VAL);
 	if (a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_LIST;
 		a->condition = "policy-violation";
 		a->text = txt_url;
 	}

@@ -11,44 +11,9 @@
  * subject is lifted (back to allow) are its buckets here emptied, as an
  * unblock does, so the lift takes effect on every node.
  */
-#include <math.h>
-#include <stdlib.h>
-
 #include "../core/clock.h"
 #include "../core/ratelimit.h"
-#include "../core/xmalloc.h"
 #include "policy_int.h"
-
-static void adopt(struct policy *, struct rep_subj *,
-		  const struct store_subject *, int64_t);
-
-/* The row's state into s, as load_cb does at start-up. */
-static void
-adopt(struct policy *p, struct rep_subj *s, const struct store_subject *ss,
-      int64_t now)
-{
-	s->score = isfinite(ss->score) && ss->score > 0 ? ss->score : 0;
-	s->score_at = ss->score_at;
-	s->verdict = (uint8_t)ss->verdict;
-	s->override = (uint8_t)ss->override;
-	s->updated = ss->updated;
-	free(s->actor);
-	free(s->reason);
-	s->actor = s->reason = NULL;
-	if (s->override != FG_OVR_NONE) {
-		s->ovr_expires = ss->expires;
-		s->expires = ss->updated + p->prm.ttl_ms;
-		s->actor = ss->actor ? xstrdup(ss->actor) : NULL;
-		s->reason = ss->reason ? xstrdup(ss->reason) : NULL;
-	} else {
-		s->ovr_expires = 0;
-		s->expires = ss->expires;
-	}
-	if (s->verdict == FG_V_ALLOW)
-		s->expires = 0;
-	else if (s->expires == 0)
-		s->expires = now + p->prm.ttl_ms;
-}
 
 void
 pol_shared_change(const struct store_subject *ss, void *arg)
@@ -57,7 +22,8 @@ pol_shared_change(const struct store_subject *ss, void *arg)
 	struct rep_subj *s;
 	char             k[POL_KEY_MAX];
 	int64_t          now = clock_wall_ms();
-	enum fg_verdict  old_eff, new_eff;
+	enum fg_verdict  old_eff, new_eff, old_enf;
+	uint8_t          old_ovr;
 	int              n, kind;
 
 	if ((unsigned)ss->type >= FG_SUBJ__MAX ||
@@ -86,7 +52,9 @@ pol_shared_change(const struct store_subject *ss, void *arg)
 			return;
 	}
 	old_eff = pol_effective(s);
-	adopt(p, s, ss, now);
+	old_enf = pol_enforced(s);
+	old_ovr = s->override;
+	pol_restore(p, s, ss, now);
 	rep_relist(p->rep, s);
 	/* the store has this state already */
 	rep_clean(s);
@@ -96,13 +64,16 @@ pol_shared_change(const struct store_subject *ss, void *arg)
 		for (kind = 0; kind < FG_KIND__MAX; kind++)
 			rl_del(p->rl, rl_key_derive(s->hash, kind));
 	}
-	if (new_eff != old_eff) {
+	if (new_eff != old_eff)
 		p->st.verdict_changes++;
-		if (p->cb != NULL)
-			p->cb(s->type, s->key, new_eff, pol_eff_expires(s),
-			      ss->reason != NULL
-				  ? ss->reason
-				  : "changed by another instance",
-			      p->cb_arg);
-	}
+	/* pushed as pol_admin and pol_changed push: when what the modules
+	 * enforce moves, and for an override (the modules cache allowlist
+	 * entries and an override's expiry) */
+	if (p->cb != NULL &&
+	    (pol_enforced(s) != old_enf || s->override != old_ovr ||
+	     s->override != FG_OVR_NONE))
+		p->cb(s->type, s->key, pol_enforced(s), pol_eff_expires(s),
+		      ss->reason != NULL ? ss->reason
+					 : "changed by another instance",
+		      p->cb_arg);
 }

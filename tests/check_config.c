@@ -144,6 +144,13 @@ static const struct bad_case bad[] = {
     {GOOD "[store]\ndsn = host=db\n", "dsn and password-file need backend"},
     {GOOD "[store]\npassword-file = /etc/pw\n",
      "dsn and password-file need backend"},
+    {GOOD "[policy]\nmode = relaxed\n", ":18: mode: 'relaxed' must be"},
+    {GOOD "[actions]\nblock = reject\n", ":18: block: 'reject' must be"},
+    {GOOD "[actions]\nspam = drop\n", ":18: unknown key 'spam' in [actions]"},
+    {GOOD "[detect.content]\nenforce = maybe\n", ":18: enforce: 'maybe'"},
+    {GOOD "[alerts]\nwebhook = http://hook.example/x\n",
+     "[alerts] webhook must be an https:// URL"},
+    {GOOD "[alerts]\ninterval = 0s\n", "[alerts] interval must be"},
     {GOOD "[reports]\nforward-to = mod@rtbl.example/res\n",
      ":18: forward-to: 'mod@rtbl.example/res' is not a bare JID"},
     {GOOD "[reports]\nforward-to = a@@b\n", ":18: forward-to: 'a@@b'"},
@@ -154,6 +161,47 @@ static const struct bad_case bad[] = {
     {GOOD "[http]\npublic-url = https://fg.example.org/\"><x\n",
      "public-url must be"},
 };
+
+/* Observe mode, enforce per detector, actions per reason, alerts. */
+START_TEST(observe_actions_alerts)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD "[policy]\nmode = observe\n"
+			 "[detect.content]\nenforce = no\n"
+			 "[detect.upstream]\nenforce = no\n"
+			 "[actions]\nblock = drop\nwave = drop\n"
+			 "quarantine = bounce\n"
+			 "[alerts]\nwebhook = https://hook.example/x\n"
+			 "ca-file = /etc/ssl/hook.pem\ninterval = 5s\n"
+			 "link-down = 2min\nstate = /tmp/alerts.state\n",
+		    &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->observe, 1);
+	ck_assert_int_eq(c->enforce[FG_DET_CONTENT], 0);
+	ck_assert_int_eq(c->enforce[FG_DET_UPSTREAM], 0);
+	ck_assert_int_eq(c->enforce[FG_DET_REGISTRATION], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_BLOCK], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_WAVE], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_QUARANTINE], 0);
+	ck_assert_int_eq(c->drop[FG_CAUSE_TRAP], 0);
+	ck_assert_str_eq(c->alerts_webhook, "https://hook.example/x");
+	ck_assert_str_eq(c->alerts_ca_file, "/etc/ssl/hook.pem");
+	ck_assert_str_eq(c->alerts_state, "/tmp/alerts.state");
+	ck_assert_uint_eq(c->alerts_interval_s, 5);
+	ck_assert_uint_eq(c->alerts_link_down_s, 120);
+	config_free(c);
+	/* the defaults: enforce everything, bounce everything, a minute */
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->observe, 0);
+	ck_assert_int_eq(c->enforce[FG_DET_SPAMTRAPS], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_BLOCK], 0);
+	ck_assert_ptr_null(c->alerts_webhook);
+	ck_assert_uint_eq(c->alerts_interval_s, 60);
+	config_free(c);
+}
+END_TEST
 
 /* [reports]: sending is on by default; collectors are normalised. */
 START_TEST(reports_keys)
@@ -421,6 +469,7 @@ main(void)
 
 	log_init(1, 0, "check_config");
 	tcase_add_test(tc, good_config);
+	tcase_add_test(tc, observe_actions_alerts);
 	tcase_add_loop_test(tc, bad_config, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, public_url);

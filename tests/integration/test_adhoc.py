@@ -30,7 +30,8 @@ from fgtest.client import connect, disconnect_all, run, wait_until, invite  # no
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 COMMANDS = {"unblock", "block", "quarantine", "inspect", "list", "block-domain",
-            "unblock-domain", "allowlist", "registered-since", "stats", "web-login"}
+            "unblock-domain", "allowlist", "registered-since", "stats", "web-login",
+            "alerts"}
 
 
 def verdicts(srv, jid):

@@ -46,6 +46,8 @@
 -export([to_xmlel/1, ratelog/4]).
 %% fingerprints, exported for tests/integration/test_fingerprint.py
 -export([fingerprints/1, normalise/1, url_normalise/1]).
+%% URL host fingerprints, for tests/integration/test_ejabberd_remote.py
+-export([host_fingerprints/1, url_host/1]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -176,15 +178,18 @@ opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
 %%%===================================================================
 user_send_packet({Pkt, #{jid := JID, lserver := Host} = State} = Acc) ->
     From = key(JID),
-    case mod_floodgate_srv:lookup(Host, account, From) of
-        block ->
+    case mod_floodgate_srv:entry(Host, account, From) of
+        {block, Action} ->
             mod_floodgate_srv:count(Host, refused_account_block),
-            refuse_out(Pkt, State, <<"policy-violation">>,
-                       verdict_text(block, Host, account, From));
-        Verdict ->
+            refuse_out(Pkt, State, refusal(Host, Action, block, {account, From}));
+        Entry ->
+            Verdict = case Entry of
+                          {V, _} -> V;
+                          none -> allow
+                      end,
             try outbound(Pkt, JID, Host, Verdict, State) of
                 pass -> Acc;
-                {refuse, Cond, Text} -> refuse_out(Pkt, State, Cond, Text)
+                Refusal -> refuse_out(Pkt, State, Refusal)
             catch Class:Reason:St ->
                     ?ERROR_MSG("floodgate: outbound check failed, letting the "
                                "stanza through:~n~ts",
@@ -197,22 +202,32 @@ user_send_packet(Acc) ->
 
 outbound(#presence{type = subscribe, to = #jid{} = To}, JID, Host, Verdict,
          State) ->
-    Contact = is_contact(JID, To),
     case Verdict of
         quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
-            {refuse, <<"policy-violation">>,
-             verdict_text(quarantine, Host, account, key(JID))};
+            refusal(Host, quarantine, {account, key(JID)});
+        allowlist ->
+            pass;
         _ ->
+            Contact = is_contact(JID, To),
             gate(Host, <<"subscribe">>,
                  [{<<"from">>, bare(JID)}, {<<"to">>, bare(To)},
                   {<<"ip">>, c2s_ip(State)}, {<<"contact">>, flag(Contact)}])
     end;
+%% Directed presence to a remote account opens its reply window.
+outbound(#presence{type = available, to = #jid{luser = U} = To}, JID, Host,
+         _Verdict, _State) when U /= <<>> ->
+    note_reply(Host, JID, To),
+    pass;
 outbound(#message{to = #jid{} = To} = Msg, JID, Host, Verdict, State) ->
     case countable(Msg) of
         Body when is_binary(Body) ->
             case is_user_to_user(JID, To) of
-                true -> outbound_message(Body, JID, To, Host, Verdict, State);
+                true ->
+                    case outbound_message(Body, JID, To, Host, Verdict, State) of
+                        pass -> note_reply(Host, JID, To), pass;
+                        Refusal -> Refusal
+                    end;
                 false -> pass
             end;
         false -> pass
@@ -230,24 +245,40 @@ outbound_message(Body, JID, To, Host, Verdict, State) ->
     From = key(JID),
     ToKey = key(To),
     case contact_message(Host, From, ToKey,
-                         fun() -> is_contact(JID, To) end) of
+                         fun() -> is_contact(JID, To) end, Body) of
         true ->
-            %% counted per pair, no fingerprint: the content-wave
+            %% counted per pair, no body fingerprint: the content-wave
             %% detector never counts messages between contacts
             pass;
         false when Verdict == quarantine ->
             mod_floodgate_srv:count(Host, refused_account_quarantine),
-            {refuse, <<"policy-violation">>,
-             verdict_text(quarantine, Host, account, From)};
+            refusal(Host, quarantine, {account, From});
+        false when Verdict == allowlist ->
+            pass;
         false ->
-            {FP, UFP} = fingerprints(Body),
+            {FP, UFP, HFP} = all_fingerprints(Body),
             gate(Host, <<"stranger-message">>,
                  [{<<"from">>, bare(JID)}, {<<"to">>, bare(To)},
                   {<<"ip">>, c2s_ip(State)}, {<<"contact">>, <<"0">>},
-                  {<<"fp">>, FP}, {<<"ufp">>, UFP}])
+                  {<<"fp">>, FP}, {<<"ufp">>, UFP}, {<<"hfp">>, HFP}])
     end.
 
-refuse_out(Pkt, State, Cond, Text) ->
+%% A local user wrote to To: if To is a remote account, its answers
+%% within the reply window are a contact's.
+note_reply(_Host, #jid{lserver = S}, #jid{lserver = S}) ->
+    ok;
+note_reply(Host, JID, #jid{luser = U, lserver = S} = To) when U /= <<>> ->
+    case mod_floodgate_srv:reply_window(Host) > 0 andalso
+        not ejabberd_router:is_my_host(S) of
+        true -> mod_floodgate_srv:note_reply(Host, key(JID), key(To));
+        false -> ok
+    end;
+note_reply(_Host, _JID, _To) ->
+    ok.
+
+refuse_out(_Pkt, State, drop) ->
+    {stop, {drop, State}};
+refuse_out(Pkt, State, {refuse, Cond, Text}) ->
     case xmpp:get_type(Pkt) of
         T when T == error; T == result ->
             {stop, {drop, State}};
@@ -255,6 +286,21 @@ refuse_out(Pkt, State, Cond, Text) ->
             Err = xmpp:make_error(Pkt, stanza_error(Cond, Text)),
             {stop, {drop, ejabberd_c2s:send(State, Err)}}
     end.
+
+%% What a cached verdict makes of a stanza: drop (silent, when the entry
+%% says so) or {refuse, Condition, Text}.
+refusal(Host, Verdict, {Subject, Key}) ->
+    Action = case mod_floodgate_srv:entry(Host, Subject, Key) of
+                 {_, A} -> A;
+                 none -> bounce
+             end,
+    refusal(Host, Action, Verdict, {Subject, Key}).
+
+refusal(Host, drop, _Verdict, _SK) ->
+    mod_floodgate_srv:count(Host, dropped),
+    drop;
+refusal(Host, bounce, Verdict, {Subject, Key}) ->
+    {refuse, <<"policy-violation">>, verdict_text(Verdict, Host, Subject, Key)}.
 
 %% XEP-0377 spam reports ride inside a XEP-0191 block request.
 reports(#xmlel{name = <<"block">>, children = Items} = Block, JID, Host) ->
@@ -327,24 +373,36 @@ s2s_receive_packet(Acc) ->
     Acc.
 
 inbound(Pkt, From, To, Host, State) ->
-    {Verdict, Subject, Key} = sender_verdict(Host, From),
-    case Verdict of
-        block ->
-            mod_floodgate_srv:count(Host, refused_domain_block),
+    case sender_verdict(Host, From) of
+        {block, Action, SK} ->
+            mod_floodgate_srv:count(Host, refused_block_counter(SK)),
             case Pkt of
+                #presence{type = subscribe} -> refusal(Host, Action, block, SK);
+                %% presence broadcasts: no error for each
                 #presence{} -> drop;
-                _ -> {refuse, <<"policy-violation">>,
-                      verdict_text(block, Host, Subject, Key)}
+                _ -> refusal(Host, Action, block, SK)
             end;
-        _ ->
-            inbound1(Pkt, From, To, Host, Verdict, {Subject, Key}, State)
+        {Verdict, _Action, SK} ->
+            case muc_inviter(Pkt, To) of
+                none -> inbound1(Pkt, From, To, Host, Verdict, SK, State);
+                Inviter -> invitation(Pkt, Inviter, To, Host, {Verdict, SK}, State)
+            end
     end.
 
+refused_block_counter({account, _}) -> refused_jid_block;
+refused_block_counter(_) -> refused_domain_block.
+
+refused_quarantine_counter({account, _}) -> refused_jid_quarantine;
+refused_quarantine_counter(_) -> refused_domain_quarantine.
+
 inbound1(#presence{type = subscribe}, From, To, Host, Verdict, SK, State) ->
-    Contact = recipient_says(To, From),
+    Contact = Verdict == allowlist orelse recipient_says(To, From)
+        orelse replied(Host, To, From),
     if Verdict == quarantine, not Contact ->
-            mod_floodgate_srv:count(Host, refused_domain_quarantine),
-            {refuse, <<"policy-violation">>, verdict_text(quarantine, Host, SK)};
+            mod_floodgate_srv:count(Host, refused_quarantine_counter(SK)),
+            refusal(Host, quarantine, SK);
+       Verdict == allowlist ->
+            pass;
        true ->
             gate(Host, <<"inbound-subscribe">>,
                  [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
@@ -356,41 +414,159 @@ inbound1(#message{} = Msg, From, To, Host, Verdict, SK, State) ->
             FromKey = key(From),
             ToKey = key(To),
             case contact_message(Host, FromKey, ToKey,
-                                 fun() -> recipient_says(To, From) end) of
+                                 fun() -> recipient_says(To, From)
+                                              orelse replied(Host, To, From)
+                                 end, Body) of
                 true ->
                     pass;
                 false when Verdict == quarantine ->
-                    mod_floodgate_srv:count(Host, refused_domain_quarantine),
-                    {refuse, <<"policy-violation">>,
-                     verdict_text(quarantine, Host, SK)};
+                    mod_floodgate_srv:count(Host, refused_quarantine_counter(SK)),
+                    refusal(Host, quarantine, SK);
+                false when Verdict == allowlist ->
+                    pass;
                 false ->
-                    {FP, UFP} = fingerprints(Body),
+                    {FP, UFP, HFP} = all_fingerprints(Body),
                     gate(Host, <<"inbound-stranger-message">>,
                          [{<<"from">>, bare(From)}, {<<"to">>, bare(To)},
                           {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
-                          {<<"fp">>, FP}, {<<"ufp">>, UFP}])
+                          {<<"fp">>, FP}, {<<"ufp">>, UFP}, {<<"hfp">>, HFP}])
             end;
         _ -> pass
     end;
 inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
     pass.
 
-%% Verdict of a remote sender: its account's or its domain's, whichever
-%% is more severe (a quarantined account of a blocked domain is blocked).
+%% A mediated MUC invitation (XEP-0045 7.8.2): the room relays it, the
+%% inviter is named in <invite from=.../>.  Gated as a stranger message
+%% from the inviter (stranger-message when the inviter is one of ours,
+%% who may be in a remote room), with the invitation's reason as its
+%% body; the room's own verdict (not a block: that refused it already)
+%% counts when it is more severe than the inviter's.  A semi-anonymous
+%% room names the inviter by occupant JID: the room itself, then.
+invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
+    Local = ejabberd_router:is_my_host(Inviter#jid.lserver),
+    {V, Action, SK} = case Local of
+                          true -> local_verdict(Host, Inviter);
+                          false -> sender_verdict(Host, Inviter)
+                      end,
+    {Verdict, SK1} = case V /= allowlist andalso
+                         severity(RoomVerdict) > severity(V) of
+                         true -> {RoomVerdict, RoomSK};
+                         false -> {V, SK}
+                     end,
+    case Verdict of
+        block ->
+            mod_floodgate_srv:count(Host, refused_invite_block),
+            refusal(Host, Action, block, SK);
+        allowlist ->
+            pass;
+        _ ->
+            Contact = case Local of
+                          true -> is_contact(Inviter, To);
+                          false -> recipient_says(To, Inviter)
+                                       orelse replied(Host, To, Inviter)
+                      end,
+            case Contact of
+                true ->
+                    pass;
+                false when Verdict == quarantine ->
+                    mod_floodgate_srv:count(Host, refused_invite_quarantine),
+                    refusal(Host, quarantine, SK1);
+                false ->
+                    {FP, UFP, HFP} = all_fingerprints(invite_text(Msg)),
+                    Kind = case Local of
+                               true -> <<"stranger-message">>;
+                               false -> <<"inbound-stranger-message">>
+                           end,
+                    gate(Host, Kind,
+                         [{<<"from">>, bare(Inviter)}, {<<"to">>, bare(To)},
+                          {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
+                          {<<"fp">>, FP}, {<<"ufp">>, UFP}, {<<"hfp">>, HFP}])
+            end
+    end.
+
+%% A local account's verdict, as sender_verdict/2 gives a remote one's.
+local_verdict(Host, #jid{} = J) ->
+    Key = key(J),
+    case mod_floodgate_srv:entry(Host, account, Key) of
+        {V, A} -> {V, A, {account, Key}};
+        none -> {allow, bounce, {account, Key}}
+    end.
+
+%% The inviter of a mediated invitation to a local user, or none.  Only
+%% messages carrying an <x xmlns='...muc#user'/> are decoded.
+muc_inviter(#message{type = T}, _To) when T == error; T == groupchat ->
+    none;
+muc_inviter(#message{sub_els = Els}, #jid{luser = U}) when U /= <<>> ->
+    invite_from(Els);
+muc_inviter(_Pkt, _To) ->
+    none.
+
+invite_from([#muc_user{invites = [#muc_invite{from = #jid{} = F} | _]} | _]) ->
+    F;
+invite_from([#xmlel{name = <<"x">>, attrs = Attrs} = El | Rest]) ->
+    case lists:keyfind(<<"xmlns">>, 1, Attrs) of
+        {_, ?NS_MUC_USER} ->
+            try xmpp:decode(El) of
+                #muc_user{invites = [#muc_invite{from = #jid{} = F} | _]} -> F;
+                _ -> invite_from(Rest)
+            catch _:_ -> invite_from(Rest)
+            end;
+        _ -> invite_from(Rest)
+    end;
+invite_from([_ | Rest]) ->
+    invite_from(Rest);
+invite_from([]) ->
+    none.
+
+%% The invitation's reason, else the message body (the room's own text).
+invite_text(#message{sub_els = Els} = Msg) ->
+    case [R || El <- Els,
+               #muc_user{invites = [#muc_invite{reason = R} | _]} <-
+                   [try xmpp:decode(to_xmlel(El)) catch _:_ -> none end],
+               R /= <<>>] of
+        [R | _] -> R;
+        [] ->
+            case countable(Msg) of
+                B when is_binary(B) -> B;
+                false -> undefined
+            end
+    end.
+
+%% Verdict of a remote sender, {Verdict, Action, {Subject, Key}}: an
+%% allowlisted account is let through whatever its domain's verdict;
+%% otherwise the account's or the domain's verdict, whichever is more
+%% severe (a quarantined account of a blocked domain is blocked), and an
+%% allowlisted domain lets its accounts without a verdict through.
 sender_verdict(Host, From) ->
     Key = key(From),
     Domain = From#jid.lserver,
-    V = mod_floodgate_srv:lookup(Host, account, Key),
-    DV = mod_floodgate_srv:lookup(Host, domain, Domain),
-    case severity(DV) > severity(V) of
-        true -> {DV, domain, Domain};
-        false -> {V, account, Key}
+    case mod_floodgate_srv:entry(Host, account, Key) of
+        {allowlist, A} -> {allowlist, A, {account, Key}};
+        AE ->
+            {V, VA} = case AE of
+                          none -> {allow, bounce};
+                          _ -> AE
+                      end,
+            case mod_floodgate_srv:entry(Host, domain, Domain) of
+                {allowlist, DA} when V == allow -> {allowlist, DA, {domain, Domain}};
+                {DV, DA} ->
+                    case severity(DV) > severity(V) of
+                        true -> {DV, DA, {domain, Domain}};
+                        false -> {V, VA, {account, Key}}
+                    end;
+                none -> {V, VA, {account, Key}}
+            end
     end.
 
 severity(block) -> 3;
 severity(quarantine) -> 2;
 severity(throttle) -> 1;
 severity(_) -> 0.
+
+%% Did local user To write to remote From within the reply window?
+replied(Host, To, From) ->
+    mod_floodgate_srv:replied(Host, key(To), key(From)).
 
 %%%===================================================================
 %%% contact cache: forget pairs when a roster changes
@@ -446,6 +622,9 @@ c2s_unauthenticated_packet(#{ip := {Addr, _}, server := Server} = State,
             put(floodgate_register_ip, IP),
             case register_check(Host, U, IP) of
                 pass -> State;
+                drop ->
+                    erase(floodgate_register_ip),
+                    {stop, State};
                 {refuse, Cond, Text} ->
                     erase(floodgate_register_ip),
                     IQ1 = xmpp:set_from_to(IQ, jid:make(<<>>), jid:make(Server)),
@@ -606,6 +785,8 @@ gate(Host, Kind, Attrs) ->
                                  | [{K, V} || {K, V} <- Attrs, V /= undefined]]},
             IQ = #iq{type = get, from = jid:make(Host), to = jid:make(Comp),
                      sub_els = [El]},
+            ?DEBUG("floodgate: asking ~ts: ~ts",
+                   [Comp, fxml:element_to_binary(El)]),
             Ref = make_ref(),
             ejabberd_router:route_iq(IQ, Ref, self(), Timeout),
             receive
@@ -623,6 +804,22 @@ gate_answer(Host, Kind, #iq{type = result, sub_els = [El0 | _]}) ->
             pass;
         {<<"deny">>, ?NS} ->
             mod_floodgate_srv:count(Host, {gate, Kind, deny}),
+            deny(Host, El);
+        _ ->
+            gate_failed(Host, Kind, error)
+    end;
+gate_answer(Host, Kind, timeout) ->
+    gate_failed(Host, Kind, timeout);
+gate_answer(Host, Kind, _) ->
+    gate_failed(Host, Kind, error).
+
+%% A <deny/>: silent with action='drop', else a stanza error.
+deny(Host, El) ->
+    case fxml:get_tag_attr_s(<<"action">>, El) of
+        <<"drop">> ->
+            mod_floodgate_srv:count(Host, dropped),
+            drop;
+        _ ->
             Cond = case fxml:get_tag_attr_s(<<"condition">>, El) of
                        <<>> -> <<"policy-violation">>;
                        C -> C
@@ -631,14 +828,8 @@ gate_answer(Host, Kind, #iq{type = result, sub_els = [El0 | _]}) ->
                        <<>> -> <<"Refused by the server's anti-spam policy.">>;
                        T -> T
                    end,
-            {refuse, Cond, Text};
-        _ ->
-            gate_failed(Host, Kind, error)
-    end;
-gate_answer(Host, Kind, timeout) ->
-    gate_failed(Host, Kind, timeout);
-gate_answer(Host, Kind, _) ->
-    gate_failed(Host, Kind, error).
+            {refuse, Cond, Text}
+    end.
 
 gate_failed(Host, Kind, Why) ->
     FailClosed = opt(Host, fail_closed),
@@ -727,7 +918,36 @@ recipient_says(Recipient, Sender) ->
 
 %% Are From and To ({LUser, LServer} each) contacts?  From the contact
 %% cache, else by Lookup() (roster reads), whose "yes" is cached.  A
-%% message between contacts is counted (meter) on the way.
+%% message between contacts is counted (meter) on the way: per pair, or,
+%% when its body names URL hosts, as an event of its own with their
+%% fingerprints (hfp).  A binary:match with a precompiled pattern tells
+%% the two apart; most bodies have no "://" and no "xmpp:".
+contact_message(Host, From, To, Lookup, Body) ->
+    case binary:match(Body, url_pattern()) of
+        nomatch -> contact_message(Host, From, To, Lookup);
+        _ ->
+            Contact = mod_floodgate_srv:cached_contact(Host, From, To) orelse
+                begin
+                    mod_floodgate_srv:count(Host, contact_lookup),
+                    Lookup() andalso
+                        begin
+                            mod_floodgate_srv:remember_contact(Host, From, To),
+                            true
+                        end
+                end,
+            Contact andalso
+                case host_fingerprints(Body) of
+                    undefined ->
+                        mod_floodgate_srv:meter_message(Host, From, To);
+                    HFP ->
+                        meter(Host, <<"message">>,
+                              [{<<"from">>, jid:encode(erlang:append_element(From, <<>>))},
+                               {<<"to">>, jid:encode(erlang:append_element(To, <<>>))},
+                               {<<"hfp">>, HFP}])
+                end,
+            Contact
+    end.
+
 contact_message(Host, From, To, Lookup) ->
     case mod_floodgate_srv:counted_contact(Host, From, To) of
         true -> true;
@@ -740,6 +960,17 @@ contact_message(Host, From, To, Lookup) ->
                     true;
                 false -> false
             end
+    end.
+
+%% Made once per VM: binary:compile_pattern/1 costs more than the match.
+url_pattern() ->
+    case persistent_term:get({?MODULE, url_pattern}, undefined) of
+        undefined ->
+            P = binary:compile_pattern([<<"://">>, <<"xmpp:">>, <<"XMPP:">>,
+                                        <<"Xmpp:">>]),
+            persistent_term:put({?MODULE, url_pattern}, P),
+            P;
+        P -> P
     end.
 
 %% Does the roster of local user Owner hold Other with a subscription,
@@ -766,7 +997,12 @@ roster_says(_, _, _) ->
 -define(FP_UFP_MAX, 3).
 -define(FP_RESIDUE_MIN, 4).
 
-fingerprints(Body) when is_binary(Body) ->
+fingerprints(Body) ->
+    {FP, UFP, _HFP} = all_fingerprints(Body),
+    {FP, UFP}.
+
+%% {fp, ufp, hfp}, each a binary or undefined.
+all_fingerprints(Body) when is_binary(Body) ->
     {Norm, Urls} = normalise(Body),
     Residue = lists:foldl(fun(P, B) -> binary:replace(B, P, <<>>, [global]) end,
                           Norm, [<<"<u>">>, <<"<m>">>, <<" ">>]),
@@ -777,9 +1013,92 @@ fingerprints(Body) when is_binary(Body) ->
               [] -> undefined;
               L -> iolist_to_binary(lists:join(<<" ">>, L))
           end,
-    {FP, UFP};
-fingerprints(_) ->
-    {undefined, undefined}.
+    {FP, UFP, hfp(Urls)};
+all_fingerprints(_) ->
+    {undefined, undefined, undefined}.
+
+%% URL host fingerprints (hfp) of a body (doc/PROTOCOL.md, "Host
+%% fingerprints"): for each URL found as for ufp, its host (url_host/1)
+%% and each parent suffix that still holds a dot, at most ?HFP_PER_URL
+%% per URL and ?HFP_MAX in all, without duplicates, in order of
+%% appearance; the first 16 hex digits of the SHA-256 of each,
+%% space-separated, or undefined.
+-define(HFP_PER_URL, 4).
+-define(HFP_MAX, 12).
+
+host_fingerprints(Body) when is_binary(Body) ->
+    {_Norm, Urls} = normalise(Body),
+    hfp(Urls);
+host_fingerprints(_) ->
+    undefined.
+
+hfp(Urls) ->
+    Hosts = lists:foldl(
+              fun(U, Acc) ->
+                      case url_host(U) of
+                          undefined -> Acc;
+                          H -> hfp_add(lists:sublist(host_suffixes(H), ?HFP_PER_URL), Acc)
+                      end
+              end, [], Urls),
+    case lists:reverse(Hosts) of
+        [] -> undefined;
+        L -> iolist_to_binary(lists:join(<<" ">>, [fp_hex(H) || H <- L]))
+    end.
+
+hfp_add([], Acc) -> Acc;
+hfp_add(_, Acc) when length(Acc) >= ?HFP_MAX -> Acc;
+hfp_add([H | Hs], Acc) ->
+    case lists:member(H, Acc) of
+        true -> hfp_add(Hs, Acc);
+        false -> hfp_add(Hs, [H | Acc])
+    end.
+
+%% a.b.example.com -> [a.b.example.com, b.example.com, example.com]
+host_suffixes(H) ->
+    [H | [S || {P, 1} <- binary:matches(H, <<".">>),
+               S <- [binary:part(H, P + 1, byte_size(H) - P - 1)],
+               binary:match(S, <<".">>) /= nomatch]].
+
+%% The host of a URL as written, as url_normalise/1 takes it (trailing
+%% punctuation and scheme removed, up to the first / ? #, lowercased,
+%% without a leading www.); for xmpp: the part after its last '@'; one
+%% trailing dot removed.  undefined when empty.
+url_host(U0) ->
+    U1 = fp_rstrip(U0, fun(C) -> lists:member(C, ".,;:!?'\")]}>") end),
+    {Xmpp, U} = case fp_lower(U1) of
+                    <<"http://", _/binary>> -> {false, fp_drop(U1, 7)};
+                    <<"https://", _/binary>> -> {false, fp_drop(U1, 8)};
+                    <<"xmpp:", _/binary>> -> {true, fp_drop(U1, 5)};
+                    _ -> {false, U1}
+                end,
+    {Host0, _} = fp_span(U, fun(C) -> not lists:member(C, "/?#") end, 0),
+    Host1 = case fp_lower(Host0) of
+                <<"www.", H/binary>> -> H;
+                H -> H
+            end,
+    Host2 = case Xmpp of
+                true -> after_last(Host1, $@);
+                false -> Host1
+            end,
+    Host = case Host2 of
+               <<>> -> <<>>;
+               _ -> case binary:last(Host2) of
+                        $. -> binary:part(Host2, 0, byte_size(Host2) - 1);
+                        _ -> Host2
+                    end
+           end,
+    case Host of
+        <<>> -> undefined;
+        _ -> Host
+    end.
+
+after_last(B, C) ->
+    case binary:matches(B, <<C>>) of
+        [] -> B;
+        Ms ->
+            {P, 1} = lists:last(Ms),
+            binary:part(B, P + 1, byte_size(B) - P - 1)
+    end.
 
 %% {Normalised text, [URL as written]}
 normalise(Body) ->
@@ -977,16 +1296,13 @@ stanza_error(Cond0, Text) ->
     #stanza_error{type = Type, reason = binary_to_atom(Cond, utf8),
                   text = [#text{lang = <<"en">>, data = Text}]}.
 
-verdict_text(Verdict, Host, {Subject, Key}) ->
-    verdict_text(Verdict, Host, Subject, Key).
-
 verdict_text(Verdict, Host, Subject, Key) ->
     What = case Verdict of
                block -> <<"blocked">>;
                _ -> <<"quarantined">>
            end,
     Why = case catch ets:lookup(mod_floodgate_srv:table(Host), {v, Subject, Key}) of
-              [{_, _, _, R}] when R /= <<>> -> <<": ", R/binary>>;
+              [{_, _, _, R, _}] when R /= <<>> -> <<": ", R/binary>>;
               _ -> <<>>
           end,
     <<"Refused by the server's anti-spam policy (", What/binary, Why/binary,

@@ -54,7 +54,22 @@
 %%%
 %%% Account verdicts are keyed {LUser, LServer} too, so that the check of
 %%% every stanza a local user sends is one ets:lookup on the #jid{}'s own
-%%% fields, on a key present only while the account has a verdict.
+%%% fields, on a key present only while the account has a verdict.  Remote
+%%% accounts (subject 'account' or 'jid' with a remote bare JID) share the
+%%% table: a set, so 10,000s of them cost nothing to the lookups of others.
+%%% Allowlist entries are cached like verdicts (verdict allowlist): the
+%%% hooks decide what they override.  Each entry also carries its action,
+%%% bounce (stanza error) or drop (silent).
+%%%
+%%% Reply window: (local account, remote account) -> the last time the
+%%% local user wrote to (message) or sent directed presence to the remote
+%%% one, in monotonic ms, in a public set written by the c2s processes.
+%%% A message or subscription request from that remote account within the
+%%% window (reply-window on full pushes, 0 = off) is a contact's.  A
+%%% process writes its pair again only after ?REPLY_REFRESH (its process
+%%% dictionary remembers the last pair it wrote), so a conversation costs
+%%% one ETS write a minute, not one a message.  Bounded: past ?REPLY_MAX
+%%% entries this process drops the oldest ones, down to 90%.
 %%%
 %%% Copyright (c) floodgate authors.  See COPYING.
 %%%----------------------------------------------------------------------
@@ -65,7 +80,9 @@
          handle_info/2, terminate/2, code_change/3]).
 -export([table/1, lookup/3, push/2, meter/2, meter_message/3, resync/2, count/2, count/3,
          stats/1, normal_key/2]).
--export([counted_contact/3, remember_contact/3, forget_contacts/2]).
+-export([counted_contact/3, cached_contact/3, remember_contact/3,
+         forget_contacts/2]).
+-export([entry/3, note_reply/3, replied/3, reply_window/1, cache_counts/1]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -82,16 +99,23 @@
                                    % committed yet)
 -define(METER_IDLE, (?CONTACT_TTL + 2 * ?FLUSH_AFTER)). % ms without a count
                                    % before a pair leaves the meter table
+-define(REPLY_MAX, 100000).        % entries in the reply-window table
+-define(REPLY_REFRESH, 60000).     % ms before a process writes the same
+                                   % (local, remote) pair again
 
 %% Names of a vhost's tables and process (see names/1).
 -record(names, {verdicts :: atom(),
                 contacts :: atom(),
                 meter :: atom(),
+                replies :: atom(),
                 proc :: atom(),
+                %% reply window in ms (0 = off), from the last full push
+                window :: atomics:atomics_ref(),
                 %% contact cache generation, see the top of the file
                 gen :: atomics:atomics_ref()}).
 
 -define(PD_CONTACT, mod_floodgate_contact). % process dictionary key
+-define(PD_REPLY, mod_floodgate_reply).     % process dictionary key
 
 -record(st, {host :: binary(),
              component :: binary(),
@@ -108,6 +132,7 @@
              flush_timer :: undefined | reference(),
              seq :: undefined | integer(),
              fetching = false :: boolean(),
+             evicting = false :: boolean(),
              retry_timer :: undefined | reference()}).
 
 %%%===================================================================
@@ -132,7 +157,9 @@ make_names(Host) ->
     #names{verdicts = gen_mod:get_module_proc(Host, mod_floodgate_cache),
            contacts = gen_mod:get_module_proc(Host, mod_floodgate_contacts),
            meter = gen_mod:get_module_proc(Host, mod_floodgate_meter),
+           replies = gen_mod:get_module_proc(Host, mod_floodgate_replies),
            proc = gen_mod:get_module_proc(Host, ?MODULE),
+           window = atomics:new(1, []),
            gen = atomics:new(1, [])}.
 
 proc(Host) -> (names(Host))#names.proc.
@@ -143,18 +170,26 @@ contacts(Host) -> (names(Host))#names.contacts.
 
 meter_table(Host) -> (names(Host))#names.meter.
 
-%% Cached verdict of a subject: allow | throttle | quarantine | block.
-%% Key as normal_key/2 makes it: {LUser, LServer} for an account.
+%% Cached verdict of a subject: allow | throttle | quarantine | block |
+%% allowlist.  Key as normal_key/2 makes it: {LUser, LServer} for an
+%% account.
 lookup(Host, Subject, Key) ->
+    case entry(Host, Subject, Key) of
+        {Verdict, _Action} -> Verdict;
+        none -> allow
+    end.
+
+%% Cached entry of a subject, {Verdict, bounce | drop}, or none.
+entry(Host, Subject, Key) ->
     Tab = table(Host),
     try ets:lookup(Tab, {v, Subject, Key}) of
-        [{_, Verdict, Expires, _Reason}] ->
+        [{_, Verdict, Expires, _Reason, Action}] ->
             case Expires == infinity orelse Expires > now_ms() of
-                true -> Verdict;
-                false -> allow
+                true -> {Verdict, Action};
+                false -> none
             end;
-        [] -> allow
-    catch error:badarg -> allow
+        [] -> none
+    catch error:badarg -> none
     end.
 
 %% A verdicts push from the component; answered after it is applied.
@@ -200,6 +235,17 @@ count(Host, Name, N) ->
     catch error:badarg -> 0
     end.
 
+%% Entries in the verdict cache per subject and verdict, and the reply
+%% window table's size: [{{Subject, Verdict}, N}] ++ [{replies, N}], for
+%% admins (ejabberdctl) and bench_ejabberd.py --preload.
+cache_counts(Host) ->
+    Counts = ets:foldl(fun({{v, S, _}, V, _, _, _}, Acc) ->
+                               maps:update_with({S, V}, fun(N) -> N + 1 end, 1, Acc);
+                          (_, Acc) -> Acc
+                       end, #{}, table(Host)),
+    lists:sort(maps:to_list(Counts))
+        ++ [{replies, ets:info((names(Host))#names.replies, size)}].
+
 stats(Host) ->
     try ets:match_object(table(Host), {{stat, '_'}, '_'})
     catch error:badarg -> []
@@ -229,6 +275,23 @@ counted_contact(Host, From, To) ->
                     true;
                 _ -> false
             end
+    end.
+
+%% Like counted_contact/3, without counting (the caller meters the
+%% message itself).
+cached_contact(Host, From, To) ->
+    Now = mono_ms(),
+    case get(?PD_CONTACT) of
+        {From, To, Expires, G, _} when Expires > Now ->
+            G == atomics:get((names(Host))#names.gen, 1) orelse
+                in_contact_table(Host, From, To, Now);
+        _ -> in_contact_table(Host, From, To, Now)
+    end.
+
+in_contact_table(Host, From, To, Now) ->
+    case catch ets:lookup(contacts(Host), {contact, From, To}) of
+        [{_, Expires}] -> Expires > Now;
+        _ -> false
     end.
 
 %% The roster says From and To are contacts: remember it.
@@ -285,6 +348,71 @@ start_over(Host, Tab) ->
 
 mono_ms() -> erlang:monotonic_time(millisecond).
 
+%%% reply window (see the top of the file) -----------------------------
+
+%% The reply window in ms, 0 when off.
+reply_window(Host) ->
+    atomics:get((names(Host))#names.window, 1).
+
+%% Local ({LUser, LServer}) wrote to Remote: note when.
+note_reply(Host, Local, Remote) ->
+    #names{window = W, replies = Tab, proc = Proc} = names(Host),
+    case atomics:get(W, 1) of
+        0 -> ok;
+        _ ->
+            Now = mono_ms(),
+            case get(?PD_REPLY) of
+                {Local, Remote, T} when Now - T < ?REPLY_REFRESH -> ok;
+                _ ->
+                    put(?PD_REPLY, {Local, Remote, Now}),
+                    try
+                        ets:insert(Tab, {{Local, Remote}, Now}),
+                        ets:info(Tab, size) > ?REPLY_MAX andalso
+                            gen_server:cast(Proc, evict_replies),
+                        ok
+                    catch error:badarg -> ok
+                    end
+            end
+    end.
+
+%% Did Local write to Remote within the reply window?
+replied(Host, Local, Remote) ->
+    #names{window = W, replies = Tab} = names(Host),
+    case atomics:get(W, 1) of
+        0 -> false;
+        Window ->
+            case catch ets:lookup(Tab, {Local, Remote}) of
+                [{_, T}] -> mono_ms() - T =< Window;
+                _ -> false
+            end
+    end.
+
+%% Past ?REPLY_MAX: drop the oldest entries, down to 90% of it, in one
+%% pass (a sort of the table every 10,000 new pairs at most).
+evict_replies(#st{host = Host} = St) ->
+    Tab = (names(Host))#names.replies,
+    Size = ets:info(Tab, size),
+    case Size > ?REPLY_MAX of
+        true ->
+            N = Size - ?REPLY_MAX * 9 div 10,
+            Old = lists:sublist(lists:keysort(2, ets:tab2list(Tab)), N),
+            lists:foreach(fun({K, _}) -> ets:delete(Tab, K) end, Old),
+            count(Host, reply_window_evicted, N);
+        false -> ok
+    end,
+    St.
+
+set_reply_window(Host, Ms) ->
+    #names{window = W, replies = Tab} = names(Host),
+    case atomics:exchange(W, 1, Ms) of
+        Ms -> ok;
+        Old ->
+            ?INFO_MSG("floodgate: reply window for ~ts: ~B ms (was ~B)",
+                      [Host, Ms, Old]),
+            Ms == 0 andalso ets:delete_all_objects(Tab),
+            ok
+    end.
+
 %% Cache keys of the daemon's subjects: an account as {LUser, LServer}
 %% (what a #jid{} holds), domains in lower case, IPs in inet:ntoa form.
 normal_key(account, Key) ->
@@ -325,6 +453,13 @@ init([Host, Opts]) ->
     MTab = meter_table(Host),
     catch ets:delete(MTab),
     ets:new(MTab, [named_table, public, set, {write_concurrency, true}]),
+    %% Written by c2s processes (at most once a minute per pair each),
+    %% read by s2s ones.
+    RTab = (names(Host))#names.replies,
+    catch ets:delete(RTab),
+    ets:new(RTab, [named_table, public, set, {read_concurrency, true},
+                   {write_concurrency, true}]),
+    atomics:put((names(Host))#names.window, 1, 0),
     self() ! fetch,
     {ok, #st{host = Host, tab = Tab, meter = MTab,
              component = gen_mod:get_opt(component, Opts),
@@ -339,6 +474,8 @@ handle_cast({meter, Attrs}, St) ->
     {noreply, queue_event(Attrs, St)};
 handle_cast(new_pair, #st{pairs = P} = St) ->
     {noreply, flush_when_due(St#st{pairs = P + 1})};
+handle_cast(evict_replies, St) ->
+    {noreply, evict_replies(St)};
 handle_cast({resync, Why}, St) ->
     {noreply, fetch(Why, St)};
 handle_cast({reload, Opts}, St) ->
@@ -455,17 +592,25 @@ apply_push(El, #st{host = Host, seq = Last} = St) ->
 log_items(Host, Seq, #xmlel{children = Children}) ->
     lists:foreach(
       fun(#xmlel{name = <<"verdict">>} = V) ->
-              ?INFO_MSG("floodgate: ~ts: ~ts ~ts -> ~ts (~ts) [seq ~p]",
+              ?INFO_MSG("floodgate: ~ts: ~ts ~ts -> ~ts~ts (~ts) [seq ~p]",
                         [Host, fxml:get_tag_attr_s(<<"subject">>, V),
                          fxml:get_tag_attr_s(<<"key">>, V),
                          fxml:get_tag_attr_s(<<"verdict">>, V),
+                         case fxml:get_tag_attr_s(<<"action">>, V) of
+                             <<"drop">> -> <<", drop">>;
+                             _ -> <<>>
+                         end,
                          fxml:get_tag_attr_s(<<"reason">>, V), Seq]);
          (_) -> ok
       end, Children).
 
-replace_all(El, #st{tab = Tab} = St) ->
-    ets:match_delete(Tab, {{v, '_', '_'}, '_', '_', '_'}),
+replace_all(El, #st{tab = Tab, host = Host} = St) ->
+    ets:match_delete(Tab, {{v, '_', '_'}, '_', '_', '_', '_'}),
     apply_items(El, St),
+    set_reply_window(Host, case to_int(fxml:get_tag_attr_s(<<"reply-window">>, El)) of
+                               W when is_integer(W), W > 0 -> W;
+                               _ -> 0
+                           end),
     St#st{seq = to_int(fxml:get_tag_attr_s(<<"seq">>, El))}.
 
 apply_items(#xmlel{children = Children}, St) ->
@@ -491,7 +636,12 @@ apply_item(V, #st{tab = Tab, host = Host}) ->
                                   E -> E
                               end,
                     Reason = fxml:get_tag_attr_s(<<"reason">>, V),
-                    ets:insert(Tab, {{v, Subject, Key}, Verdict, Expires, Reason}),
+                    Action = case fxml:get_tag_attr_s(<<"action">>, V) of
+                                 <<"drop">> -> drop;
+                                 _ -> bounce
+                             end,
+                    ets:insert(Tab, {{v, Subject, Key}, Verdict, Expires,
+                                     Reason, Action}),
                     maybe_kick(Host, Subject, Key, Verdict, Reason)
             end
     end.
@@ -507,6 +657,7 @@ maybe_kick(_, _, _, _, _) ->
     ok.
 
 subject(<<"account">>) -> account;
+subject(<<"jid">>) -> account;             % a remote account, same cache
 subject(<<"domain">>) -> domain;
 subject(<<"ip">>) -> ip;
 subject(<<"prefix">>) -> prefix;
@@ -516,10 +667,11 @@ verdict(<<"allow">>) -> allow;
 verdict(<<"throttle">>) -> throttle;
 verdict(<<"quarantine">>) -> quarantine;
 verdict(<<"block">>) -> block;
+verdict(<<"allowlist">>) -> allowlist;
 verdict(_) -> error.
 
 cache_size(#st{tab = Tab}) ->
-    ets:select_count(Tab, [{{{v, '_', '_'}, '_', '_', '_'}, [], [true]}]).
+    ets:select_count(Tab, [{{{v, '_', '_'}, '_', '_', '_', '_'}, [], [true]}]).
 
 to_int(<<>>) -> undefined;
 to_int(B) ->
