@@ -24,6 +24,8 @@
 
 #include <ini.h>
 
+#include "autoconf.h"
+
 #include "config.h"
 #include "jid.h"
 #include "log.h"
@@ -121,6 +123,9 @@ static const struct keydef keys[] = {
     {"store", "flush-interval", K_MS, F(store_flush_ms)},
     {"store", "flush-rows", K_INT, F(store_flush_rows)},
     {"store", "retention", K_SECS, F(store_retention_s)},
+    {"store", "backend", K_STR, F(store_backend)},
+    {"store", "dsn", K_STR, F(store_dsn)},
+    {"store", "password-file", K_STR, F(store_password_file)},
     {"admins", "jids", K_LIST, F(admins)},
     {"policy", "half-life", K_SECS, F(half_life_s)},
     {"policy", "throttle-at", K_DOUBLE, F(throttle_at)},
@@ -838,8 +843,27 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[component] secret is required");
 	if (c->serves.n == 0)
 		cfg_error(ps, "[component] serves: at least one server domain");
-	if (c->store_path == NULL)
-		cfg_error(ps, "[store] path is required");
+	if (c->store_backend == NULL || !strcmp(c->store_backend, "sqlite")) {
+		if (c->store_path == NULL)
+			cfg_error(ps, "[store] path is required");
+		if (c->store_dsn != NULL || c->store_password_file != NULL)
+			cfg_error(ps, "[store] dsn and password-file need "
+				      "backend = postgresql");
+	} else if (!strcmp(c->store_backend, "postgresql")) {
+		c->store_pg = 1;
+#ifndef HAVE_LIBPQ
+		cfg_error(ps, "[store] backend = postgresql: this floodgate "
+			      "was built without libpq");
+#endif
+		if (c->store_path == NULL && c->ctl_socket == NULL)
+			cfg_error(ps, "[store] backend = postgresql: set "
+				      "[control] socket (there is no store "
+				      "path to put it beside)");
+	} else
+		cfg_error(ps,
+			  "[store] backend '%s' is not sqlite or "
+			  "postgresql",
+			  c->store_backend);
 	for (i = 0; i < c->admins.n; i++)
 		if (strchr(c->admins.v[i], '@') == NULL)
 			cfg_error(ps, "[admins] '%s' is not a bare JID",
@@ -970,6 +994,9 @@ config_free(struct fg_config *c)
 	free(c->comp_server);
 	strlist_free(&c->serves);
 	free(c->store_path);
+	free(c->store_backend);
+	free(c->store_dsn);
+	free(c->store_password_file);
 	strlist_free(&c->admins);
 	free(c->http_listen);
 	free(c->http_public_url);

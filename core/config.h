@@ -51,6 +51,11 @@ struct fg_config {
 	uint32_t store_flush_rows; /* flush early past this many rows */
 	/* audit, registrations, reports are kept this long; 0 forever */
 	uint32_t store_retention_s;
+	/* backend = postgresql: several instances share one database */
+	char *store_backend; /* "sqlite" (default) or "postgresql" */
+	int   store_pg;      /* backend is postgresql */
+	char *store_dsn;     /* libpq connection string; NULL: environment */
+	char *store_password_file; /* password on its first line */
 
 	/* [admins] */
 	struct fg_strlist admins;

@@ -52,7 +52,8 @@ struct daemon {
 	struct event      *ev_flush;
 	struct event      *ev_tick;
 	struct event      *ev_sig[4];
-	uint64_t           flush_slow; /* flushes over FLUSH_SLOW_US */
+	uint64_t           flush_slow;   /* flushes over FLUSH_SLOW_US */
+	uint64_t           flushes_seen; /* store_stats.flushes last judged */
 };
 
 #define FLUSH_SLOW_US 20000 /* a flush this long is worth a warning, us */
@@ -95,11 +96,14 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 		if (store_flush(d->store) == -1)
 			goto out;
 		store_get_stats(d->store, &st);
-		if (st.last_flush_us > FLUSH_SLOW_US) {
+		/* a PostgreSQL flush completes later: judge each one once */
+		if (st.flushes != d->flushes_seen &&
+		    st.last_flush_us > FLUSH_SLOW_US) {
 			d->flush_slow++;
 			log_warnx("store: slow flush, %llu us",
 				  (unsigned long long)st.last_flush_us);
 		}
+		d->flushes_seen = st.flushes;
 	}
 out:
 	arm(d->ev_flush, d->cfg->store_flush_ms);
@@ -212,8 +216,8 @@ core_metrics(struct evbuffer *b, void *arg)
 		    "retention deleted",
 		    NULL, (double)ss.pruned);
 	http_metric(b, "floodgate_store_ok", "gauge",
-		    "1 while the store file is the one opened, 0 once it was "
-		    "deleted or replaced",
+		    "1 while the store can keep what it acknowledges (SQLite: "
+		    "the file opened is still there; PostgreSQL: connected)",
 		    NULL, store_health(d->store, NULL) == 0 ? 1 : 0);
 	http_metric(b, "floodgate_store_slow_flushes_total", "counter",
 		    "Flushes slower than 20 ms", NULL, (double)d->flush_slow);
@@ -261,6 +265,13 @@ start_http(struct daemon *d)
 
 static void on_ctl(const char *, char *, struct evbuffer *, void *);
 
+/* Both NULL, or the same text. */
+static int
+streq(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 static int
 reload(struct daemon *d)
 {
@@ -275,10 +286,13 @@ reload(struct daemon *d)
 		log_warnx("reload failed: keeping the running configuration");
 		return -1;
 	}
-	if (strcmp(n->store_path, d->cfg->store_path) != 0)
-		log_warnx("reload: [store] path changes need a restart; "
-			  "still using %s",
-			  d->cfg->store_path);
+	if (n->store_pg != d->cfg->store_pg ||
+	    !streq(n->store_path, d->cfg->store_path) ||
+	    !streq(n->store_dsn, d->cfg->store_dsn) ||
+	    !streq(n->store_password_file, d->cfg->store_password_file))
+		log_warnx("reload: [store] changes need a restart; still "
+			  "using %s",
+			  store_name(d->store));
 	relink = config_link_changed(d->cfg, n);
 	rehttp = (n->http_listen == NULL) != (d->cfg->http_listen == NULL) ||
 		 (n->http_listen != NULL &&
@@ -401,10 +415,15 @@ open_all(struct daemon *d, const char *user)
 	if (proc_pidfile_write(d->cfg->pidfile) == -1 ||
 	    proc_switch_user(user, ctlsock_path(d->ctl)) == -1)
 		return -1;
-	if ((d->store = store_open(d->cfg->store_path)) == NULL)
+	d->store = d->cfg->store_pg ? store_open_pg(d->base, d->cfg->store_dsn,
+						    d->cfg->store_password_file)
+				    : store_open(d->cfg->store_path);
+	if (d->store == NULL)
 		return -1;
 	if ((d->pol = pol_new(d->cfg, d->store)) == NULL)
 		return -1;
+	/* other instances on a shared store: their verdicts become ours */
+	store_set_change_cb(d->store, pol_shared_change, d->pol);
 	d->comp = comp_new(d->base, d->cfg, d->pol, d->store);
 	pol_upstream_load_files(d->pol, d->cfg);
 	d->web = web_new();
@@ -517,7 +536,7 @@ main(int argc, char **argv)
 	}
 	log_info("floodgated %s starting: component %s via %s:%d, store %s",
 		 PACKAGE_VERSION, d.cfg->comp_jid, d.cfg->comp_server,
-		 d.cfg->comp_port, d.cfg->store_path);
+		 d.cfg->comp_port, store_name(d.store));
 	comp_start(d.comp);
 	proc_notify("READY=1");
 

@@ -168,23 +168,12 @@ pol_params_clear(struct pol_params *m)
 	m->nserves = 0;
 }
 
-/* Restore one persisted subject (pol_new); a restart changes no decision. */
-static void
-load_cb(const struct store_subject *ss, void *arg)
+/* A persisted row's state into s: at start-up (load_cb), and when
+ * another instance sharing the store changed it (shared.c). */
+void
+pol_restore(struct policy *p, struct rep_subj *s,
+	    const struct store_subject *ss, int64_t now)
 {
-	struct policy   *p = arg;
-	struct rep_subj *s;
-	int64_t          now = clock_wall_ms();
-	char             k[POL_KEY_MAX];
-	int              n;
-
-	if ((int)ss->type < 0 || ss->type >= FG_SUBJ__MAX || ss->key == NULL ||
-	    (n = pol_norm_key(ss->type, ss->key, k, sizeof k)) == -1)
-		return;
-	s = rep_get(p->rep, ss->type, k, (size_t)n, 0, now,
-		    p->prm.half_life_ms);
-	if (s == NULL)
-		return;
 	s->score = isfinite(ss->score) && ss->score > 0 ? ss->score : 0;
 	s->score_at = ss->score_at;
 	s->verdict = (int)ss->verdict > 0 && ss->verdict < FG_V__MAX
@@ -199,10 +188,16 @@ load_cb(const struct store_subject *ss, void *arg)
 		 * re-derived from when the row was written */
 		s->ovr_expires = ss->expires;
 		s->expires = ss->updated + p->prm.ttl_ms;
+		free(s->actor);
+		free(s->reason);
 		s->actor = ss->actor ? xstrdup(ss->actor) : NULL;
 		s->reason = ss->reason ? xstrdup(ss->reason) : NULL;
 		s->enf = s->verdict;
 	} else {
+		free(s->actor);
+		free(s->reason);
+		s->actor = s->reason = NULL;
+		s->ovr_expires = 0;
 		s->expires = ss->expires;
 		/* pol_to_store: an observed verdict, and what of it is
 		 * enforced */
@@ -223,6 +218,26 @@ load_cb(const struct store_subject *ss, void *arg)
 		s->expires = 0;
 	else if (s->expires == 0)
 		s->expires = now + p->prm.ttl_ms;
+}
+
+/* Restore one persisted subject (pol_new); a restart changes no decision. */
+static void
+load_cb(const struct store_subject *ss, void *arg)
+{
+	struct policy   *p = arg;
+	struct rep_subj *s;
+	int64_t          now = clock_wall_ms();
+	char             k[POL_KEY_MAX];
+	int              n;
+
+	if ((int)ss->type < 0 || ss->type >= FG_SUBJ__MAX || ss->key == NULL ||
+	    (n = pol_norm_key(ss->type, ss->key, k, sizeof k)) == -1)
+		return;
+	s = rep_get(p->rep, ss->type, k, (size_t)n, 0, now,
+		    p->prm.half_life_ms);
+	if (s == NULL)
+		return;
+	pol_restore(p, s, ss, now);
 	rep_relist(p->rep, s);
 }
 

@@ -168,6 +168,12 @@ void pol_foreach_listed(struct policy *, pol_info_cb, void *);
 /* Every subject an admin allowlisted (which pol_foreach_listed skips). */
 void pol_foreach_allowlisted(struct policy *, pol_info_cb, void *);
 
+/* A subject another instance sharing the store changed: the store's
+ * change callback (store_set_change_cb) with the policy as its argument.
+ * Adopted unless our state of the subject is newer; an effective change
+ * is pushed like our own. */
+void pol_shared_change(const struct store_subject *, void *policy);
+
 /* Periodic work (decay expiry, bucket sweep); call from a timer. */
 void pol_tick(struct policy *);
 

@@ -229,6 +229,10 @@ pol_ctx_leave(struct policy *p, const struct pol_detector *old)
 /* 1 when what is decided now is only observed. */
 int     pol_observing(const struct policy *);
 int64_t pol_eff_expires(const struct rep_subj *);
+/* A persisted row's state into s (start-up, and other instances'
+ * changes to a shared store). */
+void pol_restore(struct policy *, struct rep_subj *,
+		 const struct store_subject *, int64_t now);
 
 /* Add weight to an already normalised key (hash may be 0 = compute). */
 struct rep_subj *pol_signal_key(struct policy *, enum fg_subj, const char *,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autoconf.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -139,6 +140,10 @@ static const struct bad_case bad[] = {
      ":18: jids: not valid UTF-8 text (byte 0xe9 at 3)"},
     {GOOD "[store]\npath = /var/lib/\xc0\xaf.db\n",
      ":18: path: not valid UTF-8"},
+    {GOOD "[store]\nbackend = mysql\n", "backend 'mysql' is not sqlite"},
+    {GOOD "[store]\ndsn = host=db\n", "dsn and password-file need backend"},
+    {GOOD "[store]\npassword-file = /etc/pw\n",
+     "dsn and password-file need backend"},
     {GOOD "[policy]\nmode = relaxed\n", ":18: mode: 'relaxed' must be"},
     {GOOD "[actions]\nblock = reject\n", ":18: block: 'reject' must be"},
     {GOOD "[actions]\nspam = drop\n", ":18: unknown key 'spam' in [actions]"},
@@ -269,6 +274,39 @@ START_TEST(secret_not_in_errors)
 
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_null(strstr(err, "s3cret"));
+}
+END_TEST
+
+/* PostgreSQL: the dsn and password file are kept, the path may go
+ * when the control socket is named, and the password never needs to be
+ * in the file itself. */
+START_TEST(store_postgresql)
+{
+	struct fg_config *c;
+	const char       *err;
+
+#define PG_BASE                                                                \
+	"[component]\njid = fg.example\nsecret = x\nserves = example\n"        \
+	"[store]\nbackend = postgresql\n"
+	c = load_text(PG_BASE "dsn = host=db.example port=5433 dbname=fg\n"
+			      "password-file = /etc/floodgate/pgpass\n"
+			      "[control]\nsocket = /run/fg/ctl.sock\n");
+#ifdef HAVE_LIBPQ
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->store_pg, 1);
+	ck_assert_str_eq(c->store_dsn, "host=db.example port=5433 dbname=fg");
+	ck_assert_str_eq(c->store_password_file, "/etc/floodgate/pgpass");
+	ck_assert_ptr_null(c->store_path);
+	config_free(c);
+	err = load_errors(PG_BASE, &c);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, "set [control] socket"));
+#else
+	ck_assert_ptr_null(c);
+	err = load_errors(PG_BASE, &c);
+	ck_assert_ptr_nonnull(strstr(err, "built without libpq"));
+#endif
+#undef PG_BASE
 }
 END_TEST
 
@@ -437,6 +475,7 @@ main(void)
 	tcase_add_test(tc, public_url);
 	tcase_add_test(tc, secret_not_in_errors);
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, store_postgresql);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, not_regular);
 	tcase_add_test(tc, remote_keys);
