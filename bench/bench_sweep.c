@@ -112,7 +112,7 @@ sweep_child(const char *path, long *maxrss_kb)
 int
 main(int argc, char *argv[])
 {
-	struct loggen_opts  o = {1, BENCH_BOTS, BENCH_HUMANS, 1, 0, NULL, 0};
+	struct loggen_opts  o = {1, BENCH_BOTS, BENCH_HUMANS, 1, 0, NULL, 0, LOGGEN_EJABBERD};
 	struct loggen_stats gs;
 	struct stat         sb;
 	struct result       r = {0};

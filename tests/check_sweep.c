@@ -173,7 +173,7 @@ END_TEST
 static struct sweep *
 generated_sweep(const struct sweep_opts *so, uint32_t rounds)
 {
-	struct loggen_opts  o = {42, 40, 400, rounds, 0, "example.org", 0};
+	struct loggen_opts  o = {42, 40, 400, rounds, 0, "example.org", 0, LOGGEN_EJABBERD};
 	struct logscan_opts lo = {LOGSCAN_FMT_AUTO, 0};
 	char                path[] = "/tmp/check_sweep.XXXXXX";
 	char               *buf = NULL;
