@@ -175,9 +175,9 @@ main(int argc, char *argv[])
 		}
 		made = 1;
 		printf("generated %s: %.0f MB, %llu lines, %u accounts "
-		       "(%u bots), %u rounds, in %.1f s\n",
+		       "(%u bots), %u days, in %.1f s\n",
 		       path, gs.bytes / 1e6, (unsigned long long)gs.lines,
-		       o.bots + o.humans, o.bots, gs.rounds,
+		       o.bots + o.humans, o.bots, gs.days,
 		       bench_now_s() - t0);
 	} else
 		printf("reusing %s\n", path);
