@@ -64,6 +64,9 @@
 #define DEF_OVERLAP 3                 /* concurrent sessions for a hit */
 #define DEF_AUTH_IP_FAILS 20          /* failures per IP per hour */
 #define DEF_AUTH_PREFIX_FAILS 60      /* failures per prefix per hour */
+#define DEF_SPREAD_NETS 10            /* /16s (/32s) in a day: spread */
+#define DEF_CLOCK_HOURS 12            /* hours of a day with short ones */
+#define DEF_SHARED_ACCOUNTS 5         /* accounts short on one address */
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
@@ -152,6 +155,9 @@ static const struct keydef keys[] = {
     {"detect.login", "short-sessions", K_INT, F(short_sessions)},
     {"detect.login", "short-window", K_SECS, F(short_window_s)},
     {"detect.login", "overlap", K_INT, F(overlap)},
+    {"detect.login", "spread", K_INT, F(spread_nets)},
+    {"detect.login", "round-the-clock", K_INT, F(clock_hours)},
+    {"detect.login", "shared-address", K_INT, F(shared_accounts)},
     {"detect.content", "accounts", K_INT, F(content_accounts)},
     {"detect.content", "window", K_SECS, F(content_window_s)},
     {"detect.auth", "user-fails", K_INT, F(auth_user_fails)},
@@ -220,6 +226,9 @@ config_defaults(struct fg_config *c)
 	c->overlap = DEF_OVERLAP;
 	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
 	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
+	c->spread_nets = DEF_SPREAD_NETS;
+	c->clock_hours = DEF_CLOCK_HOURS;
+	c->shared_accounts = DEF_SHARED_ACCOUNTS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
 			  &c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE], NULL);

@@ -112,6 +112,10 @@ struct fg_config {
 	uint32_t overlap;             /* concurrent sessions for a hit */
 	uint32_t auth_ip_fails;       /* failures per IP per hour */
 	uint32_t auth_prefix_fails;   /* failures per prefix per hour */
+	/* [detect.login] connection habits; 0 turns one off */
+	uint32_t spread_nets;     /* networks (/16, /32) in a day for a hit */
+	uint32_t clock_hours;     /* clock hours of a day with short ones */
+	uint32_t shared_accounts; /* accounts short on one address in 1 h */
 };
 
 void config_defaults(struct fg_config *);

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * floodgate - bot login detector. Bots log in with a capitalised form of
- * their lowercase account name ("Abaca" for abaca), open several
- * overlapping connections, and drop them after a few seconds. Each habit
- * is one signal on the account (login-case, overlap, short-sessions);
- * all three together reach quarantine, none alone reaches throttle, and
- * each fires at most once a day per account so a human with three
- * devices or a flaky phone never adds up to a verdict.
+ * floodgate - bot login detector: how an account's sessions look. A
+ * login typed in another case than the account's name ("Abaca" for
+ * abaca: one bot kit's habit, and phone keyboards'), several sessions
+ * open at once, and bursts of short sessions. Each is one held signal
+ * (det_hold) on the account: login-case, overlap, short-sessions. People
+ * show each of them (a capitalising keyboard, three devices, a flapping
+ * mobile link), so all three together stay under quarantine;
+ * detect_conn.c adds the habits people do not show.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,12 +17,11 @@
 #include "../core/xmalloc.h"
 #include "detect.h"
 
-#define LOGIN_CAP_DIV 32      /* records = max_keys / this ... */
-#define LOGIN_CAP_MIN 4096    /* ... but at least this many */
-#define LOGIN_SHORTS 8        /* short-session end times kept per account */
-#define LOGIN_OPEN 8          /* open sessions tracked per account */
-#define LOGIN_STALE 3600000   /* an open session unseen for 1 h is gone, ms */
-#define LOGIN_REFIRE 86400000 /* one signal of a kind per day, ms */
+#define LOGIN_CAP_DIV 32    /* records = max_keys / this ... */
+#define LOGIN_CAP_MIN 4096  /* ... but at least this many */
+#define LOGIN_SHORTS 8      /* short-session end times kept per account */
+#define LOGIN_OPEN 8        /* open sessions tracked per account */
+#define LOGIN_STALE 3600000 /* an open session unseen for 1 h is gone, ms */
 #define LOGIN_TWEAK 0x6c6f67696e000001ULL     /* hash domain: accounts */
 #define LOGIN_RES_TWEAK 0x6c6f67696e000002ULL /* hash domain: full JIDs */
 
@@ -33,7 +32,7 @@ struct login_open {
 
 struct login_rec {
 	struct det_ent    h;
-	int64_t           fired[3]; /* unix ms of the last signal, by SIG_* */
+	struct det_held   held[3];              /* by SIG_* */
 	int64_t           shorts[LOGIN_SHORTS]; /* ring of end times */
 	uint8_t           shead;
 	struct login_open open[LOGIN_OPEN];
@@ -102,16 +101,12 @@ login_free(void *arg)
 	free(d);
 }
 
-/* Signal kind on the account unless it fired within the last day. */
 static void
 fire(struct policy *p, struct login_rec *r, int kind, const char *acct,
      size_t len, int64_t now)
 {
-	if (r->fired[kind] != 0 && now - r->fired[kind] < LOGIN_REFIRE)
-		return;
-	r->fired[kind] = now;
-	pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, len, sig_name[kind],
-		       sig_w[kind], HUGE_VAL);
+	det_hold(p, &r->held[kind], acct, len, sig_name[kind], sig_w[kind],
+		 now);
 }
 
 /* The login's node differs from the account's only by case. Accounts

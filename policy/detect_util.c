@@ -4,6 +4,7 @@
  * record table keyed by SipHash values, and small helpers.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,4 +130,19 @@ det_window_add(int64_t *start, uint32_t *n, int64_t now, int64_t window_ms)
 	if (*n < UINT32_MAX)
 		(*n)++;
 	return *n;
+}
+
+void
+det_hold(struct policy *p, struct det_held *h, const char *acct, size_t len,
+	 const char *sig, double w, int64_t now)
+{
+	double left = 0;
+
+	if (h->at != 0 && now >= h->at)
+		left = rep_decay(h->left, now - h->at, p->prm.half_life_ms);
+	if (left >= w * 0.75)
+		return;
+	pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, len, sig, w - left, HUGE_VAL);
+	h->left = (float)w;
+	h->at = now;
 }

@@ -50,13 +50,18 @@ struct host {
 struct sess {
 	struct acct *a;
 	int64_t      start;
+	int          pending; /* session-start not replayed yet (Prosody) */
+	char         ip[48];  /* the client's, from the auth line */
 };
+
+#define SWEEP_AUTHIP_MAX 65536 /* auth lines awaiting their session */
 
 struct sweep {
 	struct sweep_opts opts;
 	struct strtab    *accts;
 	struct strtab    *sessions;
 	struct strtab    *fails;  /* failed logins on names not yet seen */
+	struct strtab    *authip; /* scored: sid -> IP of its auth line */
 	struct acct     **sorted; /* after sweep_finish */
 	size_t            nsorted;
 	size_t            nsuspects;
@@ -103,6 +108,7 @@ sweep_new(const struct sweep_opts *opts)
 	s->pol = pol_new(s->cfg, NULL);
 	pol_set_verdict_cb(s->pol, on_verdict, s);
 	s->hosts = strtab_new();
+	s->authip = strtab_new();
 	return s;
 }
 
@@ -130,6 +136,7 @@ sweep_free(struct sweep *s)
 		pol_free(s->pol);
 		config_free(s->cfg);
 		strtab_free(s->hosts, free);
+		strtab_free(s->authip, free);
 		free(s->hsorted);
 		clock_fake_off();
 	}
@@ -412,30 +419,79 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 }
 
 /* session-start (login as typed) or session-end (duration) for the
- * full JID account/session-id. */
+ * full JID account/session-id, with the client's IP when a log line
+ * gave it, at log time t. */
 static void
-pol_session(struct sweep *s, struct acct *a, const struct logscan_rec *r,
-	    int64_t dur)
+pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
+	    const char *ip, int64_t t, int64_t dur)
 {
 	struct pol_event e;
 	char             full[2 * LOGSCAN_FIELD_MAX + LOGSCAN_FIELD_MAX + 1];
 
 	snprintf(full, sizeof(full), "%s/%s", a->jid,
-		 *r->sid != '\0' ? r->sid : "sweep");
+		 *sid != '\0' ? sid : "sweep");
 	memset(&e, 0, sizeof(e));
 	e.user_exists = -1;
 	e.jid = full;
-	e.ip = *r->ip != '\0' ? r->ip : NULL;
+	e.ip = ip != NULL && *ip != '\0' ? ip : NULL;
 	if (dur < 0) {
 		e.type = POL_EV_SESSION_START;
-		e.login = *r->user != '\0' ? r->user : NULL;
+		e.login = login != NULL && *login != '\0' ? login : NULL;
 	} else {
 		e.type = POL_EV_SESSION_END;
 		e.duration_ms = dur * 1000;
 	}
-	set_clock(s, r->t);
+	set_clock(s, t);
 	pol_event(s->pol, &e);
 	note_score(s, a);
+}
+
+/* An auth line's IP for the session it opens. ejabberd logs the auth
+ * before the session; Prosody logs "Authenticated as" first, so its
+ * session-start waits for the IP (mod_log_auth) on the next line. */
+static void
+auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
+{
+	struct sess *ss;
+	void       **slot;
+	int          isnew;
+
+	if (sidlen == 0 || *r->ip == '\0')
+		return;
+	ss = strtab_get(s->sessions, r->sid, sidlen);
+	if (ss != NULL && ss->pending) {
+		snprintf(ss->ip, sizeof(ss->ip), "%s", r->ip);
+		ss->pending = 0;
+		pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
+		return;
+	}
+	if (strtab_count(s->authip) >= SWEEP_AUTHIP_MAX) {
+		/* auths that never opened a session: forget them */
+		strtab_free(s->authip, free);
+		s->authip = strtab_new();
+	}
+	slot = strtab_put(s->authip, r->sid, sidlen, &isnew);
+	if (!isnew)
+		free(*slot);
+	*slot = xstrdup(r->ip);
+}
+
+/* A session opened: replay its start now when its IP is known or no
+ * auth line will follow. */
+static void
+sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
+	  size_t sidlen)
+{
+	char *ip = sidlen > 0 ? strtab_del(s->authip, r->sid, sidlen) : NULL;
+
+	if (ip != NULL) {
+		snprintf(ss->ip, sizeof(ss->ip), "%s", ip);
+		free(ip);
+	}
+	if (ip == NULL && r->fmt == LOGSCAN_FMT_PROSODY && sidlen > 0)
+		ss->pending = 1;
+	else
+		pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
 }
 
 void
@@ -462,6 +518,8 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		a->pub.auth_ok++;
 		note_login(a, r->user);
 		add_ip(a, r->ip);
+		if (s->pol != NULL)
+			auth_ip(s, r, sidlen);
 		break;
 	case LOGSCAN_AUTH_FAIL:
 		/* Only for names that turn out to be accounts (report does
@@ -496,18 +554,20 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 			a->pub.overlaps++;
 		if (++a->open_now > a->pub.max_concurrent)
 			a->pub.max_concurrent = a->open_now;
+		ss = xcalloc(1, sizeof(*ss));
+		ss->a = a;
+		ss->start = r->t;
 		if (s->pol != NULL)
-			pol_session(s, a, r, -1);
-		if (sidlen == 0)
+			sess_open(s, ss, r, sidlen);
+		if (sidlen == 0) {
+			free(ss);
 			return;
+		}
 		slot = strtab_put(s->sessions, r->sid, sidlen, &isnew);
 		if (!isnew) { /* id reused without a close: length unknown */
 			sess_end(s, *slot, r->t, 0);
 			free(*slot);
 		}
-		ss = xmalloc(sizeof(*ss));
-		ss->a = a;
-		ss->start = r->t;
 		*slot = ss;
 		break;
 	case LOGSCAN_SESSION_CLOSE:
@@ -515,12 +575,20 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 			return; /* opened before the first file */
 		acct_seen(ss->a, r->t);
 		sess_end(s, ss, r->t, 1);
+		if (s->pol != NULL && ss->pending)
+			pol_session(s, ss->a, r->sid, NULL, NULL, ss->start,
+				    -1);
 		if (s->pol != NULL && r->t >= ss->start)
-			pol_session(s, ss->a, r, r->t - ss->start);
+			pol_session(s, ss->a, r->sid, NULL, ss->ip, r->t,
+				    r->t - ss->start);
 		free(ss);
 		break;
 	case LOGSCAN_SERVER_START:
 		end_open(s);
+		if (s->authip != NULL) {
+			strtab_free(s->authip, free);
+			s->authip = strtab_new();
+		}
 		break;
 	case LOGSCAN_CONNECT:
 		break;
