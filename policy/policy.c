@@ -39,8 +39,8 @@
  * waves, auth clouds, upstream blocklists) add themselves here; each sees
  * gates, events and ticks. */
 static const struct pol_detector *const detectors[] = {
-    &det_reg, &det_login, &det_conn, &det_content, &det_auth, &det_upstream,
-    NULL,
+    &det_reg,  &det_login,    &det_conn, &det_content,
+    &det_auth, &det_upstream, NULL,
 };
 
 /* The subjects one gate or event is about, most specific first. */
@@ -291,6 +291,13 @@ pol_set_verdict_cb(struct policy *p, pol_verdict_cb cb, void *arg)
 {
 	p->cb = cb;
 	p->cb_arg = arg;
+}
+
+void
+pol_set_wave_cb(struct policy *p, pol_wave_cb cb, void *arg)
+{
+	p->wave_cb = cb;
+	p->wave_arg = arg;
 }
 
 struct rep_subj *

@@ -103,6 +103,11 @@ void           pol_free(struct policy *);
 /* New limits/thresholds/admins from a reloaded config; state kept. */
 void pol_reconfigure(struct policy *, const struct fg_config *);
 void pol_set_verdict_cb(struct policy *, pol_verdict_cb, void *);
+/* A registration wave started at start_ms, globally (where "global") or
+ * in one network. Without this callback the daemon logs each one; an
+ * offline replay (floodgatectl sweep) sums them up in its report. */
+typedef void (*pol_wave_cb)(const char *where, int64_t start_ms, void *);
+void pol_set_wave_cb(struct policy *, pol_wave_cb, void *);
 
 void pol_gate(struct policy *, const struct pol_gate *, struct pol_answer *);
 void pol_event(struct policy *, const struct pol_event *);

@@ -147,6 +147,8 @@ struct policy {
 	struct rep       *rep;
 	pol_verdict_cb    cb;
 	void             *cb_arg;
+	pol_wave_cb       wave_cb; /* NULL: detect_reg logs each wave */
+	void             *wave_arg;
 	struct pol_stats  st;
 	char             *signames[POL_SIGNAMES_MAX];
 	size_t            nsignames;

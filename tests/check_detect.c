@@ -473,6 +473,49 @@ reg(struct policy *p, const char *fmt, int i, const char *ip)
 	ev(p, POL_EV_REGISTERED, jid, NULL, ip, NULL, 0, -1, NULL);
 }
 
+static void
+count_wave(const char *where, int64_t start, void *arg)
+{
+	(void)where;
+	(void)start;
+	(*(int *)arg)++;
+}
+
+/* No baseline yet (a fresh daemon, the first minute of a replayed log):
+ * a dozen registrations from one network in a minute are no wave; sixty
+ * are, and go to the callback instead of the log. */
+START_TEST(test_reg_empty_baseline)
+{
+	struct policy *p;
+	char           ip[32];
+	int            i, waves = 0;
+
+	cfg.limits[FG_SUBJ_IP][FG_KIND_REGISTER].count = 0;
+	p = pol_new(&cfg, NULL);
+	pol_set_wave_cb(p, count_wave, &waves);
+	for (i = 0; i < 12; i++) {
+		snprintf(ip, sizeof ip, "198.51.100.%d", i + 1);
+		reg(p, "early%d@example.org", i, ip);
+		clock_fake_advance_ms(4000);
+	}
+	ck_assert_int_eq(waves, 0);
+	ck_assert_int_eq(
+	    verdict(p, FG_SUBJ_ACCOUNT, "early3@example.org", NULL, 0),
+	    FG_V_ALLOW);
+	clock_fake_advance_ms(10 * MIN);
+	for (i = 0; i < 60; i++) {
+		snprintf(ip, sizeof ip, "203.0.113.%d", i + 1);
+		reg(p, "wave%d@example.org", i, ip);
+		clock_fake_advance_ms(1000);
+	}
+	ck_assert_int_ge(waves, 1);
+	ck_assert_int_eq(
+	    verdict(p, FG_SUBJ_ACCOUNT, "wave59@example.org", NULL, 0),
+	    FG_V_QUARANTINE);
+	pol_free(p);
+}
+END_TEST
+
 /* An operator creating accounts with an admin tool (no address) is not a
  * wave, however many and however fast. */
 START_TEST(test_reg_admin_not_wave)
@@ -815,6 +858,7 @@ main(void)
 	tcase_add_test(tc, test_url_not_wave);
 	tcase_add_test(tc, test_reg_wave);
 	tcase_add_test(tc, test_reg_admin_not_wave);
+	tcase_add_test(tc, test_reg_empty_baseline);
 	tcase_add_test(tc, test_reg_conference);
 	tcase_add_test(tc, test_auth_cloud);
 	tcase_add_test(tc, test_auth_unknown);
