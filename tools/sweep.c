@@ -73,6 +73,8 @@ struct sweep {
 	int64_t           t0, now, last_tick; /* unix s of the log */
 	struct strtab    *hosts;
 	size_t            hosts_dropped, nprobation;
+	struct sweep_wave waves[SWEEP_WAVES_MAX];
+	size_t            nwaves, nglobal;
 	struct host     **hsorted;
 	size_t            nhsorted;
 };
@@ -88,6 +90,7 @@ static void         acct_free(void *);
 static int          cmp_acct(const void *, const void *);
 static void on_verdict(enum fg_subj, const char *, enum fg_verdict, int64_t,
 		       const char *, void *);
+static void on_wave(const char *, int64_t, void *);
 
 struct sweep *
 sweep_new(const struct sweep_opts *opts)
@@ -99,14 +102,20 @@ sweep_new(const struct sweep_opts *opts)
 	s->accts = strtab_new();
 	s->sessions = strtab_new();
 	s->fails = strtab_new();
-	if (s->opts.mode != SWEEP_SCORED)
+	if (s->opts.mode != SWEEP_DETECTORS) {
+		config_free(s->opts.cfg);
 		return s;
-	s->cfg = xcalloc(1, sizeof(*s->cfg));
-	config_defaults(s->cfg);
+	}
+	if ((s->cfg = s->opts.cfg) == NULL) {
+		s->cfg = xcalloc(1, sizeof(*s->cfg));
+		config_defaults(s->cfg);
+	}
+	s->opts.cfg = NULL;
 	if (s->opts.min_score <= 0)
 		s->opts.min_score = s->cfg->quarantine_at;
 	s->pol = pol_new(s->cfg, NULL);
 	pol_set_verdict_cb(s->pol, on_verdict, s);
+	pol_set_wave_cb(s->pol, on_wave, s);
 	s->hosts = strtab_new();
 	s->authip = strtab_new();
 	return s;
@@ -385,6 +394,33 @@ on_verdict(enum fg_subj type, const char *key, enum fg_verdict eff,
 	}
 }
 
+/* A registration wave: kept for the report, not logged (a replay of a
+ * big log finds hundreds of networks). */
+static void
+on_wave(const char *where, int64_t start_ms, void *arg)
+{
+	struct sweep      *s = arg;
+	struct sweep_wave *w;
+
+	if (strcmp(where, "global") == 0)
+		s->nglobal++;
+	if (s->nwaves++ >= SWEEP_WAVES_MAX)
+		return;
+	w = &s->waves[s->nwaves - 1];
+	w->start = start_ms / 1000;
+	snprintf(w->where, sizeof(w->where), "%s", where);
+}
+
+size_t
+sweep_waves(const struct sweep *s, const struct sweep_wave **list,
+	    size_t *listed, size_t *global)
+{
+	*list = s->waves;
+	*listed = s->nwaves < SWEEP_WAVES_MAX ? s->nwaves : SWEEP_WAVES_MAX;
+	*global = s->nglobal;
+	return s->nwaves;
+}
+
 /* A record as the bridge module would have sent it: auth and
  * registration events for every domain (the auth and wave detectors
  * count across accounts); sessions go through pol_session. */
@@ -644,7 +680,7 @@ sweep_finish(struct sweep *s)
 	pos = 0;
 	while (strtab_next(s->accts, &pos, &key, &v)) {
 		a = v;
-		if (s->opts.mode == SWEEP_SEED)
+		if (s->opts.mode == SWEEP_CASE_LOGIN)
 			a->pub.suspect =
 			    a->pub.case_logins > 0 &&
 			    a->pub.short_sessions >= SWEEP_SHORT_MIN;
@@ -730,17 +766,18 @@ sweep_get(const struct sweep *s, const char *jid)
 void
 sweep_rule(const struct sweep *s, char *buf, size_t sz)
 {
-	if (s->opts.mode == SWEEP_SEED)
+	if (s->opts.mode == SWEEP_CASE_LOGIN)
 		snprintf(buf, sz,
-			 "seed rule: >= %d sessions of <= %d s and a "
+			 "rule case-login: >= %d sessions of <= %d s and a "
 			 "login with a case-changed name",
 			 SWEEP_SHORT_MIN, SWEEP_SHORT_S);
 	else
 		snprintf(buf, sz,
-			 "scored: the daemon's detectors (default config) "
-			 "on the replayed log; suspect when the account's "
-			 "score reached %.1f (quarantine at %.1f: login-case "
-			 "+ short-sessions + overlap)",
+			 "the daemon's detectors on the replayed log; "
+			 "suspect when the account's score reached %.1f "
+			 "(quarantine at %.1f: any two of spread, "
+			 "round-the-clock, shared-address, or one with "
+			 "short-sessions + overlap)",
 			 s->opts.min_score, s->cfg->quarantine_at);
 }
 

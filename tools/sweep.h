@@ -29,16 +29,29 @@
 #define SWEEP_TICK_S 3600     /* policy housekeeping, every s of log time */
 
 enum sweep_mode {
-	SWEEP_SEED,  /* >= 3 sessions <= 60 s and a case-changed login */
-	SWEEP_SCORED /* the records replayed through the daemon's policy */
+	SWEEP_DETECTORS, /* the records replayed through the daemon's policy */
+	SWEEP_CASE_LOGIN /* >= 3 sessions <= 60 s and a case-changed login */
 };
+
+struct fg_config;
 
 struct sweep_opts {
 	enum sweep_mode mode;
-	double          min_score; /* scored: suspect when the peak score
+	double          min_score; /* detectors: suspect when the peak score
 				    * reaches it; 0 = the quarantine
 				    * threshold */
 	const char *host; /* only accounts of this domain; NULL = all */
+	/* detectors: the daemon's configuration (the sweep frees it);
+	 * NULL = the defaults */
+	struct fg_config *cfg;
+};
+
+#define SWEEP_WAVES_MAX 256 /* registration waves listed; more are counted */
+
+/* A registration wave the replay found (detectors). */
+struct sweep_wave {
+	int64_t start;     /* unix s */
+	char    where[48]; /* "global" or the network */
 };
 
 /* What sweep knows about one account; strings owned by the sweep. */
@@ -107,6 +120,10 @@ void   sweep_walk_hosts(struct sweep *,
 			void (*)(const struct sweep_host *, void *), void *);
 /* Scored mode: accounts a registration wave put on probation. */
 size_t sweep_probation(const struct sweep *);
+/* Detectors: the registration waves, the first SWEEP_WAVES_MAX in *list;
+ * returns how many there were, *global of them over all addresses. */
+size_t sweep_waves(const struct sweep *, const struct sweep_wave **list,
+		   size_t *listed, size_t *global);
 
 /* One line of evidence, e.g. for an import reason (sweep_out.c). */
 void sweep_evidence(const struct sweep_acct *, char *, size_t);
