@@ -77,8 +77,8 @@ struct det_held {
 /* Signal sig (weight w) on the account unless what it gave before,
  * decayed, is still 3/4 of w; then add what brings it back to w. A
  * condition that lasts all day keeps the signal near w, never above. */
-void det_hold(struct policy *, struct det_held *, const char *acct,
-	      size_t len, const char *sig, double w, int64_t now_ms);
+void det_hold(struct policy *, struct det_held *, const char *acct, size_t len,
+	      const char *sig, double w, int64_t now_ms);
 
 /* Fixed windows: count events per window_ms; returns the count including
  * this one. *start and *n are the caller's stored window. */

@@ -17,10 +17,14 @@
 
 struct det_cache {
 	unsigned char *recs;
-	size_t         recsz;
-	size_t         nsets; /* power of two */
-	size_t         count;
-	uint64_t       evictions;
+	/* each set's keys and last-use times side by side, so a lookup reads
+	 * one or two cache lines, not one per record of the set */
+	uint64_t *keys;
+	int64_t  *used;
+	size_t    recsz;
+	size_t    nsets; /* power of two */
+	size_t    count;
+	uint64_t  evictions;
 };
 
 struct det_cache *
@@ -33,6 +37,8 @@ det_cache_new(size_t cap, size_t recsz)
 		c->nsets <<= 1;
 	c->recsz = recsz;
 	c->recs = xcalloc(c->nsets * DET_WAYS, recsz);
+	c->keys = xcalloc(c->nsets * DET_WAYS, sizeof *c->keys);
+	c->used = xcalloc(c->nsets * DET_WAYS, sizeof *c->used);
 	return c;
 }
 
@@ -42,49 +48,57 @@ det_cache_free(struct det_cache *c)
 	if (c == NULL)
 		return;
 	free(c->recs);
+	free(c->keys);
+	free(c->used);
 	free(c);
 }
 
 void *
 det_cache_get(struct det_cache *c, uint64_t key, int64_t now, int create)
 {
-	unsigned char  *set;
-	struct det_ent *e, *victim = NULL;
-	size_t          i;
+	size_t          base, i, victim = SIZE_MAX;
+	struct det_ent *e;
 
 	if (key == 0)
 		key = 1; /* 0 marks an empty slot */
-	set = c->recs + (key & (c->nsets - 1)) * DET_WAYS * c->recsz;
-	for (i = 0; i < DET_WAYS; i++) {
-		e = (struct det_ent *)(set + i * c->recsz);
-		if (e->key == key) {
+	base = (key & (c->nsets - 1)) * DET_WAYS;
+	for (i = base; i < base + DET_WAYS; i++) {
+		if (c->keys[i] == key) {
+			c->used[i] = now;
+			e = (struct det_ent *)(c->recs + i * c->recsz);
 			e->used = now;
 			return e;
 		}
 		/* an empty slot first, else the least recently used */
-		if (victim == NULL || (victim->key != 0 &&
-				       (e->key == 0 || e->used < victim->used)))
-			victim = e;
+		if (victim == SIZE_MAX ||
+		    (c->keys[victim] != 0 &&
+		     (c->keys[i] == 0 || c->used[i] < c->used[victim])))
+			victim = i;
 	}
 	if (!create)
 		return NULL;
-	if (victim->key != 0)
+	if (c->keys[victim] != 0)
 		c->evictions++;
 	else
 		c->count++;
-	memset(victim, 0, c->recsz);
-	victim->key = key;
-	victim->used = now;
-	return victim;
+	e = (struct det_ent *)(c->recs + victim * c->recsz);
+	memset(e, 0, c->recsz);
+	e->key = c->keys[victim] = key;
+	e->used = c->used[victim] = now;
+	return e;
 }
 
 void
 det_cache_del(struct det_cache *c, void *rec)
 {
 	struct det_ent *e = rec;
+	size_t          i;
 
 	if (e == NULL || e->key == 0)
 		return;
+	i = (size_t)((unsigned char *)rec - c->recs) / c->recsz;
+	c->keys[i] = 0;
+	c->used[i] = 0;
 	memset(e, 0, c->recsz);
 	c->count--;
 }

@@ -310,6 +310,7 @@ pol_signal_key(struct policy *p, enum fg_subj type, const char *key, size_t len,
 	s = rep_get(p->rep, type, key, len, 0, now, p->prm.half_life_ms);
 	if (s == NULL)
 		return NULL;
+	p->st.signals++;
 	rep_add(s, w, now, p->prm.half_life_ms, ceiling);
 	rep_note(s, pol_signame(p, signal), w);
 	rep_mark_dirty(p->rep, s);
@@ -605,9 +606,12 @@ pol_event(struct policy *p, const struct pol_event *e)
 	const char      *who;
 
 	p->st.events++;
-	who = e->type == POL_EV_AUTH_FAIL || e->type == POL_EV_AUTH_OK
-		  ? e->login
-		  : e->jid;
+	/* sessions and good logins are the detectors' alone: the subjects
+	 * below are not needed (a log replay sends millions of these) */
+	if (e->type == POL_EV_SESSION_START || e->type == POL_EV_SESSION_END ||
+	    e->type == POL_EV_AUTH_OK)
+		goto detectors;
+	who = e->type == POL_EV_AUTH_FAIL ? e->login : e->jid;
 	if (who != NULL && (len = pol_norm_jid(who, acct, sizeof acct)) != -1) {
 		gs[n].type = FG_SUBJ_ACCOUNT;
 		gs[n].key = acct;
@@ -694,9 +698,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 				       HUGE_VAL);
 		break;
 	default:
-		/* session start/end, auth ok: for the detectors */
 		break;
 	}
+detectors:
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
 		if (detectors[d]->event != NULL)
 			detectors[d]->event(p->det[d], p, e);
@@ -726,6 +730,12 @@ pol_tick(struct policy *p)
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
 		if (detectors[d]->tick != NULL)
 			detectors[d]->tick(p->det[d], p);
+}
+
+uint64_t
+pol_signals(const struct policy *p)
+{
+	return p->st.signals;
 }
 
 void

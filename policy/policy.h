@@ -123,6 +123,9 @@ int pol_admin(struct policy *, enum fg_subj, const char *key, enum fg_override,
 /* 0 and fills info (a subject never seen reads as allow, score 0). */
 int pol_inspect(struct policy *, enum fg_subj, const char *key,
 		struct pol_info *);
+/* The subject's score now (0 if unknown): pol_inspect without the text,
+ * for a caller that only wants the number often (an offline replay). */
+double pol_score(struct policy *, enum fg_subj, const char *key);
 /* Every subject whose effective verdict is not allow. */
 void pol_foreach_listed(struct policy *, pol_info_cb, void *);
 /* Every subject an admin allowlisted (which pol_foreach_listed skips). */
@@ -141,8 +144,12 @@ struct pol_stats {
 	uint64_t verdict_changes;
 	uint64_t subject_evictions; /* plain subjects dropped for room */
 	uint64_t subject_drops;     /* signals lost: table full of verdicts */
+	uint64_t signals;           /* evidence added by the detectors */
 };
 void pol_get_stats(const struct policy *, struct pol_stats *);
+/* How many signals so far (cheap): a score only rises with one, so a
+ * replay that keeps peaks looks only when this has moved. */
+uint64_t pol_signals(const struct policy *);
 
 /* The audit row of one verdict change; every row is built here so all
  * have the same shape. The strings are borrowed. */

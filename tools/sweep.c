@@ -75,6 +75,7 @@ struct sweep {
 	size_t            hosts_dropped, nprobation;
 	struct sweep_wave waves[SWEEP_WAVES_MAX];
 	size_t            nwaves, nglobal;
+	uint64_t          signals; /* pol_signals() at the last look */
 	struct host     **hsorted;
 	size_t            nhsorted;
 };
@@ -332,8 +333,15 @@ static void
 note_score(struct sweep *s, struct acct *a)
 {
 	struct pol_info pi;
+	uint64_t        n = pol_signals(s->pol);
 
-	if (pol_inspect(s->pol, FG_SUBJ_ACCOUNT, a->jid, &pi) == -1 ||
+	/* a score only rises with a signal: look only when there was one,
+	 * and make the text of the evidence only for a new peak */
+	if (n == s->signals)
+		return;
+	s->signals = n;
+	if (pol_score(s->pol, FG_SUBJ_ACCOUNT, a->jid) <= a->pub.score ||
+	    pol_inspect(s->pol, FG_SUBJ_ACCOUNT, a->jid, &pi) == -1 ||
 	    pi.score <= a->pub.score)
 		return;
 	a->pub.score = pi.score;
@@ -463,9 +471,15 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 {
 	struct pol_event e;
 	char             full[2 * LOGSCAN_FIELD_MAX + LOGSCAN_FIELD_MAX + 1];
+	size_t           n = strlen(a->jid), m;
 
-	snprintf(full, sizeof(full), "%s/%s", a->jid,
-		 *sid != '\0' ? sid : "sweep");
+	/* "%s/%s" without printf: this runs for every session line */
+	if (*sid == '\0')
+		sid = "sweep";
+	m = strlen(sid);
+	memcpy(full, a->jid, n);
+	full[n] = '/';
+	memcpy(full + n + 1, sid, m + 1);
 	memset(&e, 0, sizeof(e));
 	e.user_exists = -1;
 	e.jid = full;
