@@ -36,7 +36,6 @@
 
 extern const struct pol_detector det_reg;
 extern const struct pol_detector det_login;
-extern const struct pol_detector det_conn;
 extern const struct pol_detector det_content;
 extern const struct pol_detector det_auth;
 extern const struct pol_detector det_upstream;
@@ -70,8 +69,8 @@ int det_node(const char *, char *, size_t, int fold);
 
 /* What a held signal gave an account, and when. */
 struct det_held {
-	float   left; /* score units given at `at` */
-	int64_t at;   /* unix ms */
+	float    left; /* score units given at `at` */
+	uint32_t at;   /* unix s; 0 = never */
 };
 
 /* Signal sig (weight w) on the account unless what it gave before,

@@ -150,13 +150,14 @@ void
 det_hold(struct policy *p, struct det_held *h, const char *acct, size_t len,
 	 const char *sig, double w, int64_t now)
 {
-	double left = 0;
+	double  left = 0;
+	int64_t at = (int64_t)h->at * 1000;
 
-	if (h->at != 0 && now >= h->at)
-		left = rep_decay(h->left, now - h->at, p->prm.half_life_ms);
+	if (h->at != 0 && now >= at)
+		left = rep_decay(h->left, now - at, p->prm.half_life_ms);
 	if (left >= w * 0.75)
 		return;
 	pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, len, sig, w - left, HUGE_VAL);
 	h->left = (float)w;
-	h->at = now;
+	h->at = (uint32_t)(now / 1000);
 }

@@ -35,12 +35,11 @@
 #define POL_W_CONTACT (-0.05)  /* score per message to a contact */
 #define POL_REPORT_DOMAIN 0.25 /* share of a report on a remote domain */
 
-/* Detectors (registration waves, bot logins, connection habits, content
- * waves, auth clouds, upstream blocklists) add themselves here; each sees
- * gates, events and ticks. */
+/* Detectors (registration waves, bot logins and connection habits,
+ * content waves, auth clouds, upstream blocklists) add themselves here;
+ * each sees gates, events and ticks. */
 static const struct pol_detector *const detectors[] = {
-    &det_reg,  &det_login,    &det_conn, &det_content,
-    &det_auth, &det_upstream, NULL,
+    &det_reg, &det_login, &det_content, &det_auth, &det_upstream, NULL,
 };
 
 /* The subjects one gate or event is about, most specific first. */

@@ -54,14 +54,23 @@ struct sess {
 	char         ip[48];  /* the client's, from the auth line */
 };
 
-#define SWEEP_AUTHIP_MAX 65536 /* auth lines awaiting their session */
+#define SWEEP_AUTH_RING 64 /* recent ejabberd auth lines kept for their IP */
+
+/* An ejabberd auth line's IP, until its session's line comes (the next
+ * line, or a few lines later on a busy server). */
+struct authip {
+	uint64_t sid; /* FNV-1a of the c2s id; 0 = free */
+	char     ip[48];
+};
 
 struct sweep {
 	struct sweep_opts opts;
 	struct strtab    *accts;
 	struct strtab    *sessions;
-	struct strtab    *fails;  /* failed logins on names not yet seen */
-	struct strtab    *authip; /* scored: sid -> IP of its auth line */
+	struct strtab    *fails; /* failed logins on names not yet seen */
+	struct authip     auths[SWEEP_AUTH_RING];
+	size_t            auth_head;
+	struct acct      *last;   /* the account acct_get found last */
 	struct acct     **sorted; /* after sweep_finish */
 	size_t            nsorted;
 	size_t            nsuspects;
@@ -118,7 +127,6 @@ sweep_new(const struct sweep_opts *opts)
 	pol_set_verdict_cb(s->pol, on_verdict, s);
 	pol_set_wave_cb(s->pol, on_wave, s);
 	s->hosts = strtab_new();
-	s->authip = strtab_new();
 	return s;
 }
 
@@ -146,7 +154,6 @@ sweep_free(struct sweep *s)
 		pol_free(s->pol);
 		config_free(s->cfg);
 		strtab_free(s->hosts, free);
-		strtab_free(s->authip, free);
 		free(s->hsorted);
 		clock_fake_off();
 	}
@@ -187,9 +194,12 @@ acct_get(struct sweep *s, const char *user, const char *host)
 	if (s->opts.host != NULL && strcasecmp(s->opts.host, host) != 0)
 		return NULL;
 	n = mk_key(key, user, host);
+	/* a session's line names the account its auth line just did */
+	if (s->last != NULL && strcmp(s->last->jid, key) == 0)
+		return s->last;
 	slot = strtab_put(s->accts, key, n, &isnew);
 	if (!isnew)
-		return *slot;
+		return s->last = *slot;
 	a = xcalloc(1, sizeof(*a) + n + 1);
 	memcpy(a->jid, key, n + 1);
 	a->pub.jid = a->jid;
@@ -197,7 +207,7 @@ acct_get(struct sweep *s, const char *user, const char *host)
 	a->pub.signals = a->signals;
 	a->pub.dur_min = -1;
 	*slot = a;
-	return a;
+	return s->last = a;
 }
 
 static void
@@ -496,34 +506,43 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 	note_score(s, a);
 }
 
+static uint64_t
+sid_hash(const char *sid, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t   i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)sid[i]) * 0x100000001b3ULL;
+	return h != 0 ? h : 1;
+}
+
 /* An auth line's IP for the session it opens. ejabberd logs the auth
- * before the session; Prosody logs "Authenticated as" first, so its
- * session-start waits for the IP (mod_log_auth) on the next line. */
+ * before the session: kept in a small ring until the session's line.
+ * Prosody logs "Authenticated as" first, so its session-start waits for
+ * the IP (mod_log_auth) on the next line. */
 static void
 auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 {
-	struct sess *ss;
-	void       **slot;
-	int          isnew;
+	struct sess   *ss;
+	struct authip *ai;
 
 	if (sidlen == 0 || *r->ip == '\0')
 		return;
-	ss = strtab_get(s->sessions, r->sid, sidlen);
-	if (ss != NULL && ss->pending) {
-		snprintf(ss->ip, sizeof(ss->ip), "%s", r->ip);
-		ss->pending = 0;
-		pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
+	if (r->fmt == LOGSCAN_FMT_PROSODY) {
+		ss = strtab_get(s->sessions, r->sid, sidlen);
+		if (ss != NULL && ss->pending) {
+			snprintf(ss->ip, sizeof(ss->ip), "%s", r->ip);
+			ss->pending = 0;
+			pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t,
+				    -1);
+		}
 		return;
 	}
-	if (strtab_count(s->authip) >= SWEEP_AUTHIP_MAX) {
-		/* auths that never opened a session: forget them */
-		strtab_free(s->authip, free);
-		s->authip = strtab_new();
-	}
-	slot = strtab_put(s->authip, r->sid, sidlen, &isnew);
-	if (!isnew)
-		free(*slot);
-	*slot = xstrdup(r->ip);
+	ai = &s->auths[s->auth_head];
+	s->auth_head = (s->auth_head + 1) % SWEEP_AUTH_RING;
+	ai->sid = sid_hash(r->sid, sidlen);
+	snprintf(ai->ip, sizeof(ai->ip), "%s", r->ip);
 }
 
 /* A session opened: replay its start now when its IP is known or no
@@ -532,16 +551,25 @@ static void
 sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 	  size_t sidlen)
 {
-	char *ip = sidlen > 0 ? strtab_del(s->authip, r->sid, sidlen) : NULL;
+	uint64_t h;
+	size_t   i, k;
 
-	if (ip != NULL) {
-		snprintf(ss->ip, sizeof(ss->ip), "%s", ip);
-		free(ip);
-	}
-	if (ip == NULL && r->fmt == LOGSCAN_FMT_PROSODY && sidlen > 0)
+	if (r->fmt == LOGSCAN_FMT_PROSODY && sidlen > 0) {
 		ss->pending = 1;
-	else
-		pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
+		return;
+	}
+	if (sidlen > 0) /* newest first */
+		for (h = sid_hash(r->sid, sidlen), i = 0; i < SWEEP_AUTH_RING;
+		     i++) {
+			k = (s->auth_head + SWEEP_AUTH_RING - 1 - i) %
+			    SWEEP_AUTH_RING;
+			if (s->auths[k].sid == h) {
+				memcpy(ss->ip, s->auths[k].ip, sizeof(ss->ip));
+				s->auths[k].sid = 0;
+				break;
+			}
+		}
+	pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
 }
 
 void
@@ -635,10 +663,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		break;
 	case LOGSCAN_SERVER_START:
 		end_open(s);
-		if (s->authip != NULL) {
-			strtab_free(s->authip, free);
-			s->authip = strtab_new();
-		}
+		memset(s->auths, 0, sizeof(s->auths));
 		break;
 	case LOGSCAN_CONNECT:
 		break;

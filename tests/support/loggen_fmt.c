@@ -209,6 +209,12 @@ session(struct lg *g, const struct lg_sess *s)
 			 g->host, ip);
 		line(g, sid, "info", buf);
 	} else {
+		/* a real node logs every TCP connection it accepts */
+		snprintf(buf, sizeof(buf),
+			 "<0.335.0>@ejabberd_listener:accept/7:273 (<0.%u.0>) "
+			 "Accepted connection %s:%u -> 192.0.2.1:5222",
+			 p.sid, ip, 1024 + lg_rnd(g, 64000));
+		line(g, "", "info", buf);
 		name_as(s->acct, s->caps, name, sizeof(name));
 		snprintf(buf, sizeof(buf),
 			 "<0.%u.0>@ejabberd_c2s:process_auth_result/3:272 "
