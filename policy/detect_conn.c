@@ -30,8 +30,6 @@
 
 #define CONN_ADDR_CAP 16384 /* addresses with short sessions tracked */
 #define CONN_CROWD 16       /* accounts remembered per address */
-#define CONN_DAY 86400      /* the window of spread and hours, s */
-#define CONN_HOUR 3600      /* s */
 #define CONN_CROWD_HOURS 3  /* crowded hours in a day for shared-address */
 #define CONN_ADDR_TWEAK 0x636f6e6e00000002ULL /* hash domain: addresses */
 
@@ -46,6 +44,7 @@ struct conn_addr {
 struct conn {
 	struct det_cache *addrs;
 	uint32_t          spread, hours, shared;
+	uint32_t          day_s, hour_s; /* habit-window and its 24th */
 };
 
 struct conn *
@@ -65,6 +64,10 @@ conn_reconfigure(struct conn *d, const struct fg_config *cfg)
 	d->hours = cfg->clock_hours > 24 ? 24 : cfg->clock_hours;
 	d->shared = cfg->shared_accounts > CONN_CROWD ? CONN_CROWD
 						      : cfg->shared_accounts;
+	d->hour_s = cfg->habit_window_ms / 24000;
+	if (d->hour_s == 0)
+		d->hour_s = 1;
+	d->day_s = d->hour_s * 24;
 }
 
 void
@@ -151,7 +154,7 @@ conn_spread(struct conn *d, struct conn_state *r, const char *ip,
 	r->net[slot] = net;
 	r->net_at[slot] = now;
 	for (i = 0; i < CONN_NETS; i++)
-		if (r->net_at[i] != 0 && now - r->net_at[i] < CONN_DAY)
+		if (r->net_at[i] != 0 && now - r->net_at[i] < d->day_s)
 			seen++;
 	return (uint32_t)seen >= d->spread;
 }
@@ -160,7 +163,7 @@ int
 conn_clock(struct conn *d, struct conn_state *r, int64_t now_ms)
 {
 	uint32_t n = mark_hour(&r->hour_last, &r->hour_mask,
-			       (uint32_t)(now_ms / 1000 / CONN_HOUR));
+			       (uint32_t)(now_ms / 1000 / d->hour_s));
 
 	return d->hours > 0 && n >= d->hours;
 }
@@ -171,7 +174,7 @@ conn_shared(struct conn *d, uint64_t acct, const char *ip, int64_t now_ms)
 	unsigned char     a[16];
 	struct conn_addr *r;
 	uint32_t          now = (uint32_t)(now_ms / 1000), ah = (uint32_t)acct;
-	uint32_t          hour = now / CONN_HOUR, crowded;
+	uint32_t          hour = now / d->hour_s, crowded;
 	int               n, i, slot = 0, seen = 0;
 
 	if (d->shared == 0 || (n = addr_bin(ip, a)) == -1)
@@ -191,7 +194,7 @@ conn_shared(struct conn *d, uint64_t acct, const char *ip, int64_t now_ms)
 	r->acct[slot] = ah;
 	r->at[slot] = now;
 	for (i = 0; i < CONN_CROWD; i++)
-		if (r->at[i] != 0 && now - r->at[i] < CONN_HOUR)
+		if (r->at[i] != 0 && now - r->at[i] < d->hour_s)
 			seen++;
 	if ((uint32_t)seen < d->shared)
 		return 0;

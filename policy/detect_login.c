@@ -39,7 +39,6 @@ static const double      sig_w[] = {DET_W_LOGIN_CASE, DET_W_SHORT_SESSIONS,
 #define LOGIN_CAP_MIN 4096 /* ... but at least this many */
 #define LOGIN_SHORTS 8     /* short-session end times kept per account */
 #define LOGIN_OPEN 8       /* open sessions tracked per account */
-#define LOGIN_STALE 3600   /* an open session unseen for 1 h is gone, s */
 #define LOGIN_TWEAK 0x6c6f67696e000001ULL /* hash domain: accounts */
 
 struct login_open {
@@ -65,7 +64,9 @@ struct login {
 	int64_t           short_ms; /* a session up to this long is short */
 	uint32_t          shorts;   /* short sessions in the window = hit */
 	uint32_t          window_s; /* window for short sessions */
-	uint32_t          overlap;  /* concurrent sessions = hit */
+	uint32_t          stale_s;  /* an open session older is gone: the
+				     * habit window's hour */
+	uint32_t overlap;           /* concurrent sessions = hit */
 };
 
 static void *login_init(struct policy *, const struct fg_config *);
@@ -100,9 +101,10 @@ login_reconfigure(void *arg, const struct fg_config *cfg)
 {
 	struct login *d = arg;
 
-	d->short_ms = (int64_t)cfg->short_session_s * 1000;
+	d->short_ms = cfg->short_session_ms;
 	d->shorts = cfg->short_sessions;
-	d->window_s = cfg->short_window_s;
+	d->window_s = (cfg->short_window_ms + 999) / 1000;
+	d->stale_s = cfg->habit_window_ms / 24000;
 	d->overlap = cfg->overlap;
 	conn_reconfigure(d->conn, cfg);
 }
@@ -154,9 +156,8 @@ session_start(struct login *d, struct policy *p, struct login_rec *r,
 		fire(p, r, SIG_CASE, acct, len, now);
 	/* count what is open now; drop what we never saw end */
 	for (i = n = 0; i < LOGIN_OPEN; i++) {
-		if (r->open[i].res != 0 &&
-		    (t - r->open[i].start > LOGIN_STALE ||
-		     r->open[i].res == res))
+		if (r->open[i].res != 0 && (t - r->open[i].start > d->stale_s ||
+					    r->open[i].res == res))
 			r->open[i].res = 0;
 		if (r->open[i].res == 0) {
 			if (free_i == -1)
