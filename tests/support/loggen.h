@@ -26,7 +26,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum loggen_fmt { LOGGEN_EJABBERD, LOGGEN_PROSODY };
+/* LOGGEN_PLAN: no server's log but the sessions themselves, one a line
+ * ("unix-start length-s account login-as-typed ip"), for a test that
+ * replays them through a real server. */
+enum loggen_fmt { LOGGEN_EJABBERD, LOGGEN_PROSODY, LOGGEN_PLAN };
 
 struct loggen_opts {
 	uint64_t        seed;

@@ -121,6 +121,8 @@ heap_pop(struct lg *g)
 void
 lg_server_start(struct lg *g)
 {
+	if (g->o->fmt == LOGGEN_PLAN)
+		return;
 	if (g->o->fmt == LOGGEN_PROSODY)
 		line(g, "startup", "info",
 		     "Hello and welcome to Prosody version 0.12.3");
@@ -195,6 +197,16 @@ session(struct lg *g, const struct lg_sess *s)
 	p.res = s->res;
 	p.t = s->t + s->dur;
 	fmt_ip(ip, sizeof(ip), s->ip);
+	if (g->o->fmt == LOGGEN_PLAN) {
+		name_as(s->acct, 0, buf, sizeof(buf));
+		name_as(s->acct, s->caps, name, sizeof(name));
+		if (fprintf(g->fp, "%lld %u %s@%s %s %s %s\n", (long long)s->t,
+			    s->dur, buf, g->host, name, ip,
+			    res_name[s->res]) < 0)
+			g->err = 1;
+		g->st.sessions++;
+		return;
+	}
 	if (g->o->fmt == LOGGEN_PROSODY) {
 		/* Prosody logs the nodeprepped name: no case */
 		loggen_name(s->acct, name, sizeof(name));
@@ -293,11 +305,11 @@ lg_emit_day(struct lg *g)
 		lg_drain(g, s->t);
 		if (s->t > g->now)
 			g->now = s->t;
-		if (s->reg)
+		if (s->reg && g->o->fmt != LOGGEN_PLAN)
 			registered(g, s);
-		else
+		else if (!s->reg)
 			session(g, s);
-		if (lg_rnd(g, 3) == 0)
+		if (lg_rnd(g, 3) == 0 && g->o->fmt != LOGGEN_PLAN)
 			noise(g);
 		if (g->o->target_bytes != 0 &&
 		    g->st.bytes >= g->o->target_bytes &&

@@ -5,10 +5,11 @@
  * baseline of bench/bench_sweep.
  *
  * usage: loggen [-s SEED] [-b BOTS] [-u HUMANS] [-d DAYS]
- *               [-f ejabberd|prosody] [-t TRUTH]
- * TRUTH gets "account kind flags" a line: kind is classic, exact, single,
- * farm or human; flags are the human's habits (caps,flap,multi,travel,
- * office,shared) or "-".
+ *               [-f ejabberd|prosody|plan] [-t TRUTH]
+ * plan writes the sessions instead of a log ("start length account
+ * login-as-typed ip resource"). TRUTH gets "account kind flags" a line: kind is
+ * classic, exact, single, farm or human; flags are the human's habits
+ * (caps,flap,multi,travel, office,shared) or "-".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +82,11 @@ main(int argc, char *argv[])
 		case 'f':
 			if (strcmp(optarg, "prosody") == 0)
 				o.fmt = LOGGEN_PROSODY;
+			else if (strcmp(optarg, "plan") == 0)
+				o.fmt = LOGGEN_PLAN;
 			else if (strcmp(optarg, "ejabberd") != 0) {
 				fprintf(stderr,
-					"loggen: -f ejabberd|prosody\n");
+					"loggen: -f ejabberd|prosody|plan\n");
 				return 2;
 			}
 			break;
@@ -91,10 +94,11 @@ main(int argc, char *argv[])
 			tpath = optarg;
 			break;
 		default:
-			fprintf(stderr,
-				"usage: loggen [-s SEED] [-b BOTS] [-u HUMANS] "
-				"[-d DAYS] [-f ejabberd|prosody] [-h HOST] "
-				"[-t TRUTH]\n");
+			fprintf(
+			    stderr,
+			    "usage: loggen [-s SEED] [-b BOTS] [-u HUMANS] "
+			    "[-d DAYS] [-f ejabberd|prosody|plan] [-h HOST] "
+			    "[-t TRUTH]\n");
 			return 2;
 		}
 	}
