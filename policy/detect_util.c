@@ -17,10 +17,10 @@
 
 struct det_cache {
 	unsigned char *recs;
-	/* each set's keys and last-use times side by side, so a lookup reads
-	 * one or two cache lines, not one per record of the set */
+	/* each set's keys side by side, so a lookup reads one cache line,
+	 * not one per record of the set; a miss that creates a record reads
+	 * the records' last-use times to pick the one to replace */
 	uint64_t *keys;
-	int64_t  *used;
 	size_t    recsz;
 	size_t    nsets; /* power of two */
 	size_t    count;
@@ -38,7 +38,6 @@ det_cache_new(size_t cap, size_t recsz)
 	c->recsz = recsz;
 	c->recs = xcalloc(c->nsets * DET_WAYS, recsz);
 	c->keys = xcalloc(c->nsets * DET_WAYS, sizeof *c->keys);
-	c->used = xcalloc(c->nsets * DET_WAYS, sizeof *c->used);
 	return c;
 }
 
@@ -49,8 +48,13 @@ det_cache_free(struct det_cache *c)
 		return;
 	free(c->recs);
 	free(c->keys);
-	free(c->used);
 	free(c);
+}
+
+static struct det_ent *
+rec_at(const struct det_cache *c, size_t i)
+{
+	return (struct det_ent *)(c->recs + i * c->recsz);
 }
 
 void *
@@ -62,29 +66,32 @@ det_cache_get(struct det_cache *c, uint64_t key, int64_t now, int create)
 	if (key == 0)
 		key = 1; /* 0 marks an empty slot */
 	base = (key & (c->nsets - 1)) * DET_WAYS;
-	for (i = base; i < base + DET_WAYS; i++) {
+	for (i = base; i < base + DET_WAYS; i++)
 		if (c->keys[i] == key) {
-			c->used[i] = now;
-			e = (struct det_ent *)(c->recs + i * c->recsz);
+			e = rec_at(c, i);
 			e->used = now;
 			return e;
 		}
-		/* an empty slot first, else the least recently used */
-		if (victim == SIZE_MAX ||
-		    (c->keys[victim] != 0 &&
-		     (c->keys[i] == 0 || c->used[i] < c->used[victim])))
-			victim = i;
-	}
 	if (!create)
 		return NULL;
+	/* an empty slot first, else the least recently used */
+	for (i = base; i < base + DET_WAYS; i++) {
+		if (c->keys[i] == 0) {
+			victim = i;
+			break;
+		}
+		if (victim == SIZE_MAX ||
+		    rec_at(c, i)->used < rec_at(c, victim)->used)
+			victim = i;
+	}
 	if (c->keys[victim] != 0)
 		c->evictions++;
 	else
 		c->count++;
-	e = (struct det_ent *)(c->recs + victim * c->recsz);
+	e = rec_at(c, victim);
 	memset(e, 0, c->recsz);
 	e->key = c->keys[victim] = key;
-	e->used = c->used[victim] = now;
+	e->used = now;
 	return e;
 }
 
@@ -98,7 +105,6 @@ det_cache_del(struct det_cache *c, void *rec)
 		return;
 	i = (size_t)((unsigned char *)rec - c->recs) / c->recsz;
 	c->keys[i] = 0;
-	c->used[i] = 0;
 	memset(e, 0, c->recsz);
 	c->count--;
 }

@@ -25,6 +25,7 @@
 #include "../core/log.h"
 #include "../core/xmalloc.h"
 #include "../policy/policy.h"
+#include "idtab.h"
 #include "strtab.h"
 #include "sweep.h"
 
@@ -66,8 +67,8 @@ struct authip {
 struct sweep {
 	struct sweep_opts opts;
 	struct strtab    *accts;
-	struct strtab    *sessions;
-	struct strtab    *fails; /* failed logins on names not yet seen */
+	struct idtab     *sessions; /* by the server's session id */
+	struct strtab    *fails;    /* failed logins on names not yet seen */
 	struct authip     auths[SWEEP_AUTH_RING];
 	size_t            auth_head;
 	struct acct      *last;   /* the account acct_get found last */
@@ -110,7 +111,7 @@ sweep_new(const struct sweep_opts *opts)
 	if (opts != NULL)
 		s->opts = *opts;
 	s->accts = strtab_new();
-	s->sessions = strtab_new();
+	s->sessions = idtab_new();
 	s->fails = strtab_new();
 	if (s->opts.mode != SWEEP_DETECTORS) {
 		config_free(s->opts.cfg);
@@ -146,7 +147,7 @@ sweep_free(struct sweep *s)
 {
 	if (s == NULL)
 		return;
-	strtab_free(s->sessions, free);
+	idtab_free(s->sessions, free);
 	strtab_free(s->fails, NULL);
 	strtab_free(s->accts, acct_free);
 	free(s->sorted);
@@ -287,18 +288,17 @@ sess_end(struct sweep *s, struct sess *ss, int64_t t, int known)
 static void
 end_open(struct sweep *s)
 {
-	size_t      pos = 0;
-	const char *key;
-	void       *v;
+	size_t pos = 0;
+	void  *v;
 
-	if (strtab_count(s->sessions) == 0)
+	if (idtab_count(s->sessions) == 0)
 		return;
-	while (strtab_next(s->sessions, &pos, &key, &v)) {
+	while (idtab_next(s->sessions, &pos, &v)) {
 		sess_end(s, v, 0, 0);
 		free(v);
 	}
-	strtab_free(s->sessions, NULL);
-	s->sessions = strtab_new();
+	idtab_free(s->sessions, NULL);
+	s->sessions = idtab_new();
 }
 
 /* The fake clock at log time t (unix s). The policy's clocks must never
@@ -530,7 +530,7 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 	if (sidlen == 0 || *r->ip == '\0')
 		return;
 	if (r->fmt == LOGSCAN_FMT_PROSODY) {
-		ss = strtab_get(s->sessions, r->sid, sidlen);
+		ss = idtab_get(s->sessions, r->sid, sidlen);
 		if (ss != NULL && ss->pending) {
 			snprintf(ss->ip, sizeof(ss->ip), "%s", r->ip);
 			ss->pending = 0;
@@ -641,7 +641,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 			free(ss);
 			return;
 		}
-		slot = strtab_put(s->sessions, r->sid, sidlen, &isnew);
+		slot = idtab_put(s->sessions, r->sid, sidlen, &isnew);
 		if (!isnew) { /* id reused without a close: length unknown */
 			sess_end(s, *slot, r->t, 0);
 			free(*slot);
@@ -649,7 +649,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		*slot = ss;
 		break;
 	case LOGSCAN_SESSION_CLOSE:
-		if ((ss = strtab_del(s->sessions, r->sid, sidlen)) == NULL)
+		if ((ss = idtab_del(s->sessions, r->sid, sidlen)) == NULL)
 			return; /* opened before the first file */
 		acct_seen(ss->a, r->t);
 		sess_end(s, ss, r->t, 1);
