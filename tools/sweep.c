@@ -241,8 +241,8 @@ add_ip(struct acct *a, const char *ip)
 {
 	uint32_t i;
 
-	if (*ip == '\0')
-		return;
+	if (*ip == '\0' || a->pub.nips >= SWEEP_IPS_MAX)
+		return; /* full: nothing to add, nothing to compare */
 	for (i = 0; i < a->pub.nips; i++)
 		if (strcmp(a->pub.ips[i], ip) == 0)
 			return;
