@@ -453,6 +453,11 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 	e.ip = *r->ip != '\0' ? r->ip : NULL;
 	switch (r->type) {
 	case LOGSCAN_AUTH_OK:
+		/* a good login only matters to the spamtrap check (the
+		 * sessions carry the rest): a third of the records saved */
+		if (s->cfg->spamtrap_file == NULL)
+			return;
+		/* FALLTHROUGH */
 	case LOGSCAN_AUTH_FAIL:
 		e.type = r->type == LOGSCAN_AUTH_OK ? POL_EV_AUTH_OK
 						    : POL_EV_AUTH_FAIL;
