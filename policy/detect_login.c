@@ -54,6 +54,7 @@ struct login_rec {
 	struct det_held   held[SIG__N];
 	uint32_t          shorts[LOGIN_SHORTS]; /* ring of end times, s */
 	uint8_t           shead;
+	uint8_t           known; /* 0: just made (new, or evicted before) */
 	struct login_open open[LOGIN_OPEN];
 	struct conn_state conn;
 };
@@ -207,6 +208,25 @@ session_end(struct login *d, struct policy *p, struct login_rec *r,
 		fire(p, r, SIG_SHARED, acct, len, now);
 }
 
+/* A record just made: a new account, or one whose record was evicted
+ * and which may still carry what its signals gave. Held signals must
+ * not give that again: each counts as holding what the score still
+ * has (at most its weight). A new account has no score: nothing held. */
+static void
+first_seen(struct policy *p, struct login_rec *r, const char *acct, int64_t now)
+{
+	double sc = pol_score(p, FG_SUBJ_ACCOUNT, acct);
+	int    k;
+
+	r->known = 1;
+	if (sc <= 0)
+		return;
+	for (k = 0; k < SIG__N; k++) {
+		r->held[k].left = (float)(sc < sig_w[k] ? sc : sig_w[k]);
+		r->held[k].at = (uint32_t)(now / 1000);
+	}
+}
+
 /* The session's own key among the account's open ones: FNV-1a of the
  * full JID. Not keyed: a collision only merges two sessions of one
  * account, which its owner could do anyway by not overlapping. */
@@ -238,6 +258,8 @@ login_event(void *arg, struct policy *p, const struct pol_event *e)
 		return;
 	r = det_cache_get(d->recs, det_hash(LOGIN_TWEAK, acct, (size_t)len),
 			  now, 1);
+	if (!r->known)
+		first_seen(p, r, acct, now);
 	res = res_hash(e->jid);
 	if (e->type == POL_EV_SESSION_START)
 		session_start(d, p, r, e, acct, (size_t)len, res, now);
