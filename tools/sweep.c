@@ -317,7 +317,8 @@ set_clock(struct sweep *s, int64_t t)
 	 * (80% of the time at one a minute on a 42,000-account log). Here
 	 * it only steps expired verdicts down and frees forgotten subjects
 	 * (the tables evict when full anyway): sweep keeps each account's
-	 * peak, so once an hour of log time is enough */
+	 * peak, so every six hours of log time is enough (hourly cost 8%
+	 * of a replay of the 42,000-account bench log) */
 	if (t - s->last_tick >= SWEEP_TICK_S) {
 		pol_tick(s->pol);
 		s->last_tick = t;

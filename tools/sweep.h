@@ -26,7 +26,7 @@
 #define SWEEP_IPS_MAX 8       /* distinct IPs kept per account */
 #define SWEEP_SIG_MAX 96      /* bytes of detector evidence kept */
 #define SWEEP_HOSTS_MAX 16384 /* IPs / networks with a verdict kept */
-#define SWEEP_TICK_S 3600     /* policy housekeeping, every s of log time */
+#define SWEEP_TICK_S 21600    /* policy housekeeping, every s of log time */
 
 enum sweep_mode {
 	SWEEP_DETECTORS, /* the records replayed through the daemon's policy */
