@@ -218,7 +218,6 @@ first_seen(struct policy *p, struct login_rec *r, const char *acct, int64_t now)
 	double sc = pol_score(p, FG_SUBJ_ACCOUNT, acct);
 	int    k;
 
-	r->known = 1;
 	if (sc <= 0)
 		return;
 	for (k = 0; k < SIG__N; k++) {
@@ -258,8 +257,10 @@ login_event(void *arg, struct policy *p, const struct pol_event *e)
 		return;
 	r = det_cache_get(d->recs, det_hash(LOGIN_TWEAK, acct, (size_t)len),
 			  now, 1);
-	if (!r->known)
+	/* only a table that ever evicted can hand out a record again */
+	if (!r->known && det_cache_evictions(d->recs) > 0)
 		first_seen(p, r, acct, now);
+	r->known = 1;
 	res = res_hash(e->jid);
 	if (e->type == POL_EV_SESSION_START)
 		session_start(d, p, r, e, acct, (size_t)len, res, now);
