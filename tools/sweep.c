@@ -8,11 +8,12 @@
  * Sessions still open after the last file, or when the server restarts,
  * count as sessions of unknown length: never short, but they do overlap.
  *
- * Scored mode replays the records, in the order read, through a
- * memory-only policy (config defaults) with the fake clock at each
- * record's time, as the bridge modules would have sent them as meter
- * events. Its tables are capped, so memory stays what the seed rule
- * needs plus the policy's fixed tables.
+ * The default replays the records, in the order read, through a
+ * memory-only policy (config defaults, or the daemon's with --config)
+ * with the fake clock at each record's time, as the bridge modules would
+ * have sent them as meter events, sessions with the client's IP from
+ * their auth line. Its tables are capped, so memory stays what the
+ * case-login rule needs plus the policy's fixed tables.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -77,7 +78,7 @@ struct sweep {
 	size_t            nsuspects;
 	int               finished;
 	int               saw_prosody;
-	/* scored mode */
+	/* detectors */
 	struct fg_config *cfg; /* config_free() frees it */
 	struct policy    *pol;
 	int64_t           t0, now, last_tick; /* unix s of the log */

@@ -348,7 +348,7 @@ def test_prosody():
         acc = {row["account"]: row for row in csv_rows(r.stdout)}
         check(r.returncode == 0 and all(a["suspect"] == "0" for a in acc.values())
               and all(acc[b + "@" + d]["case_logins"] == "0" for b in BOTS),
-              "seed rule: no suspects and no case-changed logins in a Prosody log")
+              "case-login rule: no suspects and no case-changed logins in a Prosody log")
         r = ctl("sweep", log)
         check(" 0 unparseable" in r.stdout.splitlines()[0],
               "every Prosody line parses: %s" % r.stdout.splitlines()[0])
