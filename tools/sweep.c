@@ -71,13 +71,19 @@ struct sweep {
 	struct idtab     *sessions; /* by the server's session id */
 	struct strtab    *fails;    /* failed logins on names not yet seen */
 	struct authip     auths[SWEEP_AUTH_RING];
-	size_t            auth_head;
-	struct acct      *last;   /* the account acct_get found last */
-	struct acct     **sorted; /* after sweep_finish */
-	size_t            nsorted;
-	size_t            nsuspects;
-	int               finished;
-	int               saw_prosody;
+	/* the Prosody session whose start waits for its IP on the next
+	 * line (mod_log_auth); without that line it goes without one */
+	struct sess  *pend;
+	int64_t       pend_t;
+	char          pend_sid[LOGSCAN_FIELD_MAX];
+	char          pend_user[LOGSCAN_FIELD_MAX];
+	size_t        auth_head;
+	struct acct  *last;   /* the account acct_get found last */
+	struct acct **sorted; /* after sweep_finish */
+	size_t        nsorted;
+	size_t        nsuspects;
+	int           finished;
+	int           saw_prosody;
 	/* detectors */
 	struct fg_config *cfg; /* config_free() frees it */
 	struct policy    *pol;
@@ -524,6 +530,20 @@ sid_hash(const char *sid, size_t len)
 	return h != 0 ? h : 1;
 }
 
+/* The waiting Prosody session-start, replayed without an IP: the line
+ * after "Authenticated as" was not its mod_log_auth line. */
+static void
+pend_flush(struct sweep *s)
+{
+	struct sess *ss = s->pend;
+
+	if (ss == NULL)
+		return;
+	s->pend = NULL;
+	ss->pending = 0;
+	pol_session(s, ss->a, s->pend_sid, s->pend_user, NULL, s->pend_t, -1);
+}
+
 /* An auth line's IP for the session it opens. ejabberd logs the auth
  * before the session: kept in a small ring until the session's line.
  * Prosody logs "Authenticated as" first, so its session-start waits for
@@ -537,12 +557,13 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 	if (sidlen == 0 || *r->ip == '\0')
 		return;
 	if (r->fmt == LOGSCAN_FMT_PROSODY) {
-		ss = idtab_get(s->sessions, r->sid, sidlen);
-		if (ss != NULL && ss->pending) {
+		if ((ss = s->pend) != NULL &&
+		    strcmp(s->pend_sid, r->sid) == 0) {
 			snprintf(ss->ip, sizeof(ss->ip), "%s", r->ip);
 			ss->pending = 0;
-			pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t,
-				    -1);
+			s->pend = NULL;
+			pol_session(s, ss->a, r->sid, r->user, ss->ip,
+				    s->pend_t, -1);
 		}
 		return;
 	}
@@ -562,7 +583,12 @@ sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 	size_t   i, k;
 
 	if (r->fmt == LOGSCAN_FMT_PROSODY && sidlen > 0) {
+		pend_flush(s);
 		ss->pending = 1;
+		s->pend = ss;
+		s->pend_t = r->t;
+		snprintf(s->pend_sid, sizeof(s->pend_sid), "%s", r->sid);
+		snprintf(s->pend_user, sizeof(s->pend_user), "%s", r->user);
 		return;
 	}
 	if (sidlen > 0) /* newest first */
@@ -593,6 +619,9 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 
 	if (r->fmt == LOGSCAN_FMT_PROSODY)
 		s->saw_prosody = 1;
+	if (s->pend != NULL &&
+	    (r->type != LOGSCAN_AUTH_OK || strcmp(r->sid, s->pend_sid) != 0))
+		pend_flush(s);
 	if (s->pol != NULL)
 		pol_record(s, r);
 	switch (r->type) {
@@ -716,6 +745,7 @@ sweep_finish(struct sweep *s)
 	if (s->finished)
 		return;
 	s->finished = 1;
+	pend_flush(s);
 	end_open(s);
 	pos = 0;
 	while (strtab_next(s->fails, &pos, &key, &v))
