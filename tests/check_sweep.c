@@ -140,6 +140,60 @@ START_TEST(shell_quoting)
 }
 END_TEST
 
+/* Prosody without mod_log_auth: no line gives the sessions' address, so
+ * each start is replayed as soon as the next line is not its auth line;
+ * the detectors still see the three sessions open at once (overlap) and
+ * the burst of short ones. With the auth lines, the address comes along
+ * (one network: no spread). */
+static struct sweep *
+prosody_buf(const char *log)
+{
+	struct sweep_opts   so = {SWEEP_DETECTORS, 0, NULL, NULL};
+	struct logscan_opts lo = {LOGSCAN_FMT_PROSODY, 2026};
+	struct sweep       *sw = sweep_new(&so);
+	struct logscan     *ls = logscan_new(&lo, sweep_rec, sw);
+
+	logscan_buf(ls, "mem", log, strlen(log));
+	logscan_free(ls);
+	sweep_finish(sw);
+	return sw;
+}
+
+START_TEST(prosody_without_log_auth)
+{
+	const char *plain =
+	    "Nov 22 11:00:00 c2s1\tinfo\tClient connected\n"
+	    "Nov 22 11:00:00 c2s1\tinfo\tAuthenticated as zaxi@localhost\n"
+	    "Nov 22 11:00:01 c2s2\tinfo\tClient connected\n"
+	    "Nov 22 11:00:01 c2s2\tinfo\tAuthenticated as zaxi@localhost\n"
+	    "Nov 22 11:00:02 c2s3\tinfo\tClient connected\n"
+	    "Nov 22 11:00:02 c2s3\tinfo\tAuthenticated as zaxi@localhost\n"
+	    "Nov 22 11:00:05 c2s1\tinfo\tClient disconnected: closed\n"
+	    "Nov 22 11:00:06 c2s2\tinfo\tClient disconnected: closed\n"
+	    "Nov 22 11:00:07 c2s3\tinfo\tClient disconnected: closed\n";
+	const char *with_ip =
+	    "Nov 22 11:00:00 c2s1\tinfo\tAuthenticated as zaxi@localhost\n"
+	    "Nov 22 11:00:00 c2s1\tinfo\tSuccessful authentication as "
+	    "zaxi@localhost from IP: 198.51.100.7\n"
+	    "Nov 22 11:00:03 c2s1\tinfo\tClient disconnected: closed\n";
+	struct sweep            *sw = prosody_buf(plain);
+	const struct sweep_acct *a = sweep_get(sw, "zaxi@localhost");
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->max_concurrent, 3);
+	ck_assert_ptr_nonnull(strstr(a->signals, "overlap="));
+	ck_assert_ptr_nonnull(strstr(a->signals, "short-sessions="));
+	ck_assert_uint_eq(a->nips, 0);
+	sweep_free(sw);
+	sw = prosody_buf(with_ip);
+	a = sweep_get(sw, "zaxi@localhost");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->nips, 1);
+	ck_assert_str_eq(a->ips[0], "198.51.100.7");
+	sweep_free(sw);
+}
+END_TEST
+
 /* Bots in the log whose login name needs quoting come out quoted. */
 START_TEST(hostile_names)
 {
@@ -423,6 +477,7 @@ main(void)
 	tcase_add_test(tc, fixture_outputs);
 	tcase_add_test(tc, shell_quoting);
 	tcase_add_test(tc, hostile_names);
+	tcase_add_test(tc, prosody_without_log_auth);
 	tcase_add_test(tc, generated_case_login);
 	tcase_add_test(tc, generated_detectors);
 	tcase_add_test(tc, import_quarantines);
