@@ -167,7 +167,10 @@ def part_sweep(wd):
 
 LIVE_SCALE = 240          # log seconds per real second (a day in 6 min)
 LIVE_BOTS, LIVE_HUMANS = 30, 120  # a farm needs 5 accounts: 6 here
-LIVE_SEEDS = [1, 2]
+# each live seed takes about 7 minutes; FGTEST_LIVE_SEEDS="1" (or "")
+# runs fewer
+LIVE_SEEDS = [int(x) for x in
+              os.environ.get("FGTEST_LIVE_SEEDS", "1,2").split(",") if x]
 LIVE_PW = "pw-live"
 
 
