@@ -226,9 +226,7 @@ START_TEST(test_password_file)
 	{
 		struct store *s = open_db(dsn);
 
-		(void)pgt_exec("t_pw", "SELECT pg_terminate_backend(pid) FROM"
-				       " pg_stat_activity WHERE datname ="
-				       " 't_pw' AND pid <> pg_backend_pid()");
+		(void)pgt_kill_clients("t_pw");
 		(void)pgt_loop_until(base, unhealthy, s, WAIT_MS);
 		(void)pgt_loop_until(base, healthy, s, WAIT_MS);
 		store_close(s);
@@ -498,11 +496,7 @@ START_TEST(test_missed_while_away)
 
 	store_set_change_cb(b, seen_cb, &wb);
 	/* every connection but the side one: a and b both go */
-	ck_assert_int_eq(pgt_exec("t_away",
-				  "SELECT pg_terminate_backend(pid) FROM"
-				  " pg_stat_activity WHERE datname = 't_away'"
-				  " AND pid <> pg_backend_pid()"),
-			 0);
+	ck_assert_int_eq(pgt_kill_clients("t_away"), 0);
 	ck_assert_int_eq(pgt_loop_until(base, unhealthy, a, WAIT_MS), 0);
 	/* the change is made (by hand, as a's) while b is away */
 	ck_assert_int_eq(
