@@ -21,6 +21,7 @@
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "support/pgtest.h"
+#include "tests/testutil.h"
 
 #define WAIT_MS 10000 /* longest wait for the event loop, ms */
 
@@ -697,8 +698,7 @@ pg_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int      failed, rc;
+	int rc;
 
 	if ((rc = pgt_start()) == 77) {
 		/* TAP's way to say the whole file was skipped */
@@ -710,10 +710,7 @@ main(void)
 		pgt_stop();
 		return 1;
 	}
-	sr = srunner_create(pg_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = tu_run(pg_suite());
 	pgt_stop();
-	return failed ? 1 : 0;
+	return rc;
 }
