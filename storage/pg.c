@@ -48,7 +48,6 @@ static void on_read(evutil_socket_t, short, void *);
 static void on_write(evutil_socket_t, short, void *);
 static void on_connect_io(evutil_socket_t, short, void *);
 static void on_timer(evutil_socket_t, short, void *);
-static void q_dropped(struct pgstore *, const char *);
 static void on_notice(void *, const char *);
 
 /* Server notices (a FATAL before a disconnect, a WARNING) go to our log,
@@ -405,53 +404,23 @@ pgstore_queued(const struct pgstore *s)
 	return store_q_len(s->q) + store_q_len(s->inflight);
 }
 
-/* Count a row the queue refused; log the first of a run. */
-static void
-q_dropped(struct pgstore *s, const char *what)
-{
-	s->stats.dropped++;
-	if (!s->dropping) {
-		s->dropping = 1;
-		log_warnx("store: %s: write queue full, dropping %s rows "
-			  "until a flush succeeds",
-			  s->name, what);
-	}
-}
-
 void
 pgstore_queue_subject(struct pgstore *s, const struct store_subject *e)
 {
-	if ((unsigned)e->type >= FG_SUBJ__MAX ||
-	    (unsigned)e->verdict >= FG_V__MAX ||
-	    (unsigned)e->override >= FG_OVR__MAX) {
-		log_warnx("store: bad subject row dropped");
-		s->stats.dropped++;
-		return;
-	}
-	if (store_q_subject(s->q, e) == -1)
-		q_dropped(s, "subject");
+	store_q_put_subject(s->q, e, s->name, &s->stats, &s->dropping);
 }
 
 void
 pgstore_queue_audit(struct pgstore *s, const struct store_audit *a)
 {
-	if ((unsigned)a->type >= FG_SUBJ__MAX ||
-	    (unsigned)a->old_verdict >= FG_V__MAX ||
-	    (unsigned)a->new_verdict >= FG_V__MAX) {
-		log_warnx("store: bad audit row dropped");
-		s->stats.dropped++;
-		return;
-	}
-	if (store_q_audit(s->q, a) == -1)
-		q_dropped(s, "audit");
+	store_q_put_audit(s->q, a, s->name, &s->stats, &s->dropping);
 }
 
 void
 pgstore_queue_registration(struct pgstore                  *s,
 			   const struct store_registration *r)
 {
-	if (store_q_registration(s->q, r) == -1)
-		q_dropped(s, "registration");
+	store_q_put_registration(s->q, r, s->name, &s->stats, &s->dropping);
 }
 
 int

@@ -375,12 +375,8 @@ pgstore_commit_admin(struct pgstore *s, const struct store_subject *e,
 {
 	PGresult *r;
 
-	if ((e != NULL && ((unsigned)e->type >= FG_SUBJ__MAX ||
-			   (unsigned)e->verdict >= FG_V__MAX ||
-			   (unsigned)e->override >= FG_OVR__MAX)) ||
-	    (a != NULL && ((unsigned)a->type >= FG_SUBJ__MAX ||
-			   (unsigned)a->old_verdict >= FG_V__MAX ||
-			   (unsigned)a->new_verdict >= FG_V__MAX))) {
+	if ((e != NULL && !store_subject_ok(e)) ||
+	    (a != NULL && !store_audit_ok(a))) {
 		log_warnx("store: %s: bad admin row refused", s->name);
 		return -1;
 	}

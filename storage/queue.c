@@ -338,3 +338,67 @@ store_q_reg_at(const struct store_q *q, size_t i)
 {
 	return q->reg[i];
 }
+
+int
+store_subject_ok(const struct store_subject *e)
+{
+	return (unsigned)e->type < FG_SUBJ__MAX &&
+	       (unsigned)e->verdict < FG_V__MAX &&
+	       (unsigned)e->override < FG_OVR__MAX;
+}
+
+int
+store_audit_ok(const struct store_audit *a)
+{
+	return (unsigned)a->type < FG_SUBJ__MAX &&
+	       (unsigned)a->old_verdict < FG_V__MAX &&
+	       (unsigned)a->new_verdict < FG_V__MAX;
+}
+
+/* Count a row the queue refused; log the first of a run. */
+static void
+q_refused(const char *name, const char *what, struct store_stats *st,
+	  int *logged)
+{
+	st->dropped++;
+	if (!*logged) {
+		*logged = 1;
+		log_warnx("store: %s: write queue full, dropping %s rows "
+			  "until a flush succeeds",
+			  name, what);
+	}
+}
+
+void
+store_q_put_subject(struct store_q *q, const struct store_subject *e,
+		    const char *name, struct store_stats *st, int *logged)
+{
+	if (!store_subject_ok(e)) {
+		log_warnx("store: bad subject row dropped");
+		st->dropped++;
+		return;
+	}
+	if (store_q_subject(q, e) == -1)
+		q_refused(name, "subject", st, logged);
+}
+
+void
+store_q_put_audit(struct store_q *q, const struct store_audit *a,
+		  const char *name, struct store_stats *st, int *logged)
+{
+	if (!store_audit_ok(a)) {
+		log_warnx("store: bad audit row dropped");
+		st->dropped++;
+		return;
+	}
+	if (store_q_audit(q, a) == -1)
+		q_refused(name, "audit", st, logged);
+}
+
+void
+store_q_put_registration(struct store_q *q, const struct store_registration *r,
+			 const char *name, struct store_stats *st, int *logged)
+{
+	if (store_q_registration(q, r) == -1)
+		q_refused(name, "registration", st, logged);
+}

@@ -39,4 +39,22 @@ const struct store_audit   *store_q_audit_at(const struct store_q *, size_t);
 size_t                      store_q_nregs(const struct store_q *);
 const struct store_registration *store_q_reg_at(const struct store_q *, size_t);
 
+/* Whether a row's enums are in range. A bad one would fail its CHECK
+ * and wedge every later write, so both backends refuse it up front. */
+int store_subject_ok(const struct store_subject *);
+int store_audit_ok(const struct store_audit *);
+
+/* The backends' queue_* calls: check the row and queue it. A refused
+ * row counts in st->dropped; the first of a run of full-queue drops is
+ * logged under name (the file or server) and sets *logged, which the
+ * backend clears when a write succeeds. */
+void store_q_put_subject(struct store_q *, const struct store_subject *,
+			 const char *name, struct store_stats *st, int *logged);
+void store_q_put_audit(struct store_q *, const struct store_audit *,
+		       const char *name, struct store_stats *st, int *logged);
+void store_q_put_registration(struct store_q *,
+			      const struct store_registration *,
+			      const char *name, struct store_stats *st,
+			      int *logged);
+
 #endif

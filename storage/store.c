@@ -88,7 +88,6 @@ static int w_queue(struct sqlstore *);
 static int cmp_subject(const void *, const void *);
 static int cmp_audit(const void *, const void *);
 static int txn_end(struct sqlstore *, int);
-static void q_dropped(struct sqlstore *, const char *);
 
 struct sqlstore *
 sqlstore_open(const char *path)
@@ -373,54 +372,23 @@ sqlstore_flush(struct sqlstore *s)
 	return 0;
 }
 
-/* Count a row the queue refused; log the first of a run. */
-static void
-q_dropped(struct sqlstore *s, const char *what)
-{
-	s->stats.dropped++;
-	if (!s->dropping) {
-		s->dropping = 1;
-		log_warnx("store: %s: write queue full, dropping %s rows "
-			  "until a flush succeeds",
-			  s->path, what);
-	}
-}
-
 void
 sqlstore_queue_subject(struct sqlstore *s, const struct store_subject *e)
 {
-	/* A bad enum would fail its CHECK and wedge every later flush. */
-	if ((unsigned)e->type >= FG_SUBJ__MAX ||
-	    (unsigned)e->verdict >= FG_V__MAX ||
-	    (unsigned)e->override >= FG_OVR__MAX) {
-		log_warnx("store: bad subject row dropped");
-		s->stats.dropped++;
-		return;
-	}
-	if (store_q_subject(s->q, e) == -1)
-		q_dropped(s, "subject");
+	store_q_put_subject(s->q, e, s->path, &s->stats, &s->dropping);
 }
 
 void
 sqlstore_queue_audit(struct sqlstore *s, const struct store_audit *a)
 {
-	if ((unsigned)a->type >= FG_SUBJ__MAX ||
-	    (unsigned)a->old_verdict >= FG_V__MAX ||
-	    (unsigned)a->new_verdict >= FG_V__MAX) {
-		log_warnx("store: bad audit row dropped");
-		s->stats.dropped++;
-		return;
-	}
-	if (store_q_audit(s->q, a) == -1)
-		q_dropped(s, "audit");
+	store_q_put_audit(s->q, a, s->path, &s->stats, &s->dropping);
 }
 
 void
 sqlstore_queue_registration(struct sqlstore                 *s,
 			    const struct store_registration *r)
 {
-	if (store_q_registration(s->q, r) == -1)
-		q_dropped(s, "registration");
+	store_q_put_registration(s->q, r, s->path, &s->stats, &s->dropping);
 }
 
 int
@@ -446,12 +414,8 @@ sqlstore_commit_admin(struct sqlstore *s, const struct store_subject *e,
 	uint64_t rows = (e != NULL) + (a != NULL);
 	int      ok;
 
-	if ((e != NULL && ((unsigned)e->type >= FG_SUBJ__MAX ||
-			   (unsigned)e->verdict >= FG_V__MAX ||
-			   (unsigned)e->override >= FG_OVR__MAX)) ||
-	    (a != NULL && ((unsigned)a->type >= FG_SUBJ__MAX ||
-			   (unsigned)a->old_verdict >= FG_V__MAX ||
-			   (unsigned)a->new_verdict >= FG_V__MAX))) {
+	if ((e != NULL && !store_subject_ok(e)) ||
+	    (a != NULL && !store_audit_ok(a))) {
 		log_warnx("store: %s: bad admin row refused", s->path);
 		return -1;
 	}

@@ -547,10 +547,8 @@ END_TEST
 int
 main(void)
 {
-	Suite   *s = suite_create("admin");
-	TCase   *tc = tcase_create("admin");
-	SRunner *sr;
-	int      nf;
+	Suite *s = suite_create("admin");
+	TCase *tc = tcase_create("admin");
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_subjects);
@@ -564,9 +562,5 @@ main(void)
 	tcase_add_test(tc, test_full_of_overrides);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "policy/policy.h"
 #include "storage/store.h"
+#include "tests/testutil.h"
 
 #define T0_MONO 1000000000000ull /* ns */
 #define T0_WALL 1700000000000ll  /* unix ms */
@@ -196,11 +197,5 @@ shared_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(shared_suite());
-	int      failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run(shared_suite());
 }

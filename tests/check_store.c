@@ -981,13 +981,6 @@ store_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int      failed;
-
 	log_init(1, 0, "check_store");
-	sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(store_suite());
 }

@@ -249,10 +249,8 @@ END_TEST
 int
 main(void)
 {
-	Suite   *su = suite_create("store_lock");
-	TCase   *tc = tcase_create("store_lock");
-	SRunner *sr;
-	int      failed;
+	Suite *su = suite_create("store_lock");
+	TCase *tc = tcase_create("store_lock");
 
 	log_init(1, 0, "check_store_lock");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -263,9 +261,5 @@ main(void)
 	tcase_add_test(tc, test_no_silent_recreate);
 	tcase_add_test(tc, test_repair_on_load);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(su);
 }

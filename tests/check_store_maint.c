@@ -134,19 +134,13 @@ END_TEST
 int
 main(void)
 {
-	Suite   *su = suite_create("store_maint");
-	TCase   *tc = tcase_create("store_maint");
-	SRunner *sr;
-	int      failed;
+	Suite *su = suite_create("store_maint");
+	TCase *tc = tcase_create("store_maint");
 
 	log_init(1, 0, "check_store_maint");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_prune_batches);
 	tcase_add_test(tc, test_backup);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(su);
 }

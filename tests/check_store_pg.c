@@ -21,6 +21,7 @@
 #include "storage/schema.h"
 #include "storage/store.h"
 #include "support/pgtest.h"
+#include "tests/testutil.h"
 
 #define WAIT_MS 10000 /* longest wait for the event loop, ms */
 
@@ -226,9 +227,7 @@ START_TEST(test_password_file)
 	{
 		struct store *s = open_db(dsn);
 
-		(void)pgt_exec("t_pw", "SELECT pg_terminate_backend(pid) FROM"
-				       " pg_stat_activity WHERE datname ="
-				       " 't_pw' AND pid <> pg_backend_pid()");
+		(void)pgt_kill_clients("t_pw");
 		(void)pgt_loop_until(base, unhealthy, s, WAIT_MS);
 		(void)pgt_loop_until(base, healthy, s, WAIT_MS);
 		store_close(s);
@@ -498,11 +497,7 @@ START_TEST(test_missed_while_away)
 
 	store_set_change_cb(b, seen_cb, &wb);
 	/* every connection but the side one: a and b both go */
-	ck_assert_int_eq(pgt_exec("t_away",
-				  "SELECT pg_terminate_backend(pid) FROM"
-				  " pg_stat_activity WHERE datname = 't_away'"
-				  " AND pid <> pg_backend_pid()"),
-			 0);
+	ck_assert_int_eq(pgt_kill_clients("t_away"), 0);
 	ck_assert_int_eq(pgt_loop_until(base, unhealthy, a, WAIT_MS), 0);
 	/* the change is made (by hand, as a's) while b is away */
 	ck_assert_int_eq(
@@ -703,8 +698,7 @@ pg_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int      failed, rc;
+	int rc;
 
 	if ((rc = pgt_start()) == 77) {
 		/* TAP's way to say the whole file was skipped */
@@ -716,10 +710,7 @@ main(void)
 		pgt_stop();
 		return 1;
 	}
-	sr = srunner_create(pg_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = tu_run(pg_suite());
 	pgt_stop();
-	return failed ? 1 : 0;
+	return rc;
 }

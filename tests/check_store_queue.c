@@ -11,6 +11,7 @@
 
 #include "core/types.h"
 #include "storage/queue.h"
+#include "tests/testutil.h"
 
 static struct store_subject
 subj(const char *key, double score)
@@ -113,11 +114,5 @@ queue_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(queue_suite());
-	int      failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run(queue_suite());
 }

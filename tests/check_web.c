@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "policy/hits.h"
 #include "policy/policy.h"
+#include "tests/testutil.h"
 
 static struct fg_config cfg;
 static char            *serves[] = {"example.org"};
@@ -342,6 +343,25 @@ grab(const char *s, const char *name, const char *delims, char *out,
 	snprintf(out, outsz, "%.*s", (int)strcspn(p, delims), p);
 }
 
+/* Log admin@example.org in through a fresh link; the session cookie
+ * into cookie. */
+static void
+login(struct web *w, char *cookie, size_t size)
+{
+	struct adm_result r;
+	char              url[1024], form[128], sid[80], *b, *h;
+
+	web_login_link(w, "admin@example.org", clock_wall_ms(), url, sizeof url,
+		       &r);
+	ck_assert_int_eq(r.status, ADM_OK);
+	snprintf(form, sizeof form, "%s", strstr(url, "t="));
+	ck_assert_int_eq(req(w, "POST", "/admin/login", "", NULL, form, &b, &h),
+			 200);
+	grab(h, "fg_session=", ";", sid, sizeof sid);
+	free(b), free(h);
+	snprintf(cookie, size, "fg_session=%s", sid);
+}
+
 START_TEST(test_pages)
 {
 	struct adm_env    env;
@@ -500,14 +520,7 @@ START_TEST(test_pages)
 	ck_assert_int_eq(req(w, "GET", "/admin/", "", cookie, NULL, &b, &h),
 			 303); /* and stays out */
 	free(b), free(h);
-	web_login_link(w, "admin@example.org", clock_wall_ms(), url, sizeof url,
-		       &r);
-	snprintf(form, sizeof form, "%s", strstr(url, "t="));
-	ck_assert_int_eq(req(w, "POST", "/admin/login", "", NULL, form, &b, &h),
-			 200);
-	grab(h, "fg_session=", ";", sid, sizeof sid);
-	free(b), free(h);
-	snprintf(cookie, sizeof cookie, "fg_session=%s", sid);
+	login(w, cookie, sizeof cookie);
 	ck_assert_int_eq(req(w, "GET", "/admin/", "", cookie, NULL, &b, &h),
 			 200);
 	grab(b, "name=\"csrf\" value=\"", "\"", csrf, sizeof csrf);
@@ -548,13 +561,12 @@ queue_keys(const char *page, char keys[][32], size_t n, size_t max)
 START_TEST(test_queue_paging)
 {
 	enum { N = 130, TIE = 7 };
-	struct adm_env    env;
-	struct web       *w = web_new();
-	struct adm_result r;
-	char              url[1024], *b, *h, form[128], sid[80], cookie[128];
-	char              key[64], query[16], got[N + 10][32];
-	size_t            n = 0, i, page;
-	int64_t           t0 = 1700000000000;
+	struct adm_env env;
+	struct web    *w = web_new();
+	char          *b, *h, cookie[128];
+	char           key[64], query[16], got[N + 10][32];
+	size_t         n = 0, i, page;
+	int64_t        t0 = 1700000000000;
 
 	clock_fake_set(1, t0);
 	memset(&env, 0, sizeof env);
@@ -569,14 +581,7 @@ START_TEST(test_queue_paging)
 					   FG_OVR_QUARANTINE, "t", "r", 0),
 				 0);
 	}
-	web_login_link(w, "admin@example.org", clock_wall_ms(), url, sizeof url,
-		       &r);
-	snprintf(form, sizeof form, "%s", strstr(url, "t="));
-	ck_assert_int_eq(req(w, "POST", "/admin/login", "", NULL, form, &b, &h),
-			 200);
-	grab(h, "fg_session=", ";", sid, sizeof sid);
-	free(b), free(h);
-	snprintf(cookie, sizeof cookie, "fg_session=%s", sid);
+	login(w, cookie, sizeof cookie);
 	for (page = 0; page < 4; page++) {
 		snprintf(query, sizeof query, "p=%zu", page);
 		ck_assert_int_eq(
@@ -613,10 +618,8 @@ END_TEST
 int
 main(void)
 {
-	Suite   *s = suite_create("web");
-	TCase   *tc = tcase_create("web");
-	SRunner *sr;
-	int      nf;
+	Suite *s = suite_create("web");
+	TCase *tc = tcase_create("web");
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_escape);
@@ -628,9 +631,5 @@ main(void)
 	tcase_add_test(tc, test_queue_paging);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return tu_run(s);
 }

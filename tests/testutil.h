@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * floodgate - small helpers the Check tests share: a fresh database path
- * and its removal (with SQLite's -wal/-shm side files), and the path of a
- * fixture under the source tree.
+ * and its removal (with SQLite's -wal/-shm side files), the path of a
+ * fixture under the source tree, and running a suite.
  */
 #ifndef FG_TESTUTIL_H
 #define FG_TESTUTIL_H
@@ -42,6 +42,20 @@ tu_rmdb(const char *db)
 	unlink(side);
 	snprintf(side, sizeof side, "%s.lock", db);
 	unlink(side);
+}
+
+/* Run every test of s (output as CK_VERBOSITY says) and free it; the
+ * exit status of the test binary. */
+static inline int
+tu_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int      nf;
+
+	srunner_run_all(sr, CK_ENV);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? 0 : 1;
 }
 
 #ifdef TOP_SRCDIR

@@ -39,12 +39,9 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fgtest import Workdir, check, skip, wave  # noqa: E402
-from fgtest import daemon, ejabberd  # noqa: E402
+from fgtest import Workdir, check, daemon, wave  # noqa: E402
 from fgtest.client import run  # noqa: E402
-from fgtest.federation import (FederatedEjabberd, FederatedProsody, NameServer,  # noqa: E402
-                               write_resolver)
-from fgtest.prosody import PROSODY  # noqa: E402
+from fgtest.federation import prosody_and_ejabberd, skip_unless_installed, stage  # noqa: E402
 
 # Not 127.0.0.2/.3: test_federation.py binds those, and make -j check runs
 # both at once. Names under .test, which libunbound answers by itself (a
@@ -59,21 +56,13 @@ def pushed(b):
 
 
 def main():
-    if not daemon.available():
-        skip("floodgated not built at %s" % daemon.binary())
-    if not ejabberd.available():
-        skip("ejabberd 23.01 not installed (no %s/ejabberd-23.01*)" % ejabberd.EJ_LIB)
-    if not os.path.exists(PROSODY):
-        skip("prosody not installed")
+    skip_unless_installed()
     with Workdir("ejabberd-federation") as wd:
         # Both sides know both names: Prosody from its hosts file, ejabberd
         # from the name server (its dialback check dials prosody.test back).
-        ns = NameServer([A, B])
-        unbound = write_resolver(wd, [A, B])
-        a = FederatedProsody(os.path.join(wd, A[0]), A[0], A[1], unbound)
-        b = FederatedEjabberd(os.path.join(wd, B[0]), B[0], B[1], ns)
+        ns, a, b = prosody_and_ejabberd(wd, A, B)
         fg = daemon.Floodgated(os.path.join(wd, "fg"), b, limits=wave.LIMITS)
-        try:
+        with stage([a, b], [fg], ns):
             ns.start()
             a.start()
             t = time.monotonic()
@@ -100,17 +89,6 @@ def main():
                   % (b.log_text().count("floodgate: gate "), sorted(set(q for q, _ in ns.queries))))
             print("scenario took %.1f s" % scenario_secs)
             wave.report_and_check(r, a, b)
-        except BaseException:
-            for s in (a, b):
-                s.dump_log()
-            fg.dump_log()
-            sys.stderr.write("name server queries: %s\n" % ns.queries[-20:])
-            raise
-        finally:
-            fg.stop()
-            b.stop()
-            a.stop()
-            ns.stop()
     print("PASS test_ejabberd_federation")
 
 

@@ -32,7 +32,6 @@ Exit 0 on pass, 77 when floodgated is not built or ejabberd 23.01 or
 Prosody is not installed.
 """
 import asyncio
-import glob
 import hashlib
 import os
 import re
@@ -45,12 +44,11 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fgtest import Workdir, check, skip, top_builddir, top_srcdir  # noqa: E402
+from fgtest import Workdir, check, top_srcdir  # noqa: E402
 from fgtest import daemon, ejabberd  # noqa: E402
 from fgtest.client import connect, disconnect_all, run, wait_until  # noqa: E402
 from fgtest.federation import (FederatedEjabberd, FederatedProsody, NameServer,  # noqa: E402
-                               write_resolver)
-from fgtest.prosody import PROSODY  # noqa: E402
+                               skip_unless_installed, stage, write_resolver)
 
 # Loopback addresses of their own: other federation tests bind
 # 127.0.0.2 to .5 and make -j check runs them at once.
@@ -98,14 +96,8 @@ def erl_hfp(bodies, workdir):
     undefined), compiled with erlc as the ejabberd harness does."""
     ebin = os.path.join(workdir, "hfp-ebin")
     os.makedirs(ebin, exist_ok=True)
-    ej = ejabberd.ejabberd_dir()
-    src = os.path.join(top_srcdir(), "contrib", "ejabberd", "mod_floodgate", "src",
-                       "mod_floodgate.erl")
-    cmd = [ejabberd.ERLC, "-o", ebin, "-I", os.path.join(ej, "include")]
-    for i in sorted(glob.glob("/usr/lib/erlang/lib/p1_xmpp-*/include")):
-        cmd += ["-I", i]
-    subprocess.run(cmd + ["-pa", os.path.join(ej, "ebin"), src], check=True,
-                   capture_output=True, timeout=120)
+    ejabberd.compile_erl([os.path.join(top_srcdir(), "contrib", "ejabberd", "mod_floodgate",
+                                        "src", "mod_floodgate.erl")], ebin)
     lits = ",".join("<<%s>>" % ",".join(str(b) for b in body.encode()) for body in bodies)
     script = ("[io:format(\"~s~n\", [case mod_floodgate:host_fingerprints(B) of "
               "undefined -> \"-\"; H -> H end]) || B <- [%s]], halt()." % lits)
@@ -139,11 +131,7 @@ class Ctl:
         self.fg = fg
 
     def __call__(self, *args):
-        argv = [os.path.join(top_builddir(), "floodgatectl"), args[0], "-c",
-                self.fg.config] + list(args[1:])
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-        print("$ floodgatectl %s -> %d %s%s" % (" ".join(args), r.returncode,
-                                                r.stdout.strip(), r.stderr.strip()))
+        r = self.fg.ctl(*args)
         check(r.returncode == 0, "floodgatectl %s succeeded" % " ".join(args))
         return r
 
@@ -391,12 +379,7 @@ async def scenario(b, c, fg, ctl):
 
 
 def main():
-    if not daemon.available():
-        skip("floodgated not built at %s" % daemon.binary())
-    if not ejabberd.available():
-        skip("ejabberd 23.01 not installed (no %s/ejabberd-23.01*)" % ejabberd.EJ_LIB)
-    if not os.path.exists(PROSODY):
-        skip("prosody not installed")
+    skip_unless_installed()
     with Workdir("ejabberd-remote") as wd:
         got = erl_hfp([v[0] for v in HFP_VECTORS], wd)
         for (body, hosts), h in zip(HFP_VECTORS, got):
@@ -410,7 +393,7 @@ def main():
         fg = daemon.Floodgated(os.path.join(wd, "fg"), c,
                                limits={"reply-window": REPLY_WINDOW},
                                sections={"control": {"socket": os.path.join(wd, "fg", "ctl.sock")}})
-        try:
+        with stage([b, c], [fg], ns):
             ns.start()
             b.start()
             c.start()
@@ -423,16 +406,6 @@ def main():
             check(c.wait_log("reply window for %s: 2592000000 ms" % c.domain, timeout=5),
                   "mod_floodgate took the reply window from the full push")
             run(scenario(b, c, fg, Ctl(fg)), timeout=300)
-        except BaseException:
-            for s in (b, c):
-                s.dump_log()
-            fg.dump_log()
-            raise
-        finally:
-            fg.stop()
-            c.stop()
-            b.stop()
-            ns.stop()
     print("PASS test_ejabberd_remote")
 
 

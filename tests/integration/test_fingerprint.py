@@ -16,7 +16,6 @@ all three.
 
 Exit 0 on pass, 77 when neither lua5.4 nor erl is installed.
 """
-import glob
 import hashlib
 import json
 import os
@@ -29,6 +28,8 @@ import tempfile
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from fgtest.ejabberd import compile_erl  # noqa: E402
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -223,9 +224,11 @@ end
 """
 
 
-def run_lua(lua, bodies):
+def lua_run(lua, driver, bodies):
+    """What the Lua script driver prints, fed the bodies in hex, a line
+    each."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA_DRIVER % {"lib": json.dumps(PROSODY_LIB), "fplib": json.dumps(LUA_LIB)})
+        f.write(driver % {"lib": json.dumps(PROSODY_LIB), "fplib": json.dumps(LUA_LIB)})
         path = f.name
     try:
         r = subprocess.run([lua, path], input="".join(b.hex() + "\n" for b in bodies),
@@ -234,7 +237,11 @@ def run_lua(lua, bodies):
         os.unlink(path)
     if r.returncode != 0:
         raise AssertionError("lua failed: %s" % r.stderr)
-    return parse_out(r.stdout, "\t")
+    return r.stdout
+
+
+def run_lua(lua, bodies):
+    return parse_out(lua_run(lua, LUA_DRIVER, bodies), "\t")
 
 
 def parse_out(text, sep):
@@ -263,26 +270,19 @@ halt(0).
 """
 
 
-def erl_compile(erlc, outdir):
-    from fgtest.ejabberd import ejabberd_dir
-    ej = ejabberd_dir()
-    cmd = [erlc, "-o", outdir]
-    if ej:
-        cmd += ["-I", os.path.join(ej, "include"), "-pa", os.path.join(ej, "ebin")]
-    for i in sorted(glob.glob("/usr/lib/erlang/lib/p1_xmpp-*/include")):
-        cmd += ["-I", i]
-    r = subprocess.run(cmd + [ERL_SRC], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise AssertionError("erlc failed: %s%s" % (r.stdout, r.stderr))
-
-
-def run_erl(erl, ebin, bodies):
+def erl_run(erl, ebin, driver, bodies):
+    """What the Erlang expression driver prints, given the bodies as a
+    list of binaries."""
     lits = ",".join("<<%s>>" % ",".join(str(c) for c in b) for b in bodies)
-    r = subprocess.run([erl, "-noshell", "-pa", ebin, "-eval", ERL_DRIVER % lits],
+    r = subprocess.run([erl, "-noshell", "-pa", ebin, "-eval", driver % lits],
                        capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise AssertionError("erl failed: %s%s" % (r.stdout, r.stderr))
-    return parse_out(r.stdout.lower(), "|")
+    return r.stdout
+
+
+def run_erl(erl, ebin, bodies):
+    return parse_out(erl_run(erl, ebin, ERL_DRIVER, bodies).lower(), "|")
 
 
 # -- checks --------------------------------------------------------------------
@@ -361,7 +361,7 @@ def main():
     if erl and erlc:
         d = tempfile.mkdtemp(prefix="fgtest-fp-")
         try:
-            erl_compile(erlc, d)
+            compile_erl([ERL_SRC], d, erlc)
             bad += compare("erlang", bodies, run_erl(erl, d, bodies))
         finally:
             shutil.rmtree(d, ignore_errors=True)

@@ -14,21 +14,20 @@ the ejabberd module has host_fingerprints/1, in Erlang too.
 
 Exit 0 on pass, 77 when lua5.4 or Prosody's util.hashes is missing.
 """
-import glob
 import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_fingerprint import (ERL_SRC, LUA_LIB, PROSODY_LIB, PROTOCOL, TRAIL,  # noqa: E402
-                              generated, lower, normalise)
+from fgtest.ejabberd import compile_erl  # noqa: E402
+from test_fingerprint import (ERL_SRC, PROSODY_LIB, PROTOCOL, TRAIL, erl_run,  # noqa: E402
+                              generated, lower, lua_run, normalise)
 
 SKIP = 77
 PER_URL, MAX = 4, 12
@@ -135,18 +134,8 @@ end
 
 
 def run_lua(lua, bodies):
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA_DRIVER % {"lib": json.dumps(PROSODY_LIB), "fplib": json.dumps(LUA_LIB)})
-        path = f.name
-    try:
-        r = subprocess.run([lua, path], input="".join(b.hex() + "\n" for b in bodies),
-                           capture_output=True, text=True, timeout=60)
-    finally:
-        os.unlink(path)
-    if r.returncode != 0:
-        raise AssertionError("lua failed: %s" % r.stderr)
     out = []
-    for line in r.stdout.splitlines():
+    for line in lua_run(lua, LUA_DRIVER, bodies).splitlines():
         hfp, alone = line.split("|")
         out.append((None if hfp == "-" else hfp, None if alone == "-" else alone))
     return out
@@ -168,25 +157,11 @@ def run_erl(src, bodies):
             return None
     d = tempfile.mkdtemp(prefix="fgtest-hfp-")
     try:
-        # as test_fingerprint.py compiles it, for another source file
-        from fgtest.ejabberd import ejabberd_dir
-        ej = ejabberd_dir()
-        cmd = [erlc, "-o", d]
-        if ej:
-            cmd += ["-I", os.path.join(ej, "include"), "-pa", os.path.join(ej, "ebin")]
-        for i in sorted(glob.glob("/usr/lib/erlang/lib/p1_xmpp-*/include")):
-            cmd += ["-I", i]
-        c = subprocess.run(cmd + [src], capture_output=True, text=True, timeout=120)
-        if c.returncode != 0:
-            raise AssertionError("erlc failed: %s%s" % (c.stdout, c.stderr))
-        lits = ",".join("<<%s>>" % ",".join(str(c) for c in b) for b in bodies)
-        r = subprocess.run([erl, "-noshell", "-pa", d, "-eval", ERL_DRIVER % lits],
-                           capture_output=True, text=True, timeout=120)
+        compile_erl([src], d, erlc)
+        out = erl_run(erl, d, ERL_DRIVER, bodies)
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    if r.returncode != 0:
-        raise AssertionError("erl failed: %s%s" % (r.stdout, r.stderr))
-    return [None if line == "-" else line for line in r.stdout.splitlines()]
+    return [None if line == "-" else line for line in out.splitlines()]
 
 
 def main():

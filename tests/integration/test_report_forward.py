@@ -27,20 +27,15 @@ Exit 0 on pass, 77 when floodgated is not built or ejabberd 23.01 or
 Prosody is not installed.
 """
 import asyncio
-import json
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fgtest import Workdir, check, skip, top_builddir  # noqa: E402
-from fgtest import daemon, ejabberd  # noqa: E402
+from fgtest import Workdir, check, daemon  # noqa: E402
 from fgtest.client import connect, disconnect_all, run, wait_until  # noqa: E402
-from fgtest.federation import (FederatedEjabberd, FederatedProsody, NameServer,  # noqa: E402
-                               write_resolver)
-from fgtest.prosody import PROSODY  # noqa: E402
+from fgtest.federation import prosody_and_ejabberd, skip_unless_installed, stage  # noqa: E402
 
 # Not .2-.5: other federation tests bind those, and make -j check runs
 # them at once.
@@ -83,21 +78,6 @@ class Inbox:
         return [m for m in self.raw if NS_REPORTING in m and about in m]
 
 
-def ctl(fg, *args):
-    argv = [os.path.join(top_builddir(), "floodgatectl"), args[0], "-c", fg.config] + list(args[1:])
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    print("$ floodgatectl %s -> %d %s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
-    return r
-
-
-def verdict(fg, jid):
-    r = ctl(fg, "inspect", "--json", jid)
-    try:
-        return json.loads(r.stdout).get("effective")
-    except ValueError:
-        return r.stdout
-
-
 async def scenario(a, c, fg):
     abuse = await Inbox().open(c, "abuse")
     collector = await Inbox().open(a, "collector")
@@ -117,8 +97,8 @@ async def scenario(a, c, fg):
         # the fourth report blocks dave: a verdict change, nothing sent
         await report(a, REPORTERS[3:4], "dave@c.test")
         await asyncio.sleep(3)
-        check(verdict(fg, "dave@c.test") == "block", "dave@c.test is blocked")
-        check(verdict(fg, "erin@c.test") == "throttle", "erin@c.test is only throttled")
+        check(fg.verdict_of("dave@c.test") == "block", "dave@c.test is blocked")
+        check(fg.verdict_of("erin@c.test") == "throttle", "erin@c.test is only throttled")
         check(fg.metric("floodgate_reports_sent_total") == 2,
               "floodgate_reports_sent_total is 2")
         check("reports: reported dave@c.test to abuse@c.test" in fg.log_text(),
@@ -127,11 +107,11 @@ async def scenario(a, c, fg):
         rc = fg.stop()
         check(rc == 0, "floodgated exits 0 (%s)" % rc)
         fg.start()
-        r = ctl(fg, "unblock", "dave@c.test")
+        r = fg.ctl("unblock", "dave@c.test")
         check(r.returncode == 0, "floodgatectl unblock dave@c.test")
         await report(a, REPORTERS[4:7], "dave@c.test")
         await asyncio.sleep(4)
-        check(verdict(fg, "dave@c.test") == "quarantine",
+        check(fg.verdict_of("dave@c.test") == "quarantine",
               "dave@c.test is quarantined again after the restart")
         # the hook did run (it asked c.test again); the store said "sent"
         check(fg.wait_log(r"reports: c\.test advertises 1 abuse", 10) is not None,
@@ -147,7 +127,7 @@ async def scenario(a, c, fg):
         check(not abuse.reports("erin@c.test") and not collector.reports("erin@c.test"),
               "nothing was sent about erin@c.test, only throttled")
         # an admin blocks a remote account: reported at once, once
-        r = ctl(fg, "block", "frank@c.test", "spam", "run")
+        r = fg.ctl("block", "frank@c.test", "spam", "run")
         check(r.returncode == 0, "floodgatectl block frank@c.test")
         got = await wait_until(lambda: abuse.reports("frank@c.test")
                                and collector.reports("frank@c.test"), 20)
@@ -155,8 +135,8 @@ async def scenario(a, c, fg):
         m = abuse.reports("frank@c.test")[0]
         check("set by an administrator" in m and "Reason: spam run" in m,
               "the report says an administrator blocked frank, and why")
-        ctl(fg, "unblock", "frank@c.test")
-        ctl(fg, "block", "frank@c.test", "again")
+        fg.ctl("unblock", "frank@c.test")
+        fg.ctl("block", "frank@c.test", "again")
         await asyncio.sleep(3)
         check(len(abuse.reports("frank@c.test")) == 1
               and len(collector.reports("frank@c.test")) == 1,
@@ -168,22 +148,15 @@ async def scenario(a, c, fg):
 
 
 def main():
-    if not daemon.available():
-        skip("floodgated not built at %s" % daemon.binary())
-    if not ejabberd.available():
-        skip("ejabberd 23.01 not installed (no %s/ejabberd-23.01*)" % ejabberd.EJ_LIB)
-    if not os.path.exists(PROSODY):
-        skip("prosody not installed")
+    skip_unless_installed()
     with Workdir("report-forward") as wd:
         # ejabberd checks dialback for floodgate.a.test too: the reports
         # come from the component's domain
-        ns = NameServer([A, C, ("floodgate." + A[0], A[1])])
-        unbound = write_resolver(wd, [A, C])
-        a = FederatedProsody(os.path.join(wd, A[0]), A[0], A[1], unbound, floodgate=True)
-        c = FederatedEjabberd(os.path.join(wd, C[0]), C[0], C[1], ns, floodgate=False,
-                              modules={"mod_disco": {"server_info": [
-                                  {"modules": "all", "name": "abuse-addresses",
-                                   "urls": ["mailto:abuse@c.test", "xmpp:abuse@c.test"]}]}})
+        ns, a, c = prosody_and_ejabberd(
+            wd, A, C, names=[("floodgate." + A[0], A[1])], prosody_kw={"floodgate": True},
+            ejabberd_kw={"floodgate": False, "modules": {"mod_disco": {"server_info": [
+                {"modules": "all", "name": "abuse-addresses",
+                 "urls": ["mailto:abuse@c.test", "xmpp:abuse@c.test"]}]}}})
         fg = daemon.Floodgated(os.path.join(wd, "fg"), a, sections={
             "reports": {"forward-to": "collector@a.test"},
             # 2 reports: throttle (8), 3: quarantine (12), 4: block (16,
@@ -191,7 +164,7 @@ def main():
             "policy": {"weight.report": "4", "block-at": "15"},
             "control": {"socket": os.path.join(wd, "fg", "ctl.sock")},
         })
-        try:
+        with stage([a, c], [fg], ns):
             ns.start()
             a.start()
             c.start()
@@ -199,21 +172,7 @@ def main():
             c.register_many([(u, "pw") for u in ("abuse", "dave", "erin")])
             fg.start()
             run(scenario(a, c, fg), timeout=120)
-            rc = fg.stop()
-            check(rc == 0, "floodgated exits 0 (%s)" % rc)
-            for name in ("AddressSanitizer", "runtime error", "LeakSanitizer"):
-                check(name not in fg.log_text(), "no %s report" % name)
-        except BaseException:
-            for s in (a, c):
-                s.dump_log()
-            fg.dump_log()
-            sys.stderr.write("name server queries: %s\n" % ns.queries[-20:])
-            raise
-        finally:
-            fg.stop()
-            c.stop()
-            a.stop()
-            ns.stop()
+            fg.stop_clean()
     print("PASS test_report_forward")
 
 

@@ -132,6 +132,19 @@ pgt_exec(const char *name, const char *sql)
 	return ok ? 0 : -1;
 }
 
+int
+pgt_kill_clients(const char *name)
+{
+	char sql[256];
+
+	/* name is one of the tests' own database names, no quoting needed */
+	snprintf(sql, sizeof sql,
+		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		 " WHERE datname = '%s' AND pid <> pg_backend_pid()",
+		 name);
+	return pgt_exec(name, sql);
+}
+
 long long
 pgt_int(const char *name, const char *sql)
 {

@@ -27,6 +27,9 @@ const char *pgt_fresh_db(const char *name);
 const char *pgt_password_file(void);
 /* Run sql on database name; -1 on error. */
 int pgt_exec(const char *name, const char *sql);
+/* Terminate every connection to database name but the one this runs
+ * on: the store sees its connection lost. -1 on error. */
+int pgt_kill_clients(const char *name);
 /* The first column of the first row of sql on name, as an integer; -1
  * when there is none. */
 long long pgt_int(const char *name, const char *sql);

@@ -204,6 +204,49 @@ async def invite(server, sender, target, password="pw"):
         await disconnect_all([a, b])
 
 
+async def send_and_see(sender_srv, user, receiver_srv, to, body, timeout=5):
+    """user@sender_srv sends body to to@receiver_srv, both logged in for
+    it: 'delivered', the refusal condition the sender got, or
+    'nothing'."""
+    s = await connect(sender_srv, user, "pw")
+    r = await connect(receiver_srv, to, "pw")
+    try:
+        s.message("%s@%s" % (to, receiver_srv.domain), body)
+
+        def seen():
+            return any(m[1] == body for m in r.messages)
+        await wait_until(lambda: seen() or bool(s.errors), timeout)
+        if s.errors:
+            return s.errors[0][2]
+        return "delivered" if seen() else "nothing"
+    finally:
+        await disconnect_all([s, r], wait=0.1)
+
+
+async def muc_join(c, room, nick, timeout=5):
+    """Client c joins room (a bare JID) as nick: 'joined', the error
+    condition of the refusal, or 'timeout'."""
+    fut = asyncio.get_running_loop().create_future()
+
+    def on_presence(p):
+        if p["from"].bare != room or fut.done():
+            return
+        if p["type"] == "error":
+            fut.set_result(p["error"]["condition"] or "error")
+        elif p["from"].resource == nick:
+            fut.set_result("joined")
+    c.add_event_handler("presence", on_presence)
+    try:
+        p = c.make_presence(pto="%s/%s" % (room, nick))
+        p.append(ET.Element("{http://jabber.org/protocol/muc}x"))
+        p.send()
+        return await asyncio.wait_for(fut, timeout)
+    except asyncio.TimeoutError:
+        return "timeout"
+    finally:
+        c.del_event_handler("presence", on_presence)
+
+
 def run(coro, timeout=60):
     """Run a coroutine with a hard timeout in a fresh event loop."""
     loop = asyncio.new_event_loop()

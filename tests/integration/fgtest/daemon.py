@@ -10,6 +10,7 @@ The binary is $top_builddir/floodgated (automake sets top_builddir; by
 default the repository's build/ directory). available() tells whether it
 exists so a test can exit 77 when it does not.
 """
+import json
 import os
 import re
 import signal
@@ -19,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
-from . import top_builddir
+from . import check, top_builddir
 from .ports import LOOPBACK, free_port
 
 
@@ -122,6 +123,14 @@ class Floodgated:
             self._logf = None
         return rc
 
+    def stop_clean(self):
+        """Stop, and check that it exited 0 and logged no sanitizer
+        report."""
+        rc = self.stop()
+        check(rc == 0, "%s exits 0 (%s)" % (self.name, rc))
+        for name in ("AddressSanitizer", "runtime error", "LeakSanitizer"):
+            check(name not in self.log_text(), "no %s report" % name)
+
     def kill(self):
         """kill -9, as a crash would."""
         p, self.proc = self.proc, None
@@ -142,6 +151,31 @@ class Floodgated:
     @property
     def returncode(self):
         return self.proc.poll() if self.proc else None
+
+    # -- floodgatectl -------------------------------------------------------------
+
+    def ctl(self, *args, timeout=30):
+        """floodgatectl args[0] -c <this config> args[1:], printed; the
+        CompletedProcess."""
+        argv = [os.path.join(top_builddir(), "floodgatectl"), args[0], "-c",
+                self.config] + list(args[1:])
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        print("$ floodgatectl(%s) %s -> %d: %s%s" % (
+            self.server.domain, " ".join(args), r.returncode, r.stdout.strip()[:300],
+            (" stderr: " + r.stderr.strip()) if r.stderr.strip() else ""))
+        return r
+
+    def inspect(self, subject):
+        """What floodgatectl inspect --json says of subject; {} when it
+        does not answer in JSON."""
+        try:
+            return json.loads(self.ctl("inspect", "--json", subject).stdout)
+        except ValueError:
+            return {}
+
+    def verdict_of(self, subject):
+        """The effective verdict on subject, or None."""
+        return self.inspect(subject).get("effective")
 
     # -- HTTP --------------------------------------------------------------------
 

@@ -57,6 +57,21 @@ def available():
     return os.path.exists(ERL) and ejabberd_dir() is not None
 
 
+def compile_erl(srcs, outdir, erlc=ERLC):
+    """Compile the Erlang sources srcs into outdir against ejabberd's and
+    p1_xmpp's headers, as ejabberd builds its modules; RuntimeError with
+    erlc's messages when it fails."""
+    ej = ejabberd_dir()
+    cmd = [erlc, "-o", outdir]
+    if ej:
+        cmd += ["-I", os.path.join(ej, "include"), "-pa", os.path.join(ej, "ebin")]
+    for i in sorted(glob.glob("/usr/lib/erlang/lib/p1_xmpp-*/include")):
+        cmd += ["-I", i]
+    r = subprocess.run(cmd + list(srcs), capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("erlc failed: %s%s" % (r.stdout, r.stderr))
+
+
 def _yaml(v, indent=0):
     """Python value -> YAML (enough for ejabberd.yml)."""
     pad = "  " * indent
@@ -224,16 +239,8 @@ class EjabberdServer(ServerBase):
                         ignore=shutil.ignore_patterns("ebin", "*.beam"))
 
     def compile_erlc(self):
-        ej = ejabberd_dir()
-        xmpp_inc = sorted(glob.glob("/usr/lib/erlang/lib/p1_xmpp-*/include"))
-        srcs = sorted(glob.glob(os.path.join(self.module_src(), "src", "*.erl")))
-        cmd = [ERLC, "-o", self.ebin, "-I", os.path.join(ej, "include")]
-        for i in xmpp_inc:
-            cmd += ["-I", i]
-        cmd += ["-pa", os.path.join(ej, "ebin")] + srcs
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            raise RuntimeError("erlc failed: %s%s" % (r.stdout, r.stderr))
+        compile_erl(sorted(glob.glob(os.path.join(self.module_src(), "src", "*.erl"))),
+                    self.ebin)
 
     def module_install(self):
         """`ejabberdctl module_install mod_floodgate` (or upgrade)."""

@@ -28,14 +28,17 @@ client instead, which a NameServer of the test's own answers (see there):
     e = FederatedEjabberd(workdir + "/e.test", "e.test", "127.0.0.5", ns)
     p.start(); e.start(); ...; e.stop(); p.stop(); ns.stop()
 """
+import contextlib
 import os
 import socket
 import struct
+import sys
 import threading
 
+from . import daemon, ejabberd, skip
 from .ejabberd import EjabberdServer
 from .ports import LOOPBACK, is_listening
-from .prosody import ProsodyServer
+from .prosody import PROSODY, ProsodyServer
 
 S2S_PORT = 5269
 
@@ -91,6 +94,55 @@ def federated_pair(workdir, a, b, floodgate_on=(), options=None):
         out.append(FederatedProsody(os.path.join(workdir, dom), dom, addr, unbound,
                                     floodgate=dom in floodgate_on, **kw))
     return out
+
+
+def skip_unless_installed():
+    """Exit 77 unless floodgated is built and ejabberd 23.01 and Prosody
+    are installed: what a Prosody-ejabberd federation test needs."""
+    if not daemon.available():
+        skip("floodgated not built at %s" % daemon.binary())
+    if not ejabberd.available():
+        skip("ejabberd 23.01 not installed (no %s/ejabberd-23.01*)" % ejabberd.EJ_LIB)
+    if not os.path.exists(PROSODY):
+        skip("prosody not installed")
+
+
+def prosody_and_ejabberd(workdir, p, e, names=(), prosody_kw=None, ejabberd_kw=None):
+    """A FederatedProsody and a FederatedEjabberd in workdir/<domain>, p
+    and e being (domain, s2s address), and the NameServer the ejabberd
+    resolves through, which also answers for names (more (name, address)
+    pairs, such as a component's domain that dialback checks). prosody_kw
+    and ejabberd_kw are extra keyword arguments for each server. Returns
+    (nameserver, prosody, ejabberd), none of them started."""
+    ns = NameServer([p, e] + list(names))
+    unbound = write_resolver(workdir, [p, e])
+    ps = FederatedProsody(os.path.join(workdir, p[0]), p[0], p[1], unbound, **(prosody_kw or {}))
+    es = FederatedEjabberd(os.path.join(workdir, e[0]), e[0], e[1], ns, **(ejabberd_kw or {}))
+    return ns, ps, es
+
+
+@contextlib.contextmanager
+def stage(servers, daemons=(), ns=None):
+    """Around a federation test's body: on failure, dump the servers' and
+    daemons' logs (and the name server's last queries); either way stop
+    the daemons, the servers in reverse order, then the name server."""
+    try:
+        yield
+    except BaseException:
+        for s in servers:
+            s.dump_log()
+        for fg in daemons:
+            fg.dump_log()
+        if ns is not None:
+            sys.stderr.write("name server queries: %s\n" % ns.queries[-20:])
+        raise
+    finally:
+        for fg in daemons:
+            fg.stop()
+        for s in reversed(servers):
+            s.stop()
+        if ns is not None:
+            ns.stop()
 
 
 # -- an ejabberd peer ----------------------------------------------------------
