@@ -6,7 +6,9 @@
 # one (prosody, ejabberd) are installed with a policy-rc.d that forbids
 # starting it, and a server already running is left alone (the tests and
 # the demo run their own throwaway servers on 127.0.0.1 and free ports).
-# With --package it also installs the Debian packaging tools.
+# Headless chromium and selenium run the moderation page's browser test,
+# openssl makes the webhook test's certificate. With --package it also
+# installs the Debian packaging tools.
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
   libstrophe-dev libevent-dev libsqlite3-dev libssl-dev libinih-dev
@@ -15,7 +17,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
   libpq-dev postgresql
   prosody prosody-modules lua-unbound lua5.4
   ejabberd erlang-dev erlang-base
-  python3 python3-slixmpp curl procps psmisc util-linux"
+  python3 python3-slixmpp curl procps psmisc util-linux openssl
+  chromium chromium-driver python3-selenium"
 # --package: also what building and testing the Debian package needs
 [ "${1:-}" = "--package" ] &&
 	PKGS="$PKGS debhelper devscripts lintian fakeroot dpkg-dev"
