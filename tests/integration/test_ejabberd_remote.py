@@ -13,10 +13,12 @@ the entries and mod_floodgate enforces them from its cache:
   values are computed here with hashlib from the hosts written by hand;
   a stranger message from b.test carries the same value on its gate;
 - a mediated MUC invitation from a stranger (dave@b.test through a room of
-  muc.b.test) is gated as a stranger message from dave, not from the room;
+  muc.b.test, and through one of c.test's own mod_muc) is gated as a
+  stranger message from dave, not from the room, on its reason's hfp;
 - block dave@b.test: his messages (to a contact and to a stranger), his
   subscription request and his MUC invitation are refused at c.test, and
-  he gets the errors; carol@b.test still talks to alice@c.test;
+  he gets the errors (from the room, for c.test's own); carol@b.test still
+  talks to alice@c.test;
 - quarantine dave@b.test: his message to bob, a contact, is delivered;
   to alice, a stranger, refused, and so are his subscription request and
   his invitation;
@@ -56,6 +58,7 @@ from fgtest.prosody import PROSODY  # noqa: E402
 # 127.0.0.2 to .5 and make -j check runs them at once.
 B, C = ("b.test", "127.0.0.21"), ("c.test", "127.0.0.22")
 MUC = "muc." + B[0]
+LOCAL_MUC = "muc." + C[0]
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_MUC_USER = NS_MUC + "#user"
 WAIT = 6.0       # s: a stanza delivered or refused over s2s
@@ -250,6 +253,17 @@ async def room_invite(inviter, room, receiver):
     return len(receiver.invites) > n
 
 
+async def local_invite_refused(inviter, room, receiver):
+    """An invitation through a room of the module's own server: the
+    refusal comes back to the inviter from the room. Its condition, or
+    None when it was delivered or nothing came back."""
+    n_err = len(inviter.errors)
+    delivered = await room_invite(inviter, room, receiver)
+    await wait_until(lambda: inviter.errors[n_err:], 2)
+    errs = [e[2] for e in inviter.errors[n_err:] if e[1] == room]
+    return None if delivered or not errs else errs[0]
+
+
 async def make_contacts(a, b):
     """a and b, on different servers, subscribe to each other."""
     for x, y in ((a, b), (b, a)):
@@ -272,11 +286,13 @@ async def scenario(b, c, fg, ctl):
     everyone = [dave, carol, erin, frank, alice, bob]
     watch_invites(alice)
     room = "lounge@" + MUC
+    local_room = "hall@" + LOCAL_MUC
 
     await make_contacts(dave, bob)
     check(j("dave", b) in [x for x in bob.client_roster if bob.client_roster[x]["subscription"] == "both"],
           "bob@c.test and dave@b.test are mutual contacts")
     join_room(dave, room)
+    join_room(dave, local_room)
     await asyncio.sleep(1.0)
 
     # hfp on the wire: a stranger message from b.test to c.test.
@@ -300,6 +316,14 @@ async def scenario(b, c, fg, ctl):
     got = re.findall(r"hfp='([0-9a-f ]+)'", inv[0]) if inv else []
     want = hfp_of(INVITE_HOSTS)
     check(got == [want], "its gate carries the hfp of the invitation's reason (%s)" % got)
+    # The same through a room of c.test's own MUC (mod_muc's muc_invite).
+    since = len(c.log_text())
+    delivered = await room_invite(dave, local_room, alice)
+    inv = gates_logged(c, since, lambda g: "from='%s'" % j("dave", b) in g
+                       and "kind='inbound-stranger-message'" in g)
+    check(delivered and len(inv) == 1,
+          "dave's invitation through %s (c.test's own MUC) was gated as from dave (%s), "
+          "then delivered" % (local_room, inv))
 
     # Block dave@b.test.
     since = len(c.log_text())
@@ -314,6 +338,9 @@ async def scenario(b, c, fg, ctl):
     check(not ok and err == "policy-violation",
           "blocked dave's subscription request refused (%s)" % err)
     check(not await room_invite(dave, room, alice), "blocked dave's MUC invitation refused")
+    err = await local_invite_refused(dave, local_room, alice)
+    check(err == "policy-violation",
+          "blocked dave's invitation through c.test's own MUC refused (%s)" % err)
     ok, err, _ = await message(carol, alice, "carol, same domain, still talks")
     check(ok and err is None, "carol@b.test still reaches alice@c.test")
 
@@ -332,6 +359,9 @@ async def scenario(b, c, fg, ctl):
     check(not ok and err == "policy-violation",
           "quarantined dave's subscription request refused (%s)" % err)
     check(not await room_invite(dave, room, alice), "quarantined dave's MUC invitation refused")
+    err = await local_invite_refused(dave, local_room, alice)
+    check(err == "policy-violation",
+          "quarantined dave's invitation through c.test's own MUC refused (%s)" % err)
     since = len(c.log_text())
     ctl("unblock", j("dave", b))
     check(pushed(c, r"(account|jid)", j("dave", b), "allow", since),
@@ -398,11 +428,15 @@ def main():
         for (body, hosts), h in zip(HFP_VECTORS, got):
             check(h == hfp_of(hosts), "hfp of %r: %s" % (body, h))
 
-        peers = [B, (MUC, B[1]), C]
+        peers = [B, (MUC, B[1]), C, (LOCAL_MUC, C[1])]
         ns = NameServer(peers)
         unbound = write_resolver(wd, peers)
         b = ProsodyWithMuc(os.path.join(wd, B[0]), B[0], B[1], unbound)
-        c = FederatedEjabberd(os.path.join(wd, C[0]), C[0], C[1], ns, log_level="debug")
+        c = FederatedEjabberd(os.path.join(wd, C[0]), C[0], C[1], ns, log_level="debug",
+                              modules={"mod_muc": {
+                                  "host": LOCAL_MUC,
+                                  "default_room_options": {"anonymous": False,
+                                                           "allow_user_invites": True}}})
         fg = daemon.Floodgated(os.path.join(wd, "fg"), c,
                                limits={"reply-window": REPLY_WINDOW},
                                sections={"control": {"socket": os.path.join(wd, "fg", "ctl.sock")}})

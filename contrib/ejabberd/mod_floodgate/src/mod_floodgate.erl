@@ -31,7 +31,7 @@
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1,
          mod_options/1, mod_doc/0]).
 %% hooks
--export([user_send_packet/1, s2s_receive_packet/1,
+-export([user_send_packet/1, s2s_receive_packet/1, muc_invite/7,
          c2s_unauthenticated_packet/2, c2s_auth_result/3,
          c2s_stream_started/2, register_user/2,
          sm_register_connection_hook/3, sm_remove_connection_hook/3,
@@ -107,6 +107,8 @@ hooks() ->
      {c2s_unauthenticated_packet, c2s_unauthenticated_packet, 40},
      {c2s_auth_result, c2s_auth_result, 50},
      {c2s_stream_started, c2s_stream_started, 50},
+     %% invitations relayed by this server's own MUC rooms
+     {muc_invite, muc_invite, 50},
      {register_user, register_user, 50},
      {sm_register_connection_hook, sm_register_connection_hook, 50},
      {sm_remove_connection_hook, sm_remove_connection_hook, 50},
@@ -385,7 +387,8 @@ inbound(Pkt, From, To, Host, State) ->
         {Verdict, _Action, SK} ->
             case muc_inviter(Pkt, To) of
                 none -> inbound1(Pkt, From, To, Host, Verdict, SK, State);
-                Inviter -> invitation(Pkt, Inviter, To, Host, {Verdict, SK}, State)
+                Inviter -> invitation(Pkt, Inviter, To, Host, {Verdict, SK},
+                                      s2s_ip(State))
             end
     end.
 
@@ -443,7 +446,7 @@ inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
 %% body; the room's own verdict (not a block: that refused it already)
 %% counts when it is more severe than the inviter's.  A semi-anonymous
 %% room names the inviter by occupant JID: the room itself, then.
-invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
+invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, IP) ->
     Local = ejabberd_router:is_my_host(Inviter#jid.lserver),
     {V, Action, SK} = case Local of
                           true -> local_verdict(Host, Inviter);
@@ -480,7 +483,7 @@ invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
                            end,
                     gate(Host, Kind,
                          [{<<"from">>, bare(Inviter)}, {<<"to">>, bare(To)},
-                          {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
+                          {<<"ip">>, IP}, {<<"contact">>, <<"0">>},
                           {<<"fp">>, FP}, {<<"ufp">>, UFP}, {<<"hfp">>, HFP}])
             end
     end.
@@ -518,6 +521,42 @@ invite_from([_ | Rest]) ->
     invite_from(Rest);
 invite_from([]) ->
     none.
+
+%% An invitation relayed by one of this server's rooms (mod_muc_room
+%% runs the muc_invite fold on the message it is about to route): to a
+%% local user it is judged as one arriving over s2s; to a remote user, when
+%% the inviter is one of ours, as that user's stranger message.  The fold
+%% cannot stop the routing, so a refusal replaces the message: with an
+%% error to the inviter (bounce), or with an error message to this
+%% server's bare JID, which ejabberd_local drops (drop).
+muc_invite(#message{} = Msg, Room, _Config, #jid{} = Inviter, #jid{} = To,
+           _Reason, Pkt) ->
+    Local = fun(S) -> ejabberd_router:is_my_host(S) end,
+    case Local(To#jid.lserver) orelse Local(Inviter#jid.lserver) of
+        true ->
+            SH = case Local(To#jid.lserver) of
+                     true -> To#jid.lserver;
+                     false -> Inviter#jid.lserver
+                 end,
+            case gen_mod:is_loaded(SH, ?MODULE) of
+                true -> muc_invite1(Msg, Room, Inviter, To, SH, Pkt);
+                false -> Msg
+            end;
+        false -> Msg
+    end;
+muc_invite(Msg, _Room, _Config, _Inviter, _To, _Reason, _Pkt) ->
+    Msg.
+
+muc_invite1(Msg, Room, Inviter, To, Host, Pkt) ->
+    try invitation(Msg, Inviter, To, Host, {allow, {account, key(Room)}}, undefined) of
+        pass -> Msg;
+        drop -> Msg#message{type = error, to = jid:make(Host)};
+        {refuse, Cond, Text} -> xmpp:make_error(Pkt, stanza_error(Cond, Text))
+    catch Class:Reason:St ->
+            ?ERROR_MSG("floodgate: invitation check failed, letting it through:~n~ts",
+                       [misc:format_exception(2, Class, Reason, St)]),
+            Msg
+    end.
 
 %% The invitation's reason, else the message body (the room's own text).
 invite_text(#message{sub_els = Els} = Msg) ->
