@@ -24,6 +24,8 @@ the entries and mod_floodgate enforces them from its cache:
   his invitation;
 - block the domain b.test and allowlist erin@b.test: erin gets through,
   carol does not;
+- block the address the test's clients come from and allowlist alice@c.test:
+  alice logs in, bob cannot;
 - quarantine the domain b.test with [limits] reply-window set: alice
   writes to frank@b.test first, frank's answer reaches her; his message to
   bob, who never wrote to him, is refused;
@@ -52,6 +54,7 @@ from fgtest import daemon, ejabberd  # noqa: E402
 from fgtest.client import connect, disconnect_all, run, wait_until  # noqa: E402
 from fgtest.federation import (FederatedEjabberd, FederatedProsody, NameServer,  # noqa: E402
                                write_resolver)
+from fgtest.ports import LOOPBACK  # noqa: E402
 from fgtest.prosody import PROSODY  # noqa: E402
 
 # Loopback addresses of their own: other federation tests bind
@@ -396,6 +399,34 @@ async def scenario(b, c, fg, ctl):
     since = len(c.log_text())
     ctl("unblock", b.domain)
     check(pushed(c, "domain", b.domain, "allow", since), "the quarantine of b.test lifted")
+
+    # An allowlisted local account logs in from a blocked address; no one
+    # else does.
+    since = len(c.log_text())
+    ctl("allowlist", j("alice", c))
+    ctl("block", LOOPBACK, "a bad network")
+    check(pushed(c, "ip", LOOPBACK, "block", since)
+          and pushed(c, r"(account|jid)", j("alice", c), "allowlist", since),
+          "mod_floodgate cached the block of %s and alice's allowlist entry" % LOOPBACK)
+    try:
+        again = await connect(c, "alice", "pw", resource="again")
+        await disconnect_all([again])
+        ok = True
+    except RuntimeError as e:
+        ok = "%s" % e
+    check(ok is True, "allowlisted alice logs in from the blocked address (%s)" % ok)
+    try:
+        other = await connect(c, "bob", "pw", resource="again", timeout=5)
+        await disconnect_all([other])
+        ok = False
+    except RuntimeError:
+        ok = True
+    check(ok and "refusing connection from blocked IP %s" % LOOPBACK in c.log_text()[since:],
+          "bob, not allowlisted, cannot log in from it: mod_floodgate refused the stream")
+    since = len(c.log_text())
+    ctl("unblock", LOOPBACK)
+    ctl("unblock", j("alice", c))
+    check(pushed(c, "ip", LOOPBACK, "allow", since), "the address block lifted")
 
     # Drop: the stanza vanishes, no error comes back.
     fg.sections.setdefault("actions", {})["block"] = "drop"

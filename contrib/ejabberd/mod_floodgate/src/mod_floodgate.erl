@@ -704,12 +704,12 @@ c2s_stream_started(#{ip := {Addr, _}, lserver := Host} = State, _Start) ->
     IP = ip_bin(Addr),
     case mod_floodgate_srv:lookup(Host, ip, IP) of
         block ->
-            mod_floodgate_srv:count(Host, refused_ip_block),
-            ratelog(Host, ip_block, "floodgate: refusing connection from "
-                    "blocked IP ~ts", [IP]),
-            Txt = <<"Connections from your address are refused by the "
-                    "server's anti-spam policy.">>,
-            {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))};
+            case mod_floodgate_srv:any_allowlisted(Host) of
+                %% An allowlisted account may log in from it: decide at
+                %% the login (c2s_auth_result/3).
+                true -> State#{floodgate_ip_blocked => IP};
+                false -> refuse_ip(Host, IP, State)
+            end;
         _ -> State
     end;
 c2s_stream_started(State, _Start) ->
@@ -718,13 +718,18 @@ c2s_stream_started(State, _Start) ->
 c2s_auth_result(#{lserver := Host} = State, true, User) ->
     meter(Host, <<"auth-ok">>, [{<<"login">>, User}, {<<"ip">>, c2s_ip(State)}]),
     Key = login_key(User, Host),
-    case Key /= error andalso
-        mod_floodgate_srv:lookup(Host, account, Key) == block of
-        true ->
+    Verdict = case Key of
+                  error -> allow;
+                  _ -> mod_floodgate_srv:lookup(Host, account, Key)
+              end,
+    case {Verdict, State} of
+        {block, _} ->
             mod_floodgate_srv:count(Host, refused_account_login),
             Txt = <<"This account is blocked by the server's anti-spam policy.">>,
             {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))};
-        false -> State
+        {allowlist, _} -> State;
+        {_, #{floodgate_ip_blocked := IP}} -> refuse_ip(Host, IP, State);
+        _ -> State
     end;
 c2s_auth_result(#{lserver := Host} = State, {false, _Reason}, User) ->
     Exists = case login_key(User, Host) of
@@ -739,9 +744,20 @@ c2s_auth_result(#{lserver := Host} = State, {false, _Reason}, User) ->
              end,
     meter(Host, <<"auth-fail">>, [{<<"login">>, User}, {<<"ip">>, c2s_ip(State)},
                                   {<<"exists">>, Exists}]),
-    State;
+    case State of
+        #{floodgate_ip_blocked := IP} -> refuse_ip(Host, IP, State);
+        _ -> State
+    end;
 c2s_auth_result(State, _Result, _User) ->
     State.
+
+refuse_ip(Host, IP, State) ->
+    mod_floodgate_srv:count(Host, refused_ip_block),
+    ratelog(Host, ip_block, "floodgate: refusing connection from "
+            "blocked IP ~ts", [IP]),
+    Txt = <<"Connections from your address are refused by the "
+            "server's anti-spam policy.">>,
+    {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))}.
 
 sm_register_connection_hook(SID, #jid{lserver = Host} = JID, Info) ->
     ets:insert(mod_floodgate_srv:table(Host),

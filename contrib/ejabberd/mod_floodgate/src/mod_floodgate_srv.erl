@@ -82,7 +82,8 @@
          stats/1, normal_key/2]).
 -export([counted_contact/3, cached_contact/3, remember_contact/3,
          forget_contacts/2]).
--export([entry/3, note_reply/3, replied/3, reply_window/1, cache_counts/1]).
+-export([entry/3, note_reply/3, replied/3, reply_window/1, cache_counts/1,
+         any_allowlisted/1]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -606,6 +607,7 @@ log_items(Host, Seq, #xmlel{children = Children}) ->
 
 replace_all(El, #st{tab = Tab, host = Host} = St) ->
     ets:match_delete(Tab, {{v, '_', '_'}, '_', '_', '_', '_'}),
+    ets:insert(Tab, {allowlisted_accounts, 0}),
     apply_items(El, St),
     set_reply_window(Host, case to_int(fxml:get_tag_attr_s(<<"reply-window">>, El)) of
                                W when is_integer(W), W > 0 -> W;
@@ -627,6 +629,7 @@ apply_item(V, #st{tab = Tab, host = Host}) ->
                    [fxml:element_to_binary(V)]);
        true ->
             Key = normal_key(Subject, Key0),
+            Subject == account andalso count_allowlisted(Tab, Key, Verdict),
             case Verdict of
                 allow ->
                     ets:delete(Tab, {v, Subject, Key});
@@ -644,6 +647,30 @@ apply_item(V, #st{tab = Tab, host = Host}) ->
                                      Reason, Action}),
                     maybe_kick(Host, Subject, Key, Verdict, Reason)
             end
+    end.
+
+%% How many accounts the cache allowlists, kept as entries come and go:
+%% while there are none, a blocked address is refused at the stream's
+%% start, before any login (mod_floodgate:c2s_stream_started/2).
+count_allowlisted(Tab, Key, Verdict) ->
+    Was = case ets:lookup(Tab, {v, account, Key}) of
+              [{_, allowlist, _, _, _}] -> 1;
+              _ -> 0
+          end,
+    Is = case Verdict of
+             allowlist -> 1;
+             _ -> 0
+         end,
+    Is == Was orelse
+        ets:update_counter(Tab, allowlisted_accounts, Is - Was,
+                           {allowlisted_accounts, 0}),
+    ok.
+
+%% Does the cache allowlist any account?
+any_allowlisted(Host) ->
+    case catch ets:lookup(table(Host), allowlisted_accounts) of
+        [{_, N}] -> N > 0;
+        _ -> false
     end.
 
 %% An account block ends the account's sessions at once.
