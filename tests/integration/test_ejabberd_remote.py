@@ -28,7 +28,8 @@ the entries and mod_floodgate enforces them from its cache:
   alice logs in, bob cannot;
 - quarantine the domain b.test with [limits] reply-window set: alice
   writes to frank@b.test first, frank's answer reaches her; his message to
-  bob, who never wrote to him, is refused;
+  bob, who never wrote to him, is refused; 100,500 pairs later the
+  table holds at most 100,000, the oldest evicted;
 - [actions] block = drop (reloaded) and dave blocked again: the entry
   comes with action drop, his message vanishes, no error comes back.
 
@@ -166,6 +167,38 @@ def gates_logged(srv, since, pred, timeout=3.0):
         if got or time.monotonic() >= end:
             return got
         time.sleep(0.05)
+
+
+def node_eval(srv, expr):
+    """Evaluate expr on the ejabberd node (Node is bound to it) from a
+    hidden control node, as fgtest's register_many does; what it prints."""
+    name = "ctl%d@%s" % (os.getpid(), LOOPBACK)
+    script = "Node = '%s', io:format(\"~p~n\", [%s]), halt()." % (srv.node, expr)
+    cmd = [ejabberd.ERL, "-name", name] + srv._dist_args() + [
+        "-dist_listen", "false", "-hidden", "-noinput", "-eval", script]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=srv.env(),
+                       cwd=srv.spool)
+    return (r.stdout + r.stderr).strip()
+
+
+def reply_table_bound(c):
+    """Write 100,500 distinct (local, remote) pairs into the reply window
+    from one process on the node: the table keeps at most 100,000, the
+    newest among them."""
+    host = "<<\"%s\">>" % c.domain
+    out = node_eval(c, (
+        "rpc:call(Node, erlang, apply, [fun() -> "
+        "  [mod_floodgate_srv:note_reply(%s, {<<\"alice\">>, %s}, "
+        "     {integer_to_binary(I), <<\"many.example\">>}) || I <- lists:seq(1, 100500)], "
+        "  timer:sleep(2000), "
+        "  {proplists:get_value(replies, mod_floodgate_srv:cache_counts(%s)), "
+        "   mod_floodgate_srv:replied(%s, {<<\"alice\">>, %s}, "
+        "     {<<\"100500\">>, <<\"many.example\">>}), "
+        "   mod_floodgate_srv:replied(%s, {<<\"alice\">>, %s}, "
+        "     {<<\"frank\">>, <<\"b.test\">>})} end, []], 120000)"
+        % (host, host, host, host, host, host, host)))
+    m = re.search(r"\{(\d+),(true|false),(true|false)\}", out)
+    return (int(m.group(1)), m.group(2) == "true", m.group(3) == "true") if m else out
 
 
 def knows_actions(fg):
@@ -399,6 +432,10 @@ async def scenario(b, c, fg, ctl):
     since = len(c.log_text())
     ctl("unblock", b.domain)
     check(pushed(c, "domain", b.domain, "allow", since), "the quarantine of b.test lifted")
+    got = reply_table_bound(c)
+    check(isinstance(got, tuple) and 90000 <= got[0] <= 100000 and got[1] and not got[2],
+          "after 100,500 more pairs the reply window holds %s (at most 100,000), the newest "
+          "pair in, alice -> frank, the oldest, evicted" % (got,))
 
     # An allowlisted local account logs in from a blocked address; no one
     # else does.
