@@ -35,7 +35,6 @@ static const char *verb_names[ADM__MAX] = {
 };
 
 static int  is_addr(const char *, size_t);
-static int  served(const struct fg_config *, const char *);
 static void set(struct adm_result *, int, const char *, ...)
     __attribute__((__format__(printf, 3, 4)));
 
@@ -84,8 +83,8 @@ is_addr(const char *s, size_t n)
 	       inet_pton(AF_INET6, buf, a) == 1;
 }
 
-static int
-served(const struct fg_config *cfg, const char *domain)
+int
+adm_served(const struct fg_config *cfg, const char *domain)
 {
 	size_t i;
 
@@ -443,7 +442,7 @@ adm_act(const struct adm_env *env, enum adm_verb verb, const char *actor,
 	    verb != ADM_ALLOWLIST) {
 		dom = strchr(key, '@');
 		dom = dom != NULL ? dom + 1 : key;
-		if (type == FG_SUBJ_DOMAIN && served(env->cfg, dom)) {
+		if (type == FG_SUBJ_DOMAIN && adm_served(env->cfg, dom)) {
 			set(r, ADM_REFUSED,
 			    "%.200s is a domain this daemon "
 			    "serves: act on its accounts "

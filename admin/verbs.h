@@ -110,6 +110,8 @@ const char *adm_verb_name(enum adm_verb);
 int         adm_verb_parse(const char *, enum adm_verb *);
 
 /* Subject text -> type and canonical key; -1 with a sentence in err. */
+/* 1 when domain is one of the server domains we serve */
+int adm_served(const struct fg_config *, const char *domain);
 int adm_parse_subject(const char *, enum fg_subj *, char *key, size_t keysz,
 		      char *err, size_t errsz);
 /* "", "forever", "never", "0" -> 0 (no expiry); else 1h, 7d, ... */

@@ -123,12 +123,12 @@ run_act(struct adhoc_req *r, const struct act_spec *sp)
 	}
 	/* a whole domain through block or quarantine: the same
 	 * confirmation as block-domain, one account must not be mistyped
-	 * into a whole server */
+	 * into a whole server (our own domains are refused outright) */
 	need = sp->confirm ||
 	       ((sp->verb == ADM_BLOCK || sp->verb == ADM_QUARANTINE) &&
 		adm_parse_subject(subj, &type, key, sizeof key, err,
 				  sizeof err) == 0 &&
-		type == FG_SUBJ_DOMAIN);
+		type == FG_SUBJ_DOMAIN && !adm_served(r->env.cfg, key));
 	if (need && (config_parse_bool(conf, &yes) == -1 || !yes)) {
 		act_form(r, sp, subj, reason, dur, need);
 		ah_note(r, "error",

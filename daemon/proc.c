@@ -31,6 +31,7 @@
 
 #include "../core/config.h"
 #include "../core/log.h"
+#include "../policy/listfile.h"
 #include "proc.h"
 
 #define PROC_READY 'R'    /* the byte the child sends when started */
@@ -224,6 +225,23 @@ socket_live(const char *path)
 	return live;
 }
 
+/* A list file that would not load: its bad lines, as file:line. */
+static int
+check_list(const char *what, enum lf_kind kind, const char *path)
+{
+	struct lf_set *s;
+	int            r;
+
+	if (path == NULL)
+		return 0;
+	s = lf_new();
+	r = lf_read(s, kind, path);
+	lf_free(s);
+	if (r != 0)
+		log_warnx("%s %s: would not be loaded", what, path);
+	return r == 0 ? 0 : -1;
+}
+
 int
 proc_check(const struct fg_config *c, const char *sock, const char *user)
 {
@@ -250,6 +268,11 @@ proc_check(const struct fg_config *c, const char *sock, const char *user)
 	}
 	if (c->pidfile != NULL && check_dir("pidfile", c->pidfile, 0) == -1)
 		rc = -1;
+	/* every list, so each bad line is shown at once */
+	rc |= check_list("[detect.traps] file", LF_JIDS, c->trap_file);
+	rc |= check_list("[lists] jids", LF_JIDS, c->lists_jids);
+	rc |= check_list("[lists] domains", LF_DOMAINS, c->lists_domains);
+	rc |= check_list("[lists] url-hosts", LF_HOSTS, c->lists_url_hosts);
 	/* warnings: the file may be checked before the package adds them */
 	if (user != NULL && getpwnam(user) == NULL)
 		log_warnx("warning: user '%s' does not exist (yet)", user);

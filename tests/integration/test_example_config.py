@@ -78,7 +78,8 @@ def main():
     with Workdir("example") as wd:
         for d in ("lib/floodgate", "floodgate"):
             os.makedirs(os.path.join(wd, d), exist_ok=True)
-        for f in ("local-bad.txt", "spamtraps.txt"):
+        for f in ("local-bad.txt", "spamtraps.txt", "traps.txt", "jids.txt",
+                  "domains.txt", "url-hosts.txt"):
             open(os.path.join(wd, "floodgate", f), "w").close()
         shipped = os.path.join(wd, "shipped.ini")
         with open(shipped, "w") as f:
