@@ -11,7 +11,9 @@ the entries and mod_floodgate enforces them from its cache:
 - hfp: the host fingerprints mod_floodgate computes (mod_floodgate:
   host_fingerprints/1, compiled with erlc) equal the vectors below, whose
   values are computed here with hashlib from the hosts written by hand;
-  a stranger message from b.test carries the same value on its gate;
+  a stranger message from b.test carries the same value on its gate, and
+  one linking to a subdomain of a host in the daemon's [lists] url-hosts
+  is refused;
 - a mediated MUC invitation from a stranger (dave@b.test through a room of
   muc.b.test, and through one of c.test's own mod_muc) is gated as a
   stranger message from dave, not from the room, on its reason's hfp;
@@ -68,6 +70,7 @@ NS_MUC_USER = NS_MUC + "#user"
 WAIT = 6.0       # s: a stanza delivered or refused over s2s
 QUIET = 2.0      # s: how long "nothing came back" is watched
 REPLY_WINDOW = "30d"
+LISTED_HOST = "listed.example"  # in the daemon's [lists] url-hosts
 
 # -- host fingerprints ---------------------------------------------------------
 
@@ -317,9 +320,10 @@ async def scenario(b, c, fg, ctl):
     carol = await connect(b, "carol", "pw")
     erin = await connect(b, "erin", "pw")
     frank = await connect(b, "frank", "pw")
+    gus = await connect(b, "gus", "pw")
     alice = await connect(c, "alice", "pw")
     bob = await connect(c, "bob", "pw")
-    everyone = [dave, carol, erin, frank, alice, bob]
+    everyone = [dave, carol, erin, frank, gus, alice, bob]
     watch_invites(alice)
     room = "lounge@" + MUC
     local_room = "hall@" + LOCAL_MUC
@@ -340,6 +344,11 @@ async def scenario(b, c, fg, ctl):
     mine = gates_logged(c, since, lambda g: "from='%s'" % j("carol", b) in g)
     got = re.findall(r"hfp='([0-9a-f ]+)'", mine[-1]) if mine else []
     check(got == [want], "the gate of carol's message carries hfp='%s' (%s)" % (want, got))
+    # The daemon matches those against its [lists] url-hosts: a link to a
+    # subdomain of a listed host refuses the message.
+    ok, err, _ = await message(gus, alice, "cheap stuff at https://www.Promo.%s/x" % LISTED_HOST)
+    check(not ok and err == "policy-violation",
+          "gus's stranger message linking to a listed host refused through hfp (%s)" % err)
 
     # A MUC invitation from a stranger is gated as from the inviter.
     since = len(c.log_text())
@@ -505,14 +514,18 @@ def main():
                                   "host": LOCAL_MUC,
                                   "default_room_options": {"anonymous": False,
                                                            "allow_user_invites": True}}})
+        hosts = os.path.join(wd, "url-hosts.txt")
+        with open(hosts, "w") as f:
+            f.write("# operator list of URL hosts\n%s\n" % LISTED_HOST)
         fg = daemon.Floodgated(os.path.join(wd, "fg"), c,
                                limits={"reply-window": REPLY_WINDOW},
-                               sections={"control": {"socket": os.path.join(wd, "fg", "ctl.sock")}})
+                               sections={"control": {"socket": os.path.join(wd, "fg", "ctl.sock")},
+                                         "lists": {"url-hosts": hosts}})
         try:
             ns.start()
             b.start()
             c.start()
-            b.register_many([(u, "pw") for u in ("dave", "carol", "erin", "frank")])
+            b.register_many([(u, "pw") for u in ("dave", "carol", "erin", "frank", "gus")])
             c.register_many([(u, "pw") for u in ("alice", "bob")])
             fg.start()
             check(c.wait_log("verdict cache for %s loaded" % c.domain, timeout=15,
