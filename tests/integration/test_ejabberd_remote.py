@@ -13,7 +13,7 @@ the entries and mod_floodgate enforces them from its cache:
   values are computed here with hashlib from the hosts written by hand;
   a stranger message from b.test carries the same value on its gate, and
   one linking to a subdomain of a host in the daemon's [lists] url-hosts
-  is refused;
+  is refused; a contact's message with a link is metered with its hfp;
 - a mediated MUC invitation from a stranger (dave@b.test through a room of
   muc.b.test, and through one of c.test's own mod_muc) is gated as a
   stranger message from dave, not from the room, on its reason's hfp;
@@ -331,6 +331,20 @@ async def scenario(b, c, fg, ctl):
     await make_contacts(dave, bob)
     check(j("dave", b) in [x for x in bob.client_roster if bob.client_roster[x]["subscription"] == "both"],
           "bob@c.test and dave@b.test are mutual contacts")
+    # A contact's message naming a host: not gated, metered as an event
+    # of its own with its hfp.
+    body, hosts = HFP_VECTORS[2]
+    since = len(c.log_text())
+    ok, err, _ = await message(dave, bob, body)
+    check(ok and err is None, "dave's message with a link reached bob, his contact")
+    ev = await wait_until(lambda: re.findall(
+        r"<event [^>]*type='message'[^>]*>",
+        "".join(re.findall(r"floodgate: sending \d+ meter event\(s\) [^\n]*",
+                           c.log_text()[since:]))), 5)
+    ev = [e for e in ev if "from='%s'" % j("dave", b) in e]
+    check(len(ev) == 1 and "hfp='%s'" % hfp_of(hosts) in ev[0] and "count=" not in ev[0],
+          "it was metered as one message event with its hfp (%s)" % ev)
+
     join_room(dave, room)
     join_room(dave, local_room)
     await asyncio.sleep(1.0)
