@@ -975,12 +975,14 @@ recipient_says(Recipient, Sender) ->
 %% cache, else by Lookup() (roster reads), whose "yes" is cached.  A
 %% message between contacts is counted (meter) on the way: per pair, or,
 %% when its body names URL hosts, as an event of its own with their
-%% fingerprints (hfp).  A binary:match with a precompiled pattern tells
-%% the two apart; most bodies have no "://" and no "xmpp:".
+%% fingerprints (hfp).  Precompiled patterns tell the two apart: every
+%% URL has a ':', which most bodies lack (35 ns a body; looking for "://"
+%% and "xmpp:" at once takes 90).
 contact_message(Host, From, To, Lookup, Body) ->
-    case binary:match(Body, url_pattern()) of
-        nomatch -> contact_message(Host, From, To, Lookup);
-        _ ->
+    case binary:match(Body, url_pattern(colon)) == nomatch orelse
+        binary:match(Body, url_pattern(url)) == nomatch of
+        true -> contact_message(Host, From, To, Lookup);
+        false ->
             Contact = mod_floodgate_srv:cached_contact(Host, From, To) orelse
                 begin
                     mod_floodgate_srv:count(Host, contact_lookup),
@@ -1018,12 +1020,15 @@ contact_message(Host, From, To, Lookup) ->
     end.
 
 %% Made once per VM: binary:compile_pattern/1 costs more than the match.
-url_pattern() ->
-    case persistent_term:get({?MODULE, url_pattern}, undefined) of
+url_pattern(Which) ->
+    case persistent_term:get({?MODULE, url_pattern, Which}, undefined) of
         undefined ->
-            P = binary:compile_pattern([<<"://">>, <<"xmpp:">>, <<"XMPP:">>,
-                                        <<"Xmpp:">>]),
-            persistent_term:put({?MODULE, url_pattern}, P),
+            P = binary:compile_pattern(
+                  case Which of
+                      colon -> <<":">>;
+                      url -> [<<"://">>, <<"xmpp:">>, <<"XMPP:">>, <<"Xmpp:">>]
+                  end),
+            persistent_term:put({?MODULE, url_pattern, Which}, P),
             P;
         P -> P
     end.
