@@ -32,8 +32,10 @@ the entries and mod_floodgate enforces them from its cache:
   writes to frank@b.test first, frank's answer reaches her; his message to
   bob, who never wrote to him, is refused; 100,500 pairs later the
   table holds at most 100,000, the oldest evicted;
-- [actions] block = drop (reloaded) and dave blocked again: the entry
-  comes with action drop, his message vanishes, no error comes back.
+- [actions] block = drop and list = drop (reloaded): dave blocked again
+  comes with action drop, his message vanishes, no error comes back; a
+  stranger's link to a listed host gets the gate's <deny action='drop'/>
+  and vanishes too.
 
 Exit 0 on pass, 77 when floodgated is not built or ejabberd 23.01 or
 Prosody is not installed.
@@ -204,6 +206,13 @@ def reply_table_bound(c):
     return (int(m.group(1)), m.group(2) == "true", m.group(3) == "true") if m else out
 
 
+def dropped(c):
+    """mod_floodgate's count of stanzas it discarded silently."""
+    out = node_eval(c, "rpc:call(Node, mod_floodgate_srv, stats, [<<\"%s\">>])" % c.domain)
+    m = re.search(r"\{\{stat,dropped\},(\d+)\}", out)
+    return int(m.group(1)) if m else 0
+
+
 def knows_actions(fg):
     """Does this floodgated take an [actions] section (per-reason bounce
     or drop)? Asked with -n on the configuration that has one."""
@@ -321,9 +330,10 @@ async def scenario(b, c, fg, ctl):
     erin = await connect(b, "erin", "pw")
     frank = await connect(b, "frank", "pw")
     gus = await connect(b, "gus", "pw")
+    hal = await connect(b, "hal", "pw")
     alice = await connect(c, "alice", "pw")
     bob = await connect(c, "bob", "pw")
-    everyone = [dave, carol, erin, frank, gus, alice, bob]
+    everyone = [dave, carol, erin, frank, gus, hal, alice, bob]
     watch_invites(alice)
     room = "lounge@" + MUC
     local_room = "hall@" + LOCAL_MUC
@@ -489,7 +499,7 @@ async def scenario(b, c, fg, ctl):
     check(pushed(c, "ip", LOOPBACK, "allow", since), "the address block lifted")
 
     # Drop: the stanza vanishes, no error comes back.
-    fg.sections.setdefault("actions", {})["block"] = "drop"
+    fg.sections.setdefault("actions", {}).update({"block": "drop", "list": "drop"})
     fg.write_config()
     if not knows_actions(fg):
         print("SKIP (this part): this floodgated has no [actions] section, so no "
@@ -501,8 +511,16 @@ async def scenario(b, c, fg, ctl):
     ctl("block", j("dave", b), "silent")
     check(pushed(c, r"(account|jid)", j("dave", b), "block, drop", since),
           "mod_floodgate cached dave's block with action drop")
+    n = dropped(c)
     ok, err, _ = await message(dave, alice, "dropped on the floor", wait=QUIET)
-    check(not ok and err is None, "dave's message vanished without an error")
+    check(not ok and err is None and dropped(c) == n + 1,
+          "dave's message vanished without an error, dropped by mod_floodgate")
+    # The gate's <deny action='drop'/>: hal, a stranger with no verdict,
+    # links to a listed host; the daemon denies with [actions] list = drop.
+    n = dropped(c)
+    ok, err, _ = await message(hal, alice, "more at https://%s/y" % LISTED_HOST, wait=QUIET)
+    check(not ok and err is None and dropped(c) == n + 1,
+          "hal's message to a listed host vanished on the gate's drop answer")
 
     await disconnect_all(everyone)
 
@@ -539,7 +557,7 @@ def main():
             ns.start()
             b.start()
             c.start()
-            b.register_many([(u, "pw") for u in ("dave", "carol", "erin", "frank", "gus")])
+            b.register_many([(u, "pw") for u in ("dave", "carol", "erin", "frank", "gus", "hal")])
             c.register_many([(u, "pw") for u in ("alice", "bob")])
             fg.start()
             check(c.wait_log("verdict cache for %s loaded" % c.domain, timeout=15,
