@@ -270,11 +270,8 @@ outbound_message(Body, JID, To, Host, Verdict, State) ->
 note_reply(_Host, #jid{lserver = S}, #jid{lserver = S}) ->
     ok;
 note_reply(Host, JID, #jid{luser = U, lserver = S} = To) when U /= <<>> ->
-    case mod_floodgate_srv:reply_window(Host) > 0 andalso
-        not ejabberd_router:is_my_host(S) of
-        true -> mod_floodgate_srv:note_reply(Host, key(JID), key(To));
-        false -> ok
-    end;
+    mod_floodgate_srv:note_reply(Host, key(JID), key(To),
+                                 fun() -> not ejabberd_router:is_my_host(S) end);
 note_reply(_Host, _JID, _To) ->
     ok.
 

@@ -82,7 +82,8 @@
          stats/1, normal_key/2]).
 -export([counted_contact/3, cached_contact/3, remember_contact/3,
          forget_contacts/2]).
--export([entry/3, note_reply/3, replied/3, reply_window/1, cache_counts/1,
+-export([entry/3, note_reply/3, note_reply/4, replied/3, reply_window/1,
+         cache_counts/1,
          any_allowlisted/1]).
 
 -include("logger.hrl").
@@ -355,8 +356,13 @@ mono_ms() -> erlang:monotonic_time(millisecond).
 reply_window(Host) ->
     atomics:get((names(Host))#names.window, 1).
 
-%% Local ({LUser, LServer}) wrote to Remote: note when.
+%% Local ({LUser, LServer}) wrote to Remote: note when.  IsRemote() says
+%% whether Remote is another server's (a route lookup): asked only when
+%% the pair is not the one this process saw last, whose answer it keeps.
 note_reply(Host, Local, Remote) ->
+    note_reply(Host, Local, Remote, fun() -> true end).
+
+note_reply(Host, Local, Remote, IsRemote) ->
     #names{window = W, replies = Tab, proc = Proc} = names(Host),
     case atomics:get(W, 1) of
         0 -> ok;
@@ -366,13 +372,14 @@ note_reply(Host, Local, Remote) ->
                 {Local, Remote, T} when Now - T < ?REPLY_REFRESH -> ok;
                 _ ->
                     put(?PD_REPLY, {Local, Remote, Now}),
-                    try
-                        ets:insert(Tab, {{Local, Remote}, Now}),
-                        ets:info(Tab, size) > ?REPLY_MAX andalso
-                            gen_server:cast(Proc, evict_replies),
-                        ok
-                    catch error:badarg -> ok
-                    end
+                    IsRemote() andalso
+                        try
+                            ets:insert(Tab, {{Local, Remote}, Now}),
+                            ets:info(Tab, size) > ?REPLY_MAX andalso
+                                gen_server:cast(Proc, evict_replies)
+                        catch error:badarg -> false
+                        end,
+                    ok
             end
     end.
 
