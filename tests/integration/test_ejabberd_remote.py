@@ -61,6 +61,8 @@ from fgtest.federation import (FederatedEjabberd, FederatedProsody, NameServer, 
                                write_resolver)
 from fgtest.ports import LOOPBACK  # noqa: E402
 from fgtest.prosody import PROSODY  # noqa: E402
+from test_fingerprint import TRAIL as FP_TRAIL, generated, lower  # noqa: E402
+from test_fingerprint import normalise as fp_normalise  # noqa: E402
 
 # Loopback addresses of their own: other federation tests bind
 # 127.0.0.2 to .5 and make -j check runs them at once.
@@ -101,7 +103,38 @@ HFP_VECTORS = [
 
 
 def hfp_of(hosts):
-    return " ".join(hashlib.sha256(h.encode()).hexdigest()[:16] for h in hosts) or None
+    return " ".join(hashlib.sha256(h.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+                    for h in hosts) or None
+
+
+def host_names(body):
+    """The names hfp hashes, from doc/PROTOCOL.md's words: each URL of
+    the body as test_fingerprint.py's reference finds them, its host as
+    URL normalisation takes it (after the last '@' for xmpp:), one
+    trailing dot removed, then its parents that still hold a dot; 4 a
+    URL, 12 in all, each once."""
+    out = []
+    for url in fp_normalise(body)[1]:
+        u = lower(url.rstrip(FP_TRAIL))
+        xmpp = u.startswith(b"xmpp:")
+        for p in (b"http://", b"https://", b"xmpp:"):
+            if u.startswith(p):
+                u = u[len(p):]
+                break
+        host = re.match(rb"[^/?#]*", u).group(0)
+        host = host[4:] if host.startswith(b"www.") else host
+        host = host.rsplit(b"@", 1)[-1] if xmpp else host
+        host = host[:-1] if host.endswith(b".") else host
+        names = []
+        while host and len(names) < 4:
+            names.append(host)
+            host = host.split(b".", 1)[1] if b"." in host else b""
+            if b"." not in host:
+                break
+        for n in names:
+            if len(out) < 12 and n not in out:
+                out.append(n)
+    return [n.decode("utf-8", "surrogateescape") for n in out]
 
 
 def erl_hfp(bodies, workdir):
@@ -117,7 +150,8 @@ def erl_hfp(bodies, workdir):
         cmd += ["-I", i]
     subprocess.run(cmd + ["-pa", os.path.join(ej, "ebin"), src], check=True,
                    capture_output=True, timeout=120)
-    lits = ",".join("<<%s>>" % ",".join(str(b) for b in body.encode()) for body in bodies)
+    lits = ",".join("<<%s>>" % ",".join(str(b) for b in (
+        body if isinstance(body, bytes) else body.encode())) for body in bodies)
     script = ("[io:format(\"~s~n\", [case mod_floodgate:host_fingerprints(B) of "
               "undefined -> \"-\"; H -> H end]) || B <- [%s]], halt()." % lits)
     r = subprocess.run([ejabberd.ERL, "-noshell", "-pa", ebin, "-eval", script],
@@ -536,6 +570,13 @@ def main():
         got = erl_hfp([v[0] for v in HFP_VECTORS], wd)
         for (body, hosts), h in zip(HFP_VECTORS, got):
             check(h == hfp_of(hosts), "hfp of %r: %s" % (body, h))
+            check(host_names(body.encode()) == hosts,
+                  "the reference here names the same hosts for %r" % body)
+        bodies = list(generated(300))
+        got = erl_hfp(bodies, wd)
+        bad = [(b, h) for b, h in zip(bodies, got) if h != hfp_of(host_names(b))]
+        check(not bad, "hfp of %d generated bodies (%d with hosts) as the reference's (%s)"
+              % (len(bodies), sum(1 for h in got if h), bad[:3]))
 
         peers = [B, (MUC, B[1]), C, (LOCAL_MUC, C[1])]
         ns = NameServer(peers)
