@@ -37,6 +37,7 @@ comp_new(struct event_base *base, const struct fg_config *cfg,
 	pol_set_verdict_cb(pol, comp_verdict_changed, c);
 	comp_pubsub_new(c);
 	comp_upstream_new(c);
+	comp_rout_new(c);
 	return c;
 }
 
@@ -51,6 +52,7 @@ comp_free(struct comp *c)
 	comp_link_set_stanza_cb(c->link, NULL, NULL);
 	comp_push_free(c);
 	comp_upstream_free(c->up);
+	comp_rout_free(c->rout);
 	comp_pubsub_free(c->ps);
 	comp_adhoc_free(c);
 	comp_link_free(c->link);
@@ -96,6 +98,7 @@ on_link(struct comp_link *l, int up, void *arg)
 	if (up)
 		comp_pubsub_link_up(c);
 	comp_upstream_link(c, up);
+	comp_rout_link(c, up);
 }
 
 static void
@@ -130,6 +133,8 @@ on_iq(struct comp *c, xmpp_stanza_t *iq)
 		return 1;
 	}
 	if (comp_upstream_reply(c, iq))
+		return 1;
+	if (comp_rout_reply(c, iq))
 		return 1;
 	if (!strcmp(type, "result"))
 		return 1; /* acks of our verdict pushes */
@@ -282,4 +287,5 @@ comp_metrics(struct evbuffer *b, void *arg)
 		    (double)c->c.iq_errors_in);
 	comp_pubsub_metrics(b, c);
 	comp_upstream_metrics(b, c);
+	comp_rout_metrics(b, c);
 }

@@ -53,6 +53,7 @@ struct comp {
 	struct pubsub          *ps;    /* pubsub.c: the RTBL publisher */
 	struct upstream        *up;    /* rtbl_sub.c: the RTBL consumer */
 	struct adhoc           *adhoc; /* adhoc.c: command sessions */
+	struct report_out      *rout;  /* report_out.c: reports we send */
 	comp_sink_fn            sink;  /* comp_set_sink; NULL: the link */
 	void                   *sink_arg;
 };
@@ -126,5 +127,16 @@ void             comp_upstream_metrics(struct evbuffer *, struct comp *);
 
 /* spam_report.c: XEP-0377 reports forwarded by the server. */
 int comp_report_message(struct comp *, xmpp_stanza_t *msg);
+
+/* report_out.c: XEP-0377 reports to other servers' abuse addresses and
+ * to collectors, from the verdict-change path. */
+struct report_out *comp_rout_new(struct comp *);
+void               comp_rout_free(struct report_out *);
+void comp_rout_verdict(struct comp *, enum fg_subj, const char *key,
+		       enum fg_verdict, const char *reason);
+int  comp_rout_reply(struct comp *, xmpp_stanza_t *iq);
+void comp_rout_tick(struct comp *);
+void comp_rout_link(struct comp *, int up);
+void comp_rout_metrics(struct evbuffer *, struct comp *);
 
 #endif

@@ -204,6 +204,7 @@ comp_verdict_changed(enum fg_subj t, const char *key, enum fg_verdict v,
 	int             allowlisted;
 
 	comp_pubsub_verdict(c, t, key, v, reason);
+	comp_rout_verdict(c, t, key, v, reason);
 	if (!comp_link_up(c->link))
 		return; /* the full push on reconnect carries it */
 	allowlisted = v == FG_V_ALLOW &&

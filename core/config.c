@@ -25,6 +25,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "jid.h"
 #include "log.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -136,6 +137,8 @@ static const struct keydef keys[] = {
     {"blocklist", "domains", K_LIST, F(bl_domains)},
     {"blocklist", "publish-quarantine", K_BOOL, F(bl_publish_quarantine)},
     {"upstream", "lists", K_LIST, F(upstream_files)},
+    {"reports", "send", K_BOOL, F(report_send)},
+    {"reports", "forward-to", K_LIST, F(report_forward_to)},
     {"detect", "spamtraps", K_STR, F(spamtrap_file)},
     {"detect", "probation", K_SECS, F(probation_s)},
     {"detect", "probation-contacts", K_INT, F(probation_contacts)},
@@ -180,6 +183,7 @@ static void cfg_error(struct parse_state *, const char *, ...)
     __attribute__((__format__(printf, 2, 3)));
 static int   set_key(struct parse_state *, const struct keydef *, const char *);
 static int   set_limit(struct parse_state *, const char *, const char *);
+static int   set_jids(struct parse_state *, const char *, struct fg_strlist *);
 static int   set_upstream(struct parse_state *, const char *, const char *);
 static int   handler(void *, const char *, const char *, const char *);
 static char *reader(char *, int, void *);
@@ -219,6 +223,7 @@ config_defaults(struct fg_config *c)
 	/* the nodes carry client IPs and hashes of local JIDs: readable by
 	 * the served domains and [blocklist] domains unless opened */
 	c->bl_access_open = 0;
+	c->report_send = 1;
 	c->probation_s = DEF_PROBATION_S;
 	c->probation_contacts = DEF_PROBATION_CONTACTS;
 	c->wave_factor = DEF_WAVE_FACTOR;
@@ -483,6 +488,8 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 				  CONFIG_MAX_LIST);
 			return -1;
 		}
+		if (kd->off == offsetof(struct fg_config, report_forward_to))
+			return set_jids(ps, kd->key, p);
 		return 0;
 	case K_DOUBLE:
 		errno = 0;
@@ -529,6 +536,27 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		return 0;
 	}
 	return -1;
+}
+
+/* A list of bare JIDs (report collectors): each normalised in place;
+ * a full JID or something that is no JID is an error. */
+static int
+set_jids(struct parse_state *ps, const char *key, struct fg_strlist *l)
+{
+	char   b[JID_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (strchr(l->v[i], '/') != NULL ||
+		    jid_bare(l->v[i], b, sizeof b) == -1) {
+			cfg_error(ps, "%s: '%s' is not a bare JID", key,
+				  l->v[i]);
+			return -1;
+		}
+		free(l->v[i]);
+		l->v[i] = xstrdup(b);
+	}
+	return 0;
 }
 
 /* [limits] SUBJECT.KIND = rate, or max-keys = N. */
@@ -890,6 +918,7 @@ config_free(struct fg_config *c)
 	}
 	free(c->upstreams);
 	strlist_free(&c->upstream_files);
+	strlist_free(&c->report_forward_to);
 	free(c->spamtrap_file);
 	strlist_free(&c->trap_jids);
 	free(c->trap_file);

@@ -96,6 +96,10 @@ struct fg_config {
 	size_t              nupstreams;
 	struct fg_strlist   upstream_files; /* plain domain lists */
 
+	/* [reports] (XEP-0377 reports sent to other servers) */
+	int               report_send;       /* 0: never send any */
+	struct fg_strlist report_forward_to; /* collector JIDs */
+
 	/* [detect] and [detect.*] (doc/detectors.md) */
 	char    *spamtrap_file;      /* user names, one a line */
 	uint32_t probation_s;        /* wave accounts stay quarantined */

@@ -583,6 +583,59 @@ is_local(const struct policy *p, const char *domain)
 	return 0;
 }
 
+/* A reporter's standing, 1 (clean) down to 0 (any verdict, or a score
+ * at the throttle threshold): what its reports weigh. */
+static double
+standing_of(struct policy *p, enum fg_subj type, const char *key, size_t len,
+	    int64_t now)
+{
+	struct rep_subj *s;
+	double           standing;
+
+	s = rep_find(p->rep, type, key, len, rep_hash(type, key, len));
+	if (s == NULL)
+		return 1.0;
+	if (pol_effective(s) > FG_V_ALLOW)
+		return 0;
+	standing = 1.0 - rep_score(s, now, p->prm.half_life_ms) /
+			     p->prm.thr[FG_V_THROTTLE];
+	return standing < 0 ? 0 : standing;
+}
+
+/* A report from another server's floodgate about one of our accounts:
+ * once per reporting domain and account, weighted like a local user's
+ * report by the reporter's standing, here its domain's. A component
+ * (floodgate.example.net) also answers for its parent domain: the lower
+ * standing of the two counts, so a server cannot launder a bad name
+ * through a fresh subdomain. */
+static void
+peer_report(struct policy *p, const struct pol_event *e, int64_t now)
+{
+	char        rep[POL_KEY_MAX], to[POL_KEY_MAX];
+	const char *dot;
+	double      standing, parent, w;
+	int         rl, tl;
+
+	if (e->jid == NULL || e->to == NULL ||
+	    (rl = pol_norm_domain(e->jid, rep, sizeof rep)) == -1 ||
+	    (tl = pol_norm_jid(e->to, to, sizeof to)) == -1)
+		return;
+	if (p->store != NULL &&
+	    store_report_add(p->store, rep, to, e->reason, now) != 1)
+		return; /* a repeat from this server, or an error */
+	standing = standing_of(p, FG_SUBJ_DOMAIN, rep, (size_t)rl, now);
+	if ((dot = strchr(rep, '.')) != NULL && strchr(dot + 1, '.') != NULL) {
+		parent = standing_of(p, FG_SUBJ_DOMAIN, dot + 1,
+				     strlen(dot + 1), now);
+		if (parent < standing)
+			standing = parent;
+	}
+	w = p->prm.w_report * standing;
+	if (w > 0)
+		pol_signal_key(p, FG_SUBJ_ACCOUNT, to, (size_t)tl,
+			       "peer-report", w, HUGE_VAL);
+}
+
 void
 pol_event(struct policy *p, const struct pol_event *e)
 {
@@ -660,20 +713,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 			break; /* duplicate from this reporter, or error */
 		/* weighted by the reporter's own standing */
 		standing = 1.0;
-		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT &&
-		    (s = rep_find(
-			 p->rep, FG_SUBJ_ACCOUNT, acct, gs[0].len,
-			 rep_hash(FG_SUBJ_ACCOUNT, acct, gs[0].len))) != NULL) {
-			if (pol_effective(s) > FG_V_ALLOW)
-				standing = 0;
-			else
-				standing =
-				    1.0 -
-				    rep_score(s, now, p->prm.half_life_ms) /
-					p->prm.thr[FG_V_THROTTLE];
-			if (standing < 0)
-				standing = 0;
-		}
+		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT)
+			standing = standing_of(p, FG_SUBJ_ACCOUNT, acct,
+					       gs[0].len, now);
 		w = p->prm.w_report * standing;
 		if (w <= 0)
 			break;
@@ -685,6 +727,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 			pol_signal_key(p, FG_SUBJ_DOMAIN, acct, strlen(acct),
 				       "report", w * POL_REPORT_DOMAIN,
 				       HUGE_VAL);
+		break;
+	case POL_EV_PEER_REPORT:
+		peer_report(p, e, now);
 		break;
 	default:
 		/* session start/end, auth ok: for the detectors */

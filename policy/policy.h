@@ -61,6 +61,8 @@ enum pol_ev_type {
 	POL_EV_AUTH_FAIL,     /* login as typed, ip, user_exists */
 	POL_EV_REGISTERED,    /* jid, ip */
 	POL_EV_REPORT,        /* jid = reporter, to = reported, reason */
+	POL_EV_PEER_REPORT,   /* jid = reporting server's domain, to =
+				 reported local account, reason */
 	POL_EV__MAX
 };
 

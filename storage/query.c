@@ -187,6 +187,113 @@ store_report_add(struct store *s, const char *reporter, const char *subject,
 }
 
 int
+store_report_summary(struct store *s, const char *subject, int64_t *count,
+		     int64_t *first, int64_t *last)
+{
+	sqlite3_stmt *st = s->st[ST_REPORT_SUM];
+	int           rc;
+
+	*count = *first = *last = 0;
+	store_st_text(st, 1, subject);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		store_st_fail(s, st);
+		log_warnx("store: %s: summing reports: %s", s->path, s->err);
+		return -1;
+	}
+	*count = sqlite3_column_int64(st, 0);
+	*first = sqlite3_column_int64(st, 1);
+	*last = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+store_report_attach(struct store *s, const char *reporter, const char *subject,
+		    const char *text)
+{
+	sqlite3_stmt *st = s->st[ST_REPORT_ATTACH];
+
+	store_st_text(st, 1, reporter);
+	store_st_text(st, 2, subject);
+	store_st_text(st, 3, text);
+	if (store_st_done(s, ST_REPORT_ATTACH) == -1) {
+		log_warnx("store: %s: attaching to a report: %s", s->path,
+			  s->err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_report_attached(struct store *s, const char *subject, char *buf,
+		      size_t size)
+{
+	sqlite3_stmt *st = s->st[ST_REPORT_ATTACHED];
+	char         *fix = NULL;
+	const char   *v;
+	size_t        n;
+	int           rc, found = 0;
+
+	store_st_text(st, 1, subject);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (v = q_text(s, st, 0, &fix)) != NULL && size > 0) {
+		snprintf(buf, size, "%s", v);
+		/* cut before a character the buffer could not hold whole */
+		if ((n = strlen(v)) >= size) {
+			n = size - 1;
+			while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+				n--;
+			buf[n] = '\0';
+		}
+		found = 1;
+	}
+	free(fix);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_st_fail(s, st);
+		log_warnx("store: %s: reading a report's attachment: %s",
+			  s->path, s->err);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+int
+store_sent_add(struct store *s, const char *subject, const char *dest,
+	       int64_t at)
+{
+	sqlite3_stmt *st = s->st[ST_SENT_ADD];
+
+	store_st_text(st, 1, subject);
+	store_st_text(st, 2, dest);
+	sqlite3_bind_int64(st, 3, at);
+	if (store_st_done(s, ST_SENT_ADD) == -1) {
+		log_warnx("store: %s: recording a sent report: %s", s->path,
+			  s->err);
+		return -1;
+	}
+	return sqlite3_changes(s->db) == 1;
+}
+
+int
+store_sent_any(struct store *s, const char *subject)
+{
+	sqlite3_stmt *st = s->st[ST_SENT_ANY];
+	int           rc;
+
+	store_st_text(st, 1, subject);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_st_fail(s, st);
+		log_warnx("store: %s: reading sent reports: %s", s->path,
+			  s->err);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW;
+}
+
+int
 store_sub_add(struct store *s, const char *node, const char *jid)
 {
 	sqlite3_stmt *st = s->st[ST_SUB_ADD];

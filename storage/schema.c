@@ -23,6 +23,14 @@
  * Version 2 stores enums by their configuration names (readable with the
  * sqlite3 shell, and immune to enum reordering), keys subjects WITHOUT
  * ROWID, and adds the columns and tables below.
+ *
+ * Version 3 adds reports_sent: the XEP-0377 reports floodgate sent to
+ * other servers' abuse addresses and to collectors, one row per subject
+ * and destination, so a restart never sends one again; and
+ * reports.attached, what a reporting user chose to attach (a note, a
+ * reported message), the only message text floodgate ever passes on;
+ * and an index of reports by subject, read on every verdict change of a
+ * remote account.
  */
 #include <stdio.h>
 #include <string.h>
@@ -91,6 +99,15 @@
 	" jid TEXT NOT NULL,"                                                  \
 	" PRIMARY KEY (node, jid)) WITHOUT ROWID;"
 
+#define DDL_V3_NEW                                                             \
+	"CREATE TABLE reports_sent ("                                          \
+	" subject TEXT NOT NULL,"                                              \
+	" dest TEXT NOT NULL,"                                                 \
+	" at INTEGER NOT NULL,"                                                \
+	" PRIMARY KEY (subject, dest)) WITHOUT ROWID;"                         \
+	"ALTER TABLE reports ADD COLUMN attached TEXT;"                        \
+	"CREATE INDEX reports_subject ON reports (subject, at);"
+
 #define V1_VERDICT(c)                                                          \
 	"CASE " c " WHEN 0 THEN 'allow' WHEN 1 THEN 'throttle' "               \
 	"WHEN 2 THEN 'quarantine' WHEN 3 THEN 'block' END"
@@ -98,7 +115,9 @@
 	"CASE " c " WHEN 0 THEN 'account' WHEN 1 THEN 'domain' "               \
 	"WHEN 2 THEN 'ip' WHEN 3 THEN 'prefix' END"
 
-static const char create_v2[] = DDL_SUBJECTS DDL_AUDIT DDL_REPORTS DDL_V2_NEW;
+/* A new store: the newest schema at once. */
+static const char                                 create_new[] =
+    DDL_SUBJECTS DDL_AUDIT DDL_REPORTS DDL_V2_NEW DDL_V3_NEW;
 
 /* v1 -> v2: rebuild subjects and audit with names for the integer enums
  * (an unknown integer becomes NULL and fails NOT NULL, aborting the
@@ -120,9 +139,13 @@ static const char migrate_1_2[] =
 						     "DROP TABLE "
 						     "audit_v1;" DDL_V2_NEW;
 
+/* v2 -> v3: the table of reports sent to other servers. */
+static const char migrate_2_3[] = DDL_V3_NEW;
+
 /* migrations[i] takes version i+1 to i+2. */
 static const char *const migrations[] = {
     migrate_1_2,
+    migrate_2_3,
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
 		   STORE_SCHEMA_VERSION - 1,
@@ -290,7 +313,7 @@ store_schema_setup(sqlite3 *db, const char *path)
 	}
 
 	if (version == 0) {
-		if (schema_step(db, create_v2, STORE_SCHEMA_VERSION, path,
+		if (schema_step(db, create_new, STORE_SCHEMA_VERSION, path,
 				"cannot create schema") == -1)
 			return -1;
 		log_info("store: %s: created (schema version %d)", path,

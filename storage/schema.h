@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 2 /* PRAGMA user_version this code writes */
+#define STORE_SCHEMA_VERSION 3 /* PRAGMA user_version this code writes */
 
 /* Check, configure and create or migrate the freshly opened db so that
  * it holds schema STORE_SCHEMA_VERSION. -1 after logging one line that

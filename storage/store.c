@@ -68,6 +68,17 @@ static const char *const st_sql[ST__MAX] = {
 		   " ON CONFLICT (node, jid) DO NOTHING",
     [ST_SUB_DEL] = "DELETE FROM subscribers WHERE node = ?1 AND jid = ?2",
     [ST_SUB_LIST] = "SELECT node, jid FROM subscribers ORDER BY node, jid",
+    [ST_SENT_ADD] =
+	"INSERT INTO reports_sent (subject, dest, at)"
+	" VALUES (?1, ?2, ?3) ON CONFLICT (subject, dest) DO NOTHING",
+    [ST_REPORT_SUM] = "SELECT count(*), min(at), max(at) FROM reports"
+		      " WHERE subject = ?1",
+    [ST_REPORT_ATTACH] = "UPDATE reports SET attached = ?3"
+			 " WHERE reporter = ?1 AND subject = ?2"
+			 " AND attached IS NULL",
+    [ST_SENT_ANY] = "SELECT 1 FROM reports_sent WHERE subject = ?1 LIMIT 1",
+    [ST_REPORT_ATTACHED] = "SELECT attached FROM reports WHERE subject = ?1"
+			   " AND attached IS NOT NULL ORDER BY at LIMIT 1",
 };
 
 static int  w_subject(struct store *, const struct store_subject *);

@@ -101,6 +101,30 @@ int store_registered_since(struct store *, int64_t since, size_t limit,
 int store_report_add(struct store *, const char *reporter, const char *subject,
 		     const char *reason, int64_t at);
 
+/* Reports on subject: how many reporters, first and last (unix ms; 0
+ * when none). 0, or -1 on error. */
+int store_report_summary(struct store *, const char *subject, int64_t *count,
+			 int64_t *first, int64_t *last);
+
+/* What the reporter attached to its report on subject (its note, the
+ * reported message): kept with the report, set once. 0 or -1. */
+int store_report_attach(struct store *, const char *reporter,
+			const char *subject, const char *text);
+/* The oldest attachment to a report on subject into buf (cut to size):
+ * 1, 0 when there is none, -1 on error. */
+int store_report_attached(struct store *, const char *subject, char *buf,
+			  size_t size);
+
+/* A report floodgate sends about subject to dest (an abuse address or a
+ * collector): 1 if it was not sent before (the row is committed at once,
+ * before the report leaves), 0 if it was, -1 on error. */
+int store_sent_add(struct store *, const char *subject, const char *dest,
+		   int64_t at);
+
+/* 1 when a report about subject was sent anywhere, 0 if not, -1 on
+ * error. */
+int store_sent_any(struct store *, const char *subject);
+
 /* Pubsub subscribers, committed at once. */
 int store_sub_add(struct store *, const char *node, const char *jid);
 int store_sub_del(struct store *, const char *node, const char *jid);

@@ -137,7 +137,33 @@ static const struct bad_case bad[] = {
      ":18: jids: not valid UTF-8 text (byte 0xe9 at 3)"},
     {GOOD "[store]\npath = /var/lib/\xc0\xaf.db\n",
      ":18: path: not valid UTF-8"},
+    {GOOD "[reports]\nforward-to = mod@rtbl.example/res\n",
+     ":18: forward-to: 'mod@rtbl.example/res' is not a bare JID"},
+    {GOOD "[reports]\nforward-to = a@@b\n", ":18: forward-to: 'a@@b'"},
+    {GOOD "[reports]\nsend = maybe\n", ":18: send: 'maybe' is not yes/no"},
 };
+
+/* [reports]: sending is on by default; collectors are normalised. */
+START_TEST(reports_keys)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->report_send, 1);
+	ck_assert_uint_eq(c->report_forward_to.n, 0);
+	config_free(c);
+	load_errors(GOOD "[reports]\nsend = no\n"
+			 "forward-to = Mod@RTBL.example, abuse@x.example\n",
+		    &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->report_send, 0);
+	ck_assert_uint_eq(c->report_forward_to.n, 2);
+	ck_assert_str_eq(c->report_forward_to.v[0], "mod@rtbl.example");
+	ck_assert_str_eq(c->report_forward_to.v[1], "abuse@x.example");
+	config_free(c);
+}
+END_TEST
 
 START_TEST(bad_config)
 {
@@ -344,6 +370,7 @@ main(void)
 	tcase_add_test(tc, many_empty_sections);
 	tcase_add_test(tc, too_big);
 	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, reports_keys);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

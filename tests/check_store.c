@@ -516,6 +516,82 @@ START_TEST(test_report_dedupe)
 }
 END_TEST
 
+/* Reports sent out: once per subject and destination, across restarts;
+ * the summary of reports received counts reporters and their times. */
+START_TEST(test_reports_sent)
+{
+	struct store *s;
+	int64_t       n, first, last;
+
+	ck_assert_ptr_nonnull(s = store_open(dbpath));
+	ck_assert_int_eq(
+	    store_report_summary(s, "spammer@bad.example", &n, &first, &last),
+	    0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(first, 0);
+	store_report_add(s, "u1@example.org", "spammer@bad.example", NULL,
+			 3000);
+	store_report_add(s, "u2@example.org", "spammer@bad.example", NULL,
+			 1000);
+	store_report_add(s, "u2@example.org", "other@bad.example", NULL, 9);
+	ck_assert_int_eq(
+	    store_report_summary(s, "spammer@bad.example", &n, &first, &last),
+	    0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(first, 1000);
+	ck_assert_int_eq(last, 3000);
+	ck_assert_int_eq(
+	    store_sent_add(s, "spammer@bad.example", "abuse@bad.example", 5000),
+	    1);
+	ck_assert_int_eq(
+	    store_sent_add(s, "spammer@bad.example", "abuse@bad.example", 6000),
+	    0);
+	ck_assert_int_eq(store_sent_add(s, "spammer@bad.example",
+					"mod@collector.example", 6000),
+			 1);
+	store_close(s);
+	ck_assert_ptr_nonnull(s = store_open(dbpath));
+	ck_assert_int_eq(
+	    store_sent_add(s, "spammer@bad.example", "abuse@bad.example", 7000),
+	    0);
+	ck_assert_int_eq(
+	    store_sent_add(s, "other@bad.example", "abuse@bad.example", 7000),
+	    1);
+	store_close(s);
+}
+END_TEST
+
+/* What a reporter attached: set once per report, read back whole or cut
+ * before a character that does not fit. */
+START_TEST(test_report_attached)
+{
+	struct store *s;
+	char          buf[64];
+
+	ck_assert_ptr_nonnull(s = store_open(dbpath));
+	ck_assert_int_eq(
+	    store_report_attached(s, "spammer@bad.example", buf, sizeof buf),
+	    0);
+	store_report_add(s, "example.org", "spammer@bad.example", NULL, 1000);
+	ck_assert_int_eq(store_report_attach(s, "example.org",
+					     "spammer@bad.example",
+					     "reported message: caf\xc3\xa9"),
+			 0);
+	ck_assert_int_eq(store_report_attach(s, "example.org",
+					     "spammer@bad.example", "second"),
+			 0);
+	ck_assert_int_eq(
+	    store_report_attached(s, "spammer@bad.example", buf, sizeof buf),
+	    1);
+	ck_assert_str_eq(buf, "reported message: caf\xc3\xa9");
+	/* 23 bytes hold "reported message: caf" and half of the e-acute */
+	ck_assert_int_eq(
+	    store_report_attached(s, "spammer@bad.example", buf, 23), 1);
+	ck_assert_str_eq(buf, "reported message: caf");
+	store_close(s);
+}
+END_TEST
+
 /* The version 1 layout, as the prototype wrote it. */
 static void
 make_v1(const char *extra)
@@ -562,6 +638,7 @@ START_TEST(test_migrate_v1)
 	log = cap_end();
 	ck_assert_ptr_nonnull(s);
 	ck_assert_ptr_nonnull(strstr(log, "migrated schema version 1 to 2"));
+	ck_assert_ptr_nonnull(strstr(log, "migrated schema version 2 to 3"));
 
 	memset(&c, 0, sizeof c);
 	ck_assert_int_eq(store_load_subjects(s, subj_cb, &c), 0);
@@ -596,13 +673,14 @@ START_TEST(test_migrate_v1)
 	    0);
 	store_queue_registration(s, &r);
 	ck_assert_int_eq(store_sub_add(s, "spam_source_domains", "p@q"), 0);
+	ck_assert_int_eq(store_sent_add(s, "bot@example.org", "a@b", 3), 1);
 	memset(&c, 0, sizeof c);
 	ck_assert_int_eq(store_registered_since(s, 0, 0, reg_cb, &c), 0);
 	ck_assert_int_eq(c.n, 1);
 	store_close(s);
 
 	db = raw_open();
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema"
 				     " WHERE name LIKE '%_v1'"),
 			 0);
@@ -651,7 +729,7 @@ START_TEST(test_newer_version_refused)
 	store_queue_subject(s, &e);
 	store_close(s);
 	db = raw_open();
-	raw_exec(db, "PRAGMA user_version = 3");
+	raw_exec(db, "PRAGMA user_version = 4");
 	sqlite3_close(db);
 
 	cap_start();
@@ -661,7 +739,7 @@ START_TEST(test_newer_version_refused)
 	ck_assert_ptr_nonnull(strstr(log, dbpath));
 	ck_assert_ptr_nonnull(strstr(log, "newer"));
 	db = raw_open();
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM subjects"), 1);
 	sqlite3_close(db);
 }
@@ -887,6 +965,8 @@ store_suite(void)
 	tcase_add_test(tc, test_audit_order);
 	tcase_add_test(tc, test_close_flushes);
 	tcase_add_test(tc, test_report_dedupe);
+	tcase_add_test(tc, test_reports_sent);
+	tcase_add_test(tc, test_report_attached);
 	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_migrate_v1_bad_row);
 	tcase_add_test(tc, test_newer_version_refused);
