@@ -133,9 +133,12 @@ mod_doc() ->
           [<<"Bridge to the floodgate anti-spam daemon, which runs as an "
              "external component (XEP-0114). The module asks the daemon "
              "before it lets through subscription requests, messages to "
-             "non-contacts and in-band registrations, reports sessions, "
-             "logins, registrations and messages to contacts, and enforces "
-             "the verdicts the daemon pushes (quarantine, block).">>],
+             "non-contacts, MUC invitations and in-band registrations, "
+             "reports sessions, logins, registrations and messages to "
+             "contacts, and enforces the verdicts the daemon pushes "
+             "(quarantine, block, allowlist; local and remote accounts, "
+             "domains, addresses), bouncing or silently dropping what "
+             "they refuse.">>],
       opts =>
           [{component,
             #{value => <<"Domain">>,
