@@ -437,6 +437,9 @@ async def scenario(b, c, fg, ctl):
         ok, err, _ = await message(dave, who, "blocked dave to a %s" % what)
         check(not ok and err == "policy-violation",
               "blocked dave's message to a %s refused (%s)" % (what, err))
+    text = dave.errors[-1][3] if dave.errors else ""
+    check("recipient server" in (text or ""),
+          "the refusal names the recipient server's policy, not dave's admin (%r)" % text)
     ok, err = await subscribe(dave, alice)
     check(not ok and err == "policy-violation",
           "blocked dave's subscription request refused (%s)" % err)

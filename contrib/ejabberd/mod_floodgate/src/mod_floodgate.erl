@@ -1365,5 +1365,18 @@ verdict_text(Verdict, Host, Subject, Key) ->
               [{_, _, _, R, _}] when R /= <<>> -> <<": ", R/binary>>;
               _ -> <<>>
           end,
-    <<"Refused by the server's anti-spam policy (", What/binary, Why/binary,
-      "). Contact the server admin.">>.
+    %% A remote sender's own admin cannot lift our verdict: do not send
+    %% its user there.
+    Remote = case {Subject, Key} of
+                 {domain, _} -> true;
+                 {account, {_, S}} -> not ejabberd_router:is_my_host(S);
+                 _ -> false
+             end,
+    case Remote of
+        true ->
+            <<"Refused by the recipient server's anti-spam policy (", What/binary,
+              Why/binary, ").">>;
+        false ->
+            <<"Refused by the server's anti-spam policy (", What/binary, Why/binary,
+              "). Contact the server admin.">>
+    end.
