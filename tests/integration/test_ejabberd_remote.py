@@ -249,12 +249,22 @@ def dropped(c):
 
 def knows_actions(fg):
     """Does this floodgated take an [actions] section (per-reason bounce
-    or drop)? Asked with -n on the configuration that has one."""
-    r = subprocess.run([daemon.binary(), "-n", "-c", fg.config], capture_output=True,
+    or drop)? Asked with -n on a configuration of its own (the running
+    daemon holds the test configuration's socket and store)."""
+    d = os.path.join(fg.workdir, "probe")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "probe.ini")
+    with open(conf, "w") as f:
+        f.write("[component]\njid = %s\nsecret = probe\nserver = %s\nport = %d\n"
+                "serves = %s\n[store]\npath = %s\n[actions]\nblock = drop\n"
+                % (fg.server.component_jid, LOOPBACK, fg.server.component_port,
+                   fg.server.domain, os.path.join(d, "probe.db")))
+    os.chmod(conf, 0o600)
+    r = subprocess.run([daemon.binary(), "-n", "-c", conf], capture_output=True,
                        text=True, timeout=30)
     if r.returncode != 0 and "unknown section [actions]" in r.stdout + r.stderr:
         return False
-    check(r.returncode == 0, "floodgated -n takes the configuration with [actions] (%s%s)"
+    check(r.returncode == 0, "floodgated -n takes a configuration with [actions] (%s%s)"
           % (r.stdout, r.stderr))
     return True
 
