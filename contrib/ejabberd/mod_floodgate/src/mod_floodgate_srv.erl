@@ -134,7 +134,6 @@
              flush_timer :: undefined | reference(),
              seq :: undefined | integer(),
              fetching = false :: boolean(),
-             evicting = false :: boolean(),
              retry_timer :: undefined | reference()}).
 
 %%%===================================================================
