@@ -383,6 +383,7 @@ async def scenario(b, c, fg, ctl):
     local_room = "hall@" + LOCAL_MUC
 
     await make_contacts(dave, bob)
+    await make_contacts(erin, alice)
     check(j("dave", b) in [x for x in bob.client_roster if bob.client_roster[x]["subscription"] == "both"],
           "bob@c.test and dave@b.test are mutual contacts")
     # A contact's message naming a host: not gated, metered as an event
@@ -478,6 +479,21 @@ async def scenario(b, c, fg, ctl):
     err = await local_invite_refused(dave, local_room, alice)
     check(err == "policy-violation",
           "quarantined dave's invitation through c.test's own MUC refused (%s)" % err)
+    # A message of dave's own dressed as an invitation from erin, alice's
+    # contact, is still dave's.
+    m = dave.make_message(mto=j("alice", c), mbody="forged invitation", mtype="chat")
+    x = ET.Element("{%s}x" % NS_MUC_USER)
+    ET.SubElement(x, "{%s}invite" % NS_MUC_USER, {"from": j("erin", b)})
+    m.append(x)
+    n_err = len(dave.errors)
+    m.send()
+    await wait_until(lambda: dave.errors[n_err:] or [1 for f, t in alice.messages
+                                                     if t == "forged invitation"], WAIT)
+    errs = [e[2] for e in dave.errors[n_err:]]
+    check(errs == ["policy-violation"]
+          and not [1 for f, t in alice.messages if t == "forged invitation"],
+          "quarantined dave's message naming erin, alice's contact, as inviter refused (%s)"
+          % errs)
     since = len(c.log_text())
     ctl("unblock", j("dave", b))
     check(pushed(c, r"(account|jid)", j("dave", b), "allow", since),

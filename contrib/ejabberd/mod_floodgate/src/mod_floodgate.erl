@@ -443,20 +443,25 @@ inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
 %% inviter is named in <invite from=.../>.  Gated as a stranger message
 %% from the inviter (stranger-message when the inviter is one of ours,
 %% who may be in a remote room), with the invitation's reason as its
-%% body; the room's own verdict (not a block: that refused it already)
-%% counts when it is more severe than the inviter's.  A semi-anonymous
-%% room names the inviter by occupant JID: the room itself, then.
-invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, IP) ->
+%% body.  The relaying sender is judged first (its block refused the
+%% stanza already): when it or its domain is quarantined, only a contact
+%% of the recipient may relay, so naming a contact of the recipient as
+%% the inviter buys a quarantined sender nothing.  A semi-anonymous room
+%% names the inviter by occupant JID: the room itself, then.
+invitation(Msg, Inviter, To, Host, {quarantine, RoomSK}, IP) ->
+    Room = Msg#message.from,
+    case recipient_says(To, Room) orelse replied(Host, To, Room) of
+        true -> invitation(Msg, Inviter, To, Host, {allow, RoomSK}, IP);
+        false ->
+            mod_floodgate_srv:count(Host, refused_invite_quarantine),
+            refusal(Host, quarantine, RoomSK)
+    end;
+invitation(Msg, Inviter, To, Host, _Room, IP) ->
     Local = ejabberd_router:is_my_host(Inviter#jid.lserver),
-    {V, Action, SK} = case Local of
-                          true -> local_verdict(Host, Inviter);
-                          false -> sender_verdict(Host, Inviter)
-                      end,
-    {Verdict, SK1} = case V /= allowlist andalso
-                         severity(RoomVerdict) > severity(V) of
-                         true -> {RoomVerdict, RoomSK};
-                         false -> {V, SK}
-                     end,
+    {Verdict, Action, SK} = case Local of
+                                true -> local_verdict(Host, Inviter);
+                                false -> sender_verdict(Host, Inviter)
+                            end,
     case Verdict of
         block ->
             mod_floodgate_srv:count(Host, refused_invite_block),
@@ -474,7 +479,7 @@ invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, IP) ->
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_invite_quarantine),
-                    refusal(Host, quarantine, SK1);
+                    refusal(Host, quarantine, SK);
                 false ->
                     {FP, UFP, HFP} = all_fingerprints(invite_text(Msg)),
                     Kind = case Local of
@@ -496,11 +501,15 @@ local_verdict(Host, #jid{} = J) ->
         none -> {allow, bounce, {account, Key}}
     end.
 
-%% The inviter of a mediated invitation to a local user, or none.  Only
-%% messages carrying an <x xmlns='...muc#user'/> are decoded.
+%% The inviter of a mediated invitation to a local user, or none.  A room
+%% relays it from its bare JID; a user's message always carries the
+%% resource its server stamped, so a user cannot pass one of its own
+%% messages off as an invitation (and its inviter off as the sender).
+%% Only messages carrying an <x xmlns='...muc#user'/> are decoded.
 muc_inviter(#message{type = T}, _To) when T == error; T == groupchat ->
     none;
-muc_inviter(#message{sub_els = Els}, #jid{luser = U}) when U /= <<>> ->
+muc_inviter(#message{from = #jid{lresource = <<>>}, sub_els = Els},
+            #jid{luser = U}) when U /= <<>> ->
     invite_from(Els);
 muc_inviter(_Pkt, _To) ->
     none.
