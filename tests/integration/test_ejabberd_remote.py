@@ -345,6 +345,13 @@ async def room_invite(inviter, room, receiver):
     return len(receiver.invites) > n
 
 
+def direct_invite(client, to, room, reason):
+    """A direct invitation (XEP-0249), without a body."""
+    m = client.make_message(mto=to, mtype="normal")
+    ET.SubElement(m.xml, "{jabber:x:conference}x", jid=room, reason=reason)
+    m.send()
+
+
 async def local_invite_refused(inviter, room, receiver):
     """An invitation through a room of the module's own server: the
     refusal comes back to the inviter from the room. Its condition, or
@@ -430,6 +437,15 @@ async def scenario(b, c, fg, ctl):
     got = re.findall(r"hfp='([0-9a-f ]+)'", inv[0]) if inv else []
     want = hfp_of(INVITE_HOSTS)
     check(got == [want], "its gate carries the hfp of the invitation's reason (%s)" % got)
+    # A direct invitation without a body is gated too, its reason for body.
+    since = len(c.log_text())
+    direct_invite(carol, j("alice", c), room, "see https://%s/room" % INVITE_HOSTS[0])
+    # (the client sends from this event loop: wait without blocking it)
+    inv = await wait_until(lambda: gates_logged(c, since, lambda g: "from='%s'"
+                                                % j("carol", b) in g, timeout=0), WAIT)
+    got = re.findall(r"hfp='([0-9a-f ]+)'", inv[0]) if inv else []
+    check(len(inv) == 1 and got == [hfp_of(INVITE_HOSTS)],
+          "carol's bodiless direct invitation gated from carol on its reason (%s)" % inv)
     # The same through a room of c.test's own MUC (mod_muc's muc_invite).
     since = len(c.log_text())
     delivered = await room_invite(dave, local_room, alice)
@@ -479,6 +495,12 @@ async def scenario(b, c, fg, ctl):
     err = await local_invite_refused(dave, local_room, alice)
     check(err == "policy-violation",
           "quarantined dave's invitation through c.test's own MUC refused (%s)" % err)
+    n_err = len(dave.errors)
+    direct_invite(dave, j("alice", c), room, "join us")
+    await wait_until(lambda: dave.errors[n_err:], WAIT)
+    errs = [e[2] for e in dave.errors[n_err:]]
+    check(errs == ["policy-violation"],
+          "quarantined dave's bodiless direct invitation to a stranger refused (%s)" % errs)
     # A message of dave's own dressed as an invitation from erin, alice's
     # contact, is still dave's.
     m = dave.make_message(mto=j("alice", c), mbody="forged invitation", mtype="chat")

@@ -949,11 +949,30 @@ countable(#message{type = T}) when T == groupchat; T == error -> false;
 %% One body, the usual case: what xmpp:get_text/1 returns for it, without
 %% its language matching (which builds a binary per message).
 countable(#message{body = [#text{data = B}]}) when B /= <<>> -> B;
-countable(#message{body = Body}) ->
+countable(#message{body = Body, sub_els = Els}) ->
     case xmpp:get_text(Body) of
-        <<>> -> false;
+        <<>> -> direct_invite_text(Els);
         B -> B
     end.
+
+%% A direct invitation (XEP-0249) is a message even without a body: its
+%% reason (maybe empty) stands for one.  false for other bodiless
+%% messages (chat states, receipts: one look at each child's name).
+direct_invite_text([#x_conference{reason = R} | _]) ->
+    R;
+direct_invite_text([#xmlel{name = <<"x">>, attrs = Attrs} | Rest]) ->
+    case lists:keyfind(<<"xmlns">>, 1, Attrs) of
+        {_, ?NS_XCONFERENCE} ->
+            case lists:keyfind(<<"reason">>, 1, Attrs) of
+                {_, R} -> R;
+                false -> <<>>
+            end;
+        _ -> direct_invite_text(Rest)
+    end;
+direct_invite_text([_ | Rest]) ->
+    direct_invite_text(Rest);
+direct_invite_text([]) ->
+    false.
 
 %% User to user, not to oneself, not to a local service (MUC, the
 %% component itself, ...), which has no roster to speak of.
