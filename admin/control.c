@@ -14,7 +14,9 @@
 #include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "../storage/store.h"
+#include "../core/clock.h"
 #include "control.h"
+#include "web.h"
 
 static void put_status(struct adm_buf *, int, int, const char *);
 static int  do_inspect(const struct adm_env *, const struct adm_req *,
@@ -25,6 +27,8 @@ static int  do_stats(const struct adm_env *, const struct adm_req *,
 		     struct adm_buf *);
 static int  do_backup(const struct adm_env *, const struct adm_req *,
 		      struct adm_buf *);
+static int  do_web_login(const struct adm_env *, const struct adm_req *,
+			 struct adm_buf *);
 
 void
 adm_buf_printf(struct adm_buf *b, const char *fmt, ...)
@@ -179,6 +183,7 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 	struct adm_view  *v = xcalloc(1, sizeof *v);
 	struct adm_audit *a;
 	char              t1[32], t2[32];
+	const char       *at;
 	size_t            i;
 
 	adm_inspect(env, rq->subject, v, &r);
@@ -230,8 +235,13 @@ do_inspect(const struct adm_env *env, const struct adm_req *rq,
 		adm_buf_printf(b, "]");
 		goto done;
 	}
-	adm_buf_printf(b, "subject:   %s %s%s\n", fg_subj_name(v->type), v->key,
-		       v->known ? "" : " (nothing on record)");
+	at = v->type == FG_SUBJ_ACCOUNT ? strchr(v->key, '@') : NULL;
+	adm_buf_printf(
+	    b, "subject:   %s %s%s%s\n", fg_subj_name(v->type), v->key,
+	    at != NULL && env->cfg != NULL && !adm_served(env->cfg, at + 1)
+		? " (remote)"
+		: "",
+	    v->known ? "" : " (nothing on record)");
 	adm_buf_printf(b, "verdict:   %s", fg_verdict_name(v->effective));
 	if (v->override != FG_OVR_NONE)
 		adm_buf_printf(b, " (override %s by %s: %s)",
@@ -268,21 +278,37 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 	struct adm_entry *e;
 	enum fg_verdict   vf = FG_V__MAX;
 	enum fg_subj      tf = FG_SUBJ__MAX;
-	char              t[32], msg[64];
-	size_t            i;
-	int               has_reason;
+	char              t[32], msg[64], vb[32];
+	size_t            i, j;
+	int               has_reason, would = 0;
 
-	if (adm_list_filter(rq->filter, &vf) == -1) {
-		put_status(b, rq->json, ADM_BAD, "filter is " ADM_LIST_FILTERS);
+	/* would: what observe mode (or enforce = no) keeps from acting */
+	if (rq->filter != NULL && strcmp(rq->filter, "would") == 0)
+		would = 1;
+	else if (adm_list_filter(rq->filter, &vf) == -1) {
+		put_status(b, rq->json, ADM_BAD,
+			   "filter is " ADM_LIST_FILTERS " (or would)");
 		return ADM_BAD;
 	}
 	if (rq->type != NULL && strcmp(rq->type, "all") != 0 &&
-	    fg_subj_parse(rq->type, &tf) == -1) {
+	    adm_subj_parse(rq->type, &tf) == -1) {
 		put_status(b, rq->json, ADM_BAD,
 			   "type is account, domain, ip, prefix or all");
 		return ADM_BAD;
 	}
 	adm_list_get(env, vf, tf, &l);
+	if (would) {
+		for (i = j = 0; i < l.n; i++) {
+			if (l.v[i].enforced < l.v[i].effective) {
+				l.v[j++] = l.v[i];
+				continue;
+			}
+			free(l.v[i].key);
+			free(l.v[i].actor);
+			free(l.v[i].reason);
+		}
+		l.n = j;
+	}
 	snprintf(msg, sizeof msg, "%zu listed", l.n);
 	adm_buf_printf(b, "%d %s\n", ADM_OK, msg);
 	if (rq->json)
@@ -299,9 +325,12 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 		if (!rq->json) {
 			/* "auto" alone when there is no reason to show */
 			has_reason = e->reason != NULL && e->reason[0] != '\0';
+			/* an observed verdict reads "would-block" */
+			snprintf(vb, sizeof vb, "%s%s",
+				 e->enforced < e->effective ? "would-" : "",
+				 fg_verdict_name(e->effective));
 			adm_buf_printf(b, "%-8s %-32s %-10s %-20s %s%s%s\n",
-				       fg_subj_name(e->type), e->key,
-				       fg_verdict_name(e->effective), t,
+				       fg_subj_name(e->type), e->key, vb, t,
 				       e->actor ? e->actor : "auto",
 				       has_reason ? ": " : "",
 				       has_reason ? e->reason : "");
@@ -312,9 +341,11 @@ do_list(const struct adm_env *env, const struct adm_req *rq, struct adm_buf *b)
 			       fg_subj_name(e->type));
 		adm_buf_json(b, e->key);
 		adm_buf_printf(b,
-			       ",\"verdict\":\"%s\",\"override\":\"%s\","
+			       ",\"verdict\":\"%s\",\"enforced\":\"%s\","
+			       "\"override\":\"%s\","
 			       "\"score\":%.3f,\"expires\":%lld,\"actor\":",
 			       fg_verdict_name(e->effective),
+			       fg_verdict_name(e->enforced),
 			       fg_override_name(e->override), e->score,
 			       (long long)e->expires);
 		adm_buf_json(b, e->actor ? e->actor : "auto");
@@ -386,6 +417,27 @@ do_backup(const struct adm_env *env, const struct adm_req *rq,
 	return status;
 }
 
+/* A one-time login link to the moderation page for an admin. */
+static int
+do_web_login(const struct adm_env *env, const struct adm_req *rq,
+	     struct adm_buf *b)
+{
+	struct adm_result r;
+	char              url[1024];
+
+	web_login_link(env->web, rq->subject, clock_wall_ms(), url, sizeof url,
+		       &r);
+	put_status(b, rq->json, r.status, r.msg);
+	if (r.status != ADM_OK)
+		return r.status;
+	if (rq->json) {
+		adm_buf_printf(b, ",\"url\":");
+		adm_buf_json(b, url);
+	} else
+		adm_buf_printf(b, "%s\n", url);
+	return r.status;
+}
+
 int
 adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	     struct adm_buf *b)
@@ -406,11 +458,20 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 	else if (!strcmp(rq.verb, "stats"))
 		status = do_stats(env, &rq, b);
 	else if (!strcmp(rq.verb, "reload")) {
-		if (env->reload == NULL || env->reload(env->reload_arg) == -1)
+		int rr =
+		    env->reload != NULL ? env->reload(env->reload_arg) : -1;
+
+		if (rr == -1)
 			put_status(
 			    b, rq.json, status = ADM_FAILED,
 			    "reload failed: the running configuration is "
 			    "kept (see the daemon's log)");
+		else if (rr == 1)
+			put_status(b, rq.json, status = ADM_FAILED,
+				   "configuration reloaded, but a trap or "
+				   "list file has bad lines and was not "
+				   "loaded: the previous list is kept (see "
+				   "the daemon's log for file:line)");
 		else
 			put_status(b, rq.json, status = ADM_OK,
 				   "configuration reloaded");
@@ -418,6 +479,8 @@ adm_ctl_exec(const struct adm_env *env, const char *actor, char *line,
 			adm_buf_printf(b, "configuration reloaded\n");
 	} else if (!strcmp(rq.verb, "backup"))
 		status = do_backup(env, &rq, b);
+	else if (!strcmp(rq.verb, "web-login"))
+		status = do_web_login(env, &rq, b);
 	else if (adm_verb_parse(rq.verb, &verb) == 0) {
 		adm_act(env, verb, actor, rq.subject, rq.reason, rq.duration,
 			&r);

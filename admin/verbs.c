@@ -95,6 +95,16 @@ adm_served(const struct fg_config *cfg, const char *domain)
 }
 
 int
+adm_subj_parse(const char *s, enum fg_subj *type)
+{
+	if (s != NULL && strcmp(s, "jid") == 0) {
+		*type = FG_SUBJ_ACCOUNT;
+		return 0;
+	}
+	return fg_subj_parse(s, type);
+}
+
+int
 adm_parse_subject(const char *s, enum fg_subj *type, char *key, size_t keysz,
 		  char *err, size_t errsz)
 {
@@ -119,7 +129,7 @@ adm_parse_subject(const char *s, enum fg_subj *type, char *key, size_t keysz,
 	    (size_t)(colon - s) < sizeof tname && !is_addr(s, n)) {
 		memcpy(tname, s, (size_t)(colon - s));
 		tname[colon - s] = '\0';
-		if (fg_subj_parse(tname, type) == 0) {
+		if (adm_subj_parse(tname, type) == 0) {
 			forced = 1;
 			n -= (size_t)(colon + 1 - s);
 			s = colon + 1;

@@ -22,6 +22,7 @@
 
 struct policy;
 struct store;
+struct web;
 
 #define ADM_KEY_MAX 2048   /* bytes of a canonical subject key */
 #define ADM_MSG_MAX 512    /* bytes of a result message */
@@ -34,9 +35,12 @@ struct adm_env {
 	struct policy          *pol;
 	struct store           *store;
 	const struct fg_config *cfg;
-	/* floodgatectl reload; NULL where it makes no sense */
+	/* floodgatectl reload: 0, 1 when a trap or list file was not
+	 * loaded (the rest was), -1 when the configuration was not; NULL
+	 * where it makes no sense */
 	int (*reload)(void *);
 	void *reload_arg;
+	struct web *web; /* the moderation page (web.h); NULL when off */
 };
 
 enum adm_verb {
@@ -95,6 +99,7 @@ struct adm_entry {
 	char            *key;
 	double           score;
 	enum fg_verdict  effective;
+	enum fg_verdict  enforced; /* below effective: only observed */
 	int64_t          expires;
 	enum fg_override override;
 	char            *actor;
@@ -109,6 +114,9 @@ struct adm_list {
 const char *adm_verb_name(enum adm_verb);
 int         adm_verb_parse(const char *, enum adm_verb *);
 
+/* A subject type as admins type it: account (or jid, local or remote),
+ * domain, ip, prefix; 0 or -1. */
+int adm_subj_parse(const char *, enum fg_subj *);
 /* Subject text -> type and canonical key; -1 with a sentence in err. */
 /* 1 when domain is one of the server domains we serve */
 int adm_served(const struct fg_config *, const char *domain);

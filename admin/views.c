@@ -117,6 +117,7 @@ on_listed(const struct pol_info *pi, void *arg)
 	e->key = xstrdup(pi->key);
 	e->score = pi->score;
 	e->effective = pi->effective;
+	e->enforced = pi->enforced;
 	e->expires = pi->expires;
 	e->override = pi->override;
 	e->actor = pi->actor ? xstrdup(pi->actor) : NULL;
@@ -216,11 +217,16 @@ adm_stats(const struct adm_env *env, struct adm_stat *st, size_t max)
 	ADD("listed_block", n[FG_V_BLOCK]);
 	ADD("gates", ps.gates);
 	ADD("gates_denied", ps.denied);
+	ADD("would_throttle", ps.would[FG_V_THROTTLE]);
+	ADD("would_quarantine", ps.would[FG_V_QUARANTINE]);
+	ADD("would_block", ps.would[FG_V_BLOCK]);
+	ADD("gates_dropped", ps.dropped);
 	ADD("events", ps.events);
 	ADD("subjects", ps.subjects);
 	ADD("buckets", ps.buckets);
 	ADD("bucket_evictions", ps.bucket_evictions);
 	ADD("verdict_changes", ps.verdict_changes);
+	ADD("list_rejects", ps.list_rejects);
 	if (env->store != NULL) {
 		store_get_stats(env->store, &ss);
 		ADD("store_flushes", ss.flushes);

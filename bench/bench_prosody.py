@@ -4,7 +4,7 @@
 
     top_builddir=BUILD /usr/bin/python3 bench/bench_prosody.py [--gates N]
         [--messages N] [--rounds R] [--skip-gates] [--servers plain,floodgate,firewall]
-        [--no-pin] [--gc generational|incremental]
+        [--no-pin] [--gc generational|incremental] [--preload N]
 
 Use a build without sanitizers. Not run by make check.
 
@@ -26,6 +26,12 @@ b. Message throughput between two mutual contacts on three Prosody 0.12
    interleaved (the order rotates every round); medians and ratios to the
    plain server are printed, and beside them Prosody's CPU time per
    message (scheduler nanoseconds, /proc/PID/task/*/schedstat).
+
+With --preload N, before measuring, the floodgate server's verdict cache
+is filled through the real daemon: N remote accounts blocked by an admin
+(one control-socket request each, as floodgatectl block sends it) and N
+domains of an operator list blocked through floodgatectl import; the
+module's cache sizes are printed (admin shell, floodgate_cache()).
 
 On a machine with two or more CPUs every Prosody runs pinned to CPU 0 and
 the bench, its clients and floodgated to CPU 1 (--no-pin to turn off):
@@ -332,6 +338,54 @@ def one_round(srv, m, tag, cpu=None):
         rcv.close()
 
 
+def ctl_request(sock, line):
+    """One control-socket request (admin/control.h): the status line."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sock)
+        s.sendall(line.encode() + b"\n")
+        out = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+    finally:
+        s.close()
+    return out.decode("utf-8", "replace").split("\n", 1)[0]
+
+
+def preload(srv, fg, sock, n, wd):
+    """n blocked remote accounts and n listed domains in srv's cache."""
+    t = time.monotonic()
+    for i in range(n):
+        st = ctl_request(sock, "block\tsubject=bot%05d@jids.example\treason=bench preload" % i)
+        if not st.startswith("2"):
+            raise RuntimeError("block bot%05d@jids.example: %s" % (i, st))
+    lst = os.path.join(wd, "list.txt")
+    with open(lst, "w") as f:
+        f.write("".join("spam%05d.example\n" % i for i in range(n)))
+    ctl = os.path.join(os.path.dirname(daemon.binary()), "floodgatectl")
+    r = subprocess.run([ctl, "import", "-c", fg.config, lst], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError("floodgatectl import: %s%s" % (r.stdout, r.stderr))
+    want = "domain=%d remote=%d" % (n, n)
+    line = ""
+    for _ in range(600):
+        line = srv.shell('>prosody.hosts["%s"].modules.floodgate.floodgate_cache()' % srv.domain)
+        m = re.search(r"domain=(\d+) .*remote=(\d+)", line)
+        if m and int(m.group(1)) >= n and int(m.group(2)) >= n:
+            break
+        time.sleep(0.5)
+    else:
+        raise RuntimeError("the module's cache did not fill (%s, want %s)" % (line.strip(), want))
+    line = re.search(r"floodgate verdict cache:[^\n|]*", line).group(0).strip()
+    print("preloaded in %.1f s: %d remote accounts blocked, %d listed domains imported; %s"
+          % (time.monotonic() - t, n, n, line))
+    sys.stdout.flush()
+
+
 def report_gates(fgsrv, fg, n):
     got, errs, secs, gates, line, client = bench_gates(fgsrv, fg, n)
     print()
@@ -396,6 +450,9 @@ def main():
     ap.add_argument("--gc", choices=("generational", "incremental"), default="generational",
                     help="Prosody's Lua GC mode, the same for all servers (default: generational, "
                          "as contrib/prosody/README.md recommends)")
+    ap.add_argument("--preload", type=int, default=0, metavar="N",
+                    help="fill the floodgate server's verdict cache first: N blocked remote "
+                         "accounts and N domains of an imported list")
     args = ap.parse_args()
     env = ["top_builddir=%s" % shlex.quote(os.environ["top_builddir"])] \
         if "top_builddir" in os.environ else []
@@ -434,8 +491,10 @@ def main():
         }
         servers = {n: s for n, s in servers.items() if n in wanted}
         fgsrv = servers["floodgate"]
+        sock = os.path.join(wd, "fg", "ctl.sock")
         fg = daemon.Floodgated(os.path.join(wd, "fg"), fgsrv, verbose=False, limits={
-            "account.stranger-message": "off", "account.subscribe": "off", "account.message": "off"})
+            "account.stranger-message": "off", "account.subscribe": "off", "account.message": "off"},
+            sections={"control": {"socket": sock}})
         try:
             for s in servers.values():
                 s.start()
@@ -448,6 +507,8 @@ def main():
                 if subs != ("both", "both"):
                     raise RuntimeError("%s: sender/receiver are not mutual contacts: %s" % (name, subs))
 
+            if args.preload:
+                preload(fgsrv, fg, sock, args.preload, wd)
             if not args.skip_gates:
                 report_gates(fgsrv, fg, args.gates)
             report_throughput(servers, fg, args.messages, args.rounds)

@@ -6,7 +6,9 @@
  * statement per row, prepared and finalized each time, the way a first
  * version would call SQLite from the hot path. Same schema, same WAL and
  * synchronous=NORMAL settings, same random keys, a fresh database file
- * on disk for every measurement.
+ * on disk for every measurement. With -P the same events go through the
+ * PostgreSQL store on a throwaway cluster, against one autocommit libpq
+ * statement per row (bench_store_pg.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nftw(), mkdtemp() */
@@ -24,7 +26,11 @@
 
 #include <sqlite3.h>
 
+#include "autoconf.h"
 #include "bench_util.h"
+#ifdef HAVE_LIBPQ
+#include "bench_store_pg.h"
+#endif
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -42,6 +48,7 @@ struct params {
 	int         runs;
 	size_t      events, batch, keys, baseline;
 	const char *dir;
+	int         pg; /* -P: the PostgreSQL store */
 };
 
 static char   **keys;
@@ -91,8 +98,10 @@ drop_db(void)
 	nftw(dbdir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 }
 
-static void
-event(size_t i, struct store_subject *e, struct store_audit *a)
+void bench_event(size_t, struct store_subject *, struct store_audit *);
+
+void
+bench_event(size_t i, struct store_subject *e, struct store_audit *a)
 {
 	const char *key = keys[xorshift() % nkeys];
 	int64_t     t = 1700000000000 + (int64_t)i;
@@ -136,7 +145,7 @@ run_batched(const struct params *p, double *flush_ms, double *cpu_rate)
 	c0 = cpu_s();
 	t0 = bench_now_s();
 	for (i = 0; i < p->events; i++) {
-		event(i, &e, &a);
+		bench_event(i, &e, &a);
 		store_queue_subject(s, &e);
 		store_queue_audit(s, &a);
 		if ((i + 1) % p->batch == 0 && store_flush(s) == -1)
@@ -206,7 +215,7 @@ run_baseline(const struct params *p, double *cpu_rate)
 	c0 = cpu_s();
 	t0 = bench_now_s();
 	for (i = 0; i < p->baseline; i++) {
-		event(i, &e, &a);
+		bench_event(i, &e, &a);
 		naive_exec(
 		    db,
 		    "INSERT INTO subjects (type, key, score, score_at, verdict,"
@@ -247,22 +256,31 @@ print_machine(const struct params *p)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_store [-r runs] [-n events] "
-			"[-b batch] [-B baseline-events] [-d dir]\n");
+	fprintf(stderr, "usage: bench_store [-P] [-r runs] [-n events] "
+			"[-b batch] [-B baseline-events] [-d dir]\n"
+			"  -P  PostgreSQL (a throwaway cluster) instead of "
+			"SQLite\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct params p = {DEF_RUNS, DEF_EVENTS,   DEF_BATCH,
-			   DEF_KEYS, DEF_BASELINE, NULL};
+	struct params p = {DEF_RUNS,     DEF_EVENTS, DEF_BATCH, DEF_KEYS,
+			   DEF_BASELINE, NULL,       0};
 	double        fast[MAX_RUNS], slow[MAX_RUNS], fms[MAX_RUNS];
 	double        fcpu[MAX_RUNS], scpu[MAX_RUNS], mf, ms, mfc, msc;
 	int           ch, i;
 
-	while ((ch = getopt(argc, argv, "r:n:b:B:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "Pr:n:b:B:d:")) != -1) {
 		switch (ch) {
+		case 'P':
+#ifndef HAVE_LIBPQ
+			fprintf(stderr, "bench_store: built without libpq\n");
+			return 77;
+#endif
+			p.pg = 1;
+			break;
 		case 'r':
 			p.runs = atoi(optarg);
 			break;
@@ -307,15 +325,35 @@ main(int argc, char **argv)
 	bench_print_load("before");
 	printf("rows/s are wall clock; \"cpu\" divides by this process's "
 	       "user+system time\n");
+#ifdef HAVE_LIBPQ
+	if (p.pg) {
+		bench_pg_start();
+		printf("PostgreSQL: a throwaway cluster on 127.0.0.1, default "
+		       "settings (fsync on, synchronous_commit on)\n");
+	}
+#endif
 	for (i = 0; i < p.runs; i++) {
-		fast[i] = run_batched(&p, &fms[i], &fcpu[i]);
-		slow[i] = run_baseline(&p, &scpu[i]);
+#ifdef HAVE_LIBPQ
+		if (p.pg) {
+			fast[i] = bench_pg_batched(p.events, p.batch, &fms[i],
+						   &fcpu[i]);
+			slow[i] = bench_pg_baseline(p.baseline, &scpu[i]);
+		} else
+#endif
+		{
+			fast[i] = run_batched(&p, &fms[i], &fcpu[i]);
+			slow[i] = run_baseline(&p, &scpu[i]);
+		}
 		printf("run %d: batched %7.0f rows/s (cpu %7.0f, %.1f ms per "
 		       "flush)   baseline %6.0f rows/s (cpu %6.0f)\n",
 		       i + 1, fast[i], fcpu[i], fms[i], slow[i], scpu[i]);
 		fflush(stdout);
 	}
 	bench_print_load("after");
+#ifdef HAVE_LIBPQ
+	if (p.pg)
+		bench_pg_stop();
+#endif
 	mf = bench_median(fast, p.runs);
 	ms = bench_median(slow, p.runs);
 	mfc = bench_median(fcpu, p.runs);

@@ -253,6 +253,7 @@ comp_adhoc_iq(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 	req.env.pol = c->pol;
 	req.env.store = c->store;
 	req.env.cfg = c->cfg;
+	req.env.web = c->web;
 	if (jid_bare(from, req.actor, sizeof req.actor) == -1)
 		snprintf(req.actor, sizeof req.actor, "admin");
 	for (x = xmpp_stanza_get_children(q); x != NULL;

@@ -51,7 +51,7 @@ list_page(struct adhoc_req *r)
 	struct adm_list    l;
 	struct adm_entry  *e;
 	xmpp_stanza_t     *x, *rep, *it;
-	char               title[128], t[32], by[ADM_TEXT_MAX];
+	char               title[128], t[32], by[ADM_TEXT_MAX], vb[32];
 	size_t             i, pages;
 
 	adm_list_get(&r->env, s->vfilter, s->tfilter, &l);
@@ -81,8 +81,11 @@ list_page(struct adhoc_req *r)
 		it = stz_add(x, stz_elem(r->c, "item", NULL));
 		ah_field(r, it, NULL, "subject", NULL, e->key);
 		ah_field(r, it, NULL, "type", NULL, fg_subj_name(e->type));
-		ah_field(r, it, NULL, "verdict", NULL,
+		/* observed only (observe mode, enforce = no) */
+		snprintf(vb, sizeof vb, "%s%s",
+			 e->enforced < e->effective ? "would-" : "",
 			 fg_verdict_name(e->effective));
+		ah_field(r, it, NULL, "verdict", NULL, vb);
 		ah_field(r, it, NULL, "expires", NULL,
 			 adm_fmt_time(e->expires, t, sizeof t));
 		if (e->reason != NULL && *e->reason != '\0')
@@ -117,7 +120,7 @@ ah_cmd_list(struct adhoc_req *r)
 		if (ah_get(r, "type", t, sizeof t) != 1 ||
 		    strcmp(t, "all") == 0)
 			s->tfilter = FG_SUBJ__MAX;
-		else if (fg_subj_parse(t, &s->tfilter) == -1) {
+		else if (adm_subj_parse(t, &s->tfilter) == -1) {
 			list_form(r);
 			ah_note(r, "error",
 				"type is all, account, domain, ip "

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../admin/web.h"
+#include "../core/clock.h"
 #include "../core/log.h"
 #include "adhoc_int.h"
 
@@ -195,7 +197,9 @@ inspect_form(struct adhoc_req *r, const char *subj)
 		    "Score, verdict, signals and recent audit entries of an "
 		    "account, domain or IP address.");
 	ah_required(r, ah_field(r, x, "text-single", "subject",
-				"Account JID, domain or IP address", subj));
+				"Account JID (local or remote), domain or IP "
+				"address",
+				subj));
 }
 
 static void
@@ -279,6 +283,32 @@ cmd_stats(struct adhoc_req *r)
 		 buf);
 }
 
+void
+comp_set_web(struct comp *c, struct web *w)
+{
+	c->web = w;
+}
+
+/* A one-time link to the moderation page, for the admin who asks. */
+static void
+cmd_web_login(struct adhoc_req *r)
+{
+	struct adm_result res;
+	char              url[1024];
+	xmpp_stanza_t    *x;
+
+	web_login_link(r->env.web, r->actor, clock_wall_ms(), url, sizeof url,
+		       &res);
+	ah_status(r, "completed");
+	if (res.status != ADM_OK) {
+		ah_note(r, "error", "%s", res.msg);
+		return;
+	}
+	ah_note(r, "info", "%s: %s", res.msg, url);
+	x = ah_form(r, "result", "Moderation page", NULL);
+	ah_field(r, x, "text-single", "url", "One-time login link", url);
+}
+
 const struct adhoc_cmd adhoc_cmds[] = {
     {"unblock", "Unblock an account, domain or IP", cmd_unblock},
     {"block", "Block an account, domain or IP", cmd_block},
@@ -290,5 +320,7 @@ const struct adhoc_cmd adhoc_cmds[] = {
     {"allowlist", "Allowlist an account, domain or IP", cmd_allowlist},
     {"registered-since", "Accounts registered since a time", ah_cmd_regsince},
     {"stats", "Statistics", cmd_stats},
+    {"web-login", "Log in to the moderation page", cmd_web_login},
+    {"alerts", "Alerts: receive the digests or not", ah_cmd_alerts},
 };
 const size_t adhoc_ncmds = sizeof adhoc_cmds / sizeof adhoc_cmds[0];

@@ -37,6 +37,7 @@ comp_new(struct event_base *base, const struct fg_config *cfg,
 	pol_set_verdict_cb(pol, comp_verdict_changed, c);
 	comp_pubsub_new(c);
 	comp_upstream_new(c);
+	comp_alerts_new(c);
 	comp_rout_new(c);
 	return c;
 }
@@ -51,6 +52,7 @@ comp_free(struct comp *c)
 	comp_link_set_state_cb(c->link, NULL, NULL);
 	comp_link_set_stanza_cb(c->link, NULL, NULL);
 	comp_push_free(c);
+	comp_alerts_free(c);
 	comp_upstream_free(c->up);
 	comp_rout_free(c->rout);
 	comp_pubsub_free(c->ps);
@@ -80,11 +82,17 @@ comp_up(const struct comp *c)
 void
 comp_reconfigure(struct comp *c, const struct fg_config *cfg)
 {
+	/* the reply window travels only with full pushes */
+	int window = cfg->reply_window_ms != c->cfg->reply_window_ms;
+
 	c->cfg = cfg;
 	comp_link_set_limits(c->link, cfg->comp_max_stanza,
 			     cfg->comp_max_depth);
 	comp_pubsub_rebuild(c);
 	comp_upstream_reconfigure(c);
+	if (window)
+		comp_verdicts_push_full(c, NULL);
+	comp_alerts_reconfigure(c);
 }
 
 static void
@@ -98,6 +106,7 @@ on_link(struct comp_link *l, int up, void *arg)
 	if (up)
 		comp_pubsub_link_up(c);
 	comp_upstream_link(c, up);
+	comp_alerts_link(c, up);
 	comp_rout_link(c, up);
 }
 
@@ -287,5 +296,6 @@ comp_metrics(struct evbuffer *b, void *arg)
 		    (double)c->c.iq_errors_in);
 	comp_pubsub_metrics(b, c);
 	comp_upstream_metrics(b, c);
+	comp_alerts_metrics(b, c);
 	comp_rout_metrics(b, c);
 }

@@ -35,6 +35,10 @@ void comp_set_sink(struct comp *, comp_sink_fn, void *);
  * settings must be unchanged (the caller restarts the component
  * otherwise). */
 void comp_reconfigure(struct comp *, const struct fg_config *);
+/* The moderation page, for the ad-hoc command web-login (borrowed;
+ * NULL: the command says the page is off). */
+struct web;
+void comp_set_web(struct comp *, struct web *);
 /* /metrics collector. */
 void comp_metrics(struct evbuffer *, void *comp);
 /* GET /blocklist.txt: the published domains, one a line. */

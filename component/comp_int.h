@@ -50,11 +50,13 @@ struct comp {
 	size_t                  nseqs;
 	uint64_t                next_id;
 	struct comp_counters    c;
-	struct pubsub          *ps;    /* pubsub.c: the RTBL publisher */
-	struct upstream        *up;    /* rtbl_sub.c: the RTBL consumer */
-	struct adhoc           *adhoc; /* adhoc.c: command sessions */
-	struct report_out      *rout;  /* report_out.c: reports we send */
-	comp_sink_fn            sink;  /* comp_set_sink; NULL: the link */
+	struct pubsub          *ps;     /* pubsub.c: the RTBL publisher */
+	struct upstream        *up;     /* rtbl_sub.c: the RTBL consumer */
+	struct adhoc           *adhoc;  /* adhoc.c: command sessions */
+	struct alerts          *alerts; /* alerts.c: digests, webhook */
+	struct report_out      *rout;   /* report_out.c: reports we send */
+	struct web             *web;    /* the moderation page; borrowed */
+	comp_sink_fn            sink;   /* comp_set_sink; NULL: the link */
 	void                   *sink_arg;
 };
 
@@ -124,6 +126,22 @@ void             comp_upstream_link(struct comp *, int up);
 int              comp_upstream_reply(struct comp *, xmpp_stanza_t *iq);
 int              comp_upstream_message(struct comp *, xmpp_stanza_t *msg);
 void             comp_upstream_metrics(struct evbuffer *, struct comp *);
+
+/* alerts.c: what admins hear of without asking (doc/alerts.md). */
+void comp_alerts_new(struct comp *);
+void comp_alerts_free(struct comp *);
+void comp_alerts_reconfigure(struct comp *);
+void comp_alerts_link(struct comp *, int up);
+void comp_alerts_metrics(struct evbuffer *, struct comp *);
+/* The digest now, whatever the interval (tests, the fuzz target). */
+void comp_alerts_flush(struct comp *);
+/* Does this admin (bare JID) get the digests; opt in or out, kept in
+ * the state file (0, or -1 when it cannot be written). */
+int comp_alerts_wanted(struct comp *, const char *jid);
+int comp_alerts_optin(struct comp *, const char *jid, int on);
+/* adhoc_alerts.c: the ad-hoc command */
+struct adhoc_req;
+void ah_cmd_alerts(struct adhoc_req *);
 
 /* spam_report.c: XEP-0377 reports forwarded by the server. */
 int comp_report_message(struct comp *, xmpp_stanza_t *msg);

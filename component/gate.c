@@ -57,6 +57,9 @@ gate(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *g)
 		xmpp_stanza_set_attribute(e, "verdict",
 					  fg_verdict_name(ans.verdict));
 		xmpp_stanza_set_attribute(e, "text", ans.text);
+		/* [actions]: the module refuses without an error */
+		if (ans.drop)
+			xmpp_stanza_set_attribute(e, "action", "drop");
 	}
 	comp_send(c, r);
 	xmpp_stanza_release(r);

@@ -305,8 +305,9 @@ rebuild_one(const struct pol_info *pi, void *arg)
 {
 	struct comp *c = arg;
 
-	if (publishable(c, pi->effective))
-		apply(c, pi->type, pi->key, pi->effective, pi->reason, 0);
+	/* what is enforced: an observed verdict is not published */
+	if (publishable(c, pi->enforced))
+		apply(c, pi->type, pi->key, pi->enforced, pi->reason, 0);
 }
 
 void

@@ -56,7 +56,7 @@ comp_push_free(struct comp *c)
 static void
 add_verdict(struct comp *c, xmpp_stanza_t *parent, enum fg_subj t,
 	    const char *key, enum fg_verdict v, int allowlisted,
-	    int64_t expires, const char *reason)
+	    int64_t expires, const char *reason, int drop)
 {
 	xmpp_stanza_t *e = stz_add(parent, stz_elem(c, "verdict", NULL));
 	char           buf[32];
@@ -71,6 +71,8 @@ add_verdict(struct comp *c, xmpp_stanza_t *parent, enum fg_subj t,
 	}
 	if (reason != NULL && *reason != '\0')
 		xmpp_stanza_set_attribute(e, "reason", reason);
+	if (drop && v >= FG_V_QUARANTINE)
+		xmpp_stanza_set_attribute(e, "action", "drop");
 }
 
 /* The whole current set, cut into <verdicts/> elements of at most
@@ -97,11 +99,16 @@ chunk_one(const struct pol_info *pi, void *arg)
 {
 	struct chunks *k = arg;
 
+	/* an observed verdict is not the modules' business; an allowlist
+	 * entry is */
+	if (pi->enforced == FG_V_ALLOW && pi->override != FG_OVR_ALLOW)
+		return;
 	if (k->in_last == VERDICT_CHUNK)
 		chunk_add(k);
-	add_verdict(k->c, k->v[k->n - 1], pi->type, pi->key, pi->effective,
+	add_verdict(k->c, k->v[k->n - 1], pi->type, pi->key, pi->enforced,
 		    pi->override == FG_OVR_ALLOW,
-		    pi->override != FG_OVR_NONE ? 0 : pi->expires, pi->reason);
+		    pi->override != FG_OVR_NONE ? 0 : pi->expires, pi->reason,
+		    pi->drop);
 	k->in_last++;
 	k->total++;
 }
@@ -207,11 +214,14 @@ comp_verdict_changed(enum fg_subj t, const char *key, enum fg_verdict v,
 	comp_rout_verdict(c, t, key, v, reason);
 	if (!comp_link_up(c->link))
 		return; /* the full push on reconnect carries it */
-	allowlisted = v == FG_V_ALLOW &&
-		      pol_inspect(c->pol, t, key, &pi) == 0 &&
-		      pi.override == FG_OVR_ALLOW;
+	/* the action is the subject's ([actions] by the verdict's cause) */
+	if (pol_inspect(c->pol, t, key, &pi) == -1) {
+		pi.drop = 0;
+		pi.override = FG_OVR_NONE;
+	}
+	allowlisted = v == FG_V_ALLOW && pi.override == FG_OVR_ALLOW;
 	vs = stz_elem(c, "verdicts", NS_FLOODGATE);
-	add_verdict(c, vs, t, key, v, allowlisted, expires, reason);
+	add_verdict(c, vs, t, key, v, allowlisted, expires, reason, pi.drop);
 	for (i = 0; i < c->cfg->serves.n; i++) {
 		snprintf(buf, sizeof buf, "%llu",
 			 (unsigned long long)next_seq(c, c->cfg->serves.v[i]));

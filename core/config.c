@@ -24,6 +24,8 @@
 
 #include <ini.h>
 
+#include "autoconf.h"
+
 #include "config.h"
 #include "jid.h"
 #include "log.h"
@@ -65,6 +67,8 @@
 #define DEF_OVERLAP 3                 /* concurrent sessions for a hit */
 #define DEF_AUTH_IP_FAILS 20          /* failures per IP per hour */
 #define DEF_AUTH_PREFIX_FAILS 60      /* failures per prefix per hour */
+#define DEF_ALERTS_INTERVAL_S 60      /* one digest a minute, s */
+#define DEF_ALERTS_LINK_DOWN_S 60     /* link down worth an alert, s */
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
@@ -93,7 +97,9 @@ enum ktype {
 	K_MS,
 	K_SECS,
 	K_SIZE,
-	K_ACTION /* quarantine (0) or block (1), into an int */
+	K_ACTION, /* quarantine (0) or block (1), into an int */
+	K_REFUSE, /* bounce (0) or drop (1) */
+	K_MODE    /* enforce (0) or observe (1) */
 };
 
 struct keydef {
@@ -117,6 +123,9 @@ static const struct keydef keys[] = {
     {"store", "flush-interval", K_MS, F(store_flush_ms)},
     {"store", "flush-rows", K_INT, F(store_flush_rows)},
     {"store", "retention", K_SECS, F(store_retention_s)},
+    {"store", "backend", K_STR, F(store_backend)},
+    {"store", "dsn", K_STR, F(store_dsn)},
+    {"store", "password-file", K_STR, F(store_password_file)},
     {"admins", "jids", K_LIST, F(admins)},
     {"policy", "half-life", K_SECS, F(half_life_s)},
     {"policy", "throttle-at", K_DOUBLE, F(throttle_at)},
@@ -128,6 +137,7 @@ static const struct keydef keys[] = {
     {"policy", "weight.spamtrap", K_DOUBLE, F(w_spamtrap)},
     {"policy", "weight.upstream", K_DOUBLE, F(w_upstream)},
     {"http", "listen", K_STR, F(http_listen)},
+    {"http", "public-url", K_STR, F(http_public_url)},
     {"control", "socket", K_STR, F(ctl_socket)},
     {"control", "group", K_STR, F(ctl_group)},
     {"daemon", "user", K_STR, F(user)},
@@ -175,6 +185,27 @@ static const struct keydef keys[] = {
     {"lists", "domains", K_STR, F(lists_domains)},
     {"lists", "url-hosts", K_STR, F(lists_url_hosts)},
     {"lists", "action", K_ACTION, F(lists_block)},
+    /* observe mode and per-reason actions */
+    {"policy", "mode", K_MODE, F(observe)},
+    {"detect.registration", "enforce", K_BOOL, F(enforce[FG_DET_REGISTRATION])},
+    {"detect.login", "enforce", K_BOOL, F(enforce[FG_DET_LOGIN])},
+    {"detect.content", "enforce", K_BOOL, F(enforce[FG_DET_CONTENT])},
+    {"detect.auth", "enforce", K_BOOL, F(enforce[FG_DET_AUTH])},
+    {"detect.spamtraps", "enforce", K_BOOL, F(enforce[FG_DET_SPAMTRAPS])},
+    {"detect.upstream", "enforce", K_BOOL, F(enforce[FG_DET_UPSTREAM])},
+    {"detect.traps", "enforce", K_BOOL, F(enforce[FG_DET_TRAPS])},
+    {"lists", "enforce", K_BOOL, F(enforce[FG_DET_LISTS])},
+    {"actions", "quarantine", K_REFUSE, F(drop[FG_CAUSE_QUARANTINE])},
+    {"actions", "block", K_REFUSE, F(drop[FG_CAUSE_BLOCK])},
+    {"actions", "list", K_REFUSE, F(drop[FG_CAUSE_LIST])},
+    {"actions", "trap", K_REFUSE, F(drop[FG_CAUSE_TRAP])},
+    {"actions", "wave", K_REFUSE, F(drop[FG_CAUSE_WAVE])},
+    /* alerts to admins and a webhook */
+    {"alerts", "webhook", K_STR, F(alerts_webhook)},
+    {"alerts", "ca-file", K_STR, F(alerts_ca_file)},
+    {"alerts", "state", K_STR, F(alerts_state)},
+    {"alerts", "interval", K_SECS, F(alerts_interval_s)},
+    {"alerts", "link-down", K_SECS, F(alerts_link_down_s)},
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -238,6 +269,10 @@ config_defaults(struct fg_config *c)
 	c->overlap = DEF_OVERLAP;
 	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
 	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
+	for (k = 0; k < FG_DET__MAX; k++)
+		c->enforce[k] = 1;
+	c->alerts_interval_s = DEF_ALERTS_INTERVAL_S;
+	c->alerts_link_down_s = DEF_ALERTS_LINK_DOWN_S;
 	c->reply_window_ms = DEF_REPLY_WINDOW_MS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
@@ -518,6 +553,22 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 		}
 		*(uint32_t *)p = (uint32_t)l;
 		return 0;
+	case K_REFUSE:
+		if (strcmp(v, "bounce") != 0 && strcmp(v, "drop") != 0) {
+			cfg_error(ps, "%s: '%s' must be bounce or drop",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "drop") == 0;
+		return 0;
+	case K_MODE:
+		if (strcmp(v, "enforce") != 0 && strcmp(v, "observe") != 0) {
+			cfg_error(ps, "%s: '%s' must be enforce or observe",
+				  kd->key, v);
+			return -1;
+		}
+		*(int *)p = strcmp(v, "observe") == 0;
+		return 0;
 	case K_MS:
 	case K_SECS:
 		if (config_parse_duration_ms(v, &ms) == -1) {
@@ -531,6 +582,7 @@ set_key(struct parse_state *ps, const struct keydef *kd, const char *v)
 			*(uint32_t *)p = (uint32_t)ms;
 		else if (kd->off == offsetof(struct fg_config, half_life_s))
 			*(double *)p = (double)ms / 1000.0;
+
 		else
 			*(uint32_t *)p = (uint32_t)(ms / 1000);
 		return 0;
@@ -791,12 +843,37 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[component] secret is required");
 	if (c->serves.n == 0)
 		cfg_error(ps, "[component] serves: at least one server domain");
-	if (c->store_path == NULL)
-		cfg_error(ps, "[store] path is required");
+	if (c->store_backend == NULL || !strcmp(c->store_backend, "sqlite")) {
+		if (c->store_path == NULL)
+			cfg_error(ps, "[store] path is required");
+		if (c->store_dsn != NULL || c->store_password_file != NULL)
+			cfg_error(ps, "[store] dsn and password-file need "
+				      "backend = postgresql");
+	} else if (!strcmp(c->store_backend, "postgresql")) {
+		c->store_pg = 1;
+#ifndef HAVE_LIBPQ
+		cfg_error(ps, "[store] backend = postgresql: this floodgate "
+			      "was built without libpq");
+#endif
+		if (c->store_path == NULL && c->ctl_socket == NULL)
+			cfg_error(ps, "[store] backend = postgresql: set "
+				      "[control] socket (there is no store "
+				      "path to put it beside)");
+	} else
+		cfg_error(ps,
+			  "[store] backend '%s' is not sqlite or "
+			  "postgresql",
+			  c->store_backend);
 	for (i = 0; i < c->admins.n; i++)
 		if (strchr(c->admins.v[i], '@') == NULL)
 			cfg_error(ps, "[admins] '%s' is not a bare JID",
 				  c->admins.v[i]);
+	for (i = 0; i < c->trap_jids.n; i++)
+		if (strchr(c->trap_jids.v[i], '@') == NULL ||
+		    strchr(c->trap_jids.v[i], '/') != NULL)
+			cfg_error(ps,
+				  "[detect.traps] jids: '%s' is not a bare JID",
+				  c->trap_jids.v[i]);
 	if (!(c->throttle_at < c->quarantine_at &&
 	      c->quarantine_at < c->block_at))
 		cfg_error(ps, "[policy] need throttle-at < quarantine-at < "
@@ -805,6 +882,20 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[policy] hysteresis must be below 1");
 	if (c->half_life_s <= 0)
 		cfg_error(ps, "[policy] half-life must be positive");
+	/* it is written into login links and the cookie's Secure flag */
+	if (c->http_public_url != NULL &&
+	    ((strncmp(c->http_public_url, "https://", 8) != 0 &&
+	      strncmp(c->http_public_url, "http://", 7) != 0) ||
+	     c->http_public_url[strcspn(c->http_public_url, " \t\"'<>\\")] !=
+		 '\0'))
+		cfg_error(ps,
+			  "[http] public-url must be an http:// or https:// "
+			  "URL without blanks or quotes");
+	if (c->alerts_webhook != NULL &&
+	    strncmp(c->alerts_webhook, "https://", 8) != 0)
+		cfg_error(ps, "[alerts] webhook must be an https:// URL");
+	if (c->alerts_interval_s == 0)
+		cfg_error(ps, "[alerts] interval must be at least 1s");
 	if (c->log_facility != NULL && log_facility_parse(c->log_facility) < 0)
 		cfg_error(ps,
 			  "[log] facility '%s' is not daemon, user or "
@@ -903,8 +994,12 @@ config_free(struct fg_config *c)
 	free(c->comp_server);
 	strlist_free(&c->serves);
 	free(c->store_path);
+	free(c->store_backend);
+	free(c->store_dsn);
+	free(c->store_password_file);
 	strlist_free(&c->admins);
 	free(c->http_listen);
+	free(c->http_public_url);
 	free(c->ctl_socket);
 	free(c->ctl_group);
 	free(c->user);
@@ -920,6 +1015,9 @@ config_free(struct fg_config *c)
 	strlist_free(&c->upstream_files);
 	strlist_free(&c->report_forward_to);
 	free(c->spamtrap_file);
+	free(c->alerts_webhook);
+	free(c->alerts_ca_file);
+	free(c->alerts_state);
 	strlist_free(&c->trap_jids);
 	free(c->trap_file);
 	free(c->lists_jids);

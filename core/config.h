@@ -51,6 +51,11 @@ struct fg_config {
 	uint32_t store_flush_rows; /* flush early past this many rows */
 	/* audit, registrations, reports are kept this long; 0 forever */
 	uint32_t store_retention_s;
+	/* backend = postgresql: several instances share one database */
+	char *store_backend; /* "sqlite" (default) or "postgresql" */
+	int   store_pg;      /* backend is postgresql */
+	char *store_dsn;     /* libpq connection string; NULL: environment */
+	char *store_password_file; /* password on its first line */
 
 	/* [admins] */
 	struct fg_strlist admins;
@@ -73,6 +78,9 @@ struct fg_config {
 
 	/* [http] */
 	char *http_listen; /* host:port, loopback only; NULL = off */
+	/* where admins reach /admin (a reverse proxy's https URL); login
+	 * links start with it; NULL = http://listen */
+	char *http_public_url;
 
 	/* [control] */
 	char *ctl_socket; /* floodgatectl UNIX socket path */
@@ -116,6 +124,18 @@ struct fg_config {
 	uint32_t overlap;             /* concurrent sessions for a hit */
 	uint32_t auth_ip_fails;       /* failures per IP per hour */
 	uint32_t auth_prefix_fails;   /* failures per prefix per hour */
+
+	/* [policy] mode, [detect.*] enforce, [actions] (doc/observe.md) */
+	int observe;              /* 1: mode = observe, nothing refused */
+	int enforce[FG_DET__MAX]; /* 0: that detector only observes */
+	int drop[FG_CAUSE__MAX];  /* 1: refuse silently, 0: bounce */
+
+	/* [alerts] (doc/alerts.md) */
+	char    *alerts_webhook; /* https:// URL; NULL = none */
+	char    *alerts_ca_file; /* PEM trusted for it; NULL = system */
+	char    *alerts_state;   /* opted-out admins; NULL = store + .alerts */
+	uint32_t alerts_interval_s;  /* digest at most this often per admin */
+	uint32_t alerts_link_down_s; /* link down this long: an alert, s */
 
 	/* remote accounts: [detect.traps], [lists], [limits] reply-window */
 	struct fg_strlist trap_jids;  /* trap recipients (bare JIDs) */

@@ -9,8 +9,9 @@
  * must deliver it within HTTP_DEADLINE_S of its accept and be answered
  * within the same deadline, and at most HTTP_CONNS_MAX are open: a new
  * one closes the oldest that has sent nothing, so idle or slow clients
- * cannot starve a real one. We bind only loopback addresses and answer only GET
- * and HEAD.
+ * cannot starve a real one. We bind only loopback addresses and answer
+ * GET and HEAD, and POST only on a handler's prefix (a form of at most
+ * HTTP_BODY_MAX bytes, announced by Content-Length: no chunked bodies).
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -41,12 +42,19 @@
 #define HTTP_MAX_COLLECTORS 16
 #define HTTP_MAX_PAGES 8
 #define HTTP_PATH_MAX 256 /* bytes of a page path we route */
+#define HTTP_MAX_HANDLERS 4
 
 struct http_page {
 	char        *path;
 	char        *content_type;
 	http_page_fn fn;
 	void        *arg;
+};
+
+struct http_handler {
+	char           *prefix;
+	http_handler_fn fn;
+	void           *arg;
 };
 
 struct http_conn {
@@ -68,6 +76,8 @@ struct http {
 	int                    ncoll;
 	struct http_page       pages[HTTP_MAX_PAGES];
 	int                    npages;
+	struct http_handler    handlers[HTTP_MAX_HANDLERS];
+	int                    nhandlers;
 	size_t                 nconns;
 	uint64_t               evicted; /* connections closed at the cap */
 	TAILQ_HEAD(, http_conn) conns;  /* oldest first */
@@ -85,7 +95,10 @@ static void              on_accept_error(struct evconnlistener *, void *);
 static void              on_resume(evutil_socket_t, short, void *);
 static void respond(struct http_conn *, int, const char *, const char *,
 		    struct evbuffer *, int);
-static void route(struct http_conn *, const char *, const char *);
+static void route(struct http_conn *, const struct http_head *, const char *,
+		  size_t);
+static void respond_hdrs(struct http_conn *, int, const char *,
+			 struct evbuffer *, struct evbuffer *, int);
 
 /* host (no brackets) and port into a loopback address; -1 otherwise. */
 static int
@@ -183,6 +196,8 @@ http_free(struct http *h)
 		free(h->pages[i].path);
 		free(h->pages[i].content_type);
 	}
+	for (i = 0; i < h->nhandlers; i++)
+		free(h->handlers[i].prefix);
 	free(h);
 }
 
@@ -213,6 +228,20 @@ http_add_page(struct http *h, const char *path, const char *ctype,
 	p = &h->pages[h->npages++];
 	p->path = xstrdup(path);
 	p->content_type = xstrdup(ctype);
+	p->fn = fn;
+	p->arg = arg;
+}
+
+void
+http_add_handler(struct http *h, const char *prefix, http_handler_fn fn,
+		 void *arg)
+{
+	struct http_handler *p;
+
+	if (h->nhandlers == HTTP_MAX_HANDLERS)
+		fatalx("http: too many handlers");
+	p = &h->handlers[h->nhandlers++];
+	p->prefix = xstrdup(prefix);
 	p->fn = fn;
 	p->arg = arg;
 }
@@ -320,64 +349,199 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	conn_free(c);
 }
 
-/* Request line and headers are in; the body (if any) is ignored. */
+/*
+ * The head (request line and header lines, NUL-terminated, CRLF or LF)
+ * into hd, in place; -1 when malformed. Only the headers routing needs
+ * are kept; a repeated one of them is malformed, so a proxy and we
+ * cannot read different values.
+ */
+int
+http_head_parse(char *head, struct http_head *hd)
+{
+	char  *line, *next, *sp, *v, *end;
+	size_t n;
+
+	hd->cookie = hd->ctype = NULL;
+	hd->clen = -1;
+	if ((next = strchr(head, '\n')) != NULL)
+		*next++ = '\0';
+	line = head;
+	line[strcspn(line, "\r")] = '\0';
+	hd->method = line;
+	if ((sp = strchr(line, ' ')) == NULL)
+		return -1;
+	*sp = '\0';
+	hd->target = sp + 1;
+	if ((sp = strchr(hd->target, ' ')) == NULL ||
+	    strncmp(sp + 1, "HTTP/1.", 7) != 0 || hd->target[0] != '/')
+		return -1;
+	*sp = '\0';
+	while ((line = next) != NULL && *line != '\0' && *line != '\r') {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		if ((v = strchr(line, ':')) == NULL)
+			return -1;
+		*v++ = '\0';
+		v += strspn(v, " \t");
+		n = strlen(v);
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			v[--n] = '\0';
+		if (strcasecmp(line, "Cookie") == 0) {
+			if (hd->cookie != NULL)
+				return -1;
+			hd->cookie = v;
+		} else if (strcasecmp(line, "Content-Type") == 0) {
+			if (hd->ctype != NULL)
+				return -1;
+			hd->ctype = v;
+		} else if (strcasecmp(line, "Content-Length") == 0) {
+			if (hd->clen != -1 || *v < '0' || *v > '9')
+				return -1;
+			hd->clen = strtol(v, &end, 10);
+			if (*end != '\0')
+				return -1;
+			if (hd->clen < 0 || hd->clen > HTTP_BODY_MAX)
+				hd->clen = HTTP_BODY_MAX + 1; /* too large */
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0)
+			return -1; /* chunked bodies are not taken */
+	}
+	return 0;
+}
+
+/* Wait for the head, then for the body it announces; answer once both
+ * are in. The head is parsed again on each read until then: it is small
+ * and bounded, and nothing is kept across reads. */
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct http_conn   *c = arg;
 	struct evbuffer    *in = bufferevent_get_input(bev);
 	struct evbuffer_ptr end;
-	char               *line, *method, *target, *version, *sp;
-	size_t              n;
+	struct http_head    hd;
+	char               *head = NULL, *body = NULL;
+	size_t              hlen, blen = 0, avail;
 
 	if (c->answered)
 		return;
+	avail = evbuffer_get_length(in);
+	/* the first blank line ends the head, CRLF or bare LF: a body may
+	 * hold the other form */
+	hlen = 0;
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (end.pos < 0)
-		end = evbuffer_search(in, "\n\n", 2, NULL);
-	if (end.pos < 0) {
-		if (evbuffer_get_length(in) > HTTP_REQUEST_MAX)
-			respond(c, 431, "Request Header Fields Too Large",
-				"text/plain", NULL, 0);
-		return;
-	}
-	if ((size_t)end.pos > HTTP_REQUEST_MAX) {
+	if (end.pos >= 0)
+		hlen = (size_t)end.pos + 4;
+	end = evbuffer_search(in, "\n\n", 2, NULL);
+	if (end.pos >= 0 && (hlen == 0 || (size_t)end.pos + 2 < hlen))
+		hlen = (size_t)end.pos + 2;
+	if (hlen > HTTP_REQUEST_MAX ||
+	    (hlen == 0 && avail > HTTP_REQUEST_MAX)) {
 		respond(c, 431, "Request Header Fields Too Large", "text/plain",
 			NULL, 0);
 		return;
 	}
-	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-	if (line == NULL || memchr(line, '\0', n) != NULL) {
-		free(line);
-		respond(c, 400, "Bad Request", "text/plain", NULL, 0);
+	if (hlen == 0)
 		return;
-	}
-	method = line;
-	target = (sp = strchr(method, ' ')) != NULL ? sp + 1 : NULL;
-	if (sp != NULL)
-		*sp = '\0';
-	version = target != NULL && (sp = strchr(target, ' ')) != NULL ? sp + 1
-								       : NULL;
-	if (version != NULL)
-		*sp = '\0';
-	if (target == NULL || version == NULL ||
-	    strncmp(version, "HTTP/1.", 7) != 0)
+	head = xmalloc(hlen + 1);
+	evbuffer_copyout(in, head, hlen);
+	head[hlen] = '\0';
+	if (memchr(head, '\0', hlen) != NULL ||
+	    http_head_parse(head, &hd) == -1) {
 		respond(c, 400, "Bad Request", "text/plain", NULL, 0);
-	else
-		route(c, method, target);
-	free(line);
+		goto done;
+	}
+	if (strcmp(hd.method, "POST") == 0) {
+		if (hd.clen < 0) {
+			respond(c, 411, "Length Required", "text/plain", NULL,
+				0);
+			goto done;
+		}
+		if (hd.clen > HTTP_BODY_MAX) {
+			respond(c, 413, "Content Too Large", "text/plain", NULL,
+				0);
+			goto done;
+		}
+		blen = (size_t)hd.clen;
+		if (avail < hlen + blen)
+			goto done; /* the rest of the body is on its way */
+	}
+	body = xmalloc(blen + 1);
+	evbuffer_drain(in, hlen);
+	evbuffer_remove(in, body, blen);
+	body[blen] = '\0';
+	route(c, &hd, body, blen);
+done:
+	free(head);
+	free(body);
+}
+
+/* The handler owning path, or NULL. */
+static struct http_handler *
+find_handler(struct http *h, const char *path, size_t plen)
+{
+	size_t n;
+	int    i;
+
+	for (i = 0; i < h->nhandlers; i++) {
+		n = strlen(h->handlers[i].prefix);
+		if (plen >= n && strncmp(path, h->handlers[i].prefix, n) == 0 &&
+		    (plen == n || path[n] == '/'))
+			return &h->handlers[i];
+	}
+	return NULL;
 }
 
 static void
-route(struct http_conn *c, const char *method, const char *target)
+run_handler(struct http_conn *c, struct http_handler *hh,
+	    const struct http_head *hd, const char *body, size_t blen,
+	    struct evbuffer *b)
 {
-	struct http     *h = c->h;
-	struct evbuffer *b = evbuffer_new();
-	int              head = strcmp(method, "HEAD") == 0, i, ok;
-	size_t           plen = strcspn(target, "?#");
+	struct http_req  rq;
+	struct http_resp rs;
+	char            *path;
+	size_t           plen = strcspn(hd->target, "?#");
+
+	path = xmalloc(plen + 1);
+	memcpy(path, hd->target, plen);
+	path[plen] = '\0';
+	memset(&rq, 0, sizeof rq);
+	rq.method = hd->method;
+	rq.path = path;
+	rq.query = hd->target[plen] == '?' ? hd->target + plen + 1 : "";
+	rq.cookie = hd->cookie;
+	rq.ctype = hd->ctype;
+	rq.body = body;
+	rq.bodylen = blen;
+	rs.status = 200;
+	rs.ctype = "text/html; charset=utf-8";
+	rs.body = b;
+	if ((rs.headers = evbuffer_new()) == NULL)
+		fatalx("http: out of memory");
+	hh->fn(&rq, &rs, hh->arg);
+	respond_hdrs(c, rs.status, rs.ctype, rs.headers, b,
+		     strcmp(hd->method, "HEAD") == 0);
+	evbuffer_free(rs.headers);
+	free(path);
+}
+
+static void
+route(struct http_conn *c, const struct http_head *hd, const char *body,
+      size_t blen)
+{
+	struct http         *h = c->h;
+	struct evbuffer     *b = evbuffer_new();
+	struct http_handler *hh;
+	const char          *method = hd->method, *target = hd->target;
+	int                  head = strcmp(method, "HEAD") == 0, i, ok;
+	size_t               plen = strcspn(target, "?#");
 
 	if (b == NULL)
 		fatalx("http: out of memory");
+	if ((hh = find_handler(h, target, plen)) != NULL &&
+	    (head || !strcmp(method, "GET") || !strcmp(method, "POST"))) {
+		run_handler(c, hh, hd, body, blen, b);
+		goto done;
+	}
 	if (!head && strcmp(method, "GET") != 0) {
 		respond(c, 405, "Method Not Allowed", "text/plain", NULL, 0);
 		goto done;
@@ -413,10 +577,44 @@ done:
 	evbuffer_free(b);
 }
 
+static const char *
+reason_phrase(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 303:
+		return "See Other";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	default:
+		return code < 400 ? "OK" : "Error";
+	}
+}
+
 /* One answer, then the connection closes once it is written. */
 static void
 respond(struct http_conn *c, int code, const char *reason, const char *ctype,
 	struct evbuffer *body, int head)
+{
+	(void)reason; /* the phrase follows the code */
+	respond_hdrs(c, code, ctype, NULL, body, head);
+}
+
+/* The same, with a handler's header lines (may be NULL). */
+static void
+respond_hdrs(struct http_conn *c, int code, const char *ctype,
+	     struct evbuffer *hdrs, struct evbuffer *body, int head)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	size_t           len = body != NULL ? evbuffer_get_length(body) : 0;
@@ -426,8 +624,11 @@ respond(struct http_conn *c, int code, const char *reason, const char *ctype,
 	evbuffer_add_printf(out,
 			    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-			    "Connection: close\r\n\r\n",
-			    code, reason, ctype, len);
+			    "Connection: close\r\n",
+			    code, reason_phrase(code), ctype, len);
+	if (hdrs != NULL)
+		evbuffer_add_buffer(out, hdrs);
+	evbuffer_add(out, "\r\n", 2);
 	if (body != NULL && !head)
 		evbuffer_add_buffer(out, body);
 	bufferevent_setcb(c->bev, NULL, on_write, on_event, c);

@@ -42,6 +42,10 @@ static const char *rtbl_node_names[FG_RTBL__NODES] = {
     "muc_bans_sha256",
 };
 
+static const char *cause_names[FG_CAUSE__MAX] = {
+    "quarantine", "block", "list", "trap", "wave",
+};
+
 static int
 lookup(const char *const *names, int n, const char *s)
 {
@@ -69,6 +73,7 @@ lookup(const char *const *names, int n, const char *s)
 		return 0;                                                      \
 	}
 
+NAMEFN(fg_cause_name, fg_cause_parse, enum fg_cause, cause_names, FG_CAUSE__MAX)
 NAMEFN(fg_kind_name, fg_kind_parse, enum fg_kind, kind_names, FG_KIND__MAX)
 NAMEFN(fg_subj_name, fg_subj_parse, enum fg_subj, subj_names, FG_SUBJ__MAX)
 NAMEFN(fg_verdict_name, fg_verdict_parse, enum fg_verdict, verdict_names,

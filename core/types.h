@@ -57,6 +57,32 @@ enum fg_rtbl_node {
 	FG_RTBL__NODES
 };
 
+/* Why a stanza is refused, for [actions]: each reason is bounced (a
+ * stanza error) or dropped (silently). */
+enum fg_cause {
+	FG_CAUSE_QUARANTINE, /* a quarantine from the score */
+	FG_CAUSE_BLOCK,      /* a block from the score, or an admin's */
+	FG_CAUSE_LIST,       /* an upstream blocklist lists it */
+	FG_CAUSE_TRAP,       /* it touched a spamtrap */
+	FG_CAUSE_WAVE,       /* a registration or content wave */
+	FG_CAUSE__MAX
+};
+
+/* The detectors an operator can set to observe only ([detect.*] enforce). */
+enum fg_det {
+	FG_DET_REGISTRATION,
+	FG_DET_LOGIN,
+	FG_DET_CONTENT,
+	FG_DET_AUTH,
+	FG_DET_SPAMTRAPS,
+	FG_DET_UPSTREAM,
+	FG_DET_TRAPS, /* trap recipients */
+	FG_DET_LISTS, /* the operator's lists */
+	FG_DET__MAX
+};
+
+const char *fg_cause_name(enum fg_cause);
+int         fg_cause_parse(const char *, enum fg_cause *);
 const char *fg_kind_name(enum fg_kind);
 int         fg_kind_parse(const char *, enum fg_kind *);
 const char *fg_subj_name(enum fg_subj);

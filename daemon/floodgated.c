@@ -24,6 +24,7 @@
 #include "../component/comp.h"
 #include "../admin/control.h"
 #include "../admin/verbs.h"
+#include "../admin/web.h"
 #include "../policy/policy.h"
 #include "../policy/upstream.h"
 #include "../storage/store.h"
@@ -47,10 +48,12 @@ struct daemon {
 	struct comp       *comp;
 	struct http       *http;
 	struct ctlsock    *ctl; /* floodgatectl; NULL after a failed reload */
+	struct web        *web; /* the moderation page; sessions live here */
 	struct event      *ev_flush;
 	struct event      *ev_tick;
 	struct event      *ev_sig[4];
-	uint64_t           flush_slow; /* flushes over FLUSH_SLOW_US */
+	uint64_t           flush_slow;   /* flushes over FLUSH_SLOW_US */
+	uint64_t           flushes_seen; /* store_stats.flushes last judged */
 };
 
 #define FLUSH_SLOW_US 20000 /* a flush this long is worth a warning, us */
@@ -93,11 +96,14 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 		if (store_flush(d->store) == -1)
 			goto out;
 		store_get_stats(d->store, &st);
-		if (st.last_flush_us > FLUSH_SLOW_US) {
+		/* a PostgreSQL flush completes later: judge each one once */
+		if (st.flushes != d->flushes_seen &&
+		    st.last_flush_us > FLUSH_SLOW_US) {
 			d->flush_slow++;
 			log_warnx("store: slow flush, %llu us",
 				  (unsigned long long)st.last_flush_us);
 		}
+		d->flushes_seen = st.flushes;
 	}
 out:
 	arm(d->ev_flush, d->cfg->store_flush_ms);
@@ -109,6 +115,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	pol_tick(d->pol);
+	web_tick(d->web, clock_wall_ms());
 	if (d->cfg->store_retention_s > 0)
 		(void)store_prune(d->store,
 				  clock_wall_ms() -
@@ -133,7 +140,7 @@ healthy(void *arg)
 static void
 listed_metrics(struct evbuffer *b, struct daemon *d)
 {
-	struct adm_env  env = {d->pol, d->store, d->cfg, NULL, NULL};
+	struct adm_env  env = {d->pol, d->store, d->cfg, NULL, NULL, NULL};
 	struct adm_stat st[ADM_STATS_MAX];
 	size_t          i, n = adm_stats(&env, st, ADM_STATS_MAX);
 	const char     *help = "Subjects under a verdict";
@@ -163,6 +170,18 @@ core_metrics(struct evbuffer *b, void *arg)
 		    (double)ps.gates);
 	http_metric(b, "floodgate_policy_denied_total", "counter",
 		    "Gate decisions that denied", NULL, (double)ps.denied);
+	http_metric(b, "floodgate_would_refuse_total", "counter",
+		    "Gates observe mode let through that enforce mode would "
+		    "have refused, by the verdict it would have applied",
+		    "verdict=\"throttle\"", (double)ps.would[FG_V_THROTTLE]);
+	http_metric(b, "floodgate_would_refuse_total", "counter", NULL,
+		    "verdict=\"quarantine\"",
+		    (double)ps.would[FG_V_QUARANTINE]);
+	http_metric(b, "floodgate_would_refuse_total", "counter", NULL,
+		    "verdict=\"block\"", (double)ps.would[FG_V_BLOCK]);
+	http_metric(b, "floodgate_policy_dropped_total", "counter",
+		    "Refusals answered with action drop ([actions])", NULL,
+		    (double)ps.dropped);
 	http_metric(b, "floodgate_policy_events_total", "counter",
 		    "Meter events processed", NULL, (double)ps.events);
 	http_metric(b, "floodgate_subjects", "gauge",
@@ -176,6 +195,9 @@ core_metrics(struct evbuffer *b, void *arg)
 	http_metric(b, "floodgate_verdict_changes_total", "counter",
 		    "Changes of effective verdicts", NULL,
 		    (double)ps.verdict_changes);
+	http_metric(b, "floodgate_list_rejects_total", "counter",
+		    "Trap or operator list files not loaded (bad lines)", NULL,
+		    (double)ps.list_rejects);
 	http_metric(b, "floodgate_store_flushes_total", "counter",
 		    "Write-behind transactions", NULL, (double)ss.flushes);
 	http_metric(b, "floodgate_store_rows_total", "counter",
@@ -194,8 +216,8 @@ core_metrics(struct evbuffer *b, void *arg)
 		    "retention deleted",
 		    NULL, (double)ss.pruned);
 	http_metric(b, "floodgate_store_ok", "gauge",
-		    "1 while the store file is the one opened, 0 once it was "
-		    "deleted or replaced",
+		    "1 while the store can keep what it acknowledges (SQLite: "
+		    "the file opened is still there; PostgreSQL: connected)",
 		    NULL, store_health(d->store, NULL) == 0 ? 1 : 0);
 	http_metric(b, "floodgate_store_slow_flushes_total", "counter",
 		    "Flushes slower than 20 ms", NULL, (double)d->flush_slow);
@@ -216,6 +238,18 @@ wire_http(struct daemon *d)
 	http_add_collector(d->http, core_metrics, d);
 	http_add_page(d->http, "/blocklist.txt", "text/plain; charset=utf-8",
 		      comp_blocklist_txt, d->comp);
+	http_add_handler(d->http, WEB_PREFIX, web_handle, d->web);
+}
+
+/* The moderation page and the ad-hoc web-login see the current
+ * configuration and component. */
+static void
+wire_web(struct daemon *d)
+{
+	struct adm_env env = {d->pol, d->store, d->cfg, NULL, NULL, d->web};
+
+	web_set_env(d->web, &env);
+	comp_set_web(d->comp, d->web);
 }
 
 static int
@@ -231,10 +265,19 @@ start_http(struct daemon *d)
 
 static void on_ctl(const char *, char *, struct evbuffer *, void *);
 
+/* Both NULL, or the same text. */
+static int
+streq(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 static int
 reload(struct daemon *d)
 {
 	struct fg_config *n;
+	struct pol_stats  ps;
+	uint64_t          rejects;
 	int               relink, rehttp;
 	char              sock[PATH_MAX];
 
@@ -243,15 +286,22 @@ reload(struct daemon *d)
 		log_warnx("reload failed: keeping the running configuration");
 		return -1;
 	}
-	if (strcmp(n->store_path, d->cfg->store_path) != 0)
-		log_warnx("reload: [store] path changes need a restart; "
-			  "still using %s",
-			  d->cfg->store_path);
+	if (n->store_pg != d->cfg->store_pg ||
+	    !streq(n->store_path, d->cfg->store_path) ||
+	    !streq(n->store_dsn, d->cfg->store_dsn) ||
+	    !streq(n->store_password_file, d->cfg->store_password_file))
+		log_warnx("reload: [store] changes need a restart; still "
+			  "using %s",
+			  store_name(d->store));
 	relink = config_link_changed(d->cfg, n);
 	rehttp = (n->http_listen == NULL) != (d->cfg->http_listen == NULL) ||
 		 (n->http_listen != NULL &&
 		  strcmp(n->http_listen, d->cfg->http_listen) != 0);
+	pol_get_stats(d->pol, &ps);
+	rejects = ps.list_rejects;
 	pol_reconfigure(d->pol, n);
+	pol_get_stats(d->pol, &ps);
+	rejects = ps.list_rejects - rejects;
 	pol_upstream_load_files(d->pol, n); /* lists reread on SIGHUP */
 	if (relink) {
 		log_info("reload: component settings changed, reconnecting");
@@ -268,6 +318,7 @@ reload(struct daemon *d)
 		comp_reconfigure(d->comp, n);
 	config_free(d->cfg);
 	d->cfg = n;
+	wire_web(d);
 	if (rehttp) {
 		http_free(d->http);
 		d->http = NULL;
@@ -283,7 +334,7 @@ reload(struct daemon *d)
 		log_warnx("reload: control socket stays on %s",
 			  ctlsock_path(d->ctl));
 	log_info("reload done");
-	return 0;
+	return rejects > 0 ? 1 : 0;
 }
 
 static int
@@ -298,7 +349,7 @@ static void
 on_ctl(const char *actor, char *line, struct evbuffer *out, void *arg)
 {
 	struct daemon *d = arg;
-	struct adm_env env = {d->pol, d->store, d->cfg, ctl_reload, d};
+	struct adm_env env = {d->pol, d->store, d->cfg, ctl_reload, d, d->web};
 	struct adm_buf b = {NULL, 0, 0};
 
 	adm_ctl_exec(&env, actor, line, &b);
@@ -364,12 +415,19 @@ open_all(struct daemon *d, const char *user)
 	if (proc_pidfile_write(d->cfg->pidfile) == -1 ||
 	    proc_switch_user(user, ctlsock_path(d->ctl)) == -1)
 		return -1;
-	if ((d->store = store_open(d->cfg->store_path)) == NULL)
+	d->store = d->cfg->store_pg ? store_open_pg(d->base, d->cfg->store_dsn,
+						    d->cfg->store_password_file)
+				    : store_open(d->cfg->store_path);
+	if (d->store == NULL)
 		return -1;
 	if ((d->pol = pol_new(d->cfg, d->store)) == NULL)
 		return -1;
+	/* other instances on a shared store: their verdicts become ours */
+	store_set_change_cb(d->store, pol_shared_change, d->pol);
 	d->comp = comp_new(d->base, d->cfg, d->pol, d->store);
 	pol_upstream_load_files(d->pol, d->cfg);
+	d->web = web_new();
+	wire_web(d);
 	wire_http(d);
 	return 0;
 }
@@ -380,6 +438,7 @@ close_all(struct daemon *d)
 	http_free(d->http);
 	ctlsock_free(d->ctl);
 	comp_free(d->comp);
+	web_free(d->web);
 	pol_free(d->pol);
 	store_close(d->store); /* flushes what is still queued */
 	if (d->base != NULL)
@@ -477,7 +536,7 @@ main(int argc, char **argv)
 	}
 	log_info("floodgated %s starting: component %s via %s:%d, store %s",
 		 PACKAGE_VERSION, d.cfg->comp_jid, d.cfg->comp_server,
-		 d.cfg->comp_port, d.cfg->store_path);
+		 d.cfg->comp_port, store_name(d.store));
 	comp_start(d.comp);
 	proc_notify("READY=1");
 

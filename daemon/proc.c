@@ -251,7 +251,16 @@ proc_check(const struct fg_config *c, const char *sock, const char *user)
 	/* as another user the permissions are theirs, not ours */
 	int as_us = user == NULL || geteuid() != 0;
 
-	if (check_dir("[store] path", c->store_path, as_us) == -1)
+	/* a PostgreSQL store is checked by connecting, at start-up; its
+	 * password file must at least be there for the daemon's user */
+	if (c->store_pg) {
+		if (as_us && c->store_password_file != NULL &&
+		    access(c->store_password_file, R_OK) == -1) {
+			log_warn("[store] password-file %s",
+				 c->store_password_file);
+			rc = -1;
+		}
+	} else if (check_dir("[store] path", c->store_path, as_us) == -1)
 		rc = -1;
 	else if (as_us && stat(c->store_path, &st) == 0 &&
 		 access(c->store_path, R_OK | W_OK) == -1) {

@@ -79,8 +79,18 @@ static void  auth_gate(void *, struct policy *, const struct pol_gate *,
 		       struct pol_answer *);
 static void  auth_event(void *, struct policy *, const struct pol_event *);
 
+/* Not in the detector table: the context spamtrap hits run in, with
+ * their own enforce switch ([detect.spamtraps]) and reason (trap). */
+static const struct pol_detector det_spamtraps = {
+    .name = "spamtraps",
+    .det = FG_DET_SPAMTRAPS,
+    .cause = FG_CAUSE_TRAP,
+};
+
 const struct pol_detector det_auth = {
     .name = "auth",
+    .det = FG_DET_AUTH,
+    .cause = -1,
     .init = auth_init,
     .reconfigure = auth_reconfigure,
     .free = auth_free,
@@ -272,14 +282,19 @@ cloud:
 static void
 trap_hit(struct auth *d, struct policy *p, const char *ip, const char *who)
 {
-	char esc[128];
+	const struct pol_detector *ctx;
+	char                       esc[128];
 
 	if (ip == NULL)
 		return;
 	log_info("spamtrap: %s tried by %s", log_esc(esc, sizeof esc, who), ip);
+	/* traps have their own enforce switch ([detect.spamtraps]) */
+	ctx = pol_ctx_enter(p, &det_spamtraps);
+	pol_trap_hit(p, FG_SUBJ_IP, ip, who);
 	signal_ip(p, ip, "spamtrap", d->w_trap);
 	pol_auto_verdict(p, FG_SUBJ_IP, ip, FG_V_BLOCK, p->prm.ttl_ms,
 			 "spamtrap");
+	pol_ctx_leave(p, ctx);
 }
 
 static void
@@ -331,4 +346,5 @@ auth_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	a->condition = "not-allowed";
 	a->text = txt_trap;
 	a->verdict = FG_V_BLOCK;
+	a->cause = FG_CAUSE_TRAP;
 }

@@ -63,6 +63,8 @@ static void  content_gate(void *, struct policy *, const struct pol_gate *,
 
 const struct pol_detector det_content = {
     .name = "content",
+    .det = FG_DET_CONTENT,
+    .cause = FG_CAUSE_WAVE,
     .init = content_init,
     .reconfigure = content_reconfigure,
     .free = content_free,
@@ -152,7 +154,17 @@ wave_see(struct content *d, struct policy *p, struct det_cache *c,
 		r->jid[r->n][0] = '\0';
 	r->n++;
 	if (r->n >= d->accounts) {
+		struct pol_note n;
+
 		r->marked_until = now + CONTENT_MARK;
+		memset(&n, 0, sizeof n);
+		n.what = POL_NOTE_CONTENT_WAVE;
+		n.type = FG_SUBJ_ACCOUNT;
+		n.key = acct;
+		n.verdict = FG_V_QUARANTINE;
+		n.since = r->win_start;
+		n.text = evidence;
+		pol_note(p, &n);
 		penalise_all(p, r, evidence);
 	}
 	return 0;
@@ -204,6 +216,7 @@ content_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	}
 	if (known && a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_WAVE;
 		a->condition = "policy-violation";
 		a->text = txt_wave;
 	}

@@ -61,6 +61,8 @@ static void  login_event(void *, struct policy *, const struct pol_event *);
 
 const struct pol_detector det_login = {
     .name = "login",
+    .det = FG_DET_LOGIN,
+    .cause = -1,
     .init = login_init,
     .reconfigure = login_reconfigure,
     .free = login_free,

@@ -84,6 +84,8 @@ static void  reg_event(void *, struct policy *, const struct pol_event *);
 
 const struct pol_detector det_reg = {
     .name = "registration",
+    .det = FG_DET_REGISTRATION,
+    .cause = FG_CAUSE_WAVE,
     .init = reg_init,
     .reconfigure = reg_reconfigure,
     .free = reg_free,
@@ -210,6 +212,17 @@ wave_started(struct reg *d, struct policy *p, const char *where, uint64_t pfx,
 		 "lists its accounts",
 		 where, (long long)start, (long long)start);
 	log_info("%s", reason);
+	{
+		struct pol_note n;
+
+		memset(&n, 0, sizeof n);
+		n.what = POL_NOTE_REG_WAVE;
+		n.type = FG_SUBJ_DOMAIN;
+		n.verdict = FG_V_QUARANTINE;
+		n.since = start;
+		n.text = where;
+		pol_note(p, &n);
+	}
 	if (p->store == NULL)
 		return;
 	snprintf(sig, sizeof sig, "reg-wave=%llu",

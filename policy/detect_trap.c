@@ -21,6 +21,7 @@
 #define TRAP_VERDICT_MS (7LL * 86400 * 1000) /* a trap verdict lasts, ms */
 
 struct trap {
+	struct policy *p;
 	struct lf_set *set; /* NULL: no traps */
 	int            block;
 };
@@ -36,6 +37,8 @@ static void  trap_gate(void *, struct policy *, const struct pol_gate *,
 
 const struct pol_detector det_trap = {
     .name = "trap",
+    .det = FG_DET_TRAPS,
+    .cause = FG_CAUSE_TRAP,
     .init = trap_init,
     .reconfigure = trap_reconfigure,
     .free = trap_free,
@@ -47,7 +50,7 @@ trap_init(struct policy *p, const struct fg_config *cfg)
 {
 	struct trap *d = xcalloc(1, sizeof *d);
 
-	(void)p;
+	d->p = p;
 	trap_reconfigure(d, cfg);
 	return d;
 }
@@ -90,6 +93,7 @@ trap_reconfigure(void *arg, const struct fg_config *cfg)
 		log_warnx("traps: %s not loaded; keeping the %zu traps "
 			  "loaded before",
 			  cfg->trap_file, lf_count(d->set));
+		d->p->st.list_rejects++;
 		return;
 	}
 	lf_free(d->set);
@@ -117,19 +121,24 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	char            from[POL_KEY_MAX], to[POL_KEY_MAX];
 	char            e1[LOG_ESC_MAX], e2[LOG_ESC_MAX];
 	enum fg_verdict v = d->block ? FG_V_BLOCK : FG_V_QUARANTINE;
+	struct pol_info pi;
 
 	if (lf_count(d->set) == 0 || g->contact || g->to == NULL ||
 	    !(g->kind == FG_KIND_STRANGER_MESSAGE ||
 	      g->kind == FG_KIND_INBOUND_STRANGER_MESSAGE ||
 	      g->kind == FG_KIND_SUBSCRIBE ||
 	      g->kind == FG_KIND_INBOUND_SUBSCRIBE) ||
-	    pol_norm_jid(g->to, to, sizeof to) == -1 ||
-	    !lf_has(d->set, lf_hash(to)) ||
+	    pol_norm_jid(g->to, to, sizeof to) == -1 || !lf_match(d->set, to) ||
 	    pol_norm_jid(g->from, from, sizeof from) == -1 ||
 	    strchr(from, '@') == NULL)
 		return;
+	/* an admin vouched for this sender: its text is not spam */
+	if (pol_inspect(p, FG_SUBJ_ACCOUNT, from, &pi) == 0 &&
+	    pi.override == FG_OVR_ALLOW)
+		return;
 	log_info("trap: %s wrote to %s: %s", log_esc(e1, sizeof e1, from),
 		 log_esc(e2, sizeof e2, to), fg_verdict_name(v));
+	pol_trap_hit(p, FG_SUBJ_ACCOUNT, from, to);
 	pol_auto_verdict(p, FG_SUBJ_ACCOUNT, from, v, TRAP_VERDICT_MS,
 			 "trap-hit");
 	if (g->kind == FG_KIND_STRANGER_MESSAGE ||
@@ -137,6 +146,7 @@ trap_gate(void *arg, struct policy *p, const struct pol_gate *g,
 		det_content_mark(p, g);
 	if (a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_TRAP;
 		a->condition = "policy-violation";
 		a->text = txt_trap;
 		a->verdict = v;

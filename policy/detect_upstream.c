@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -347,16 +348,20 @@ subj_of(const struct up_ent *e, enum fg_subj *t, const char **key)
 static void
 topup(struct up_state *s, struct up_ent *e)
 {
-	struct pol_info info;
-	enum fg_subj    t;
-	const char     *key;
+	struct pol_info            info;
+	const struct pol_detector *ctx;
+	enum fg_subj               t;
+	const char                *key;
 
 	if (subj_of(e, &t, &key) == -1)
 		return;
 	if (pol_inspect(s->pol, t, key, &info) == -1)
 		return;
+	/* listings arrive from the component, outside the detector hooks */
+	ctx = pol_ctx_enter(s->pol, &det_upstream);
 	if (info.score < s->w)
 		pol_signal(s->pol, t, key, UP_SIGNAL, s->w - info.score);
+	pol_ctx_leave(s->pol, ctx);
 	e->signalled = 1;
 }
 
@@ -364,8 +369,29 @@ topup(struct up_state *s, struct up_ent *e)
 static void
 ent_listed(struct up_state *s, struct up_ent *e)
 {
+	struct pol_note n;
+	enum fg_subj    t;
+	const char     *key;
+	size_t          i;
+
 	if (e->kind != UP_HASH || e->mat != NULL)
 		topup(s, e);
+	/* one of ours on somebody's list: the operator must hear of it, our
+	 * users' mail to that list's readers is about to bounce */
+	if (subj_of(e, &t, &key) == -1 || t != FG_SUBJ_DOMAIN)
+		return;
+	for (i = 0; i < s->pol->prm.nserves; i++)
+		if (strcasecmp(s->pol->prm.serves[i], key) == 0)
+			break;
+	if (i == s->pol->prm.nserves)
+		return;
+	memset(&n, 0, sizeof n);
+	n.what = POL_NOTE_OWN_LISTED;
+	n.type = FG_SUBJ_DOMAIN;
+	n.key = key;
+	n.verdict = FG_V_BLOCK;
+	n.text = "on an upstream blocklist";
+	pol_note(s->pol, &n);
 }
 
 /* A delisting should lift what the listing alone caused now, not when
@@ -728,6 +754,8 @@ up_free(void *arg)
 
 const struct pol_detector det_upstream = {
     .name = "upstream",
+    .det = FG_DET_UPSTREAM,
+    .cause = FG_CAUSE_LIST,
     .init = up_init,
     .reconfigure = up_reconfigure,
     .free = up_free,

@@ -21,13 +21,20 @@
 #include "listfile.h"
 
 #define LF_FILE_MAX (64 * 1024 * 1024) /* bytes of one list file */
+#define LF_BAD_LOGGED 20 /* bad lines logged per read, then a count */
 
 struct lf_set {
 	uint64_t *h;
 	size_t    n, cap;
 	char    **plain;
 	size_t    nplain, capplain;
+	size_t    nhashed; /* entries given as a hash: lookups must hash */
 };
+
+/* SHA-256 fetched once: an implicit fetch per EVP_Digest() call costs
+ * more than the digest of a JID itself (OpenSSL 3). */
+static EVP_MD     *lf_md;
+static EVP_MD_CTX *lf_ctx;
 
 uint64_t
 lf_hash(const char *s)
@@ -36,9 +43,14 @@ lf_hash(const char *s)
 	unsigned int  mdlen = 0, i;
 	uint64_t      h = 0;
 
-	if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		fatalx("EVP_Digest(sha256) failed");
+	if (lf_md == NULL &&
+	    ((lf_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	     (lf_ctx = EVP_MD_CTX_new()) == NULL))
+		fatalx("SHA-256 not available");
+	if (EVP_DigestInit_ex2(lf_ctx, lf_md, NULL) != 1 ||
+	    EVP_DigestUpdate(lf_ctx, s, strlen(s)) != 1 ||
+	    EVP_DigestFinal_ex(lf_ctx, md, &mdlen) != 1 || mdlen != 32)
+		fatalx("SHA-256 failed");
 	for (i = 0; i < 8; i++)
 		h = h << 8 | md[i];
 	return h;
@@ -89,12 +101,41 @@ valid_host(const char *s)
 	return label > 0;
 }
 
+/*
+ * A URL-host entry in place: lowercased; a URL (http://, https://, as in
+ * ejabberd's mod_antispam URL files) gives its host, without a port, a
+ * path, a query or a fragment; a leading "www." and a trailing dot go, as
+ * the modules leave them out of hfp (doc/PROTOCOL.md). 0 or -1.
+ */
+static int
+host_of(char *tok)
+{
+	char  *p = tok;
+	size_t n;
+
+	for (n = 0; tok[n] != '\0'; n++)
+		tok[n] = (char)tolower((unsigned char)tok[n]);
+	if (strncmp(p, "http://", 7) == 0)
+		p += 7;
+	else if (strncmp(p, "https://", 8) == 0)
+		p += 8;
+	if (p != tok)
+		p[strcspn(p, "/?#:")] = '\0';
+	if (strncmp(p, "www.", 4) == 0)
+		p += 4;
+	n = strlen(p);
+	if (n > 1 && p[n - 1] == '.')
+		p[--n] = '\0';
+	memmove(tok, p, n + 1);
+	return valid_host(tok) ? 0 : -1;
+}
+
 int
 lf_parse_line(enum lf_kind kind, const char *line, uint64_t *h, char *text,
 	      size_t textsz, const char **err)
 {
 	char   tok[LF_LINE_MAX];
-	size_t n, i;
+	size_t n;
 
 	text[0] = '\0';
 	line += strspn(line, " \t\r\n");
@@ -138,15 +179,12 @@ lf_parse_line(enum lf_kind kind, const char *line, uint64_t *h, char *text,
 		}
 		break;
 	default:
-		for (i = 0; i < n; i++)
-			tok[i] = (char)tolower((unsigned char)tok[i]);
-		if (n > 1 && tok[n - 1] == '.')
-			tok[--n] = '\0';
-		if (!valid_host(tok)) {
-			*err = "not a host name, SHA-256 or host fingerprint";
+		if (host_of(tok) == -1) {
+			*err = "not a host name, URL, SHA-256 or host "
+			       "fingerprint";
 			return -1;
 		}
-		memcpy(text, tok, n + 1);
+		memcpy(text, tok, strlen(tok) + 1);
 		break;
 	}
 	*h = lf_hash(text);
@@ -201,7 +239,8 @@ lf_add(struct lf_set *s, enum lf_kind kind, const char *entry, const char **err)
 						 sizeof *s->plain);
 		}
 		s->plain[s->nplain++] = xstrdup(text);
-	}
+	} else
+		s->nhashed++;
 	return 0;
 }
 
@@ -214,7 +253,6 @@ lf_read(struct lf_set *s, enum lf_kind kind, const char *path)
 	size_t      cap = 0, total = 0;
 	ssize_t     len;
 	int         lineno = 0, bad = 0;
-
 	struct stat st;
 
 	if ((fp = fopen(path, "r")) == NULL) {
@@ -235,26 +273,33 @@ lf_read(struct lf_set *s, enum lf_kind kind, const char *path)
 			goto fail;
 		}
 		if ((size_t)len >= LF_LINE_MAX) {
-			log_warnx("%s:%d: line longer than %d bytes", path,
-				  lineno, LF_LINE_MAX - 1);
-			bad++;
+			if (++bad <= LF_BAD_LOGGED)
+				log_warnx("%s:%d: line longer than %d bytes",
+					  path, lineno, LF_LINE_MAX - 1);
 			continue;
 		}
 		if (memchr(line, '\0', (size_t)len) != NULL) {
-			log_warnx("%s:%d: NUL byte in the line", path, lineno);
-			bad++;
+			if (++bad <= LF_BAD_LOGGED)
+				log_warnx("%s:%d: NUL byte in the line", path,
+					  lineno);
 			continue;
 		}
 		line[strcspn(line, "\r\n")] = '\0';
 		if (strspn(line, " \t") == strlen(line) ||
 		    line[strspn(line, " \t")] == '#')
 			continue;
-		if (lf_add(s, kind, line, &err) == -1) {
+		if (s->n >= LF_ENTRIES_MAX) {
+			log_warnx("%s:%d: more than %d entries", path, lineno,
+				  LF_ENTRIES_MAX);
+			goto fail;
+		}
+		if (lf_add(s, kind, line, &err) == -1 && ++bad <= LF_BAD_LOGGED)
 			log_warnx("%s:%d: %s: '%s'", path, lineno, err,
 				  log_esc(esc, sizeof esc, line));
-			bad++;
-		}
 	}
+	if (bad > LF_BAD_LOGGED)
+		log_warnx("%s: %d bad lines, the first %d shown", path, bad,
+			  LF_BAD_LOGGED);
 	if (ferror(fp)) {
 		log_warn("list %s", path);
 		goto fail;
@@ -318,6 +363,15 @@ lf_has_plain(const struct lf_set *s, const char *text)
 	return s != NULL && s->nplain > 0 &&
 	       bsearch(&text, s->plain, s->nplain, sizeof *s->plain, cmp_str) !=
 		   NULL;
+}
+
+int
+lf_match(const struct lf_set *s, const char *text)
+{
+	if (s == NULL || s->n == 0)
+		return 0;
+	return s->nhashed > 0 ? lf_has(s, lf_hash(text))
+			      : lf_has_plain(s, text);
 }
 
 size_t

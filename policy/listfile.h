@@ -53,5 +53,8 @@ size_t      lf_nplain(const struct lf_set *);
 const char *lf_plain(const struct lf_set *, size_t i);
 /* Is text among the plain entries (binary search; after lf_done)? */
 int lf_has_plain(const struct lf_set *, const char *text);
+/* Does the normal form text match an entry, plain or hashed? Hashes
+ * only when the set holds hashed entries. */
+int lf_match(const struct lf_set *, const char *text);
 
 #endif

@@ -53,6 +53,8 @@ static void  lists_tick(void *, struct policy *);
 
 const struct pol_detector det_lists = {
     .name = "lists",
+    .det = FG_DET_LISTS,
+    .cause = FG_CAUSE_LIST,
     .init = lists_init,
     .reconfigure = lists_reconfigure,
     .free = lists_free,
@@ -82,11 +84,16 @@ served(const struct policy *p, const char *dom)
 static void
 apply(struct lists *d, int l, const char *key)
 {
+	const struct pol_detector *ctx;
+
 	/* never our own server domain: act on its accounts */
 	if (subjs[l] == FG_SUBJ__MAX || (l == L_DOMAINS && served(d->p, key)))
 		return;
+	/* also run from init and reconfigure, outside the hooks */
+	ctx = pol_ctx_enter(d->p, &det_lists);
 	pol_auto_verdict(d->p, subjs[l], key, action(d), LISTS_TTL_MS,
 			 l == L_JIDS ? "jid-list" : "domain-list");
+	pol_ctx_leave(d->p, ctx);
 }
 
 static void
@@ -132,7 +139,7 @@ load(struct lists *d, const struct fg_config *cfg)
 	const char    *paths[L__N] = {cfg->lists_jids, cfg->lists_domains,
 				      cfg->lists_url_hosts};
 	struct lf_set *s;
-	int            l;
+	int            l, eased = d->block && !cfg->lists_block;
 
 	d->block = cfg->lists_block;
 	for (l = 0; l < L__N; l++) {
@@ -146,6 +153,7 @@ load(struct lists *d, const struct fg_config *cfg)
 				log_warnx("lists: %s not loaded; keeping the "
 					  "%zu entries loaded before",
 					  paths[l], lf_count(d->set[l]));
+				d->p->st.list_rejects++;
 				lf_free(s);
 				continue;
 			}
@@ -153,8 +161,10 @@ load(struct lists *d, const struct fg_config *cfg)
 			log_info("lists: %zu entries from %s", lf_count(s),
 				 paths[l]);
 		}
+		/* action block -> quarantine: every old entry steps down,
+		 * apply_all() sets the quarantine again */
 		if (d->set[l] != NULL)
-			lift_removed(d, l, d->set[l], s);
+			lift_removed(d, l, d->set[l], eased ? NULL : s);
 		lf_free(d->set[l]);
 		d->set[l] = s;
 	}
@@ -207,7 +217,7 @@ lists_pregate(void *arg, struct policy *p, const struct pol_gate *g)
 	    g->kind == FG_KIND_REGISTER ||
 	    pol_norm_jid(g->from, jid, sizeof jid) == -1)
 		return;
-	if (strchr(jid, '@') != NULL && lf_has(d->set[L_JIDS], lf_hash(jid)))
+	if (strchr(jid, '@') != NULL && lf_match(d->set[L_JIDS], jid))
 		apply(d, L_JIDS, jid);
 	dom = strchr(jid, '@');
 	dom = dom != NULL ? dom + 1 : jid;
@@ -217,10 +227,24 @@ lists_pregate(void *arg, struct policy *p, const struct pol_gate *g)
 	 * components (muc.spam.example) too */
 	for (q = dom; q != NULL && strchr(q, '.') != NULL;
 	     q = strchr(q, '.') + 1)
-		if (lf_has(d->set[L_DOMAINS], lf_hash(q))) {
+		if (lf_match(d->set[L_DOMAINS], q)) {
 			apply(d, L_DOMAINS, dom);
 			break;
 		}
+}
+
+/* The 16 lowercase hex digits of a host fingerprint (wire.c checked
+ * them) as the number lf_hash() gives. */
+static uint64_t
+hex16(const char *s)
+{
+	uint64_t h = 0;
+	int      i;
+
+	for (i = 0; i < POL_HFP_HEX; i++)
+		h = h << 4 |
+		    (uint64_t)(s[i] <= '9' ? s[i] - '0' : s[i] - 'a' + 10);
+	return h;
 }
 
 /* A stranger message carrying a listed URL host is refused, and its
@@ -238,7 +262,7 @@ lists_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	      g->kind == FG_KIND_INBOUND_STRANGER_MESSAGE))
 		return;
 	for (i = 0; i < g->nhfp && i < POL_HFP_MAX; i++)
-		if (lf_has(d->set[L_HOSTS], strtoull(g->hfp[i], NULL, 16)))
+		if (lf_has(d->set[L_HOSTS], hex16(g->hfp[i])))
 			break;
 	if (i == g->nhfp || i == POL_HFP_MAX)
 		return;
@@ -247,6 +271,7 @@ lists_gate(void *arg, struct policy *p, const struct pol_gate *g,
 			       DET_W_URL_LIST, HUGE_VAL);
 	if (a->allow) {
 		a->allow = 0;
+		a->cause = FG_CAUSE_LIST;
 		a->condition = "policy-violation";
 		a->text = txt_url;
 	}

@@ -29,7 +29,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	char                 k[POL_KEY_MAX], esc[LOG_ESC_MAX];
 	char                 sig[POL_SIGTEXT_MAX];
 	int64_t              now = clock_wall_ms();
-	enum fg_verdict      old_eff, new_eff;
+	enum fg_verdict      old_eff, new_eff, old_enf;
 	enum fg_override     old_ovr;
 	int                  n, existed;
 
@@ -52,6 +52,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		return -1;
 	}
 	old_eff = pol_effective(s);
+	old_enf = pol_enforced(s);
 	old_ovr = (enum fg_override)s->override;
 
 	/* the state after the change, made durable before it is applied */
@@ -103,6 +104,7 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 		int kind;
 
 		s->verdict = FG_V_ALLOW;
+		s->enf = FG_V_ALLOW;
 		s->expires = 0;
 		s->ovr_expires = 0;
 		s->sig_n = s->sig_head = 0;
@@ -118,12 +120,14 @@ pol_admin(struct policy *p, enum fg_subj type, const char *key,
 	rep_clean(s);
 	if (new_eff != old_eff)
 		p->st.verdict_changes++;
-	/* pushed even when the effective verdict stays: the modules cache
-	 * allowlist entries, and a renewed block carries its new expiry */
-	if (p->cb != NULL &&
-	    (new_eff != old_eff || ovr != old_ovr || ovr != FG_OVR_NONE))
-		p->cb(s->type, s->key, new_eff, pol_eff_expires(s), reason,
-		      p->cb_arg);
+	/* pushed when what the modules enforce moves (an observed block
+	 * confirmed by an admin moves it without changing the effective
+	 * verdict), and for every override: the modules cache allowlist
+	 * entries, and a renewed block carries its new expiry */
+	if (p->cb != NULL && (pol_enforced(s) != old_enf || ovr != old_ovr ||
+			      ovr != FG_OVR_NONE))
+		p->cb(s->type, s->key, pol_enforced(s), pol_eff_expires(s),
+		      reason, p->cb_arg);
 	return 0;
 }
 
@@ -136,7 +140,11 @@ fill_info(struct policy *p, const struct rep_subj *s, int64_t now,
 	info->score = rep_score(s, now, p->prm.half_life_ms);
 	info->verdict = s->verdict;
 	info->effective = pol_effective(s);
+	info->enforced = pol_enforced(s);
+	info->drop =
+	    info->enforced >= FG_V_QUARANTINE && p->prm.drop[pol_cause(s)];
 	info->expires = pol_eff_expires(s);
+	info->updated = s->updated;
 	info->override = s->override;
 	info->actor = s->actor;
 	info->reason = s->reason;
@@ -159,7 +167,7 @@ pol_inspect(struct policy *p, enum fg_subj type, const char *key,
 	if (s == NULL) {
 		info->type = type;
 		info->key = p->ikey;
-		info->verdict = info->effective = FG_V_ALLOW;
+		info->verdict = info->effective = info->enforced = FG_V_ALLOW;
 		info->override = FG_OVR_NONE;
 		info->signals = "";
 		return 0;

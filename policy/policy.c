@@ -52,6 +52,7 @@ struct gsub {
 	uint64_t         rk; /* bucket key for the kind at hand; 0 = later */
 	struct rep_subj *s;
 	enum fg_verdict  eff;
+	enum fg_verdict  enf; /* what of eff is enforced */
 };
 
 static const char *const txt_rate[FG_SUBJ__MAX] = {
@@ -81,6 +82,14 @@ static const char *const txt_block[FG_SUBJ__MAX] = {
     "This address is blocked by the server's anti-spam policy",
     "This network is blocked by the server's anti-spam policy",
 };
+/* A remote account's refusal comes from the recipient's server: "contact
+ * the server administrator" would send its user to the wrong admin. */
+static const char txt_remote_quarantine[] =
+    "This account is quarantined by the recipient server's anti-spam "
+    "policy: subscription requests and messages to non-contacts are "
+    "refused";
+static const char txt_remote_block[] =
+    "This account is blocked by the recipient server's anti-spam policy";
 static const char txt_badjid[] = "The sender address is not a valid JID";
 
 static int  kind_inbound(enum fg_kind);
@@ -134,6 +143,13 @@ pol_params_set(struct pol_params *m, const struct fg_config *c)
 	 * stays quarantined (and renewed) until something else speaks. */
 	m->overflow_ceiling = (c->quarantine_at + c->block_at) / 2;
 	m->max_keys = c->max_keys;
+	m->observe = c->observe;
+	memcpy(m->enforce, c->enforce, sizeof m->enforce);
+	m->observe_any = m->observe;
+	for (k = 0; k < FG_DET__MAX; k++)
+		if (!m->enforce[k])
+			m->observe_any = 1;
+	memcpy(m->drop, c->drop, sizeof m->drop);
 	m->nserves = c->serves.n;
 	m->serves = xcalloc(m->nserves ? m->nserves : 1, sizeof *m->serves);
 	for (i = 0; i < m->nserves; i++)
@@ -150,6 +166,58 @@ pol_params_clear(struct pol_params *m)
 	free(m->serves);
 	m->serves = NULL;
 	m->nserves = 0;
+}
+
+/* A persisted row's state into s: at start-up (load_cb), and when
+ * another instance sharing the store changed it (shared.c). */
+void
+pol_restore(struct policy *p, struct rep_subj *s,
+	    const struct store_subject *ss, int64_t now)
+{
+	s->score = isfinite(ss->score) && ss->score > 0 ? ss->score : 0;
+	s->score_at = ss->score_at;
+	s->verdict = (int)ss->verdict > 0 && ss->verdict < FG_V__MAX
+			 ? (uint8_t)ss->verdict
+			 : FG_V_ALLOW;
+	s->override = (int)ss->override > 0 && ss->override < FG_OVR__MAX
+			  ? (uint8_t)ss->override
+			  : FG_OVR_NONE;
+	s->updated = ss->updated;
+	if (s->override != FG_OVR_NONE) {
+		/* the row's expiry is the override's; the automatic one is
+		 * re-derived from when the row was written */
+		s->ovr_expires = ss->expires;
+		s->expires = ss->updated + p->prm.ttl_ms;
+		free(s->actor);
+		free(s->reason);
+		s->actor = ss->actor ? xstrdup(ss->actor) : NULL;
+		s->reason = ss->reason ? xstrdup(ss->reason) : NULL;
+		s->enf = s->verdict;
+	} else {
+		free(s->actor);
+		free(s->reason);
+		s->actor = s->reason = NULL;
+		s->ovr_expires = 0;
+		s->expires = ss->expires;
+		/* pol_to_store: an observed verdict, and what of it is
+		 * enforced */
+		s->enf = s->verdict;
+		if (ss->actor != NULL &&
+		    strcmp(ss->actor, POL_ACTOR_OBSERVE) == 0) {
+			enum fg_verdict e = FG_V_ALLOW;
+
+			if (fg_verdict_parse(ss->reason, &e) == -1 ||
+			    e > s->verdict)
+				e = FG_V_ALLOW;
+			s->enf = (uint8_t)e;
+		}
+	}
+	s->cause =
+	    s->verdict == FG_V_BLOCK ? FG_CAUSE_BLOCK : FG_CAUSE_QUARANTINE;
+	if (s->verdict == FG_V_ALLOW)
+		s->expires = 0;
+	else if (s->expires == 0)
+		s->expires = now + p->prm.ttl_ms;
 }
 
 /* Restore one persisted subject (pol_new); a restart changes no decision. */
@@ -169,28 +237,7 @@ load_cb(const struct store_subject *ss, void *arg)
 		    p->prm.half_life_ms);
 	if (s == NULL)
 		return;
-	s->score = isfinite(ss->score) && ss->score > 0 ? ss->score : 0;
-	s->score_at = ss->score_at;
-	s->verdict = (int)ss->verdict > 0 && ss->verdict < FG_V__MAX
-			 ? (uint8_t)ss->verdict
-			 : FG_V_ALLOW;
-	s->override = (int)ss->override > 0 && ss->override < FG_OVR__MAX
-			  ? (uint8_t)ss->override
-			  : FG_OVR_NONE;
-	s->updated = ss->updated;
-	if (s->override != FG_OVR_NONE) {
-		/* the row's expiry is the override's; the automatic one is
-		 * re-derived from when the row was written */
-		s->ovr_expires = ss->expires;
-		s->expires = ss->updated + p->prm.ttl_ms;
-		s->actor = ss->actor ? xstrdup(ss->actor) : NULL;
-		s->reason = ss->reason ? xstrdup(ss->reason) : NULL;
-	} else
-		s->expires = ss->expires;
-	if (s->verdict == FG_V_ALLOW)
-		s->expires = 0;
-	else if (s->expires == 0)
-		s->expires = now + p->prm.ttl_ms;
+	pol_restore(p, s, ss, now);
 	rep_relist(p->rep, s);
 }
 
@@ -208,6 +255,7 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	p->rl = rl_new(cfg->max_keys);
 	cap = cfg->max_keys / POL_SUBJ_DIV;
 	p->rep = rep_new(cap > POL_SUBJ_MIN ? cap : POL_SUBJ_MIN);
+	pol_hits_init(p);
 	pol_signame(p, "other"); /* index 0 */
 	for (k = 0; k < FG_KIND__MAX; k++) {
 		xasprintf(&name, "overflow-%s", fg_kind_name(k));
@@ -252,6 +300,7 @@ pol_free(struct policy *p)
 	}
 	rl_free(p->rl);
 	rep_free(p->rep);
+	pol_hits_free(p);
 	for (i = 0; i < p->nsignames; i++)
 		free(p->signames[i]);
 	pol_params_clear(&p->prm);
@@ -291,6 +340,38 @@ pol_set_verdict_cb(struct policy *p, pol_verdict_cb cb, void *arg)
 {
 	p->cb = cb;
 	p->cb_arg = arg;
+}
+
+void
+pol_set_note_cb(struct policy *p, pol_note_cb cb, void *arg)
+{
+	p->note = cb;
+	p->note_arg = arg;
+}
+
+void
+pol_note(struct policy *p, struct pol_note *n)
+{
+	if (p->note == NULL)
+		return;
+	if (pol_observing(p))
+		n->would = 1;
+	p->note(n, p->note_arg);
+}
+
+void
+pol_trap_hit(struct policy *p, enum fg_subj type, const char *key,
+	     const char *trap)
+{
+	struct pol_note n;
+
+	memset(&n, 0, sizeof n);
+	n.what = POL_NOTE_TRAP;
+	n.type = type;
+	n.key = key;
+	n.verdict = FG_V_BLOCK;
+	n.text = trap;
+	pol_note(p, &n);
 }
 
 struct rep_subj *
@@ -428,22 +509,182 @@ take_tokens(struct policy *p, struct gsub *gs, int n, enum fg_kind kind,
 	return -1;
 }
 
+/* The core refused the gate being answered: remember why for
+ * note_refusal(), in the policy rather than in locals, so that nothing
+ * stays live across the detectors' calls on the path of an allowed gate. */
+static void
+core_refused(struct policy *p, enum pol_hit_why why, int i)
+{
+	p->hit_gate = p->st.gates;
+	p->hit_why = (uint8_t)why;
+	p->hit_i = i;
+}
+
+/* A refused gate into the ring of recent hits (hits.c), named after
+ * what refused it; only ever called on the refusal path. */
+static void __attribute__((__noinline__, __cold__))
+note_refusal(struct policy *p, const struct pol_gate *g,
+	     const struct pol_answer *a, const struct gsub *gs)
+{
+	enum pol_hit_why why;
+	int              i = 0; /* a detector: the sender account */
+
+	if (p->hit_gate == p->st.gates) {
+		why = (enum pol_hit_why)p->hit_why;
+		i = p->hit_i;
+	} else
+		why = pol_hit_detector(a);
+	pol_hit_note(p, why, g->kind, gs[i].type, gs[i].key, gs[i].len);
+}
+
+/* The text of a refusal by a verdict: a remote account's refusal comes
+ * from the recipient's server, not from the sender's administrator. */
+static const char *
+verdict_text(const struct pol_gate *g, enum fg_subj type, enum fg_verdict v)
+{
+	if (g->kind != FG_KIND_REGISTER && kind_inbound(g->kind) &&
+	    type == FG_SUBJ_ACCOUNT)
+		return v == FG_V_BLOCK ? txt_remote_block
+				       : txt_remote_quarantine;
+	return v == FG_V_BLOCK ? txt_block[type] : txt_quarantine[type];
+}
+
+/* The answer the subjects gs[] give, from their computed verdicts or,
+ * with enforced, from what of them is enforced; else from the rate
+ * overflow of subject over (-1 none). Returns the index of the subject
+ * that refused, or -1. */
+static int
+decide(const struct pol_gate *g, const struct gsub *gs, int n, int over,
+       int enforced, struct pol_answer *a)
+{
+	enum fg_verdict worst = FG_V_ALLOW, v;
+	int             i, worst_i = -1;
+
+	a->allow = 1;
+	a->cause = -1;
+	for (i = 0; i < n; i++) {
+		v = enforced ? gs[i].enf : gs[i].eff;
+		if (v > worst) {
+			worst = v;
+			worst_i = i;
+		}
+	}
+	a->verdict = worst;
+	if (worst == FG_V_BLOCK ||
+	    (worst == FG_V_QUARANTINE && kind_stranger(g->kind, g->contact))) {
+		a->cause = (int)pol_cause(gs[worst_i].s);
+		deny(a,
+		     g->kind == FG_KIND_REGISTER ? "not-allowed"
+						 : "policy-violation",
+		     verdict_text(g, gs[worst_i].type, worst));
+		return worst_i;
+	}
+	if (over >= 0) {
+		if (gs[over].s != NULL)
+			a->verdict = enforced ? pol_enforced(gs[over].s)
+					      : pol_effective(gs[over].s);
+		deny(a, "resource-constraint", txt_rate[gs[over].type]);
+		return over;
+	}
+	return -1;
+}
+
+/* Why the core refused, for the ring of recent hits. */
+static enum pol_hit_why
+hit_why(const struct pol_answer *a)
+{
+	if (strcmp(a->condition, "resource-constraint") == 0)
+		return POL_HIT_RATE;
+	return a->verdict == FG_V_BLOCK ? POL_HIT_BLOCK : POL_HIT_QUARANTINE;
+}
+
+/* What a refusal would have been, for the would counters. */
+static enum fg_verdict
+would_level(const struct pol_answer *a)
+{
+	if (strcmp(a->condition, "resource-constraint") == 0)
+		return FG_V_THROTTLE;
+	return a->verdict > FG_V_THROTTLE ? a->verdict : FG_V_QUARANTINE;
+}
+
+/* The detectors' gate hooks, each in its own context; a refusal by one
+ * that only observes is counted and undone. Returns the would level. */
+static enum fg_verdict
+gate_detectors(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
+{
+	const struct pol_detector *det;
+	const struct pol_detector *ctx;
+	enum fg_verdict            would = FG_V_ALLOW;
+	size_t                     d;
+	int                        was = a->allow, observed;
+
+	/* the usual case, every gate: nothing observes, so nothing to undo;
+	 * a detector that refuses names its cause */
+	if (!p->prm.observe_any) {
+		for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
+			if ((det = detectors[d])->gate != NULL) {
+				ctx = pol_ctx_enter(p, det);
+				det->gate(p->det[d], p, g, a);
+				pol_ctx_leave(p, ctx);
+			}
+		if (was && !a->allow && a->cause < 0)
+			a->cause = a->verdict == FG_V_BLOCK
+				       ? FG_CAUSE_BLOCK
+				       : FG_CAUSE_QUARANTINE;
+		return FG_V_ALLOW;
+	}
+	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
+		if ((det = detectors[d])->gate == NULL)
+			continue;
+		was = a->allow;
+		ctx = pol_ctx_enter(p, det);
+		det->gate(p->det[d], p, g, a);
+		pol_ctx_leave(p, ctx);
+		if (!was || a->allow)
+			continue;
+		if (a->cause < 0)
+			a->cause = det->cause >= 0 ? det->cause
+				   : a->verdict == FG_V_BLOCK
+				       ? FG_CAUSE_BLOCK
+				       : FG_CAUSE_QUARANTINE;
+		/* the auth detector's refusal is a spamtrap's */
+		observed = p->prm.observe || !p->prm.enforce[det->det] ||
+			   (det == &det_auth && a->cause == FG_CAUSE_TRAP &&
+			    !p->prm.enforce[FG_DET_SPAMTRAPS]);
+		if (observed) {
+			if (would_level(a) > would)
+				would = would_level(a);
+			a->allow = 1;
+			a->cause = -1;
+			a->condition = a->text = NULL;
+		}
+	}
+	return would;
+}
+
 void
 pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 {
-	struct gsub     gs[4];
-	char            acct[POL_KEY_MAX], dom[POL_KEY_MAX];
-	char            ip[POL_IP_MAX], pfx[POL_IP_MAX];
-	int             n, i, worst_i = -1, over, by_verdict = 0;
-	enum fg_verdict worst = FG_V_ALLOW;
-	size_t          d;
+	struct gsub       gs[4];
+	struct pol_answer e;
+	char              acct[POL_KEY_MAX], dom[POL_KEY_MAX];
+	char              ip[POL_IP_MAX], pfx[POL_IP_MAX];
+	int               n, i, over, ri, obs = 0;
+	enum fg_verdict   would = FG_V_ALLOW, w, worst = FG_V_ALLOW;
+	size_t            d;
 
 	p->st.gates++;
 	memset(a, 0, sizeof *a);
 	a->allow = 1;
 	a->verdict = FG_V_ALLOW;
-	for (d = 0; d < p->npre; d++)
-		detectors[p->pre[d]]->pregate(p->det[p->pre[d]], p, g);
+	a->cause = -1;
+	for (d = 0; d < p->npre; d++) {
+		const struct pol_detector *det = detectors[p->pre[d]];
+		const struct pol_detector *ctx = pol_ctx_enter(p, det);
+
+		det->pregate(p->det[p->pre[d]], p, g);
+		pol_ctx_leave(p, ctx);
+	}
 	if ((int)g->kind < 0 || g->kind >= FG_KIND__MAX ||
 	    (n = gate_subjects(g, gs, acct, dom, ip, pfx)) == -1) {
 		deny(a, "jid-malformed", txt_badjid);
@@ -464,7 +705,13 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	for (i = 0; i < n; i++) {
 		gs[i].s =
 		    rep_find(p->rep, gs[i].type, gs[i].key, gs[i].len, gs[i].h);
-		gs[i].eff = gs[i].s ? pol_effective(gs[i].s) : FG_V_ALLOW;
+		if (gs[i].s == NULL) {
+			gs[i].eff = gs[i].enf = FG_V_ALLOW;
+			continue;
+		}
+		gs[i].eff = pol_effective(gs[i].s);
+		gs[i].enf = pol_enforced(gs[i].s);
+		obs |= gs[i].enf != gs[i].eff;
 	}
 	/* An allowlist on the most specific overridden subject wins: an
 	 * allowlisted account behind a blocked network still gets through,
@@ -478,41 +725,46 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	}
 	for (i = 0; i < n; i++) {
 		if (gs[i].s != NULL && gs[i].s->override == FG_OVR_ALLOW)
-			gs[i].eff = FG_V_ALLOW;
-		if (gs[i].eff > worst) {
+			gs[i].eff = gs[i].enf = FG_V_ALLOW;
+		if (gs[i].eff > worst)
 			worst = gs[i].eff;
-			worst_i = i;
-		}
 	}
-	if (worst == FG_V_BLOCK ||
-	    (worst == FG_V_QUARANTINE && kind_stranger(g->kind, g->contact)))
-		by_verdict = 1;
 	/* Buckets run even when the verdict already refuses: an abuser who
 	 * keeps hammering keeps its score up, and its verdict renewed. */
 	over = take_tokens(p, gs, n, g->kind, clock_mono_ns());
-	if (by_verdict) {
-		a->verdict = worst;
-		if (g->kind == FG_KIND_REGISTER)
-			deny(a, "not-allowed",
-			     worst == FG_V_BLOCK
-				 ? txt_block[gs[worst_i].type]
-				 : txt_quarantine[gs[worst_i].type]);
-		else
-			deny(a, "policy-violation",
-			     worst == FG_V_BLOCK
-				 ? txt_block[gs[worst_i].type]
-				 : txt_quarantine[gs[worst_i].type]);
-	} else if (over >= 0) {
-		a->verdict = gs[over].s ? pol_effective(gs[over].s) : worst;
-		deny(a, "resource-constraint", txt_rate[gs[over].type]);
-	} else
-		a->verdict = worst;
+	if (worst > FG_V_ALLOW || over >= 0) {
+		ri = decide(g, gs, n, over, 0, a);
+		if (!a->allow)
+			core_refused(p, hit_why(a), ri);
+		/* Observing: the computed answer is counted, what is enforced
+		 * of it is answered (in observe mode, nothing). */
+		if (!a->allow && (p->prm.observe || obs)) {
+			memset(&e, 0, sizeof e);
+			e.allow = 1;
+			e.verdict = FG_V_ALLOW;
+			e.cause = -1;
+			if (!p->prm.observe)
+				decide(g, gs, n, over, 1, &e);
+			if (e.allow)
+				would = would_level(a);
+			*a = e;
+		}
+	}
 done:
-	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
-		if (detectors[d]->gate != NULL)
-			detectors[d]->gate(p->det[d], p, g, a);
-	if (!a->allow)
+	w = gate_detectors(p, g, a);
+	if (w > would)
+		would = w;
+	if (would != FG_V_ALLOW)
+		p->st.would[would]++;
+	if (!a->allow) {
 		p->st.denied++;
+		if (n > 0)
+			note_refusal(p, g, a, gs);
+		if (a->cause >= 0 && p->prm.drop[a->cause]) {
+			a->drop = 1;
+			p->st.dropped++;
+		}
+	}
 }
 
 /* Meter an asynchronous event on the subjects that have a limit for
@@ -689,6 +941,10 @@ pol_event(struct policy *p, const struct pol_event *e)
 		break;
 	case POL_EV_AUTH_FAIL:
 		meter(p, gs, n, FG_KIND_AUTH_FAIL, now_ns);
+		if (n > 0 && gs[n - 1].type == FG_SUBJ_PREFIX)
+			pol_hit_note(p, POL_HIT_AUTH_FAIL, FG_KIND_AUTH_FAIL,
+				     FG_SUBJ_PREFIX, gs[n - 1].key,
+				     gs[n - 1].len);
 		break;
 	case POL_EV_REGISTERED:
 		if (p->store != NULL && n > 0 &&
@@ -716,6 +972,16 @@ pol_event(struct policy *p, const struct pol_event *e)
 		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT)
 			standing = standing_of(p, FG_SUBJ_ACCOUNT, acct,
 					       gs[0].len, now);
+		{
+			struct pol_note note;
+
+			memset(&note, 0, sizeof note);
+			note.what = POL_NOTE_REPORT;
+			note.type = FG_SUBJ_ACCOUNT;
+			note.key = dom;
+			note.text = e->reason;
+			pol_note(p, &note);
+		}
 		w = p->prm.w_report * standing;
 		if (w <= 0)
 			break;
@@ -735,9 +1001,15 @@ pol_event(struct policy *p, const struct pol_event *e)
 		/* session start/end, auth ok: for the detectors */
 		break;
 	}
-	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
-		if (detectors[d]->event != NULL)
-			detectors[d]->event(p->det[d], p, e);
+	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
+		const struct pol_detector *ctx;
+
+		if (detectors[d]->event == NULL)
+			continue;
+		ctx = pol_ctx_enter(p, detectors[d]);
+		detectors[d]->event(p->det[d], p, e);
+		pol_ctx_leave(p, ctx);
+	}
 }
 
 void
@@ -761,9 +1033,15 @@ pol_tick(struct policy *p)
 		rep_clean(s);
 	}
 	rep_sweep(p->rep, now, p->prm.half_life_ms, POL_REP_SWEEP);
-	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
-		if (detectors[d]->tick != NULL)
-			detectors[d]->tick(p->det[d], p);
+	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
+		const struct pol_detector *ctx;
+
+		if (detectors[d]->tick == NULL)
+			continue;
+		ctx = pol_ctx_enter(p, detectors[d]);
+		detectors[d]->tick(p->det[d], p);
+		pol_ctx_leave(p, ctx);
+	}
 }
 
 void

@@ -50,6 +50,8 @@ struct pol_answer {
 	const char     *condition; /* XMPP stanza error condition */
 	const char     *text;      /* for the user/admin */
 	enum fg_verdict verdict; /* effective verdict of the deciding subject */
+	int             drop;    /* deny: refuse silently ([actions]) */
+	int             cause;   /* deny: enum fg_cause; -1 none (a rate) */
 };
 
 /* Asynchronous meter events. */
@@ -88,12 +90,16 @@ struct pol_event {
 /* What inspect/list show about one subject. Strings valid until the next
  * call into the policy. */
 struct pol_info {
-	enum fg_subj     type;
-	const char      *key;
-	double           score;     /* decayed to now */
-	enum fg_verdict  verdict;   /* automatic */
-	enum fg_verdict  effective; /* after overrides */
-	int64_t          expires;   /* unix ms, 0 none */
+	enum fg_subj    type;
+	const char     *key;
+	double          score;     /* decayed to now */
+	enum fg_verdict verdict;   /* automatic */
+	enum fg_verdict effective; /* after overrides */
+	enum fg_verdict enforced;  /* what is pushed and refused: below
+				      effective while only observed */
+	int              drop;     /* its refusals are silent ([actions]) */
+	int64_t          expires;  /* unix ms, 0 none */
+	int64_t          updated;  /* unix ms of its last change; 0 never */
 	enum fg_override override;
 	const char      *actor;
 	const char      *reason;
@@ -107,11 +113,41 @@ typedef void (*pol_verdict_cb)(enum fg_subj, const char *key,
 			       const char *reason, void *);
 typedef void (*pol_info_cb)(const struct pol_info *, void *);
 
+/* Things an operator wants to hear about (alerts). Strings borrowed. */
+enum pol_note_what {
+	POL_NOTE_VERDICT,      /* automatic quarantine or block */
+	POL_NOTE_REG_WAVE,     /* a registration wave started */
+	POL_NOTE_CONTENT_WAVE, /* a content or URL wave started */
+	POL_NOTE_REPORT,       /* a spam report arrived */
+	POL_NOTE_TRAP,         /* a spamtrap was touched */
+	POL_NOTE_OWN_LISTED,   /* one of our domains is on an upstream list */
+	POL_NOTE__MAX
+};
+struct pol_note {
+	enum pol_note_what what;
+	enum fg_subj       type; /* the subject to inspect */
+	const char        *key;  /* NULL: none (a global wave) */
+	enum fg_verdict    verdict;
+	int                would; /* computed, not enforced (observe) */
+	int64_t            since; /* waves: unix ms of the cut-off */
+	const char        *text;  /* untrusted parts possible: escape */
+};
+typedef void (*pol_note_cb)(const struct pol_note *, void *);
+
 struct policy *pol_new(const struct fg_config *, struct store *);
 void           pol_free(struct policy *);
 /* New limits/thresholds/admins from a reloaded config; state kept. */
 void pol_reconfigure(struct policy *, const struct fg_config *);
 void pol_set_verdict_cb(struct policy *, pol_verdict_cb, void *);
+void pol_set_note_cb(struct policy *, pol_note_cb, void *);
+/* Tell the note callback (if any); what detectors call when they see
+ * something an operator should hear of. would is filled in from the
+ * current context when the caller leaves it 0. */
+void pol_note(struct policy *, struct pol_note *);
+/* A spamtrap was touched by key (an IP or a JID): the trap alert. Any
+ * detector that keeps traps calls this. */
+void pol_trap_hit(struct policy *, enum fg_subj, const char *key,
+		  const char *trap);
 
 void pol_gate(struct policy *, const struct pol_gate *, struct pol_answer *);
 void pol_event(struct policy *, const struct pol_event *);
@@ -132,6 +168,12 @@ void pol_foreach_listed(struct policy *, pol_info_cb, void *);
 /* Every subject an admin allowlisted (which pol_foreach_listed skips). */
 void pol_foreach_allowlisted(struct policy *, pol_info_cb, void *);
 
+/* A subject another instance sharing the store changed: the store's
+ * change callback (store_set_change_cb) with the policy as its argument.
+ * Adopted unless our state of the subject is newer; an effective change
+ * is pushed like our own. */
+void pol_shared_change(const struct store_subject *, void *policy);
+
 /* Periodic work (decay expiry, bucket sweep); call from a timer. */
 void pol_tick(struct policy *);
 
@@ -145,6 +187,11 @@ struct pol_stats {
 	uint64_t verdict_changes;
 	uint64_t subject_evictions; /* plain subjects dropped for room */
 	uint64_t subject_drops;     /* signals lost: table full of verdicts */
+	uint64_t list_rejects;      /* list/trap files not loaded: bad lines */
+	/* gates that would have been refused by this verdict (throttle: a
+	 * rate) had it been enforced: observe mode, enforce = no */
+	uint64_t would[FG_V__MAX];
+	uint64_t dropped; /* refusals answered with action drop */
 };
 void pol_get_stats(const struct policy *, struct pol_stats *);
 

@@ -18,13 +18,15 @@
 #include <stdint.h>
 
 #include "../storage/store.h"
+#include "hits.h"
 #include "policy.h"
 
 #define POL_KEY_MAX 2048    /* bytes: bare JID 1023 + '@' + 1023 + NUL */
 #define POL_IP_MAX 64       /* bytes: canonical address or CIDR text */
 #define POL_SIGNAMES_MAX 64 /* distinct signal names kept; then "other" */
 #define POL_SIGTEXT_MAX 256 /* bytes of "name=weight ..." text */
-#define REP_NSIG 4          /* recent signals kept per subject */
+#define POL_ACTOR_OBSERVE "observe" /* store actor of an observed verdict */
+#define REP_NSIG 4                  /* recent signals kept per subject */
 
 /* One subject (account, domain, IP, prefix) with a reputation. One
  * allocation, key included. */
@@ -39,14 +41,19 @@ struct rep_subj {
 	char    *reason;      /* override's reason; NULL if none */
 	LIST_ENTRY(rep_subj) listed; /* verdict or override set */
 	LIST_ENTRY(rep_subj) dirty;  /* score not yet queued to the store */
-	float    sig_w[REP_NSIG];    /* ring of recent signals */
-	uint8_t  sig_name[REP_NSIG]; /* index into policy signal names */
-	uint8_t  sig_head;
-	uint8_t  sig_n;
-	uint8_t  type;     /* enum fg_subj */
-	uint8_t  verdict;  /* enum fg_verdict, automatic */
-	uint8_t  override; /* enum fg_override */
-	uint8_t  flags;    /* REP_F_* */
+	float   sig_w[REP_NSIG];     /* ring of recent signals */
+	uint8_t sig_name[REP_NSIG];  /* index into policy signal names */
+	uint8_t sig_head;
+	uint8_t sig_n;
+	uint8_t type;     /* enum fg_subj */
+	uint8_t verdict;  /* enum fg_verdict, automatic */
+	uint8_t override; /* enum fg_override */
+	uint8_t flags;    /* REP_F_* */
+	/* the part of verdict that is enforced: a verdict reached while
+	 * observing (observe mode, a detector with enforce = no) is
+	 * computed and audited but not pushed or refused */
+	uint8_t  enf;   /* enum fg_verdict, <= verdict */
+	uint8_t  cause; /* enum fg_cause of the last raise ([actions]) */
 	uint16_t keylen;
 	char     key[];
 };
@@ -120,18 +127,26 @@ struct pol_params {
 	double   w_report;
 	double   overflow_ceiling; /* rate overflows alone stop here */
 	size_t   max_keys;
-	char   **serves; /* our own server domains */
+	int      observe;              /* [policy] mode = observe */
+	int      enforce[FG_DET__MAX]; /* [detect.*] enforce */
+	int      observe_any;          /* observe, or some enforce = no */
+	int      drop[FG_CAUSE__MAX];  /* [actions]: 1 drop, 0 bounce */
+	char   **serves;               /* our own server domains */
 	size_t   nserves;
 };
 
 struct pol_detector {
 	const char *name;
+	enum fg_det det;   /* its [detect.*] enforce switch */
+	int         cause; /* enum fg_cause of what it refuses and raises;
+			      -1: by the verdict's level */
 	void *(*init)(struct policy *, const struct fg_config *);
 	void (*reconfigure)(void *, const struct fg_config *);
 	void (*free)(void *);
 	/* sees every gate before the core decision (may add signals) */
 	void (*pregate)(void *, struct policy *, const struct pol_gate *);
-	/* sees every gate after the core decision; may deny */
+	/* sees every gate after the core decision; may deny, and then sets
+	 * the answer's cause (enum fg_cause) when it is not .cause */
 	void (*gate)(void *, struct policy *, const struct pol_gate *,
 		     struct pol_answer *);
 	void (*event)(void *, struct policy *, const struct pol_event *);
@@ -147,18 +162,38 @@ struct policy {
 	struct rep       *rep;
 	pol_verdict_cb    cb;
 	void             *cb_arg;
-	struct pol_stats  st;
-	char             *signames[POL_SIGNAMES_MAX];
-	size_t            nsignames;
-	void             *det[POL_DETECTORS_MAX];
+	pol_note_cb       note;
+	void             *note_arg;
+	/* the detector whose hook runs now (NULL: the core): one store
+	 * around each hook; whether it observes and the cause of what it
+	 * raises are read from it only when a verdict is raised */
+	const struct pol_detector *cur;
+	struct pol_stats           st;
+	char                      *signames[POL_SIGNAMES_MAX];
+	size_t                     nsignames;
+	void                      *det[POL_DETECTORS_MAX];
 	/* the detectors with a pregate hook, gathered once: a gate should
 	 * not walk the whole table to find the one or two that have one */
 	uint8_t pre[POL_DETECTORS_MAX];
 	uint8_t npre;
+	/* hits.c: recent refusals and failed logins, for the web page */
+	struct pol_hit *hits;
+	uint64_t        hits_seq;
+	uint64_t        hit_gate; /* st.gates of the core's last refusal */
+	int             hit_i;    /* its deciding subject, 0..3 */
+	uint8_t         hit_why;  /* enum pol_hit_why */
 	/* what pol_inspect/pol_foreach_listed hand out */
 	char ikey[POL_KEY_MAX];
 	char isig[POL_SIGTEXT_MAX];
 };
+
+/* hits.c: the ring of recent hits; a note is one slot copy. */
+void pol_hits_init(struct policy *);
+void pol_hits_free(struct policy *);
+void pol_hit_note(struct policy *, enum pol_hit_why, enum fg_kind, enum fg_subj,
+		  const char *key, size_t len);
+/* Which kind of detector refused the answer a (the core allowed it). */
+enum pol_hit_why pol_hit_detector(const struct pol_answer *a);
 
 /* The state a detector's init returned for this policy (NULL if the
  * detector is not in the table). */
@@ -170,7 +205,34 @@ const char *pol_signame_str(const struct policy *, unsigned);
 const char *pol_sigtext(const struct policy *, const struct rep_subj *, char *,
 			size_t);
 enum fg_verdict pol_effective(const struct rep_subj *);
-int64_t         pol_eff_expires(const struct rep_subj *);
+/* What is enforced of it: the override, else the automatic verdict's
+ * enforced part (differs from pol_effective only while observing). */
+enum fg_verdict pol_enforced(const struct rep_subj *);
+/* The reason a refusal by s's verdict is filed under ([actions]). */
+enum fg_cause pol_cause(const struct rep_subj *);
+/* Run code as detector d (its enforce switch, its cause): around each
+ * hook, and where a detector acts outside one (a list loaded at
+ * reconfigure). Give what enter returned back to leave. */
+static inline const struct pol_detector *
+pol_ctx_enter(struct policy *p, const struct pol_detector *d)
+{
+	const struct pol_detector *old = p->cur;
+
+	p->cur = d;
+	return old;
+}
+static inline void
+pol_ctx_leave(struct policy *p, const struct pol_detector *old)
+{
+	p->cur = old;
+}
+/* 1 when what is decided now is only observed. */
+int     pol_observing(const struct policy *);
+int64_t pol_eff_expires(const struct rep_subj *);
+/* A persisted row's state into s (start-up, and other instances'
+ * changes to a shared store). */
+void pol_restore(struct policy *, struct rep_subj *,
+		 const struct store_subject *, int64_t now);
 
 /* Add weight to an already normalised key (hash may be 0 = compute). */
 struct rep_subj *pol_signal_key(struct policy *, enum fg_subj, const char *,
@@ -192,8 +254,8 @@ int pol_auto_verdict(struct policy *, enum fg_subj, const char *key,
 /* Report a change of s from old (automatic, effective) to its state now:
  * verdict callback, store_subject and store_audit. */
 void pol_changed(struct policy *, struct rep_subj *, enum fg_verdict old_v,
-		 enum fg_verdict old_eff, int64_t now_ms, const char *reason,
-		 const char *actor);
+		 enum fg_verdict old_eff, enum fg_verdict old_enf,
+		 int64_t now_ms, const char *reason, const char *actor);
 void pol_params_set(struct pol_params *, const struct fg_config *);
 void pol_params_clear(struct pol_params *);
 void pol_to_store(const struct policy *, const struct rep_subj *,

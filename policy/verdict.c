@@ -55,6 +55,48 @@ pol_effective(const struct rep_subj *s)
 	}
 }
 
+enum fg_verdict
+pol_enforced(const struct rep_subj *s)
+{
+	if (s->override != FG_OVR_NONE)
+		return pol_effective(s);
+	return s->enf < s->verdict ? s->enf : s->verdict;
+}
+
+enum fg_cause
+pol_cause(const struct rep_subj *s)
+{
+	switch (s->override) {
+	case FG_OVR_QUARANTINE:
+		return FG_CAUSE_QUARANTINE;
+	case FG_OVR_BLOCK:
+		return FG_CAUSE_BLOCK;
+	default:
+		return s->cause;
+	}
+}
+
+int
+pol_observing(const struct policy *p)
+{
+	return p->prm.observe ||
+	       (p->cur != NULL && !p->prm.enforce[p->cur->det]);
+}
+
+/* A verdict goes up to v in the current context. */
+static void
+raise_to(struct policy *p, struct rep_subj *s, enum fg_verdict v)
+{
+	s->verdict = (uint8_t)v;
+	if (!pol_observing(p))
+		s->enf = (uint8_t)v;
+	if (p->cur != NULL && p->cur->cause >= 0)
+		s->cause = (uint8_t)p->cur->cause;
+	else
+		s->cause =
+		    v == FG_V_BLOCK ? FG_CAUSE_BLOCK : FG_CAUSE_QUARANTINE;
+}
+
 int64_t
 pol_eff_expires(const struct rep_subj *s)
 {
@@ -75,18 +117,31 @@ pol_to_store(const struct policy *p, const struct rep_subj *s, int64_t now,
 	ss->override = s->override;
 	ss->actor = s->actor;
 	ss->reason = s->reason;
+	/* an observed verdict keeps its enforced part across a restart in
+	 * the fields an automatic row leaves empty (load_cb reads it) */
+	if (s->override == FG_OVR_NONE && s->enf < s->verdict) {
+		ss->actor = POL_ACTOR_OBSERVE;
+		ss->reason = fg_verdict_name(s->enf);
+	}
 	ss->updated = s->updated ? s->updated : now;
 }
 
 void
 pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
-	    enum fg_verdict old_eff, int64_t now, const char *reason,
-	    const char *actor)
+	    enum fg_verdict old_eff, enum fg_verdict old_enf, int64_t now,
+	    const char *reason, const char *actor)
 {
 	struct store_subject ss;
 	struct store_audit   au;
-	char                 sig[POL_SIGTEXT_MAX];
-	enum fg_verdict      eff = pol_effective(s);
+	struct pol_note      n;
+	char                 sig[POL_SIGTEXT_MAX], wreason[224];
+	enum fg_verdict      eff = pol_effective(s), enf = pol_enforced(s);
+
+	if (enf < eff) {
+		/* the audit log says what was only observed */
+		snprintf(wreason, sizeof wreason, "observe: %s", reason);
+		reason = wreason;
+	}
 
 	p->st.verdict_changes++;
 	s->updated = now;
@@ -102,9 +157,20 @@ pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
 			      pol_sigtext(p, s, sig, sizeof sig), actor);
 		store_queue_audit(p->store, &au);
 	}
-	if (eff != old_eff && p->cb != NULL)
-		p->cb(s->type, s->key, eff, pol_eff_expires(s), reason,
+	if (enf != old_enf && p->cb != NULL)
+		p->cb(s->type, s->key, enf, pol_eff_expires(s), reason,
 		      p->cb_arg);
+	if (eff > old_eff && eff >= FG_V_QUARANTINE && p->note != NULL &&
+	    strcmp(actor, "auto") == 0) {
+		memset(&n, 0, sizeof n);
+		n.what = POL_NOTE_VERDICT;
+		n.type = s->type;
+		n.key = s->key;
+		n.verdict = eff;
+		n.would = enf < eff;
+		n.text = reason;
+		p->note(&n, p->note_arg);
+	}
 }
 
 /* The verdict a score reaches; networks stop at throttle (doc/design.md). */
@@ -129,14 +195,14 @@ pol_eval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
 {
 	const struct pol_params *m = &p->prm;
 	enum fg_verdict          old_v = s->verdict, old_eff = pol_effective(s);
-	enum fg_verdict          target, keep;
+	enum fg_verdict          old_enf = pol_enforced(s), target, keep;
 	double                   sc = rep_score(s, now, m->half_life_ms);
 	char                     reason[192];
 
 	target = level(m, s->type, sc);
 	if (target > s->verdict) {
 		/* up at once, whatever the hold time */
-		s->verdict = target;
+		raise_to(p, s, target);
 		s->expires = now + m->ttl_ms;
 		snprintf(reason, sizeof reason,
 			 "score %.1f reached the %s threshold %.1f (%s)", sc,
@@ -155,18 +221,22 @@ pol_eval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
 		if (keep == s->verdict) {
 			/* renewed: the score stays high */
 			rep_mark_dirty(p->rep, s);
-			if (s->override == FG_OVR_NONE && p->cb != NULL)
-				p->cb(s->type, s->key, s->verdict, s->expires,
-				      "renewed: score still high", p->cb_arg);
+			if (s->override == FG_OVR_NONE && p->cb != NULL &&
+			    pol_enforced(s) > FG_V_ALLOW)
+				p->cb(s->type, s->key, pol_enforced(s),
+				      s->expires, "renewed: score still high",
+				      p->cb_arg);
 			return;
 		}
 		s->verdict = keep;
+		if (s->enf > keep)
+			s->enf = keep;
 		snprintf(reason, sizeof reason,
 			 "verdict expired; score decayed to %.1f", sc);
 	} else
 		return;
 	rep_relist(p->rep, s);
-	pol_changed(p, s, old_v, old_eff, now, reason, "auto");
+	pol_changed(p, s, old_v, old_eff, old_enf, now, reason, "auto");
 }
 
 int
@@ -174,7 +244,7 @@ pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
 		 enum fg_verdict v, int64_t ttl_ms, const char *why)
 {
 	struct rep_subj *s;
-	enum fg_verdict  old_v, old_eff;
+	enum fg_verdict  old_v, old_eff, old_enf;
 	int64_t          now = clock_wall_ms();
 	char             k[POL_KEY_MAX];
 	int              n;
@@ -189,16 +259,28 @@ pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
 		return -1;
 	if (v < s->verdict)
 		return 0;
+	if (v == s->verdict) {
+		/* renewed only once less than half its lifetime is left, and
+		 * then pushed: the modules drop an entry at the expiry they
+		 * were told, so a silent extension would not reach them */
+		if (s->expires >= now + ttl_ms / 2)
+			return 0;
+		s->expires = now + ttl_ms;
+		rep_mark_dirty(p->rep, s);
+		if (s->override == FG_OVR_NONE && p->cb != NULL)
+			p->cb(s->type, s->key, s->verdict, s->expires, why,
+			      p->cb_arg);
+		return 0;
+	}
 	if (s->expires < now + ttl_ms)
 		s->expires = now + ttl_ms;
-	if (v == s->verdict)
-		return 0;
 	old_v = s->verdict;
 	old_eff = pol_effective(s);
-	s->verdict = v;
+	old_enf = pol_enforced(s);
+	raise_to(p, s, v);
 	rep_note(s, pol_signame(p, why), 0);
 	rep_relist(p->rep, s);
-	pol_changed(p, s, old_v, old_eff, now, why, "auto");
+	pol_changed(p, s, old_v, old_eff, old_enf, now, why, "auto");
 	return 0;
 }
 
@@ -249,12 +331,13 @@ pol_reeval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
 void
 pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
 {
-	enum fg_verdict old_eff;
+	enum fg_verdict old_eff, old_enf;
 	int             was_allow;
 
 	if (s->override != FG_OVR_NONE && s->ovr_expires != 0 &&
 	    now >= s->ovr_expires) {
 		old_eff = pol_effective(s);
+		old_enf = pol_enforced(s);
 		was_allow = s->override == FG_OVR_ALLOW;
 		s->override = FG_OVR_NONE;
 		s->ovr_expires = 0;
@@ -262,12 +345,12 @@ pol_expire(struct policy *p, struct rep_subj *s, int64_t now)
 		free(s->reason);
 		s->actor = s->reason = NULL;
 		rep_relist(p->rep, s);
-		pol_changed(p, s, s->verdict, old_eff, now, "override expired",
-			    "auto");
+		pol_changed(p, s, s->verdict, old_eff, old_enf, now,
+			    "override expired", "auto");
 		/* the modules cache allowlist entries: an expired one must
 		 * leave their caches even though nothing else changed */
-		if (was_allow && pol_effective(s) == old_eff && p->cb != NULL)
-			p->cb(s->type, s->key, old_eff, pol_eff_expires(s),
+		if (was_allow && pol_enforced(s) == old_enf && p->cb != NULL)
+			p->cb(s->type, s->key, old_enf, pol_eff_expires(s),
 			      "override expired", p->cb_arg);
 	}
 	if (s->verdict > FG_V_ALLOW && now >= s->expires)

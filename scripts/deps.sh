@@ -12,6 +12,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
   libstrophe-dev libevent-dev libsqlite3-dev libssl-dev libinih-dev
   zlib1g-dev libexpat1-dev libsystemd-dev libpsl-dev publicsuffix check
   sqlite3
+  libpq-dev postgresql
   prosody prosody-modules lua-unbound lua5.4
   ejabberd erlang-dev erlang-base
   python3 python3-slixmpp curl procps psmisc util-linux"

@@ -98,7 +98,7 @@ store_prepare_file(const char *path)
 }
 
 int
-store_lock(struct store *s, const char *path)
+store_lock(struct sqlstore *s, const char *path)
 {
 	char *lp = lock_path(path);
 	char  who[LOCK_TEXT_MAX + 16], text[LOCK_TEXT_MAX];
@@ -137,7 +137,7 @@ fail:
 }
 
 void
-store_unlock(struct store *s)
+store_unlock(struct sqlstore *s)
 {
 	if (s->lockfd != -1)
 		close(s->lockfd); /* releases the flock */
@@ -151,7 +151,7 @@ store_unlock(struct store *s)
  * touched.
  */
 int
-store_pin(struct store *s, const char *path)
+store_pin(struct sqlstore *s, const char *path)
 {
 	static const char *const side[] = {"", "-wal", "-shm"};
 	struct stat              sb;
@@ -184,7 +184,7 @@ store_pin(struct store *s, const char *path)
  * being so and once when it is back.
  */
 int
-store_identity(struct store *s)
+store_identity(struct sqlstore *s)
 {
 	struct stat sb;
 	const char *why = NULL;

@@ -35,11 +35,11 @@ static const char *const prune_sql[] = {
     " (SELECT rowid FROM reports ORDER BY rowid LIMIT ?2) AND at < ?1",
 };
 
-static int prune_one(struct store *, const char *, int64_t, size_t);
+static int prune_one(struct sqlstore *, const char *, int64_t, size_t);
 
 /* Up to batch rows of one table; the count, or -1. */
 static int
-prune_one(struct store *s, const char *sql, int64_t before, size_t batch)
+prune_one(struct sqlstore *s, const char *sql, int64_t before, size_t batch)
 {
 	sqlite3_stmt *st;
 	int           rc;
@@ -58,7 +58,7 @@ prune_one(struct store *s, const char *sql, int64_t before, size_t batch)
 }
 
 long
-store_prune(struct store *s, int64_t before, size_t batch)
+sqlstore_prune(struct sqlstore *s, int64_t before, size_t batch)
 {
 	size_t i;
 	long   total = 0;
@@ -82,13 +82,13 @@ store_prune(struct store *s, int64_t before, size_t batch)
 }
 
 int
-store_backup(struct store *s, const char *dest, char *err, size_t errsz)
+sqlstore_backup(struct sqlstore *s, const char *dest, char *err, size_t errsz)
 {
 	sqlite3        *out = NULL;
 	sqlite3_backup *b;
 	int             fd, rc;
 
-	if (store_health(s, NULL) == -1) {
+	if (sqlstore_health(s, NULL) == -1) {
 		snprintf(err, errsz, "%s", s->lost);
 		return -1;
 	}

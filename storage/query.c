@@ -11,24 +11,24 @@
 #include "../core/utf8.h"
 #include "store_int.h"
 
-static void q_prologue(struct store *);
-static int  q_rows_end(struct store *, sqlite3_stmt *, int, const char *);
+static void q_prologue(struct sqlstore *);
+static int  q_rows_end(struct sqlstore *, sqlite3_stmt *, int, const char *);
 static const char *q_col(sqlite3_stmt *, int);
-static const char *q_text(struct store *, sqlite3_stmt *, int, char **);
+static const char *q_text(struct sqlstore *, sqlite3_stmt *, int, char **);
 static void        q_fix_free(char **, size_t);
 
 /* Readers see queued rows: flush first. A failed flush is already
  * logged and the rows stay queued; read what is on disk anyway. */
 static void
-q_prologue(struct store *s)
+q_prologue(struct sqlstore *s)
 {
-	if (store_queued(s) > 0)
-		(void)store_flush(s);
+	if (sqlstore_queued(s) > 0)
+		(void)sqlstore_flush(s);
 }
 
 /* Finish a row loop: rc is the last sqlite3_step() result. */
 static int
-q_rows_end(struct store *s, sqlite3_stmt *st, int rc, const char *what)
+q_rows_end(struct sqlstore *s, sqlite3_stmt *st, int rc, const char *what)
 {
 	if (rc != SQLITE_DONE) {
 		store_st_fail(s, st);
@@ -52,7 +52,7 @@ q_col(sqlite3_stmt *st, int col)
  * fix[i] (freed by q_fix_free) and counted.
  */
 static const char *
-q_text(struct store *s, sqlite3_stmt *st, int col, char **fix)
+q_text(struct sqlstore *s, sqlite3_stmt *st, int col, char **fix)
 {
 	const char *v = q_col(st, col);
 
@@ -78,7 +78,7 @@ q_fix_free(char **fix, size_t n)
 }
 
 int
-store_load_subjects(struct store *s, store_subject_cb cb, void *arg)
+sqlstore_load_subjects(struct sqlstore *s, store_subject_cb cb, void *arg)
 {
 	sqlite3_stmt        *st = s->st[ST_LOAD_SUBJECTS];
 	struct store_subject e;
@@ -117,8 +117,8 @@ store_load_subjects(struct store *s, store_subject_cb cb, void *arg)
 }
 
 int
-store_audit_recent(struct store *s, enum fg_subj type, const char *key,
-		   size_t limit, store_audit_cb cb, void *arg)
+sqlstore_audit_recent(struct sqlstore *s, enum fg_subj type, const char *key,
+		      size_t limit, store_audit_cb cb, void *arg)
 {
 	sqlite3_stmt      *st = s->st[ST_AUDIT_RECENT];
 	struct store_audit a;
@@ -147,8 +147,8 @@ store_audit_recent(struct store *s, enum fg_subj type, const char *key,
 }
 
 int
-store_registered_since(struct store *s, int64_t since, size_t limit,
-		       store_reg_cb cb, void *arg)
+sqlstore_registered_since(struct sqlstore *s, int64_t since, size_t limit,
+			  store_reg_cb cb, void *arg)
 {
 	sqlite3_stmt             *st = s->st[ST_REG_SINCE];
 	struct store_registration r;
@@ -169,8 +169,8 @@ store_registered_since(struct store *s, int64_t since, size_t limit,
 }
 
 int
-store_report_add(struct store *s, const char *reporter, const char *subject,
-		 const char *reason, int64_t at)
+sqlstore_report_add(struct sqlstore *s, const char *reporter,
+		    const char *subject, const char *reason, int64_t at)
 {
 	sqlite3_stmt *st = s->st[ST_REPORT_ADD];
 
@@ -187,8 +187,8 @@ store_report_add(struct store *s, const char *reporter, const char *subject,
 }
 
 int
-store_report_summary(struct store *s, const char *subject, int64_t *count,
-		     int64_t *first, int64_t *last)
+sqlstore_report_summary(struct sqlstore *s, const char *subject, int64_t *count,
+			int64_t *first, int64_t *last)
 {
 	sqlite3_stmt *st = s->st[ST_REPORT_SUM];
 	int           rc;
@@ -208,8 +208,8 @@ store_report_summary(struct store *s, const char *subject, int64_t *count,
 }
 
 int
-store_report_attach(struct store *s, const char *reporter, const char *subject,
-		    const char *text)
+sqlstore_report_attach(struct sqlstore *s, const char *reporter,
+		       const char *subject, const char *text)
 {
 	sqlite3_stmt *st = s->st[ST_REPORT_ATTACH];
 
@@ -225,8 +225,8 @@ store_report_attach(struct store *s, const char *reporter, const char *subject,
 }
 
 int
-store_report_attached(struct store *s, const char *subject, char *buf,
-		      size_t size)
+sqlstore_report_attached(struct sqlstore *s, const char *subject, char *buf,
+			 size_t size)
 {
 	sqlite3_stmt *st = s->st[ST_REPORT_ATTACHED];
 	char         *fix = NULL;
@@ -259,8 +259,8 @@ store_report_attached(struct store *s, const char *subject, char *buf,
 }
 
 int
-store_sent_add(struct store *s, const char *subject, const char *dest,
-	       int64_t at)
+sqlstore_sent_add(struct sqlstore *s, const char *subject, const char *dest,
+		  int64_t at)
 {
 	sqlite3_stmt *st = s->st[ST_SENT_ADD];
 
@@ -276,7 +276,7 @@ store_sent_add(struct store *s, const char *subject, const char *dest,
 }
 
 int
-store_sent_any(struct store *s, const char *subject)
+sqlstore_sent_any(struct sqlstore *s, const char *subject)
 {
 	sqlite3_stmt *st = s->st[ST_SENT_ANY];
 	int           rc;
@@ -294,7 +294,7 @@ store_sent_any(struct store *s, const char *subject)
 }
 
 int
-store_sub_add(struct store *s, const char *node, const char *jid)
+sqlstore_sub_add(struct sqlstore *s, const char *node, const char *jid)
 {
 	sqlite3_stmt *st = s->st[ST_SUB_ADD];
 
@@ -308,7 +308,7 @@ store_sub_add(struct store *s, const char *node, const char *jid)
 }
 
 int
-store_sub_del(struct store *s, const char *node, const char *jid)
+sqlstore_sub_del(struct sqlstore *s, const char *node, const char *jid)
 {
 	sqlite3_stmt *st = s->st[ST_SUB_DEL];
 
@@ -323,7 +323,7 @@ store_sub_del(struct store *s, const char *node, const char *jid)
 }
 
 int
-store_sub_list(struct store *s, store_sub_cb cb, void *arg)
+sqlstore_sub_list(struct sqlstore *s, store_sub_cb cb, void *arg)
 {
 	sqlite3_stmt *st = s->st[ST_SUB_LIST];
 	int           rc;
@@ -334,7 +334,7 @@ store_sub_list(struct store *s, store_sub_cb cb, void *arg)
 }
 
 void
-store_get_stats(const struct store *s, struct store_stats *out)
+sqlstore_get_stats(const struct sqlstore *s, struct store_stats *out)
 {
 	*out = s->stats;
 	out->queued = store_q_len(s->q);

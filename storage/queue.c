@@ -38,6 +38,7 @@ static size_t   q_find(const struct store_q *, enum fg_subj, const char *);
 static void     q_grow_index(struct store_q *);
 static char    *q_copystr(char **, const char *);
 static size_t   q_strsize(const char *);
+static void     q_reindex(struct store_q *);
 
 /* Append e to one of the growing arrays of row pointers. */
 #define Q_PUSH(v, n, cap, e)                                                   \
@@ -252,6 +253,54 @@ store_q_clear(struct store_q *q)
 		q->regcap = 0;
 	}
 	q->nsubj = q->naud = q->nreg = 0;
+}
+
+/* Size the index for the subjects queued and fill it again. */
+static void
+q_reindex(struct store_q *q)
+{
+	size_t i;
+
+	while (q->nsubj * 2 > q->nslot)
+		q->nslot *= 2;
+	free(q->slot);
+	q->slot = xcalloc(q->nslot, sizeof *q->slot);
+	for (i = 0; i < q->nsubj; i++)
+		q->slot[q_find(q, q->subj[i]->type, q->subj[i]->key)] =
+		    (uint32_t)(i + 1);
+}
+
+size_t
+store_q_take(struct store_q *q, size_t max, struct store_q *out)
+{
+	size_t ns = q->nsubj < max ? q->nsubj : max, na, nr, i;
+
+	max -= ns;
+	na = q->naud < max ? q->naud : max;
+	max -= na;
+	nr = q->nreg < max ? q->nreg : max;
+	/* pointers move, the rows themselves stay where they are */
+	for (i = 0; i < ns; i++)
+		Q_PUSH(out->subj, out->nsubj, out->subjcap, q->subj[i]);
+	for (i = 0; i < na; i++)
+		Q_PUSH(out->aud, out->naud, out->audcap, q->aud[i]);
+	for (i = 0; i < nr; i++)
+		Q_PUSH(out->reg, out->nreg, out->regcap, q->reg[i]);
+	if (ns > 0)
+		memmove(q->subj, q->subj + ns,
+			(q->nsubj - ns) * sizeof *q->subj);
+	if (na > 0)
+		memmove(q->aud, q->aud + na, (q->naud - na) * sizeof *q->aud);
+	if (nr > 0)
+		memmove(q->reg, q->reg + nr, (q->nreg - nr) * sizeof *q->reg);
+	q->nsubj -= ns;
+	q->naud -= na;
+	q->nreg -= nr;
+	if (ns > 0) {
+		q_reindex(q);
+		q_reindex(out);
+	}
+	return ns + na + nr;
 }
 
 size_t

@@ -25,6 +25,11 @@ int store_q_registration(struct store_q *, const struct store_registration *);
 size_t store_q_len(const struct store_q *);
 /* Drop everything queued (after a successful write). */
 void store_q_clear(struct store_q *);
+/* Move the oldest max rows (subjects first, then audit rows, then
+ * registrations) into out, which must be empty; the rest stay queued in
+ * order. For a backend that writes a long queue in bounded pieces.
+ * Returns the rows moved. */
+size_t store_q_take(struct store_q *, size_t max, struct store_q *out);
 
 /* Borrowed views of the queued rows, in queue order. */
 size_t                      store_q_nsubjects(const struct store_q *);

@@ -4,7 +4,7 @@
  *
  * One connection, owned by the event thread, with every statement
  * prepared once for the life of the process. Automatic decisions are
- * queued in memory (queue.c) and written by store_flush() in one
+ * queued in memory (queue.c) and written by sqlstore_flush() in one
  * BEGIN IMMEDIATE..COMMIT; a failed flush rolls back and keeps the queue
  * for the next try. Admin actions, spam reports and pubsub subscribers
  * are written at once. Schema checks and migrations are in schema.c.
@@ -81,20 +81,20 @@ static const char *const st_sql[ST__MAX] = {
 			   " AND attached IS NOT NULL ORDER BY at LIMIT 1",
 };
 
-static int  w_subject(struct store *, const struct store_subject *);
-static int  w_audit(struct store *, const struct store_audit *);
-static int  w_registration(struct store *, const struct store_registration *);
-static int  w_queue(struct store *);
-static int  cmp_subject(const void *, const void *);
-static int  cmp_audit(const void *, const void *);
-static int  txn_end(struct store *, int);
-static void q_dropped(struct store *, const char *);
+static int w_subject(struct sqlstore *, const struct store_subject *);
+static int w_audit(struct sqlstore *, const struct store_audit *);
+static int w_registration(struct sqlstore *, const struct store_registration *);
+static int w_queue(struct sqlstore *);
+static int cmp_subject(const void *, const void *);
+static int cmp_audit(const void *, const void *);
+static int txn_end(struct sqlstore *, int);
+static void q_dropped(struct sqlstore *, const char *);
 
-struct store *
-store_open(const char *path)
+struct sqlstore *
+sqlstore_open(const char *path)
 {
-	struct store *s = xcalloc(1, sizeof *s);
-	int           rc, i, sys;
+	struct sqlstore *s = xcalloc(1, sizeof *s);
+	int              rc, i, sys;
 
 	s->lockfd = -1;
 	if (store_prepare_file(path) == -1 || store_lock(s, path) == -1)
@@ -138,15 +138,21 @@ fail:
 	return NULL;
 }
 
+const char *
+sqlstore_name(const struct sqlstore *s)
+{
+	return s->path;
+}
+
 void
-store_close(struct store *s)
+sqlstore_close(struct sqlstore *s)
 {
 	size_t n;
 	int    i;
 
 	if (s == NULL)
 		return;
-	if (store_flush(s) == -1 && (n = store_q_len(s->q)) > 0)
+	if (sqlstore_flush(s) == -1 && (n = store_q_len(s->q)) > 0)
 		log_warnx("store: %s: closing with %zu rows not written: %s",
 			  s->path, n, s->err);
 	for (i = 0; i < ST__MAX; i++)
@@ -161,7 +167,7 @@ store_close(struct store *s)
 }
 
 int
-store_st_fail(struct store *s, sqlite3_stmt *st)
+store_st_fail(struct sqlstore *s, sqlite3_stmt *st)
 {
 	snprintf(s->err, sizeof s->err, "%s", sqlite3_errmsg(s->db));
 	sqlite3_reset(st);
@@ -169,7 +175,7 @@ store_st_fail(struct store *s, sqlite3_stmt *st)
 }
 
 int
-store_st_done(struct store *s, enum st_id id)
+store_st_done(struct sqlstore *s, enum st_id id)
 {
 	sqlite3_stmt *st = s->st[id];
 
@@ -189,7 +195,7 @@ store_st_text(sqlite3_stmt *st, int col, const char *v)
 }
 
 static int
-w_subject(struct store *s, const struct store_subject *e)
+w_subject(struct sqlstore *s, const struct store_subject *e)
 {
 	sqlite3_stmt *st = s->st[ST_UPSERT_SUBJECT];
 
@@ -207,7 +213,7 @@ w_subject(struct store *s, const struct store_subject *e)
 }
 
 static int
-w_audit(struct store *s, const struct store_audit *a)
+w_audit(struct sqlstore *s, const struct store_audit *a)
 {
 	sqlite3_stmt *st = s->st[ST_INSERT_AUDIT];
 
@@ -223,7 +229,7 @@ w_audit(struct store *s, const struct store_audit *a)
 }
 
 static int
-w_registration(struct store *s, const struct store_registration *r)
+w_registration(struct sqlstore *s, const struct store_registration *r)
 {
 	sqlite3_stmt *st = s->st[ST_INSERT_REG];
 
@@ -280,7 +286,7 @@ cmp_audit(const void *x, const void *y)
  * ~200k rows/s (bench/bench_store).
  */
 static int
-w_queue(struct store *s)
+w_queue(struct sqlstore *s)
 {
 	const struct store_subject **sv;
 	struct audit_ref            *av;
@@ -315,7 +321,7 @@ out:
 
 /* Commit if ok, else roll back; 0 only if committed. */
 static int
-txn_end(struct store *s, int ok)
+txn_end(struct sqlstore *s, int ok)
 {
 	if (ok && store_st_done(s, ST_COMMIT) == 0)
 		return 0;
@@ -328,7 +334,7 @@ txn_end(struct store *s, int ok)
 }
 
 int
-store_flush(struct store *s)
+sqlstore_flush(struct sqlstore *s)
 {
 	size_t   n = store_q_len(s->q);
 	uint64_t t0;
@@ -369,7 +375,7 @@ store_flush(struct store *s)
 
 /* Count a row the queue refused; log the first of a run. */
 static void
-q_dropped(struct store *s, const char *what)
+q_dropped(struct sqlstore *s, const char *what)
 {
 	s->stats.dropped++;
 	if (!s->dropping) {
@@ -381,7 +387,7 @@ q_dropped(struct store *s, const char *what)
 }
 
 void
-store_queue_subject(struct store *s, const struct store_subject *e)
+sqlstore_queue_subject(struct sqlstore *s, const struct store_subject *e)
 {
 	/* A bad enum would fail its CHECK and wedge every later flush. */
 	if ((unsigned)e->type >= FG_SUBJ__MAX ||
@@ -396,7 +402,7 @@ store_queue_subject(struct store *s, const struct store_subject *e)
 }
 
 void
-store_queue_audit(struct store *s, const struct store_audit *a)
+sqlstore_queue_audit(struct sqlstore *s, const struct store_audit *a)
 {
 	if ((unsigned)a->type >= FG_SUBJ__MAX ||
 	    (unsigned)a->old_verdict >= FG_V__MAX ||
@@ -410,14 +416,15 @@ store_queue_audit(struct store *s, const struct store_audit *a)
 }
 
 void
-store_queue_registration(struct store *s, const struct store_registration *r)
+sqlstore_queue_registration(struct sqlstore                 *s,
+			    const struct store_registration *r)
 {
 	if (store_q_registration(s->q, r) == -1)
 		q_dropped(s, "registration");
 }
 
 int
-store_health(struct store *s, const char **why)
+sqlstore_health(struct sqlstore *s, const char **why)
 {
 	int rc = store_identity(s);
 
@@ -427,14 +434,14 @@ store_health(struct store *s, const char **why)
 }
 
 size_t
-store_queued(const struct store *s)
+sqlstore_queued(const struct sqlstore *s)
 {
 	return store_q_len(s->q);
 }
 
 int
-store_commit_admin(struct store *s, const struct store_subject *e,
-		   const struct store_audit *a)
+sqlstore_commit_admin(struct sqlstore *s, const struct store_subject *e,
+		      const struct store_audit *a)
 {
 	uint64_t rows = (e != NULL) + (a != NULL);
 	int      ok;
@@ -452,7 +459,7 @@ store_commit_admin(struct store *s, const struct store_subject *e,
 		snprintf(s->err, sizeof s->err, "%s", s->lost);
 		goto fail;
 	}
-	if (store_flush(s) == -1)
+	if (sqlstore_flush(s) == -1)
 		return -1;
 	/* An acknowledged admin action must survive power loss too, so
 	 * this one commit syncs the WAL. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * floodgate - the reputation store (SQLite).
+ * floodgate - the reputation store (SQLite, or PostgreSQL: backend.c).
  *
  * One connection, owned by the event thread. Automatic scoring is queued
  * in memory with store_queue_*() and written in one transaction by
@@ -31,6 +31,10 @@ struct store_subject {
 	const char      *actor;   /* who set the override; NULL if none */
 	const char      *reason;  /* why; NULL if none */
 	int64_t          updated; /* unix ms */
+	/* read from a shared store: the row's last write was an admin
+	 * action (which wins over a newer automatic state); ignored when
+	 * written */
+	int admin;
 };
 
 /* One audit entry: every verdict change, automatic or by hand. */
@@ -61,6 +65,22 @@ typedef void (*store_sub_cb)(const char *node, const char *jid, void *);
  * by another process (PATH.lock), or missing where a store was in use
  * (PATH.lock exists but PATH does not). A new file is created 0600. */
 struct store *store_open(const char *path);
+/* Open the PostgreSQL store (when built with libpq; else NULL, logged):
+ * dsn is libpq's connection string or URI, "" for its environment
+ * (PGHOST, ...); password_file, if not NULL, holds the password on its
+ * first line. Creates or migrates the schema; its connection's socket
+ * joins base. NULL with a log line when the database cannot be reached
+ * or is not a floodgate store of a version this code understands. */
+struct event_base;
+struct store *store_open_pg(struct event_base *base, const char *dsn,
+			    const char *password_file);
+/* Where the store is, for log lines (a path, or a postgresql:// URL
+ * without the password). */
+const char *store_name(const struct store *);
+/* Subjects whose verdict, override or expiry another instance sharing
+ * the store changed: cb is called from the event loop, never from inside
+ * a store call. Only PostgreSQL stores are shared; a no-op on SQLite. */
+void store_set_change_cb(struct store *, store_subject_cb, void *);
 /* Flush what is queued, then close. */
 void store_close(struct store *);
 

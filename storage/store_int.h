@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * floodgate - the store's internals shared by store.c and query.c.
+ * floodgate - the SQLite backend's internals (store.c, query.c, lock.c,
+ * maint.c).
  */
 #ifndef FG_STORE_INT_H
 #define FG_STORE_INT_H
@@ -37,7 +38,7 @@ enum st_id {
 	ST__MAX
 };
 
-struct store {
+struct sqlstore {
 	sqlite3           *db;
 	char              *path;
 	sqlite3_stmt      *st[ST__MAX];
@@ -55,18 +56,53 @@ struct store {
 };
 
 /* Lock file handling and the checks on the file's identity (lock.c). */
-int  store_lock(struct store *, const char *path);
-void store_unlock(struct store *);
+int  store_lock(struct sqlstore *, const char *path);
+void store_unlock(struct sqlstore *);
 int  store_prepare_file(const char *path);
-int  store_pin(struct store *, const char *path);
-int  store_identity(struct store *);
+int  store_pin(struct sqlstore *, const char *path);
+int  store_identity(struct sqlstore *);
 
 /* Step a statement that returns no rows, then reset it; -1 keeps the
  * sqlite message in s->err. */
-int store_st_done(struct store *, enum st_id);
+int store_st_done(struct sqlstore *, enum st_id);
 /* Record the message of a failed step in s->err, reset; returns -1. */
-int store_st_fail(struct store *, sqlite3_stmt *);
+int store_st_fail(struct sqlstore *, sqlite3_stmt *);
 /* Bind borrowed text (it must outlive the step); NULL binds NULL. */
 void store_st_text(sqlite3_stmt *, int, const char *);
+
+/* The SQLite backend behind store.h's dispatch (backend.c): the same
+ * calls, documented there, on the SQLite handle. */
+struct sqlstore *sqlstore_open(const char *path);
+void             sqlstore_close(struct sqlstore *);
+const char      *sqlstore_name(const struct sqlstore *);
+int    sqlstore_load_subjects(struct sqlstore *, store_subject_cb, void *);
+void   sqlstore_queue_subject(struct sqlstore *, const struct store_subject *);
+void   sqlstore_queue_audit(struct sqlstore *, const struct store_audit *);
+void   sqlstore_queue_registration(struct sqlstore *,
+				   const struct store_registration *);
+size_t sqlstore_queued(const struct sqlstore *);
+int    sqlstore_flush(struct sqlstore *);
+int    sqlstore_commit_admin(struct sqlstore *, const struct store_subject *,
+			     const struct store_audit *);
+int sqlstore_audit_recent(struct sqlstore *, enum fg_subj, const char *, size_t,
+			  store_audit_cb, void *);
+int sqlstore_registered_since(struct sqlstore *, int64_t, size_t, store_reg_cb,
+			      void *);
+int sqlstore_report_add(struct sqlstore *, const char *, const char *,
+			const char *, int64_t);
+int sqlstore_report_summary(struct sqlstore *, const char *, int64_t *,
+			    int64_t *, int64_t *);
+int sqlstore_report_attach(struct sqlstore *, const char *, const char *,
+			   const char *);
+int sqlstore_report_attached(struct sqlstore *, const char *, char *, size_t);
+int sqlstore_sent_add(struct sqlstore *, const char *, const char *, int64_t);
+int sqlstore_sent_any(struct sqlstore *, const char *);
+int sqlstore_sub_add(struct sqlstore *, const char *, const char *);
+int sqlstore_sub_del(struct sqlstore *, const char *, const char *);
+int sqlstore_sub_list(struct sqlstore *, store_sub_cb, void *);
+int sqlstore_health(struct sqlstore *, const char **);
+long sqlstore_prune(struct sqlstore *, int64_t, size_t);
+int  sqlstore_backup(struct sqlstore *, const char *, char *, size_t);
+void sqlstore_get_stats(const struct sqlstore *, struct store_stats *);
 
 #endif

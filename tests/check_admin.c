@@ -353,8 +353,8 @@ START_TEST(test_remote_account)
 			 ADM_BAD);
 	ck_assert_int_eq(act(&env, ADM_QUARANTINE, "@b.test", "spam", NULL),
 			 ADM_BAD);
-	ck_assert_int_eq(act(&env, ADM_QUARANTINE, "eve@b.test", "spam", NULL),
-			 ADM_OK);
+	ck_assert_int_eq(
+	    act(&env, ADM_QUARANTINE, "jid:Eve@b.test", "spam", NULL), ADM_OK);
 	ck_assert_int_eq(last_cb, FG_V_QUARANTINE);
 
 	/* allowlist: effective stays allow, the modules still hear it */

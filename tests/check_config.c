@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autoconf.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -120,6 +121,8 @@ static const struct bad_case bad[] = {
     {GOOD "[blocklist]\naccess = sometimes\n", "open or domains"},
     {GOOD "[detect.traps]\naction = drop\n", ":18: action: 'drop' must be"},
     {GOOD "[lists]\naction = Block\n", "quarantine or block"},
+    {GOOD "[detect.traps]\njids = a@b, trap.example\n",
+     "jids: 'trap.example' is not a bare JID"},
     {GOOD "[lists]\ncolours = x\n", "unknown key 'colours' in [lists]"},
     {GOOD "[limits]\nreply-window = soon\n", ":18: reply-window: 'soon'"},
     {GOOD "[limits]\nreply-window = 400d\n", "up to 365d"},
@@ -137,11 +140,68 @@ static const struct bad_case bad[] = {
      ":18: jids: not valid UTF-8 text (byte 0xe9 at 3)"},
     {GOOD "[store]\npath = /var/lib/\xc0\xaf.db\n",
      ":18: path: not valid UTF-8"},
+    {GOOD "[store]\nbackend = mysql\n", "backend 'mysql' is not sqlite"},
+    {GOOD "[store]\ndsn = host=db\n", "dsn and password-file need backend"},
+    {GOOD "[store]\npassword-file = /etc/pw\n",
+     "dsn and password-file need backend"},
+    {GOOD "[policy]\nmode = relaxed\n", ":18: mode: 'relaxed' must be"},
+    {GOOD "[actions]\nblock = reject\n", ":18: block: 'reject' must be"},
+    {GOOD "[actions]\nspam = drop\n", ":18: unknown key 'spam' in [actions]"},
+    {GOOD "[detect.content]\nenforce = maybe\n", ":18: enforce: 'maybe'"},
+    {GOOD "[alerts]\nwebhook = http://hook.example/x\n",
+     "[alerts] webhook must be an https:// URL"},
+    {GOOD "[alerts]\ninterval = 0s\n", "[alerts] interval must be"},
     {GOOD "[reports]\nforward-to = mod@rtbl.example/res\n",
      ":18: forward-to: 'mod@rtbl.example/res' is not a bare JID"},
     {GOOD "[reports]\nforward-to = a@@b\n", ":18: forward-to: 'a@@b'"},
     {GOOD "[reports]\nsend = maybe\n", ":18: send: 'maybe' is not yes/no"},
+    {GOOD "[http]\npublic-url = ftp://fg.example.org\n", "public-url must be"},
+    {GOOD "[http]\npublic-url = https://fg.example.org/a b\n",
+     "public-url must be"},
+    {GOOD "[http]\npublic-url = https://fg.example.org/\"><x\n",
+     "public-url must be"},
 };
+
+/* Observe mode, enforce per detector, actions per reason, alerts. */
+START_TEST(observe_actions_alerts)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD "[policy]\nmode = observe\n"
+			 "[detect.content]\nenforce = no\n"
+			 "[detect.upstream]\nenforce = no\n"
+			 "[actions]\nblock = drop\nwave = drop\n"
+			 "quarantine = bounce\n"
+			 "[alerts]\nwebhook = https://hook.example/x\n"
+			 "ca-file = /etc/ssl/hook.pem\ninterval = 5s\n"
+			 "link-down = 2min\nstate = /tmp/alerts.state\n",
+		    &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->observe, 1);
+	ck_assert_int_eq(c->enforce[FG_DET_CONTENT], 0);
+	ck_assert_int_eq(c->enforce[FG_DET_UPSTREAM], 0);
+	ck_assert_int_eq(c->enforce[FG_DET_REGISTRATION], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_BLOCK], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_WAVE], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_QUARANTINE], 0);
+	ck_assert_int_eq(c->drop[FG_CAUSE_TRAP], 0);
+	ck_assert_str_eq(c->alerts_webhook, "https://hook.example/x");
+	ck_assert_str_eq(c->alerts_ca_file, "/etc/ssl/hook.pem");
+	ck_assert_str_eq(c->alerts_state, "/tmp/alerts.state");
+	ck_assert_uint_eq(c->alerts_interval_s, 5);
+	ck_assert_uint_eq(c->alerts_link_down_s, 120);
+	config_free(c);
+	/* the defaults: enforce everything, bounce everything, a minute */
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->observe, 0);
+	ck_assert_int_eq(c->enforce[FG_DET_SPAMTRAPS], 1);
+	ck_assert_int_eq(c->drop[FG_CAUSE_BLOCK], 0);
+	ck_assert_ptr_null(c->alerts_webhook);
+	ck_assert_uint_eq(c->alerts_interval_s, 60);
+	config_free(c);
+}
+END_TEST
 
 /* [reports]: sending is on by default; collectors are normalised. */
 START_TEST(reports_keys)
@@ -161,6 +221,22 @@ START_TEST(reports_keys)
 	ck_assert_uint_eq(c->report_forward_to.n, 2);
 	ck_assert_str_eq(c->report_forward_to.v[0], "mod@rtbl.example");
 	ck_assert_str_eq(c->report_forward_to.v[1], "abuse@x.example");
+	config_free(c);
+}
+END_TEST
+
+/* [http] public-url: kept as given; unset by default. */
+START_TEST(public_url)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD, &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(c->http_public_url);
+	config_free(c);
+	load_errors(GOOD "[http]\npublic-url = https://fg.example.org/\n", &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->http_public_url, "https://fg.example.org/");
 	config_free(c);
 }
 END_TEST
@@ -198,6 +274,39 @@ START_TEST(secret_not_in_errors)
 
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_null(strstr(err, "s3cret"));
+}
+END_TEST
+
+/* PostgreSQL: the dsn and password file are kept, the path may go
+ * when the control socket is named, and the password never needs to be
+ * in the file itself. */
+START_TEST(store_postgresql)
+{
+	struct fg_config *c;
+	const char       *err;
+
+#define PG_BASE                                                                \
+	"[component]\njid = fg.example\nsecret = x\nserves = example\n"        \
+	"[store]\nbackend = postgresql\n"
+	c = load_text(PG_BASE "dsn = host=db.example port=5433 dbname=fg\n"
+			      "password-file = /etc/floodgate/pgpass\n"
+			      "[control]\nsocket = /run/fg/ctl.sock\n");
+#ifdef HAVE_LIBPQ
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->store_pg, 1);
+	ck_assert_str_eq(c->store_dsn, "host=db.example port=5433 dbname=fg");
+	ck_assert_str_eq(c->store_password_file, "/etc/floodgate/pgpass");
+	ck_assert_ptr_null(c->store_path);
+	config_free(c);
+	err = load_errors(PG_BASE, &c);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, "set [control] socket"));
+#else
+	ck_assert_ptr_null(c);
+	err = load_errors(PG_BASE, &c);
+	ck_assert_ptr_nonnull(strstr(err, "built without libpq"));
+#endif
+#undef PG_BASE
 }
 END_TEST
 
@@ -360,10 +469,13 @@ main(void)
 
 	log_init(1, 0, "check_config");
 	tcase_add_test(tc, good_config);
+	tcase_add_test(tc, observe_actions_alerts);
 	tcase_add_loop_test(tc, bad_config, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, long_line);
+	tcase_add_test(tc, public_url);
 	tcase_add_test(tc, secret_not_in_errors);
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, store_postgresql);
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, not_regular);
 	tcase_add_test(tc, remote_keys);

@@ -160,6 +160,24 @@ START_TEST(parse_lines)
 	ck_assert_int_eq(
 	    lf_parse_line(LF_HOSTS, "localhost", &h, text, sizeof text, &err),
 	    -1);
+	/* URLs (ejabberd's mod_antispam files) and www. forms give the host
+	 * the modules fingerprint */
+	ck_assert_int_eq(lf_parse_line(LF_HOSTS,
+				       "HTTPS://www.Spam.example:8443/buy?x=1",
+				       &h, text, sizeof text, &err),
+			 1);
+	ck_assert_str_eq(text, "spam.example");
+	ck_assert_int_eq(lf_parse_line(LF_HOSTS, "http://x.spam.example#top",
+				       &h, text, sizeof text, &err),
+			 1);
+	ck_assert_str_eq(text, "x.spam.example");
+	ck_assert_int_eq(
+	    lf_parse_line(LF_HOSTS, "www.shop.example", &h, text, 64, &err), 1);
+	ck_assert_str_eq(text, "shop.example");
+	ck_assert_int_eq(
+	    lf_parse_line(LF_HOSTS, "https://", &h, text, 64, &err), -1);
+	ck_assert_int_eq(
+	    lf_parse_line(LF_HOSTS, "spam.example/x", &h, text, 64, &err), -1);
 	ck_assert_int_eq(
 	    lf_parse_line(LF_HOSTS, "a..b", &h, text, sizeof text, &err), -1);
 }
@@ -183,6 +201,19 @@ START_TEST(read_files)
 	ck_assert(lf_has(s, lf_hash("eve@b.test")));
 	ck_assert(!lf_has(s, lf_hash("carol@b.test")));
 	ck_assert(lf_has_plain(s, "dave@b.test"));
+	lf_free(s);
+	/* a wholly wrong file: every bad line counted (a few logged) */
+	s = lf_new();
+	{
+		char   many[30 * 8 + 1];
+		size_t i;
+
+		for (i = 0; i < 30; i++)
+			memcpy(many + i * 8, "no jid \n", 8);
+		many[30 * 8] = '\0';
+		p = write_file("wrong", many);
+	}
+	ck_assert_int_eq(lf_read(s, LF_JIDS, p), 30);
 	lf_free(s);
 	s = lf_new();
 	ck_assert_int_eq(lf_read(s, LF_JIDS, "/nonexistent/list"), -1);
@@ -226,6 +257,17 @@ START_TEST(trap_hit)
 	/* other text flows, and contacts are never gated by content */
 	a = gate_h(p, FG_KIND_INBOUND_STRANGER_MESSAGE, "carol@c.test",
 		   "alice@example.org", "3333333333333333", NULL);
+	ck_assert_int_eq(a.allow, 1);
+
+	/* an allowlisted sender is not trapped, its text not marked */
+	ck_assert_int_eq(pol_admin(p, FG_SUBJ_ACCOUNT, "partner@c.test",
+				   FG_OVR_ALLOW, "admin", NULL, 0),
+			 0);
+	a = gate_h(p, FG_KIND_INBOUND_STRANGER_MESSAGE, "partner@c.test",
+		   "trap@example.org", "4444444444444444", NULL);
+	ck_assert_int_eq(a.allow, 1);
+	a = gate_h(p, FG_KIND_INBOUND_STRANGER_MESSAGE, "carol@c.test",
+		   "alice@example.org", "4444444444444444", NULL);
 	ck_assert_int_eq(a.allow, 1);
 	pol_free(p);
 
@@ -273,6 +315,48 @@ START_TEST(trap_file_reload)
 	ck_assert_int_eq(a.allow, 1);
 	pol_free(p);
 	cfg.trap_file = NULL;
+}
+END_TEST
+
+static int     renewals;
+static int64_t renewed_to;
+
+static void
+count_cb(enum fg_subj t, const char *key, enum fg_verdict v, int64_t exp,
+	 const char *reason, void *arg)
+{
+	(void)t;
+	(void)reason;
+	(void)arg;
+	if (strcmp(key, "dave@b.test") == 0 && v == FG_V_QUARANTINE) {
+		renewals++;
+		renewed_to = exp;
+	}
+}
+
+/* A listed entry's verdict outlives the day it was first given, and the
+ * modules hear the new expiry (they drop an entry at the one they were
+ * told), once per half lifetime, not at every renewal. */
+START_TEST(list_renewal)
+{
+	struct policy *p;
+	int            h;
+
+	cfg.lists_jids = (char *)write_file("jids", "dave@b.test\n");
+	ck_assert_ptr_nonnull(p = pol_new(&cfg, NULL));
+	pol_set_verdict_cb(p, count_cb, NULL);
+	for (h = 1; h <= 36; h++) {
+		clock_fake_set(T0_MONO + (uint64_t)h * 3600000000000ull,
+			       T0_WALL + (int64_t)h * 3600000);
+		pol_tick(p);
+		ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "dave@b.test"),
+				 FG_V_QUARANTINE);
+	}
+	ck_assert_int_ge(renewals, 2);
+	ck_assert_int_le(renewals, 4);
+	ck_assert_int_gt(renewed_to, T0_WALL + 36LL * 3600000);
+	pol_free(p);
+	cfg.lists_jids = NULL;
 }
 END_TEST
 
@@ -336,9 +420,16 @@ START_TEST(operator_lists)
 	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"), FG_V_ALLOW);
 	pol_free(p);
 
-	/* action = block */
+	/* action = block, then back to quarantine on a reload */
 	cfg.lists_block = 1;
 	ck_assert_ptr_nonnull(p = pol_new(&cfg, NULL));
+	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"), FG_V_BLOCK);
+	cfg.lists_block = 0;
+	pol_reconfigure(p, &cfg);
+	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"),
+			 FG_V_QUARANTINE);
+	cfg.lists_block = 1;
+	pol_reconfigure(p, &cfg);
 	ck_assert_int_eq(eff(p, FG_SUBJ_ACCOUNT, "eve@b.test"), FG_V_BLOCK);
 	pol_free(p);
 	cfg.lists_jids = cfg.lists_domains = cfg.lists_url_hosts = NULL;
@@ -360,6 +451,7 @@ main(void)
 	tcase_add_test(tc, trap_hit);
 	tcase_add_test(tc, trap_file_reload);
 	tcase_add_test(tc, operator_lists);
+	tcase_add_test(tc, list_renewal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

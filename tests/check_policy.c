@@ -308,6 +308,55 @@ START_TEST(test_quarantine_contacts)
 }
 END_TEST
 
+/* A remote account's verdicts: its stranger messages and invitations to
+ * our users refused, contacts flow under quarantine, and the refusal
+ * names the recipient's server, not "contact the administrator". */
+START_TEST(test_remote_account)
+{
+	struct policy    *p = pol_new(&cfg, NULL);
+	struct pol_answer a;
+	const char       *d = "dave@big.example";
+
+	ck_assert_int_eq(pol_admin(p, FG_SUBJ_ACCOUNT, d, FG_OVR_QUARANTINE,
+				   "admin", "spam", 0),
+			 0);
+	ck_assert(!gate(p, FG_KIND_INBOUND_STRANGER_MESSAGE, d,
+			"alice@example.org", NULL, 0, &a));
+	ck_assert_str_eq(a.condition, "policy-violation");
+	ck_assert_ptr_nonnull(strstr(a.text, "recipient server"));
+	ck_assert(!gate(p, FG_KIND_INBOUND_SUBSCRIBE, d, "alice@example.org",
+			NULL, 0, &a));
+	ck_assert(gate(p, FG_KIND_INBOUND_STRANGER_MESSAGE, d,
+		       "bob@example.org", NULL, 1, &a));
+	/* its server's other users are not touched */
+	ck_assert(gate(p, FG_KIND_INBOUND_STRANGER_MESSAGE, "carol@big.example",
+		       "alice@example.org", NULL, 0, &a));
+	ck_assert_int_eq(
+	    pol_admin(p, FG_SUBJ_ACCOUNT, d, FG_OVR_BLOCK, "admin", "spam", 0),
+	    0);
+	ck_assert(!gate(p, FG_KIND_INBOUND_STRANGER_MESSAGE, d,
+			"bob@example.org", NULL, 1, &a));
+	ck_assert_str_eq(a.text, "This account is blocked by the recipient "
+				 "server's anti-spam policy");
+
+	/* an allowlist entry the modules cache must leave them when it
+	 * expires, though the effective verdict stays allow */
+	pol_set_verdict_cb(p, verdict_cb, NULL);
+	ncb = 0;
+	ck_assert_int_eq(pol_admin(p, FG_SUBJ_ACCOUNT, "erin@big.example",
+				   FG_OVR_ALLOW, "admin", NULL, 3600 * 1000),
+			 0);
+	ck_assert_int_eq(ncb, 1);
+	ck_assert_int_eq(last_cb, FG_V_ALLOW);
+	clock_fake_advance_ms(3601 * 1000);
+	pol_tick(p);
+	ck_assert_int_eq(ncb, 2);
+	ck_assert_str_eq(last_key, "erin@big.example");
+	ck_assert_int_eq(last_cb, FG_V_ALLOW);
+	pol_free(p);
+}
+END_TEST
+
 /* Recent signals read newest first, a repeated one said once. */
 START_TEST(test_signal_text)
 {
@@ -664,6 +713,7 @@ main(void)
 	tcase_add_test(tc, test_prefix_capped);
 	tcase_add_test(tc, test_forty_invitations);
 	tcase_add_test(tc, test_quarantine_contacts);
+	tcase_add_test(tc, test_remote_account);
 	tcase_add_test(tc, test_override_precedence);
 	tcase_add_test(tc, test_domain_flood);
 	tcase_add_test(tc, test_register);

@@ -46,7 +46,8 @@ struct verb {
 
 static const struct verb verbs[] = {
     {"inspect", 1, -1, 0, "SUBJECT"},
-    {"list", 0, -1, 0, "[all|throttle|quarantine|block|allowlist] [-t TYPE]"},
+    {"list", 0, -1, 0,
+     "[all|throttle|quarantine|block|allowlist] [-t TYPE] [--would]"},
     {"block", 1, 1, 1, "[-f DURATION] SUBJECT REASON..."},
     {"unblock", 1, 0, 0, "SUBJECT [REASON...]"},
     {"quarantine", 1, 1, 1, "[-f DURATION] SUBJECT REASON..."},
@@ -54,22 +55,25 @@ static const struct verb verbs[] = {
     {"stats", 0, -1, 0, ""},
     {"reload", 0, -1, 0, ""},
     {"backup", 1, -1, 0, "FILE"},
+    {"web-login", 1, -1, 0, "ADMIN"},
 };
 
 static int
 usage(FILE *fp, const struct verb *v)
 {
-	fprintf(fp,
-		"usage: floodgatectl %s [-c FILE | -s SOCKET] [--json] %s\n"
-		"  -c FILE    floodgated's configuration (finds the socket; "
-		"default %s)\n"
-		"  -s SOCKET  the control socket itself\n"
-		"  -j, --json answer as JSON\n"
-		"SUBJECT: user@domain (local or remote account), domain, IP "
-		"address or IP/24 (IPv6 /48);"
-		" \"account:\", \"domain:\", \"ip:\", \"prefix:\" force the "
-		"type.\nDURATION: 30m, 6h, 7d, forever (default).\n",
-		v->name, v->args, DEFAULT_CONFIG);
+	fprintf(
+	    fp,
+	    "usage: floodgatectl %s [-c FILE | -s SOCKET] [--json] %s\n"
+	    "  -c FILE    floodgated's configuration (finds the socket; "
+	    "default %s)\n"
+	    "  -s SOCKET  the control socket itself\n"
+	    "  -j, --json answer as JSON\n"
+	    "SUBJECT: user@domain (local or remote account), domain, IP "
+	    "address or IP/24 (IPv6 /48);"
+	    " \"account:\" (or \"jid:\"), \"domain:\", \"ip:\", \"prefix:\" "
+	    "force the "
+	    "type.\nDURATION: 30m, 6h, 7d, forever (default).\n",
+	    v->name, v->args, DEFAULT_CONFIG);
 	return CTL_EXIT_USAGE;
 }
 
@@ -268,12 +272,14 @@ ctl_online(int argc, char **argv)
 	    {"socket", required_argument, NULL, 's'},
 	    {"for", required_argument, NULL, 'f'},
 	    {"type", required_argument, NULL, 't'},
+	    {"would", no_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const struct verb *v = NULL;
 	const char        *cfgpath = NULL, *sock = NULL, *dur = NULL;
 	const char        *type = NULL;
+	int                would = 0;
 	struct adm_buf     req = {NULL, 0, 0}, ans = {NULL, 0, 0};
 	char               path[4096], file[4096];
 	size_t             i;
@@ -285,7 +291,7 @@ ctl_online(int argc, char **argv)
 	if (v == NULL)
 		return CTL_EXIT_USAGE;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:s:jf:t:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "c:s:jf:t:wh", longopts, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 'c':
@@ -306,6 +312,11 @@ ctl_online(int argc, char **argv)
 			if (strcmp(v->name, "list") != 0)
 				return usage(stderr, v);
 			type = optarg;
+			break;
+		case 'w':
+			if (strcmp(v->name, "list") != 0)
+				return usage(stderr, v);
+			would = 1;
 			break;
 		case 'h':
 			usage(stdout, v);
@@ -345,8 +356,8 @@ ctl_online(int argc, char **argv)
 			goto done;
 	} else if (v->nsubj && field(&req, "subject", argv[0]) == -1)
 		goto done;
-	if (!strcmp(v->name, "list") && argc > 0 &&
-	    field(&req, "filter", argv[0]) == -1)
+	if (!strcmp(v->name, "list") && (argc > 0 || would) &&
+	    field(&req, "filter", would ? "would" : argv[0]) == -1)
 		goto done;
 	if (type != NULL && field(&req, "type", type) == -1)
 		goto done;

@@ -41,6 +41,8 @@ static const struct ctl_cmd cmds[] = {
     {"stats", ctl_online, "", "the daemon's counters"},
     {"reload", ctl_online, "", "reload the configuration (as SIGHUP)"},
     {"backup", ctl_online, "FILE", "online copy of the store (new file)"},
+    {"web-login", ctl_online, "ADMIN",
+     "one-time link to the moderation page"},
     {"import", ctl_import, "LIST...", "block the domains of blocklists"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

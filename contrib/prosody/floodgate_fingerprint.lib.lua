@@ -5,8 +5,8 @@ local sha256 = require "util.hashes".sha256;
 
 -- Fingerprints of a body (doc/PROTOCOL.md, "Fingerprints"): fp of the
 -- normalised text (URLs, mentions and digit runs folded), ufp of up to 3
--- URLs. Byte for byte the twin of mod_floodgate.erl's; explicit byte sets
--- instead of %s/%w/lower(), which follow the C locale.
+-- URLs, hfp of the URL hosts. Byte for byte the twin of mod_floodgate.erl's;
+-- explicit byte sets instead of %s/%w/lower(), which follow the C locale.
 -- tests/integration/test_fingerprint.py loads this file outside Prosody:
 -- it may use nothing but util.hashes.
 local FP_PREFIXES = { "http://", "https://", "xmpp:", "www." };
@@ -77,9 +77,55 @@ local function fp_hex(s)
 	return sha256(s, true):sub(1, 16);
 end
 
--- fp, ufp as sent on the wire; each nil when there is none.
+-- The host name of one URL as written, for hfp, or nil: URL
+-- normalisation steps 1 to 3 (so web links keep no www.), for xmpp: the
+-- part after the last @; one trailing dot removed.
+local function hfp_host(u)
+	u = u:gsub("[%.,;:!%?'\"%)%]}>]+$", "");
+	local low, xmpp = fp_lower(u), false;
+	if low:sub(1, 7) == "http://" then
+		low = low:sub(8);
+	elseif low:sub(1, 8) == "https://" then
+		low = low:sub(9);
+	elseif low:sub(1, 5) == "xmpp:" then
+		low, xmpp = low:sub(6), true;
+	end
+	local host = low:match("^[^/?#]*");
+	if host:sub(1, 4) == "www." then host = host:sub(5); end
+	if xmpp then host = host:match("@([^@]*)$") or host; end
+	host = host:gsub("%.$", "");
+	if host == "" then return nil; end
+	return host;
+end
+
+-- hfp as sent on the wire (doc/PROTOCOL.md, "Host fingerprints"), or nil:
+-- each URL's host and its parent suffixes that still hold a dot, longest
+-- first, at most HFP_PER_URL a URL and HFP_MAX in all, without duplicates.
+local HFP_PER_URL, HFP_MAX = 4, 12;
+local function host_fingerprints(urls)
+	local out, seen = {}, {};
+	for _, u in ipairs(urls) do
+		local host = hfp_host(u);
+		local n = 0;
+		while host and n < HFP_PER_URL and #out < HFP_MAX do
+			local h = fp_hex(host);
+			if not seen[h] then
+				seen[h] = true;
+				out[#out + 1] = h;
+			end
+			n = n + 1;
+			local dot = host:find(".", 1, true);
+			host = dot and host:sub(dot + 1);
+			if host and not host:find(".", 1, true) then host = nil; end
+		end
+		if #out >= HFP_MAX then break; end
+	end
+	return out[1] and table.concat(out, " ") or nil;
+end
+
+-- fp, ufp, hfp as sent on the wire; each nil when there is none.
 local function fingerprints(body)
-	if not body then return nil, nil; end
+	if not body then return nil, nil, nil; end
 	local norm, urls = fp_normalise(body);
 	local residue = norm:gsub("<u>", ""):gsub("<m>", ""):gsub(" ", "");
 	local fp = #residue >= FP_RESIDUE_MIN and fp_hex(norm) or nil;
@@ -95,7 +141,13 @@ local function fingerprints(body)
 			end
 		end
 	end
-	return fp, ufps[1] and table.concat(ufps, " ") or nil;
+	return fp, ufps[1] and table.concat(ufps, " ") or nil, host_fingerprints(urls);
 end
 
-return { normalise = fp_normalise, fingerprints = fingerprints };
+-- hfp alone, for messages between contacts that carry a URL.
+local function hosts(body)
+	local _, urls = fp_normalise(body);
+	return host_fingerprints(urls);
+end
+
+return { normalise = fp_normalise, fingerprints = fingerprints, hosts = hosts };

@@ -33,8 +33,9 @@ local nodeprep = require "util.encodings".stringprep.nodeprep;
 local rostermanager = require "core.rostermanager";
 local usermanager = require "core.usermanager";
 local now = require "util.time".now;
+local new_lru = require "util.cache".new;
 
-local jid_bare, jid_split, jid_host = jid_lib.bare, jid_lib.split, jid_lib.host;
+local jid_bare, jid_split, jid_host, jid_prep = jid_lib.bare, jid_lib.split, jid_lib.host, jid_lib.prep;
 
 local xmlns_fg = "urn:floodgate:0";
 local xmlns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
@@ -61,6 +62,8 @@ local m_failopen = module:metric("counter", "fail", "", "floodgate gate failures
 local m_local = module:metric("counter", "local_refusals", "", "refusals from the cached verdicts",
 	{ "reason" });
 local m_meter = module:metric("counter", "meter_events", "", "floodgate meter events queued", { "type" });
+local m_dropped = module:metric("counter", "dropped", "", "refused stanzas discarded without an error (action drop)",
+	{}):with_labels();
 
 local last_log, suppressed = {}, {};
 local function ratelog(key, level, fmt, ...)
@@ -79,22 +82,78 @@ local function ratelog(key, level, fmt, ...)
 end
 
 --------------------------------------------------------------------------
--- verdict cache: cache[subject][key] = { verdict=, expires=ms|nil, reason= }
+-- verdict cache: one string per entry, "VERDICT EXPIRES ACTION REASON"
+-- (EXPIRES unix ms or "-", ACTION "drop" or "-", REASON possibly empty),
+-- taken apart only when the entry is hit. Verdict "allowlist" is an admin
+-- override that lets a sender through despite its domain's entry.
+--   cache.account[local bare JID]           local accounts
+--   cache.remote[hkey(remote bare JID)]     accounts of other servers
+--   cache.domain[hkey(domain)]              remote domains
+--   cache.ip[address], cache.prefix[CIDR]
+-- Remote accounts and domains come by the ten thousand (admin blocks,
+-- operator lists), and their names are only needed to look them up: they
+-- are kept as 64-bit integers (the first 8 bytes of their SHA-1), so the
+-- table is one block of memory, not tens of thousands of strings strewn
+-- over Prosody's heap, which every message handled paid for in the
+-- allocator and the collector (bench/bench_prosody.py --preload). Two
+-- names sharing a key is a 2^-64 chance per pair (2^-48 on Lua 5.1).
 
-local cache = { account = {}, domain = {}, ip = {}, prefix = {} };
+local sha1 = require "util.hashes".sha1;
+local unpack = string.unpack; -- Lua 5.3+
+
+local hkey;
+if unpack then
+	function hkey(name)
+		return (unpack("<i8", sha1(name)));
+	end
+else -- Lua 5.1/5.2 numbers are doubles: 48 bits stay exact
+	function hkey(name)
+		local a, b, c, d, e, f = sha1(name):byte(1, 6);
+		return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f;
+	end
+end
+local tointeger = math.tointeger or function (x) -- Lua 5.1/5.2
+	if x == x and x ~= math.huge and x ~= -math.huge then return x; end
+end
+
+local function new_cache()
+	return { account = {}, remote = {}, domain = {}, ip = {}, prefix = {} };
+end
+local cache = new_cache();
+-- Each distinct entry string once: ten thousand entries of one operator
+-- list share their verdict and reason, and a string longer than Lua's
+-- 40-byte short strings is not shared by itself. Emptied with each full
+-- set, so it holds no more strings than the pushes since.
+local packed_strings = {};
 local last_seq; -- nil until a full set arrived
 local resync_pending = false;
 
+local function is_local_key(key)
+	return jid_host(key) == host;
+end
+
+-- The table an entry of subject (as pushed) lives in, and its key there.
+local function slot(subject, key)
+	if subject == "domain" then return cache.domain, hkey(key); end
+	if subject == "account" and not is_local_key(key) then return cache.remote, hkey(key); end
+	return cache[subject], key;
+end
+
+-- verdict, entry (a table made for the caller: { reason=, action=,
+-- subject= "remote" for a remote account's }) or nil.
 local function lookup(subject, key)
 	if not key then return nil; end
-	local t = cache[subject];
-	local e = t and t[key];
-	if not e then return nil; end
-	if e.expires and e.expires <= now() * 1000 then
-		t[key] = nil;
+	local t, k = slot(subject, key);
+	local packed = t and t[k];
+	if not packed then return nil; end
+	local v, expires, action, reason = packed:match("^(%S+) (%S+) (%S+) (.*)$");
+	expires = tonumber(expires);
+	if expires and expires <= now() * 1000 then
+		t[k] = nil;
 		return nil;
 	end
-	return e.verdict, e;
+	return v, { reason = reason ~= "" and reason or nil, action = action == "drop" and "drop" or nil,
+		subject = t == cache.remote and "remote" or subject };
 end
 
 local function normal_ip(ip)
@@ -122,36 +181,53 @@ end
 
 local SEVERITY = { throttle = 1, quarantine = 2, block = 3 };
 
--- Verdict of the sender of a stanza: its account's or its domain's,
--- whichever is more severe (a quarantined account of a blocked domain is
--- blocked).
+-- Verdict of the (remote) sender of a stanza: its account's or its
+-- domain's, whichever is more severe (a quarantined account of a blocked
+-- domain is blocked); an allowlisted account has none, and an
+-- allowlisted domain leaves only its accounts' own entries.
 local function sender_verdict(bare)
 	local v, e = lookup("account", bare);
+	if v == "allowlist" then return nil; end
 	local dv, de = lookup("domain", jid_host(bare));
 	if dv and (SEVERITY[dv] or 0) > (SEVERITY[v] or 0) then return dv, de; end
 	return v, e;
 end
 
 local close_sessions; -- defined below
+local direct_invite_text; -- defined with the inbound hooks
+
+-- Reply window (milliseconds, 0 = off), from the full push's reply-window.
+local reply_window = 0;
 
 local function apply_verdict(tag, full)
 	local subject, key, verdict = tag.attr.subject, tag.attr.key, tag.attr.verdict;
-	if not (subject and key and verdict and cache[subject]) then
+	if subject == "jid" then subject = "account"; end
+	if not (subject and key and verdict and cache[subject]) or subject == "remote" then
 		module:log("debug", "Ignoring malformed verdict %s", tag);
 		return;
 	end
 	if subject == "account" then key = jid_bare(key) or key; end
 	if subject == "ip" then key = normal_ip(key); end
 	if subject == "account" or subject == "domain" then key = key:lower(); end
-	module:log(full and "debug" or "info", "Verdict %s %s: %s (%s)", subject, key, verdict,
-		tag.attr.reason or "no reason");
+	module:log(full and "debug" or "info", "Verdict %s %s: %s (%s)%s", subject, key, verdict,
+		tag.attr.reason or "no reason", tag.attr.action == "drop" and ", dropped silently" or "");
+	local t, k = slot(subject, key);
 	if verdict == "allow" then
-		cache[subject][key] = nil;
+		t[k] = nil;
 		return;
 	end
-	cache[subject][key] = { verdict = verdict, expires = tonumber(tag.attr.expires),
-		reason = tag.attr.reason };
-	if subject == "account" and verdict == "block" then
+	-- an integer of milliseconds, or none (not "1e400" or "nan")
+	local expires = tonumber(tag.attr.expires);
+	expires = expires and tointeger(math.floor(expires));
+	local packed = ("%s %s %s %s"):format(verdict:gsub("%s", "_"),
+		expires and ("%d"):format(expires) or "-", tag.attr.action == "drop" and "drop" or "-",
+		tag.attr.reason or "");
+	local shared = packed_strings[packed];
+	if not shared then
+		packed_strings[packed], shared = packed, packed;
+	end
+	t[k] = shared;
+	if subject == "account" and verdict == "block" and is_local_key(key) then
 		-- after the push is answered, outside the component's stanza handler
 		module:add_timer(0, function () close_sessions(key, tag.attr.reason); end);
 	end
@@ -163,11 +239,27 @@ local function count_entries()
 	return n;
 end
 
+-- Entries per subject, read from the admin shell with
+--   >prosody.hosts["example.org"].modules.floodgate.floodgate_cache()
+function floodgate_cache() -- luacheck: ignore 111
+	local n = {};
+	for subject, t in pairs(cache) do
+		local c = 0;
+		for _ in pairs(t) do c = c + 1; end
+		n[#n + 1] = ("%s=%d"):format(subject, c);
+	end
+	table.sort(n);
+	return ("floodgate verdict cache: %s; reply window %d ms"):format(table.concat(n, " "), reply_window);
+end
+
 local function load_verdicts(el, from_full_request)
 	local full = el.attr.full == "1" or el.attr.full == "true" or from_full_request;
 	local seq = tonumber(el.attr.seq);
+	local window = tonumber(el.attr["reply-window"]);
+	if window and window >= 0 then reply_window = window;
+	elseif full then reply_window = 0; end
 	if full then
-		cache = { account = {}, domain = {}, ip = {}, prefix = {} };
+		cache, packed_strings = new_cache(), {};
 	elseif last_seq and seq and seq ~= last_seq + 1 then
 		module:log("info", "Verdict push seq %d after %d: gap, asking for the full set", seq, last_seq);
 		last_seq = nil;
@@ -177,8 +269,8 @@ local function load_verdicts(el, from_full_request)
 	end
 	if full then
 		last_seq = seq;
-		module:log("info", "Verdict cache replaced by the full set (seq %s, %d entries)",
-			tostring(seq), count_entries());
+		module:log("info", "Verdict cache replaced by the full set (seq %s, %d entries); reply window %d ms",
+			tostring(seq), count_entries(), reply_window);
 	elseif last_seq then
 		last_seq = seq;
 	end
@@ -276,7 +368,9 @@ end
 
 -- Body fingerprints (doc/PROTOCOL.md, "Fingerprints"), in their own file
 -- so the cross-language test loads exactly what the module runs.
-local fingerprints = module:require("floodgate_fingerprint").fingerprints;
+local fingerprint_lib = module:require("floodgate_fingerprint");
+local fingerprints, hosts = fingerprint_lib.fingerprints, fingerprint_lib.hosts;
+local find, type = string.find, type;
 
 
 local function error_type(condition)
@@ -285,8 +379,16 @@ local function error_type(condition)
 	return "cancel";
 end
 
-local function refuse(event, condition, text, inbound)
+-- action "drop": discard silently (no error goes back), as the daemon
+-- asked on the verdict entry or the gate's <deny/>.
+local function refuse(event, condition, text, inbound, action)
 	local stanza = event.stanza;
+	if action == "drop" then
+		m_dropped:add(1);
+		module:log("debug", "Dropped %s from %s to %s without an error (%s)", stanza.name,
+			stanza.attr.from, stanza.attr.to, text);
+		return true;
+	end
 	if stanza.attr.type == "error" or stanza.attr.type == "result" then return true; end
 	local reply = st.error_reply(stanza, error_type(condition), condition, text);
 	if inbound then
@@ -300,6 +402,11 @@ end
 local function verdict_text(verdict, e)
 	local what = verdict == "block" and "blocked" or "quarantined";
 	local why = e and e.reason and (": " .. e.reason) or "";
+	-- a remote sender's own admin cannot lift our verdict: do not send
+	-- its user there
+	if e and (e.subject == "remote" or e.subject == "domain") then
+		return ("Refused by the recipient server's anti-spam policy (%s%s)."):format(what, why);
+	end
 	return ("Refused by the server's anti-spam policy (%s%s). Contact the server admin."):format(what, why);
 end
 
@@ -350,6 +457,7 @@ local function gate(kind, attrs)
 	attrs.xmlns, attrs.kind = xmlns_fg, kind;
 	local iq = st.iq({ type = "get", from = host, to = component, id = "fgg" .. id.short() })
 		:tag("gate", attrs);
+	module:log("debug", "Gate query to %s: %s", component, iq);
 	local t0 = measure and monotonic();
 	local res, err = async.wait_for(module:send_iq(iq, nil, gate_timeout));
 	if t0 then measure_add(monotonic() - t0); end
@@ -371,7 +479,8 @@ local function gate(kind, attrs)
 	if deny then
 		m_gate:with_labels(kind, "deny"):add(1);
 		return deny.attr.condition or "policy-violation",
-			deny.attr.text or "Refused by the server's anti-spam policy.";
+			deny.attr.text or "Refused by the server's anti-spam policy.",
+			deny.attr.action == "drop" and "drop" or nil;
 	end
 	if reply:get_child("allow", xmlns_fg) then
 		m_gate:with_labels(kind, "allow"):add(1);
@@ -386,10 +495,10 @@ end
 local function quarantine_or_gate(event, v, e, reason, kind, attrs, inbound)
 	if v == "quarantine" then
 		m_local:with_labels(reason):add(1);
-		return refuse(event, "policy-violation", verdict_text(v, e), inbound);
+		return refuse(event, "policy-violation", verdict_text(v, e), inbound, e.action);
 	end
-	local cond, text = gate(kind, attrs);
-	if cond then return refuse(event, cond, text, inbound); end
+	local cond, text, action = gate(kind, attrs);
+	if cond then return refuse(event, cond, text, inbound, action); end
 end
 
 --------------------------------------------------------------------------
@@ -444,9 +553,20 @@ local function meter(attrs)
 	schedule_flush();
 end
 
+-- A message between contacts whose body may hold a URL (it has a colon:
+-- one plain find) goes as an event of its own with hfp, so the daemon can
+-- match its hosts against operator lists; the others are counted.
+local function meter_url_message(pair, body)
+	local hfp = hosts(body);
+	if not hfp then return false; end
+	meter({ type = "message", from = pair.from, to = pair.to, hfp = hfp });
+	return true;
+end
+
 -- One more message between the contacts of pair: a table update, no
 -- allocation; the event is built at the flush.
-local function meter_contact(pair)
+local function meter_contact(pair, body)
+	if body and find(body, ":", 1, true) and meter_url_message(pair, body) then return; end
 	local n = counted[pair];
 	if n then
 		counted[pair] = n + 1;
@@ -469,6 +589,43 @@ end, 10);
 module:hook_global("server-stopping", flush);
 
 --------------------------------------------------------------------------
+-- reply window: replied:get(local bare .. " " .. remote bare) = when (ms)
+-- the local user last sent a message or directed presence to that remote
+-- JID. A message or subscription request from it within reply_window
+-- counts as from a contact: a conversation our user started is never
+-- gated. util.cache evicts the least recently written entry.
+
+local REPLY_MAX = 100000; -- (local, remote) pairs remembered
+local replied = new_lru(REPLY_MAX);
+
+local function note_outbound(from, to)
+	if reply_window > 0 and to and not is_local_key(to) then
+		replied:set(from .. " " .. to, now() * 1000);
+	end
+end
+
+local function in_reply_window(to, from)
+	if reply_window <= 0 then return false; end
+	local t = replied:get(to .. " " .. from);
+	return t ~= nil and now() * 1000 - t <= reply_window;
+end
+
+-- Directed presence (to someone without a subscription to the user's
+-- presence, as mod_presence defines it) opens the window too; presence
+-- broadcast to subscribers and subscription presences do not.
+local function outbound_presence(event)
+	local origin, stanza = event.origin, event.stanza;
+	if reply_window <= 0 or origin.type ~= "c2s" or stanza.attr.type ~= nil then return; end
+	local to = jid_bare(stanza.attr.to);
+	if not to or is_local_key(to) then return; end
+	local item = origin.roster and origin.roster[to];
+	if item and (item.subscription == "both" or item.subscription == "from") then return; end
+	note_outbound(session_bare(origin), to);
+end
+module:hook("pre-presence/bare", outbound_presence, GATE_PRIORITY - 1);
+module:hook("pre-presence/full", outbound_presence, GATE_PRIORITY - 1);
+
+--------------------------------------------------------------------------
 -- outbound (local users)
 
 local function outbound_blocked(event)
@@ -478,7 +635,7 @@ local function outbound_blocked(event)
 	local v, e = lookup("account", bare);
 	if v == "block" then
 		m_local:with_labels("account-block"):add(1);
-		return refuse(event, "policy-violation", verdict_text(v, e));
+		return refuse(event, "policy-violation", verdict_text(v, e), false, e.action);
 	end
 end
 
@@ -502,12 +659,6 @@ local function outbound_subscribe(event)
 end
 module:hook("pre-presence/bare", outbound_subscribe, GATE_PRIORITY);
 module:hook("pre-presence/full", outbound_subscribe, GATE_PRIORITY);
-
-local function countable_message(stanza)
-	local t = stanza.attr.type;
-	if t == "error" or t == "groupchat" then return nil; end
-	return stanza:get_child_text("body");
-end
 
 --------------------------------------------------------------------------
 -- contact cache: a message between contacts is only counted (see
@@ -588,22 +739,26 @@ local function outbound_uncached(event, from, to_attr)
 	local origin, stanza = event.origin, event.stanza;
 	local to = jid_bare(to_attr);
 	if not (from and to) or from == to then return; end
+	local body = stanza:get_child_text("body") or direct_invite_text(stanza);
 	if is_contact(from, to) then
-		-- no fingerprint: the content-wave detector never counts
-		-- messages between contacts
-		return meter_contact(remember_contact(from, to_attr, to));
+		-- no fp/ufp: the content-wave detector never counts messages
+		-- between contacts; hfp only when the body holds a URL
+		return meter_contact(remember_contact(from, to_attr, to), body);
 	end
-	local fp, ufp = fingerprints(stanza:get_child_text("body"));
+	local fp, ufp, hfp = fingerprints(body);
 	local v, e = lookup("account", from);
-	return quarantine_or_gate(event, v, e, "account-quarantine", "stranger-message",
-		{ from = from, to = to, ip = origin.ip, contact = "0", fp = fp, ufp = ufp });
+	local refused = quarantine_or_gate(event, v, e, "account-quarantine", "stranger-message",
+		{ from = from, to = to, ip = origin.ip, contact = "0", fp = fp, ufp = ufp, hfp = hfp });
+	if refused == nil then note_outbound(from, to); end
+	return refused;
 end
 
 -- The hot path: every message a local user sends comes here, and most go
 -- to contacts. One handler (not a block check and a gate hook) and, for a
--- cached contact pair, table lookups and a count only: no function of this
--- module called, nothing allocated (get_child, not get_child_text, which
--- copies a body longer than Lua's 40-byte short strings).
+-- cached contact pair, table lookups, a plain find for a colon (a URL's
+-- hint) in the body's text node and a count only: nothing allocated
+-- (get_child, not get_child_text, which copies a body longer than Lua's
+-- 40-byte short strings).
 local function outbound_message(event)
 	local origin = event.origin;
 	if origin.type ~= "c2s" then return; end
@@ -614,11 +769,21 @@ local function outbound_message(event)
 	end
 	local stanza = event.stanza;
 	local t = stanza.attr.type;
-	if t == "error" or t == "groupchat" or not stanza:get_child("body") then return; end
+	if t == "error" or t == "groupchat" then return; end
+	local body = stanza:get_child("body");
+	if not body then
+		-- a bodiless direct invitation is judged like a message
+		if direct_invite_text(stanza) then return outbound_uncached(event, from, stanza.attr.to); end
+		return;
+	end
 	local to_attr = stanza.attr.to;
 	local by_from = contacts[from];
 	local pair = by_from and by_from[to_attr];
 	if pair and pair.expires > now() then
+		local text = body[1];
+		if type(text) ~= "string" or find(text, ":", 1, true) then
+			return meter_contact(pair, stanza:get_child_text("body"));
+		end
 		local n = counted[pair];
 		if n then
 			counted[pair] = n + 1;
@@ -634,16 +799,25 @@ module:hook("pre-message/full", outbound_message, BLOCK_PRIORITY);
 --------------------------------------------------------------------------
 -- inbound (s2s)
 
+local REFUSAL_LABEL = { remote = "remote-", domain = "domain-" };
+
+local function label(e, verdict)
+	return (REFUSAL_LABEL[e and e.subject] or "domain-") .. verdict;
+end
+
 local function inbound_blocked(event)
 	local origin, stanza = event.origin, event.stanza;
 	if origin.type ~= "s2sin" then return; end
 	local from = jid_bare(stanza.attr.from);
 	local v, e = sender_verdict(from or "");
 	if v == "block" then
-		m_local:with_labels("domain-block"):add(1);
+		m_local:with_labels(label(e, "block")):add(1);
 		local t = stanza.attr.type;
-		if stanza.name == "presence" or t == "error" or t == "result" then return true; end
-		return refuse(event, "policy-violation", verdict_text(v, e), true);
+		if t == "error" or t == "result" then return true; end
+		-- presence is dropped, except a subscription request: its sender
+		-- learns it was refused
+		if stanza.name == "presence" and t ~= "subscribe" then return true; end
+		return refuse(event, "policy-violation", verdict_text(v, e), true, e.action);
 	end
 end
 -- message/bare and /full: inbound_message checks the block itself, so a
@@ -660,34 +834,91 @@ local function inbound_subscribe(event)
 	if origin.type ~= "s2sin" or stanza.attr.type ~= "subscribe" then return; end
 	local from, to = jid_bare(stanza.attr.from), jid_bare(stanza.attr.to);
 	if not (from and to) then return; end
-	local contact = is_contact(from, to);
+	local contact = is_contact(from, to) or in_reply_window(to, from);
 	-- a contact's request is the daemon's to decide, quarantine or not
 	local v, e;
 	if not contact then v, e = sender_verdict(from); end
-	return quarantine_or_gate(event, v, e, "domain-quarantine", "inbound-subscribe",
+	return quarantine_or_gate(event, v, e, label(e, "quarantine"), "inbound-subscribe",
 		{ from = from, to = to, ip = origin.ip, contact = contact and "1" or "0" }, true);
 end
 module:hook("presence/bare", inbound_subscribe, GATE_PRIORITY);
 
+local xmlns_muc_user = "http://jabber.org/protocol/muc#user";
+
+-- A mediated MUC invitation: the room relays it, so the stanza is from
+-- the room; it is judged as a stranger message from the inviter (the
+-- invite's from), its reason text as the body. The room's own verdict
+-- was checked by inbound_blocked (rooms of other servers). A room that
+-- hides real JIDs names the inviter by its occupant JID (Prosody does,
+-- for an inviter in the room): the bare JID is then the room's.
+local function gate_invite(event, invite, to)
+	local origin = event.origin;
+	-- an inviter that is no valid JID is judged as the room
+	local inviter = jid_bare(jid_prep(invite.attr.from) or event.stanza.attr.from);
+	if not (inviter and to) or inviter == to then return; end
+	local v, e, kind, reason;
+	if is_local(inviter) then
+		v, e = lookup("account", inviter);
+		kind, reason = "stranger-message", "account-quarantine";
+	else
+		v, e = sender_verdict(inviter);
+		kind, reason = "inbound-stranger-message", label(e, "quarantine");
+	end
+	if v == "block" then
+		m_local:with_labels(is_local(inviter) and "account-block" or label(e, "block")):add(1);
+		return refuse(event, "policy-violation", verdict_text(v, e), true, e.action);
+	end
+	if is_contact(inviter, to) or in_reply_window(to, inviter) then return; end
+	local fp, ufp, hfp = fingerprints(invite:get_child_text("reason"));
+	return quarantine_or_gate(event, v, e, reason, kind,
+		{ from = inviter, to = to, ip = origin.type == "s2sin" and origin.ip or nil, contact = "0",
+			fp = fp, ufp = ufp, hfp = hfp }, true);
+end
+
+-- A direct invitation (XEP-0249) is a message even without a body: its
+-- reason stands for one. nil for other bodiless messages.
+local xmlns_conference = "jabber:x:conference";
+function direct_invite_text(stanza)
+	local x = stanza:get_child("x", xmlns_conference);
+	return x and (x.attr.reason or "");
+end
+
+local function muc_invite(stanza)
+	local x = stanza:get_child("x", xmlns_muc_user);
+	return x and x:get_child("invite");
+end
+
 local function inbound_message(event)
 	local origin, stanza = event.origin, event.stanza;
-	if origin.type ~= "s2sin" then return; end
+	local otype = origin.type;
+	if otype ~= "s2sin" then
+		-- a room of our own server relaying an invitation
+		if otype == "component" then
+			local invite = muc_invite(stanza);
+			if invite then return gate_invite(event, invite, jid_bare(stanza.attr.to)); end
+		end
+		return;
+	end
 	local refused = inbound_blocked(event);
 	if refused ~= nil then return refused; end
-	local body = countable_message(stanza);
+	local t = stanza.attr.type;
+	if t == "error" or t == "groupchat" then return; end
+	local invite = muc_invite(stanza);
+	if invite then return gate_invite(event, invite, jid_bare(stanza.attr.to)); end
+	local body = stanza:get_child_text("body") or direct_invite_text(stanza);
 	if not body then return; end
 	local from, to_attr = jid_bare(stanza.attr.from), stanza.attr.to;
 	local pair = cached_contact(from, to_attr);
-	if pair then return meter_contact(pair); end
+	if pair then return meter_contact(pair, body); end
 	local to = jid_bare(to_attr);
 	if not (from and to) then return; end
-	if is_contact(from, to) then
-		return meter_contact(remember_contact(from, to_attr, to));
+	if is_contact(from, to) or in_reply_window(to, from) then
+		return meter_contact(remember_contact(from, to_attr, to), body);
 	end
-	local fp, ufp = fingerprints(body);
+	local fp, ufp, hfp = fingerprints(body);
 	local v, e = sender_verdict(from);
-	return quarantine_or_gate(event, v, e, "domain-quarantine", "inbound-stranger-message",
-		{ from = from, to = to, ip = origin.ip, contact = "0", fp = fp, ufp = ufp }, true);
+	return quarantine_or_gate(event, v, e, label(e, "quarantine"), "inbound-stranger-message",
+		{ from = from, to = to, ip = origin.ip, contact = "0", fp = fp, ufp = ufp, hfp = hfp }, true);
 end
 module:hook("message/bare", inbound_message, BLOCK_PRIORITY);
 module:hook("message/full", inbound_message, BLOCK_PRIORITY);
@@ -752,13 +983,15 @@ module:hook("stanza/" .. xmlns_sasl .. ":auth", function (event)
 	local session, stanza = event.origin, event.stanza;
 	if session.type ~= "c2s_unauthed" then return; end
 	session.floodgate_login = typed_login(stanza.attr.mechanism, stanza[1]);
-	if ip_verdict(session.ip) == "block" then
+	local node = login_node(session.floodgate_login);
+	local v = node and lookup("account", node .. "@" .. host);
+	-- an allowlisted account logs in from a blocked address
+	if v ~= "allowlist" and ip_verdict(session.ip) == "block" then
 		m_local:with_labels("ip-block"):add(1);
 		sasl_failure(session, "not-authorized", "Logins from your address are refused by the server's anti-spam policy.");
 		return true;
 	end
-	local node = login_node(session.floodgate_login);
-	if node and lookup("account", node .. "@" .. host) == "block" then
+	if v == "block" then
 		m_local:with_labels("account-block"):add(1);
 		sasl_failure(session, "account-disabled", "This account is blocked by the server's anti-spam policy.");
 		return true;

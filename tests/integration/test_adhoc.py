@@ -30,7 +30,8 @@ from fgtest.client import connect, disconnect_all, run, wait_until, invite  # no
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 COMMANDS = {"unblock", "block", "quarantine", "inspect", "list", "block-domain",
-            "unblock-domain", "allowlist", "registered-since", "stats"}
+            "unblock-domain", "allowlist", "registered-since", "stats", "web-login",
+            "alerts"}
 
 
 def verdicts(srv, jid):
@@ -62,7 +63,7 @@ async def scenario(srv, fg):
         check(NS_CMD in info["disco_info"]["features"], "component announces %s" % NS_CMD)
         items = await admin["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
         nodes = {i[1] for i in items["disco_items"]["items"]}
-        check(nodes == COMMANDS, "admin sees the ten commands (%s)" % sorted(nodes))
+        check(nodes == COMMANDS, "admin sees the %d commands (%s)" % (len(COMMANDS), sorted(nodes)))
         order = [i[1] for i in items["disco_items"]["items"]]
         for _ in range(3):
             again = await admin["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
@@ -70,7 +71,7 @@ async def scenario(srv, fg):
                   "the commands come in the same order on every request")
         items = await mallory["xep_0030"].get_items(jid=comp, node=NS_CMD, timeout=5)
         check(len(items["disco_items"]["items"]) == 0, "a non-admin sees no commands")
-        for node in ("unblock", "stats"):
+        for node in ("unblock", "stats", "web-login"):
             r = await command(mallory, comp, node)
             check(r.error == "forbidden", "non-admin execute %s -> forbidden (%s)" % (node, r.error))
         r = await command(mallory, comp, "block", {"subject": "bob@" + d, "reason": "x"},

@@ -262,10 +262,10 @@ def knows_actions(fg):
     os.chmod(conf, 0o600)
     r = subprocess.run([daemon.binary(), "-n", "-c", conf], capture_output=True,
                        text=True, timeout=30)
-    if r.returncode != 0 and "unknown section [actions]" in r.stdout + r.stderr:
+    out = r.stdout + r.stderr
+    if r.returncode != 0 and "unknown section [actions]" in out:
         return False
-    check(r.returncode == 0, "floodgated -n takes a configuration with [actions] (%s%s)"
-          % (r.stdout, r.stderr))
+    check(r.returncode == 0, "floodgated -n takes a configuration with [actions] (%s)" % out)
     return True
 
 

@@ -49,7 +49,7 @@ def cache_size(srv):
     """Entries the module holds: the last full set plus the pushes after
     it, as its log reports them."""
     text = srv.log_text(since_start=True)
-    fulls = list(re.finditer(r"Verdict cache replaced by the full set \(seq (\d+), (\d+) entries\)",
+    fulls = list(re.finditer(r"Verdict cache replaced by the full set \(seq (\d+), (\d+) entries[,;)]",
                              text))
     if not fulls:
         return 0
