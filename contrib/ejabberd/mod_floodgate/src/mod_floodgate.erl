@@ -183,7 +183,7 @@ opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
 %%%===================================================================
 user_send_packet({Pkt, #{jid := JID, lserver := Host} = State} = Acc) ->
     From = key(JID),
-    case mod_floodgate_srv:entry(Host, account, From) of
+    case mod_floodgate_srv:own_entry(Host, From) of
         {block, Action} ->
             mod_floodgate_srv:count(Host, refused_account_block),
             refuse_out(Pkt, State, refusal(Host, Action, block, {account, From}));

@@ -82,7 +82,7 @@
          stats/1, normal_key/2]).
 -export([counted_contact/3, cached_contact/3, remember_contact/3,
          forget_contacts/2]).
--export([entry/3, note_reply/3, note_reply/4, replied/3, reply_window/1,
+-export([entry/3, own_entry/2, note_reply/3, note_reply/4, replied/3, reply_window/1,
          cache_counts/1,
          any_allowlisted/1]).
 
@@ -114,10 +114,13 @@
                 %% reply window in ms (0 = off), from the last full push
                 window :: atomics:atomics_ref(),
                 %% contact cache generation, see the top of the file
-                gen :: atomics:atomics_ref()}).
+                gen :: atomics:atomics_ref(),
+                %% verdict cache generation: bumped after every push
+                vgen :: atomics:atomics_ref()}).
 
 -define(PD_CONTACT, mod_floodgate_contact). % process dictionary key
 -define(PD_REPLY, mod_floodgate_reply).     % process dictionary key
+-define(PD_OWN, mod_floodgate_own).         % process dictionary key
 
 -record(st, {host :: binary(),
              component :: binary(),
@@ -161,7 +164,8 @@ make_names(Host) ->
            replies = gen_mod:get_module_proc(Host, mod_floodgate_replies),
            proc = gen_mod:get_module_proc(Host, ?MODULE),
            window = atomics:new(1, []),
-           gen = atomics:new(1, [])}.
+           gen = atomics:new(1, []),
+           vgen = atomics:new(1, [])}.
 
 proc(Host) -> (names(Host))#names.proc.
 
@@ -178,6 +182,23 @@ lookup(Host, Subject, Key) ->
     case entry(Host, Subject, Key) of
         {Verdict, _Action} -> Verdict;
         none -> allow
+    end.
+
+%% The entry of the account a c2s process serves, Key ({LUser, LServer}),
+%% checked before every stanza it sends.  Almost always none: the process
+%% remembers that answer with the cache generation it read before the
+%% lookup, and asks the table again only after a push (which bumps the
+%% generation once its entries are in), so a sender without a verdict
+%% reads its process dictionary instead of the shared table.
+own_entry(Host, Key) ->
+    G = atomics:get((names(Host))#names.vgen, 1),
+    case get(?PD_OWN) of
+        {Key, G} -> none;
+        _ ->
+            case entry(Host, account, Key) of
+                none -> put(?PD_OWN, {Key, G}), none;
+                E -> E
+            end
     end.
 
 %% Cached entry of a subject, {Verdict, bounce | drop}, or none.
@@ -621,10 +642,12 @@ replace_all(El, #st{tab = Tab, host = Host} = St) ->
                            end),
     St#st{seq = to_int(fxml:get_tag_attr_s(<<"seq">>, El))}.
 
-apply_items(#xmlel{children = Children}, St) ->
+apply_items(#xmlel{children = Children}, #st{host = Host} = St) ->
     lists:foreach(fun(#xmlel{name = <<"verdict">>} = V) -> apply_item(V, St);
                      (_) -> ok
-                  end, Children).
+                  end, Children),
+    %% after the entries: see own_entry/2
+    atomics:add((names(Host))#names.vgen, 1, 1).
 
 apply_item(V, #st{tab = Tab, host = Host}) ->
     Subject = subject(fxml:get_tag_attr_s(<<"subject">>, V)),
