@@ -69,6 +69,10 @@
 #define DEF_AUTH_PREFIX_FAILS 60      /* failures per prefix per hour */
 #define DEF_ALERTS_INTERVAL_S 60      /* one digest a minute, s */
 #define DEF_ALERTS_LINK_DOWN_S 60     /* link down worth an alert, s */
+#define DEF_SPREAD_NETS 10            /* /16s (/32s) in a day: spread */
+#define DEF_CLOCK_HOURS 12            /* hours of a day with short ones */
+#define DEF_SHARED_ACCOUNTS 5         /* accounts short on one address */
+#define DEF_HABIT_WINDOW_MS 86400000  /* habits are counted over a day */
 #define CONFIG_FILE_MAX (1024 * 1024) /* bytes of a config file */
 #define CONFIG_ERRORS_MAX 20          /* errors printed before giving up */
 
@@ -156,7 +160,7 @@ static const struct keydef keys[] = {
     {"detect", "wave-min", K_INT, F(wave_min)},
     {"detect", "content-accounts", K_INT, F(content_accounts)},
     {"detect", "content-window", K_SECS, F(content_window_s)},
-    {"detect", "short-session", K_SECS, F(short_session_s)},
+    {"detect", "short-session", K_MS, F(short_session_ms)},
     {"detect", "short-sessions", K_INT, F(short_sessions)},
     {"detect", "auth-user-fails", K_INT, F(auth_user_fails)},
     {"detect", "auth-global-unknown", K_INT, F(auth_global_unknown)},
@@ -166,10 +170,14 @@ static const struct keydef keys[] = {
     {"detect.registration", "wave-min", K_INT, F(wave_min)},
     {"detect.registration", "probation", K_SECS, F(probation_s)},
     {"detect.registration", "probation-contacts", K_INT, F(probation_contacts)},
-    {"detect.login", "short-session", K_SECS, F(short_session_s)},
+    {"detect.login", "short-session", K_MS, F(short_session_ms)},
     {"detect.login", "short-sessions", K_INT, F(short_sessions)},
-    {"detect.login", "short-window", K_SECS, F(short_window_s)},
+    {"detect.login", "short-window", K_MS, F(short_window_ms)},
     {"detect.login", "overlap", K_INT, F(overlap)},
+    {"detect.login", "spread", K_INT, F(spread_nets)},
+    {"detect.login", "round-the-clock", K_INT, F(clock_hours)},
+    {"detect.login", "shared-address", K_INT, F(shared_accounts)},
+    {"detect.login", "habit-window", K_MS, F(habit_window_ms)},
     {"detect.content", "accounts", K_INT, F(content_accounts)},
     {"detect.content", "window", K_SECS, F(content_window_s)},
     {"detect.auth", "user-fails", K_INT, F(auth_user_fails)},
@@ -261,11 +269,11 @@ config_defaults(struct fg_config *c)
 	c->wave_min = DEF_WAVE_MIN;
 	c->content_accounts = DEF_CONTENT_ACCOUNTS;
 	c->content_window_s = DEF_CONTENT_WINDOW_S;
-	c->short_session_s = DEF_SHORT_SESSION_S;
+	c->short_session_ms = DEF_SHORT_SESSION_S * 1000;
 	c->short_sessions = DEF_SHORT_SESSIONS;
 	c->auth_user_fails = DEF_AUTH_USER_FAILS;
 	c->auth_global_unknown = DEF_AUTH_GLOBAL_UNKNOWN;
-	c->short_window_s = DEF_SHORT_WINDOW_S;
+	c->short_window_ms = DEF_SHORT_WINDOW_S * 1000;
 	c->overlap = DEF_OVERLAP;
 	c->auth_ip_fails = DEF_AUTH_IP_FAILS;
 	c->auth_prefix_fails = DEF_AUTH_PREFIX_FAILS;
@@ -274,6 +282,10 @@ config_defaults(struct fg_config *c)
 	c->alerts_interval_s = DEF_ALERTS_INTERVAL_S;
 	c->alerts_link_down_s = DEF_ALERTS_LINK_DOWN_S;
 	c->reply_window_ms = DEF_REPLY_WINDOW_MS;
+	c->spread_nets = DEF_SPREAD_NETS;
+	c->clock_hours = DEF_CLOCK_HOURS;
+	c->shared_accounts = DEF_SHARED_ACCOUNTS;
+	c->habit_window_ms = DEF_HABIT_WINDOW_MS;
 	/* Sane limits out of the box; every one can be overridden. */
 	config_parse_rate("10/min burst 20",
 			  &c->limits[FG_SUBJ_ACCOUNT][FG_KIND_SUBSCRIBE], NULL);
@@ -896,6 +908,9 @@ validate(struct parse_state *ps)
 		cfg_error(ps, "[alerts] webhook must be an https:// URL");
 	if (c->alerts_interval_s == 0)
 		cfg_error(ps, "[alerts] interval must be at least 1s");
+	if (c->habit_window_ms < 24000)
+		cfg_error(ps, "[detect.login] habit-window: at least 24s (it "
+			      "is counted in 24 parts)");
 	if (c->log_facility != NULL && log_facility_parse(c->log_facility) < 0)
 		cfg_error(ps,
 			  "[log] facility '%s' is not daemon, user or "

@@ -116,11 +116,11 @@ struct fg_config {
 	uint32_t wave_min;           /* registrations/min before any wave */
 	uint32_t content_accounts;   /* distinct senders that make a wave */
 	uint32_t content_window_s;
-	uint32_t short_session_s;     /* a "short" session, seconds */
+	uint32_t short_session_ms;    /* a "short" session, ms */
 	uint32_t short_sessions;      /* short sessions in window for a hit */
 	uint32_t auth_user_fails;     /* failures on one user name per hour */
 	uint32_t auth_global_unknown; /* unknown-user failures per hour */
-	uint32_t short_window_s;      /* window for short sessions, s */
+	uint32_t short_window_ms;     /* window for short sessions, ms */
 	uint32_t overlap;             /* concurrent sessions for a hit */
 	uint32_t auth_ip_fails;       /* failures per IP per hour */
 	uint32_t auth_prefix_fails;   /* failures per prefix per hour */
@@ -146,6 +146,12 @@ struct fg_config {
 	char             *lists_url_hosts;
 	int               lists_block;     /* action: 1 block, 0 quarantine */
 	uint64_t          reply_window_ms; /* pushed to modules; 0 = off */
+
+	/* [detect.login] connection habits; 0 turns one off */
+	uint32_t spread_nets;     /* networks (/16, /32) in a day for a hit */
+	uint32_t clock_hours;     /* clock hours of a day with short ones */
+	uint32_t shared_accounts; /* accounts short on one address in 1 h */
+	uint32_t habit_window_ms; /* the "day" of the habits above, ms */
 };
 
 void config_defaults(struct fg_config *);

@@ -16,13 +16,19 @@
 #include "policy_int.h"
 
 /* Evidence weights (score units; quarantine-at 10, block-at 40 by
- * default). The three bot-login signals together reach quarantine, none
- * alone reaches throttle. Each fires at most once a day and decays with
- * the half-life, so their sum (12) leaves room for a bot whose habits
- * show up a few hours apart (4.5 x 0.5^(5h/6h) + 7.5 is still 10). */
-#define DET_W_LOGIN_CASE 4.5     /* login typed in another case */
+ * default). The login signals are held (det_hold): one never gives an
+ * account more than its weight, however long its condition lasts, so a
+ * sum of weights bounds a score. What humans do (a capitalising
+ * keyboard, a flapping link, three devices) adds up to 8.5 at most;
+ * bots reach quarantine through the connection habits no human shows,
+ * any two of spread, round-the-clock and shared-address (doc/detectors.md
+ * has the measurements behind these numbers). */
+#define DET_W_LOGIN_CASE 1.5     /* login typed in another case */
 #define DET_W_SHORT_SESSIONS 4.0 /* repeated short sessions */
-#define DET_W_OVERLAP 3.5        /* several overlapping sessions */
+#define DET_W_OVERLAP 3.0        /* several overlapping sessions */
+#define DET_W_SPREAD 6.0         /* one account from many networks */
+#define DET_W_CLOCK 6.0          /* short sessions around the clock */
+#define DET_W_SHARED 5.0         /* one address, many short accounts */
 #define DET_W_CONTENT 6.0        /* sender of a content-wave fingerprint */
 #define DET_W_AUTH 15.0          /* an IP guessing on an attacked name */
 #define DET_W_AUTH_IP 15.0       /* an IP over its own failure count */
@@ -68,6 +74,18 @@ uint64_t det_hash(uint64_t tweak, const char *, size_t);
 /* The node (local part) of a login or JID, lowercased into out if fold;
  * length, or -1 if empty or too long. */
 int det_node(const char *, char *, size_t, int fold);
+
+/* What a held signal gave an account, and when. */
+struct det_held {
+	float    left; /* score units given at `at` */
+	uint32_t at;   /* unix s; 0 = never */
+};
+
+/* Signal sig (weight w) on the account unless what it gave before,
+ * decayed, is still 3/4 of w; then add what brings it back to w. A
+ * condition that lasts all day keeps the signal near w, never above. */
+void det_hold(struct policy *, struct det_held *, const char *acct, size_t len,
+	      const char *sig, double w, int64_t now_ms);
 
 /* Fixed windows: count events per window_ms; returns the count including
  * this one. *start and *n are the caller's stored window. */

@@ -304,17 +304,23 @@ auth_event(void *arg, struct policy *p, const struct pol_event *e)
 	char         ip[POL_IP_MAX], pfx[POL_IP_MAX];
 	const char  *ipp = NULL, *who;
 	int64_t      now = clock_wall_ms();
+	int          trap;
 
-	if (e->ip != NULL && pol_norm_ip(e->ip, ip, sizeof ip) != -1 &&
-	    pol_norm_prefix(ip, pfx, sizeof pfx) != -1)
-		ipp = ip;
 	switch (e->type) {
 	case POL_EV_AUTH_FAIL:
 	case POL_EV_AUTH_OK:
 	case POL_EV_SESSION_START:
 	case POL_EV_REGISTERED:
 		who = e->type == POL_EV_REGISTERED ? e->jid : e->login;
-		if (who != NULL && is_trap(d, who)) {
+		trap = who != NULL && is_trap(d, who);
+		/* the address only when it is needed: most events are good
+		 * logins and sessions */
+		if (!trap && e->type != POL_EV_AUTH_FAIL)
+			return;
+		if (e->ip != NULL && pol_norm_ip(e->ip, ip, sizeof ip) != -1 &&
+		    pol_norm_prefix(ip, pfx, sizeof pfx) != -1)
+			ipp = ip;
+		if (trap) {
 			trap_hit(d, p, ipp, who);
 			return;
 		}

@@ -7,7 +7,9 @@
  * exponentially weighted average of past minutes, frozen while a wave
  * lasts so a long wave never becomes normal. A wave starts when the
  * count reaches wave-min and wave-factor times the baseline, and lasts
- * until WAVE_HOLD after the rate last met that bar. Its start is the
+ * until WAVE_HOLD after the rate last met that bar. A rate without an
+ * hour of history has no baseline to speak of: until then its baseline
+ * counts as at least half of wave-min a minute. A wave's start is the
  * first registration of the minute that tripped it (the operator's
  * "cut-off"): it is logged and written to the audit log (subject domain
  * "registration-wave"), so registered-since can act on it.
@@ -34,6 +36,7 @@
 #define REG_MINUTE 60000   /* rate window, ms */
 #define REG_ALPHA 0.1      /* baseline weight of the newest minute */
 #define REG_HOLD 300000    /* a wave outlasts its last high minute, ms */
+#define REG_WARMUP 3600000 /* a rate younger than this has no baseline, ms */
 #define REG_RECENT 512     /* recent registrations kept for the cut-off */
 #define REG_PFX_CAP 8192   /* networks tracked */
 #define REG_PROB_CAP 65536 /* accounts in probation tracked */
@@ -44,6 +47,7 @@
 /* One rate: sliding minute over a baseline. */
 struct reg_rate {
 	struct det_ent h;
+	int64_t        first;      /* unix ms of its first registration */
 	int64_t        cur_start;  /* unix ms, start of the current minute */
 	uint32_t       cur, prev;  /* counts of this and the last minute */
 	double         base;       /* registrations per minute, EWMA */
@@ -137,10 +141,10 @@ static int
 rate_add(struct reg *d, struct reg_rate *r, int64_t now)
 {
 	int64_t k;
-	double  rate, bar;
+	double  rate, bar, base;
 
 	if (r->cur_start == 0)
-		r->cur_start = now;
+		r->cur_start = r->first = now;
 	if (now - r->cur_start >= REG_MINUTE) {
 		k = (now - r->cur_start) / REG_MINUTE;
 		if (r->wave_start == 0) {
@@ -158,7 +162,14 @@ rate_add(struct reg *d, struct reg_rate *r, int64_t now)
 	/* sliding minute: this one plus the unexpired share of the last */
 	rate = r->cur +
 	       r->prev * (1.0 - (double)(now - r->cur_start) / REG_MINUTE);
-	bar = d->factor * r->base;
+	/* No baseline yet (a fresh daemon, the first lines of a log, a
+	 * network never seen): the first hour's baseline counts as at least
+	 * half of wave-min a minute, so a handful of registrations at start
+	 * is no wave while a real one (wave-factor x that) still is. */
+	base = r->base;
+	if (now - r->first < REG_WARMUP && base < d->min / 2.0)
+		base = d->min / 2.0;
+	bar = d->factor * base;
 	if (d->min > 0 && rate >= d->min && rate >= bar) {
 		if (r->wave_start == 0 || now > r->wave_until)
 			r->wave_start = now;
@@ -211,7 +222,10 @@ wave_started(struct reg *d, struct policy *p, const char *where, uint64_t pfx,
 		 "registration wave (%s) since %lld; registered-since %lld "
 		 "lists its accounts",
 		 where, (long long)start, (long long)start);
-	log_info("%s", reason);
+	if (p->wave_cb != NULL)
+		p->wave_cb(where, start, p->wave_arg);
+	else
+		log_info("%s", reason);
 	{
 		struct pol_note n;
 

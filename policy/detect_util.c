@@ -4,6 +4,7 @@
  * record table keyed by SipHash values, and small helpers.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,10 +17,14 @@
 
 struct det_cache {
 	unsigned char *recs;
-	size_t         recsz;
-	size_t         nsets; /* power of two */
-	size_t         count;
-	uint64_t       evictions;
+	/* each set's keys side by side, so a lookup reads one cache line,
+	 * not one per record of the set; a miss that creates a record reads
+	 * the records' last-use times to pick the one to replace */
+	uint64_t *keys;
+	size_t    recsz;
+	size_t    nsets; /* power of two */
+	size_t    count;
+	uint64_t  evictions;
 };
 
 struct det_cache *
@@ -32,6 +37,7 @@ det_cache_new(size_t cap, size_t recsz)
 		c->nsets <<= 1;
 	c->recsz = recsz;
 	c->recs = xcalloc(c->nsets * DET_WAYS, recsz);
+	c->keys = xcalloc(c->nsets * DET_WAYS, sizeof *c->keys);
 	return c;
 }
 
@@ -41,49 +47,64 @@ det_cache_free(struct det_cache *c)
 	if (c == NULL)
 		return;
 	free(c->recs);
+	free(c->keys);
 	free(c);
+}
+
+static struct det_ent *
+rec_at(const struct det_cache *c, size_t i)
+{
+	return (struct det_ent *)(c->recs + i * c->recsz);
 }
 
 void *
 det_cache_get(struct det_cache *c, uint64_t key, int64_t now, int create)
 {
-	unsigned char  *set;
-	struct det_ent *e, *victim = NULL;
-	size_t          i;
+	size_t          base, i, victim = SIZE_MAX;
+	struct det_ent *e;
 
 	if (key == 0)
 		key = 1; /* 0 marks an empty slot */
-	set = c->recs + (key & (c->nsets - 1)) * DET_WAYS * c->recsz;
-	for (i = 0; i < DET_WAYS; i++) {
-		e = (struct det_ent *)(set + i * c->recsz);
-		if (e->key == key) {
+	base = (key & (c->nsets - 1)) * DET_WAYS;
+	for (i = base; i < base + DET_WAYS; i++)
+		if (c->keys[i] == key) {
+			e = rec_at(c, i);
 			e->used = now;
 			return e;
 		}
-		/* an empty slot first, else the least recently used */
-		if (victim == NULL || (victim->key != 0 &&
-				       (e->key == 0 || e->used < victim->used)))
-			victim = e;
-	}
 	if (!create)
 		return NULL;
-	if (victim->key != 0)
+	/* an empty slot first, else the least recently used */
+	for (i = base; i < base + DET_WAYS; i++) {
+		if (c->keys[i] == 0) {
+			victim = i;
+			break;
+		}
+		if (victim == SIZE_MAX ||
+		    rec_at(c, i)->used < rec_at(c, victim)->used)
+			victim = i;
+	}
+	if (c->keys[victim] != 0)
 		c->evictions++;
 	else
 		c->count++;
-	memset(victim, 0, c->recsz);
-	victim->key = key;
-	victim->used = now;
-	return victim;
+	e = rec_at(c, victim);
+	memset(e, 0, c->recsz);
+	e->key = c->keys[victim] = key;
+	e->used = now;
+	return e;
 }
 
 void
 det_cache_del(struct det_cache *c, void *rec)
 {
 	struct det_ent *e = rec;
+	size_t          i;
 
 	if (e == NULL || e->key == 0)
 		return;
+	i = (size_t)((unsigned char *)rec - c->recs) / c->recsz;
+	c->keys[i] = 0;
 	memset(e, 0, c->recsz);
 	c->count--;
 }
@@ -129,4 +150,20 @@ det_window_add(int64_t *start, uint32_t *n, int64_t now, int64_t window_ms)
 	if (*n < UINT32_MAX)
 		(*n)++;
 	return *n;
+}
+
+void
+det_hold(struct policy *p, struct det_held *h, const char *acct, size_t len,
+	 const char *sig, double w, int64_t now)
+{
+	double  left = 0;
+	int64_t at = (int64_t)h->at * 1000;
+
+	if (h->at != 0 && now >= at)
+		left = rep_decay(h->left, now - at, p->prm.half_life_ms);
+	if (left >= w * 0.75)
+		return;
+	pol_signal_key(p, FG_SUBJ_ACCOUNT, acct, len, sig, w - left, HUGE_VAL);
+	h->left = (float)w;
+	h->at = (uint32_t)(now / 1000);
 }

@@ -176,6 +176,21 @@ pol_inspect(struct policy *p, enum fg_subj type, const char *key,
 	return 0;
 }
 
+double
+pol_score(struct policy *p, enum fg_subj type, const char *key)
+{
+	struct rep_subj *s;
+	int              n;
+
+	if ((int)type < 0 || type >= FG_SUBJ__MAX ||
+	    (n = pol_norm_key(type, key, p->ikey, sizeof p->ikey)) == -1)
+		return 0;
+	s = rep_find(p->rep, type, p->ikey, (size_t)n,
+		     rep_hash(type, p->ikey, (size_t)n));
+	return s != NULL ? rep_score(s, clock_wall_ms(), p->prm.half_life_ms)
+			 : 0;
+}
+
 /* The listed subjects (a verdict or an override) that are allowlisted,
  * or that are not allow. */
 static void

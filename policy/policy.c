@@ -35,9 +35,9 @@
 #define POL_W_CONTACT (-0.05)  /* score per message to a contact */
 #define POL_REPORT_DOMAIN 0.25 /* share of a report on a remote domain */
 
-/* Detectors (registration waves, bot logins, content waves, auth clouds,
- * upstream blocklists) add themselves here; each sees gates, events and
- * ticks. */
+/* Detectors (registration waves, bot logins and connection habits,
+ * content waves, auth clouds, upstream blocklists) add themselves here;
+ * each sees gates, events and ticks. */
 static const struct pol_detector *const detectors[] = {
     &det_reg,      &det_login, &det_content, &det_auth,
     &det_upstream, &det_trap,  &det_lists,   NULL,
@@ -374,6 +374,13 @@ pol_trap_hit(struct policy *p, enum fg_subj type, const char *key,
 	pol_note(p, &n);
 }
 
+void
+pol_set_wave_cb(struct policy *p, pol_wave_cb cb, void *arg)
+{
+	p->wave_cb = cb;
+	p->wave_arg = arg;
+}
+
 struct rep_subj *
 pol_signal_key(struct policy *p, enum fg_subj type, const char *key, size_t len,
 	       const char *signal, double w, double ceiling)
@@ -384,6 +391,7 @@ pol_signal_key(struct policy *p, enum fg_subj type, const char *key, size_t len,
 	s = rep_get(p->rep, type, key, len, 0, now, p->prm.half_life_ms);
 	if (s == NULL)
 		return NULL;
+	p->st.signals++;
 	rep_add(s, w, now, p->prm.half_life_ms, ceiling);
 	rep_note(s, pol_signame(p, signal), w);
 	rep_mark_dirty(p->rep, s);
@@ -903,9 +911,12 @@ pol_event(struct policy *p, const struct pol_event *e)
 	const char      *who;
 
 	p->st.events++;
-	who = e->type == POL_EV_AUTH_FAIL || e->type == POL_EV_AUTH_OK
-		  ? e->login
-		  : e->jid;
+	/* sessions and good logins are the detectors' alone: the subjects
+	 * below are not needed (a log replay sends millions of these) */
+	if (e->type == POL_EV_SESSION_START || e->type == POL_EV_SESSION_END ||
+	    e->type == POL_EV_AUTH_OK)
+		goto detectors;
+	who = e->type == POL_EV_AUTH_FAIL ? e->login : e->jid;
 	if (who != NULL && (len = pol_norm_jid(who, acct, sizeof acct)) != -1) {
 		gs[n].type = FG_SUBJ_ACCOUNT;
 		gs[n].key = acct;
@@ -998,9 +1009,9 @@ pol_event(struct policy *p, const struct pol_event *e)
 		peer_report(p, e, now);
 		break;
 	default:
-		/* session start/end, auth ok: for the detectors */
 		break;
 	}
+detectors:
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
 		const struct pol_detector *ctx;
 
@@ -1042,6 +1053,12 @@ pol_tick(struct policy *p)
 		detectors[d]->tick(p->det[d], p);
 		pol_ctx_leave(p, ctx);
 	}
+}
+
+uint64_t
+pol_signals(const struct policy *p)
+{
+	return p->st.signals;
 }
 
 void

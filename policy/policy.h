@@ -148,6 +148,11 @@ void pol_note(struct policy *, struct pol_note *);
  * detector that keeps traps calls this. */
 void pol_trap_hit(struct policy *, enum fg_subj, const char *key,
 		  const char *trap);
+/* A registration wave started at start_ms, globally (where "global") or
+ * in one network. Without this callback the daemon logs each one; an
+ * offline replay (floodgatectl sweep) sums them up in its report. */
+typedef void (*pol_wave_cb)(const char *where, int64_t start_ms, void *);
+void pol_set_wave_cb(struct policy *, pol_wave_cb, void *);
 
 void pol_gate(struct policy *, const struct pol_gate *, struct pol_answer *);
 void pol_event(struct policy *, const struct pol_event *);
@@ -163,6 +168,9 @@ int pol_admin(struct policy *, enum fg_subj, const char *key, enum fg_override,
 /* 0 and fills info (a subject never seen reads as allow, score 0). */
 int pol_inspect(struct policy *, enum fg_subj, const char *key,
 		struct pol_info *);
+/* The subject's score now (0 if unknown): pol_inspect without the text,
+ * for a caller that only wants the number often (an offline replay). */
+double pol_score(struct policy *, enum fg_subj, const char *key);
 /* Every subject whose effective verdict is not allow. */
 void pol_foreach_listed(struct policy *, pol_info_cb, void *);
 /* Every subject an admin allowlisted (which pol_foreach_listed skips). */
@@ -192,8 +200,12 @@ struct pol_stats {
 	 * rate) had it been enforced: observe mode, enforce = no */
 	uint64_t would[FG_V__MAX];
 	uint64_t dropped; /* refusals answered with action drop */
+	uint64_t signals; /* evidence added by the detectors */
 };
 void pol_get_stats(const struct policy *, struct pol_stats *);
+/* How many signals so far (cheap): a score only rises with one, so a
+ * replay that keeps peaks looks only when this has moved. */
+uint64_t pol_signals(const struct policy *);
 
 /* The audit row of one verdict change; every row is built here so all
  * have the same shape. The strings are borrowed. */

@@ -100,12 +100,45 @@ START_TEST(good_config)
 }
 END_TEST
 
+/* The connection-habit keys, and the login times to the millisecond. */
+START_TEST(login_habits)
+{
+	struct fg_config *c;
+
+	load_errors(GOOD "[detect.login]\n"
+			 "spread = 7\n"
+			 "round-the-clock = 20\n"
+			 "shared-address = 0\n"
+			 "habit-window = 6h\n"
+			 "short-session = 250ms\n"
+			 "short-window = 2500ms\n",
+		    &c);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->spread_nets, 7);
+	ck_assert_uint_eq(c->clock_hours, 20);
+	ck_assert_uint_eq(c->shared_accounts, 0);
+	ck_assert_uint_eq(c->habit_window_ms, 6 * 3600000u);
+	ck_assert_uint_eq(c->short_session_ms, 250);
+	ck_assert_uint_eq(c->short_window_ms, 2500);
+	config_free(c);
+	load_errors(GOOD, &c);
+	ck_assert_uint_eq(c->spread_nets, 10);
+	ck_assert_uint_eq(c->clock_hours, 12);
+	ck_assert_uint_eq(c->shared_accounts, 5);
+	ck_assert_uint_eq(c->habit_window_ms, 86400000u);
+	ck_assert_uint_eq(c->short_session_ms, 60000);
+	config_free(c);
+}
+END_TEST
+
 struct bad_case {
 	const char *text;
 	const char *expect; /* substring of the error, with line */
 };
 
 static const struct bad_case bad[] = {
+    {GOOD "[detect.login]\nhabit-window = 10s\n", "habit-window: at least 24s"},
+    {GOOD "[detect.login]\nspread = many\n", ":18: spread"},
     {GOOD "[nonsense]\nx = 1\n", ":17: unknown section [nonsense]"},
     {GOOD "[component]\nfoo = 1\n", ":18: unknown key 'foo' in [component]"},
     {GOOD "[limits]\naccount.subscribe = ten/min\n", ":18: account.subscribe"},
@@ -470,6 +503,7 @@ main(void)
 	log_init(1, 0, "check_config");
 	tcase_add_test(tc, good_config);
 	tcase_add_test(tc, observe_actions_alerts);
+	tcase_add_test(tc, login_habits);
 	tcase_add_loop_test(tc, bad_config, 0, sizeof bad / sizeof bad[0]);
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, public_url);

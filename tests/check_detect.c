@@ -124,6 +124,9 @@ bot_logins(struct policy *p, const char *node, const char *ip)
 	}
 }
 
+/* The classic kit's round: a capitalised login, three overlapping short
+ * sessions. People show each of these habits, so together they only
+ * throttle; repeating them within the hour adds nothing (held). */
 START_TEST(test_login_bot)
 {
 	struct policy *p = pol_new(&cfg, NULL);
@@ -133,14 +136,116 @@ START_TEST(test_login_bot)
 	bot_logins(p, "abaca", "192.0.2.1");
 	ck_assert_int_eq(
 	    verdict(p, FG_SUBJ_ACCOUNT, "abaca@example.org", sig, sizeof sig),
-	    FG_V_QUARANTINE);
+	    FG_V_THROTTLE);
 	ck_assert_ptr_nonnull(strstr(sig, "login-case="));
 	ck_assert_ptr_nonnull(strstr(sig, "short-sessions="));
 	ck_assert_ptr_nonnull(strstr(sig, "overlap="));
-	/* doing it again the same day adds nothing */
 	first = score(p, FG_SUBJ_ACCOUNT, "abaca@example.org");
+	ck_assert(first < cfg.quarantine_at);
 	bot_logins(p, "abaca", "192.0.2.1");
 	ck_assert(score(p, FG_SUBJ_ACCOUNT, "abaca@example.org") <= first);
+	pol_free(p);
+}
+END_TEST
+
+/* One short session of account node from ip, of dur ms. */
+static void
+short_session(struct policy *p, const char *node, const char *ip, int64_t dur)
+{
+	char full[160];
+
+	snprintf(full, sizeof full, "%s@example.org/r", node);
+	ev(p, POL_EV_SESSION_START, full, NULL, ip, node, 0, -1, NULL);
+	clock_fake_advance_ms(dur);
+	ev(p, POL_EV_SESSION_END, full, NULL, ip, NULL, dur, -1, NULL);
+}
+
+/* The next kit: exact name, one short session every half hour, each
+ * through a proxy in another network. spread and round-the-clock. */
+START_TEST(test_conn_proxies)
+{
+	struct policy *p = pol_new(&cfg, NULL);
+	char           sig[POL_SIGTEXT_MAX], ip[32];
+	int            i;
+
+	for (i = 0; i < 30; i++) {
+		snprintf(ip, sizeof ip, "%d.%d.7.9", 11 + i, 40 + i);
+		short_session(p, "zaxiro", ip, 9000);
+		clock_fake_advance_ms(30 * MIN);
+	}
+	ck_assert_int_eq(
+	    verdict(p, FG_SUBJ_ACCOUNT, "zaxiro@example.org", sig, sizeof sig),
+	    FG_V_QUARANTINE);
+	ck_assert_ptr_nonnull(strstr(sig, "spread="));
+	ck_assert_ptr_nonnull(strstr(sig, "round-the-clock="));
+	ck_assert_ptr_null(strstr(sig, "login-case="));
+	pol_free(p);
+}
+END_TEST
+
+/* A farm: eight accounts on one hosting address, each a short session
+ * every 40 minutes, all day. shared-address and round-the-clock. */
+START_TEST(test_conn_farm)
+{
+	struct policy *p = pol_new(&cfg, NULL);
+	char           sig[POL_SIGTEXT_MAX], node[16], jid[64];
+	int            i, b;
+
+	for (i = 0; i < 20; i++)
+		for (b = 0; b < 8; b++) {
+			snprintf(node, sizeof node, "farm%d", b);
+			short_session(p, node, "203.0.113.9", 8000);
+			clock_fake_advance_ms(5 * MIN - 8000);
+		}
+	for (b = 0; b < 8; b++) {
+		snprintf(jid, sizeof jid, "farm%d@example.org", b);
+		ck_assert_int_eq(
+		    verdict(p, FG_SUBJ_ACCOUNT, jid, sig, sizeof sig),
+		    FG_V_QUARANTINE);
+		ck_assert_ptr_nonnull(strstr(sig, "shared-address="));
+	}
+	pol_free(p);
+}
+END_TEST
+
+/* People: an office of eight whose Wi-Fi drops one afternoon (everyone
+ * reconnects three times from the office address), and one of them with
+ * a capitalising phone on a flapping carrier link (two /16s of NAT pool)
+ * plus laptop and desktop. Below quarantine, no connection habit. */
+START_TEST(test_conn_people)
+{
+	struct policy *p = pol_new(&cfg, NULL);
+	char           sig[POL_SIGTEXT_MAX], node[16], jid[64], ip[32];
+	int            i, b;
+
+	for (i = 0; i < 3; i++)
+		for (b = 0; b < 8; b++) {
+			snprintf(node, sizeof node, "clerk%d", b);
+			short_session(p, node, "198.51.100.20", 20000);
+			clock_fake_advance_ms(MIN);
+		}
+	ev(p, POL_EV_SESSION_START, "clerk0@example.org/desk", NULL,
+	   "198.51.100.20", "clerk0", 0, -1, NULL);
+	ev(p, POL_EV_SESSION_START, "clerk0@example.org/laptop", NULL,
+	   "192.0.2.80", "clerk0", 0, -1, NULL);
+	for (i = 0; i < 40; i++) {
+		snprintf(ip, sizeof ip, "100.%d.%d.%d", 64 + i % 2, i, 7 * i);
+		ev(p, POL_EV_SESSION_START, "clerk0@example.org/phone", NULL,
+		   ip, "Clerk0", 0, -1, NULL);
+		clock_fake_advance_ms(15000);
+		ev(p, POL_EV_SESSION_END, "clerk0@example.org/phone", NULL, ip,
+		   NULL, 15000, -1, NULL);
+		clock_fake_advance_ms(i % 8 == 7 ? HOUR : 30000);
+	}
+	for (b = 0; b < 8; b++) {
+		snprintf(jid, sizeof jid, "clerk%d@example.org", b);
+		ck_assert_int_lt(
+		    verdict(p, FG_SUBJ_ACCOUNT, jid, sig, sizeof sig),
+		    FG_V_QUARANTINE);
+		ck_assert_ptr_null(strstr(sig, "shared-address="));
+		ck_assert_ptr_null(strstr(sig, "spread="));
+		ck_assert_ptr_null(strstr(sig, "round-the-clock="));
+	}
 	pol_free(p);
 }
 END_TEST
@@ -367,6 +472,49 @@ reg(struct policy *p, const char *fmt, int i, const char *ip)
 	snprintf(jid, sizeof jid, fmt, i);
 	ev(p, POL_EV_REGISTERED, jid, NULL, ip, NULL, 0, -1, NULL);
 }
+
+static void
+count_wave(const char *where, int64_t start, void *arg)
+{
+	(void)where;
+	(void)start;
+	(*(int *)arg)++;
+}
+
+/* No baseline yet (a fresh daemon, the first minute of a replayed log):
+ * a dozen registrations from one network in a minute are no wave; sixty
+ * are, and go to the callback instead of the log. */
+START_TEST(test_reg_empty_baseline)
+{
+	struct policy *p;
+	char           ip[32];
+	int            i, waves = 0;
+
+	cfg.limits[FG_SUBJ_IP][FG_KIND_REGISTER].count = 0;
+	p = pol_new(&cfg, NULL);
+	pol_set_wave_cb(p, count_wave, &waves);
+	for (i = 0; i < 12; i++) {
+		snprintf(ip, sizeof ip, "198.51.100.%d", i + 1);
+		reg(p, "early%d@example.org", i, ip);
+		clock_fake_advance_ms(4000);
+	}
+	ck_assert_int_eq(waves, 0);
+	ck_assert_int_eq(
+	    verdict(p, FG_SUBJ_ACCOUNT, "early3@example.org", NULL, 0),
+	    FG_V_ALLOW);
+	clock_fake_advance_ms(10 * MIN);
+	for (i = 0; i < 60; i++) {
+		snprintf(ip, sizeof ip, "203.0.113.%d", i + 1);
+		reg(p, "wave%d@example.org", i, ip);
+		clock_fake_advance_ms(1000);
+	}
+	ck_assert_int_ge(waves, 1);
+	ck_assert_int_eq(
+	    verdict(p, FG_SUBJ_ACCOUNT, "wave59@example.org", NULL, 0),
+	    FG_V_QUARANTINE);
+	pol_free(p);
+}
+END_TEST
 
 /* An operator creating accounts with an admin tool (no address) is not a
  * wave, however many and however fast. */
@@ -699,6 +847,9 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_login_bot);
+	tcase_add_test(tc, test_conn_proxies);
+	tcase_add_test(tc, test_conn_farm);
+	tcase_add_test(tc, test_conn_people);
 	tcase_add_test(tc, test_login_one_habit);
 	tcase_add_test(tc, test_login_human);
 	tcase_add_test(tc, test_content_wave);
@@ -707,6 +858,7 @@ main(void)
 	tcase_add_test(tc, test_url_not_wave);
 	tcase_add_test(tc, test_reg_wave);
 	tcase_add_test(tc, test_reg_admin_not_wave);
+	tcase_add_test(tc, test_reg_empty_baseline);
 	tcase_add_test(tc, test_reg_conference);
 	tcase_add_test(tc, test_auth_cloud);
 	tcase_add_test(tc, test_auth_unknown);

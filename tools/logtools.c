@@ -42,38 +42,39 @@ enum { OPT_FORMAT = 256, OPT_YEAR };
 static void
 sweep_usage(FILE *fp)
 {
-	fprintf(fp,
-		"usage: floodgatectl sweep [options] LOGFILE...\n"
-		"  Reads ejabberd or Prosody logs (plain or .gz, in the order "
-		"given,\n  oldest first; - is standard input) and lists bot "
-		"accounts.\n"
-		"  --format auto|ejabberd|prosody   log format (default: per "
-		"file)\n"
-		"  --year YYYY         year of the first Prosody line "
-		"(default: file mtime)\n"
-		"  --scored            replay the log through the daemon's "
-		"detectors (default\n"
-		"                      config): suspect = the account's score "
-		"reached\n"
-		"                      quarantine (login-case 4 + "
-		"short-sessions 3.5 +\n"
-		"                      overlap 3); also lists the addresses it "
-		"would block\n"
-		"  --min-score X       scored: suspect from score X instead "
-		"(Prosody: 6)\n"
-		"  --host DOMAIN       only accounts of this domain\n"
-		"  --all               list every account, not only suspects\n"
-		"  --csv               CSV instead of the report\n"
-		"  --commands ejabberd|prosody   print deletion commands for "
-		"suspects\n"
-		"  --import STORE.db   quarantine suspects in the floodgate "
-		"store (only\n"
-		"                      while floodgated is stopped)\n"
-		"  --for DURATION      how long imported quarantines last "
-		"(default 7d)\n"
-		"  default rule (seed): >= %d sessions of <= %d s and a login "
-		"with a\n  case-changed name.\n",
-		SWEEP_SHORT_MIN, SWEEP_SHORT_S);
+	fprintf(
+	    fp,
+	    "usage: floodgatectl sweep [options] LOGFILE...\n"
+	    "  Reads ejabberd or Prosody logs (plain or .gz, in the order "
+	    "given,\n  oldest first; - is standard input) and lists bot "
+	    "accounts.\n"
+	    "  --format auto|ejabberd|prosody   log format (default: per "
+	    "file)\n"
+	    "  --year YYYY         year of the first Prosody line "
+	    "(default: file mtime)\n"
+	    "  --rule detectors|case-login      how suspects are found:\n"
+	    "      detectors (default): the log replayed through the "
+	    "daemon's detectors;\n"
+	    "      suspect = the account's score reached quarantine; also "
+	    "lists the\n"
+	    "      addresses they would block and the registration waves\n"
+	    "      case-login: >= %d sessions of <= %d s and a login with a "
+	    "case-changed\n"
+	    "      name (the original operator's rule)\n"
+	    "  --config FILE       detectors: the daemon's configuration "
+	    "(floodgate.ini)\n"
+	    "  --min-score X       detectors: suspect from score X instead\n"
+	    "  --host DOMAIN       only accounts of this domain\n"
+	    "  --all               list every account, not only suspects\n"
+	    "  --csv               CSV instead of the report\n"
+	    "  --commands ejabberd|prosody   print deletion commands for "
+	    "suspects\n"
+	    "  --import STORE.db   quarantine suspects in the floodgate "
+	    "store (only\n"
+	    "                      while floodgated is stopped)\n"
+	    "  --for DURATION      how long imported quarantines last "
+	    "(default 7d)\n",
+	    SWEEP_SHORT_MIN, SWEEP_SHORT_S);
 }
 
 static void
@@ -139,6 +140,8 @@ ctl_sweep(int argc, char **argv)
 	    {"format", required_argument, NULL, OPT_FORMAT},
 	    {"year", required_argument, NULL, OPT_YEAR},
 	    {"scored", no_argument, NULL, 's'},
+	    {"rule", required_argument, NULL, 'R'},
+	    {"config", required_argument, NULL, 'F'},
 	    {"min-score", required_argument, NULL, 'm'},
 	    {"host", required_argument, NULL, 'H'},
 	    {"all", no_argument, NULL, 'a'},
@@ -150,10 +153,10 @@ ctl_sweep(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct logscan_opts lo = {LOGSCAN_FMT_AUTO, 0};
-	struct sweep_opts   so = {SWEEP_SEED, 0, NULL};
+	struct sweep_opts   so = {SWEEP_DETECTORS, 0, NULL, NULL};
 	struct logscan     *ls = NULL;
 	struct sweep       *sw = NULL;
-	const char         *commands = NULL, *import = NULL;
+	const char         *commands = NULL, *import = NULL, *cfgpath = NULL;
 	int                 ch, all = 0, csv = 0, rc = CTL_EXIT_OK, outs;
 	char               *end;
 	uint64_t            ttl = CTL_IMPORT_TTL_MS;
@@ -166,11 +169,25 @@ ctl_sweep(int argc, char **argv)
 			if (parse_common(ch, optarg, &lo) == -1)
 				return CTL_EXIT_USAGE;
 			break;
-		case 's':
-			so.mode = SWEEP_SCORED;
+		case 's': /* the old spelling of the default */
+			so.mode = SWEEP_DETECTORS;
+			break;
+		case 'R':
+			if (strcmp(optarg, "detectors") == 0)
+				so.mode = SWEEP_DETECTORS;
+			else if (strcmp(optarg, "case-login") == 0)
+				so.mode = SWEEP_CASE_LOGIN;
+			else {
+				fprintf(stderr, "floodgatectl: --rule: "
+						"detectors or case-login\n");
+				return CTL_EXIT_USAGE;
+			}
+			break;
+		case 'F':
+			cfgpath = optarg;
 			break;
 		case 'm':
-			so.mode = SWEEP_SCORED;
+			so.mode = SWEEP_DETECTORS;
 			so.min_score = strtod(optarg, &end);
 			if (*optarg == '\0' || *end != '\0' ||
 			    !(so.min_score > 0)) {
@@ -224,6 +241,9 @@ ctl_sweep(int argc, char **argv)
 		sweep_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	if (cfgpath != NULL && so.mode == SWEEP_DETECTORS &&
+	    (so.cfg = config_load(cfgpath)) == NULL)
+		return CTL_EXIT_USAGE; /* config_load said why */
 	sw = sweep_new(&so);
 	ls = logscan_new(&lo, sweep_rec, sw);
 	if (scan_files(ls, argc - optind, argv + optind) == -1) {

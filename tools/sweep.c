@@ -8,11 +8,12 @@
  * Sessions still open after the last file, or when the server restarts,
  * count as sessions of unknown length: never short, but they do overlap.
  *
- * Scored mode replays the records, in the order read, through a
- * memory-only policy (config defaults) with the fake clock at each
- * record's time, as the bridge modules would have sent them as meter
- * events. Its tables are capped, so memory stays what the seed rule
- * needs plus the policy's fixed tables.
+ * The default replays the records, in the order read, through a
+ * memory-only policy (config defaults, or the daemon's with --config)
+ * with the fake clock at each record's time, as the bridge modules would
+ * have sent them as meter events, sessions with the client's IP from
+ * their auth line. Its tables are capped, so memory stays what the
+ * case-login rule needs plus the policy's fixed tables.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "../core/log.h"
 #include "../core/xmalloc.h"
 #include "../policy/policy.h"
+#include "idtab.h"
 #include "strtab.h"
 #include "sweep.h"
 
@@ -50,24 +52,47 @@ struct host {
 struct sess {
 	struct acct *a;
 	int64_t      start;
+	int          pending; /* session-start not replayed yet (Prosody) */
+	char         ip[48];  /* the client's, from the auth line */
+};
+
+#define SWEEP_AUTH_RING 64 /* recent ejabberd auth lines kept for their IP */
+
+/* An ejabberd auth line's IP, until its session's line comes (the next
+ * line, or a few lines later on a busy server). */
+struct authip {
+	uint64_t sid; /* FNV-1a of the c2s id; 0 = free */
+	char     ip[48];
 };
 
 struct sweep {
 	struct sweep_opts opts;
 	struct strtab    *accts;
-	struct strtab    *sessions;
-	struct strtab    *fails;  /* failed logins on names not yet seen */
-	struct acct     **sorted; /* after sweep_finish */
-	size_t            nsorted;
-	size_t            nsuspects;
-	int               finished;
-	int               saw_prosody;
-	/* scored mode */
+	struct idtab     *sessions; /* by the server's session id */
+	struct strtab    *fails;    /* failed logins on names not yet seen */
+	struct authip     auths[SWEEP_AUTH_RING];
+	/* the Prosody session whose start waits for its IP on the next
+	 * line (mod_log_auth); without that line it goes without one */
+	struct sess  *pend;
+	int64_t       pend_t;
+	char          pend_sid[LOGSCAN_FIELD_MAX];
+	char          pend_user[LOGSCAN_FIELD_MAX];
+	size_t        auth_head;
+	struct acct  *last;   /* the account acct_get found last */
+	struct acct **sorted; /* after sweep_finish */
+	size_t        nsorted;
+	size_t        nsuspects;
+	int           finished;
+	int           saw_prosody;
+	/* detectors */
 	struct fg_config *cfg; /* config_free() frees it */
 	struct policy    *pol;
 	int64_t           t0, now, last_tick; /* unix s of the log */
 	struct strtab    *hosts;
 	size_t            hosts_dropped, nprobation;
+	struct sweep_wave waves[SWEEP_WAVES_MAX];
+	size_t            nwaves, nglobal;
+	uint64_t          signals; /* pol_signals() at the last look */
 	struct host     **hsorted;
 	size_t            nhsorted;
 };
@@ -83,6 +108,7 @@ static void         acct_free(void *);
 static int          cmp_acct(const void *, const void *);
 static void on_verdict(enum fg_subj, const char *, enum fg_verdict, int64_t,
 		       const char *, void *);
+static void on_wave(const char *, int64_t, void *);
 
 struct sweep *
 sweep_new(const struct sweep_opts *opts)
@@ -92,16 +118,22 @@ sweep_new(const struct sweep_opts *opts)
 	if (opts != NULL)
 		s->opts = *opts;
 	s->accts = strtab_new();
-	s->sessions = strtab_new();
+	s->sessions = idtab_new();
 	s->fails = strtab_new();
-	if (s->opts.mode != SWEEP_SCORED)
+	if (s->opts.mode != SWEEP_DETECTORS) {
+		config_free(s->opts.cfg);
 		return s;
-	s->cfg = xcalloc(1, sizeof(*s->cfg));
-	config_defaults(s->cfg);
+	}
+	if ((s->cfg = s->opts.cfg) == NULL) {
+		s->cfg = xcalloc(1, sizeof(*s->cfg));
+		config_defaults(s->cfg);
+	}
+	s->opts.cfg = NULL;
 	if (s->opts.min_score <= 0)
 		s->opts.min_score = s->cfg->quarantine_at;
 	s->pol = pol_new(s->cfg, NULL);
 	pol_set_verdict_cb(s->pol, on_verdict, s);
+	pol_set_wave_cb(s->pol, on_wave, s);
 	s->hosts = strtab_new();
 	return s;
 }
@@ -122,7 +154,7 @@ sweep_free(struct sweep *s)
 {
 	if (s == NULL)
 		return;
-	strtab_free(s->sessions, free);
+	idtab_free(s->sessions, free);
 	strtab_free(s->fails, NULL);
 	strtab_free(s->accts, acct_free);
 	free(s->sorted);
@@ -170,9 +202,12 @@ acct_get(struct sweep *s, const char *user, const char *host)
 	if (s->opts.host != NULL && strcasecmp(s->opts.host, host) != 0)
 		return NULL;
 	n = mk_key(key, user, host);
+	/* a session's line names the account its auth line just did */
+	if (s->last != NULL && strcmp(s->last->jid, key) == 0)
+		return s->last;
 	slot = strtab_put(s->accts, key, n, &isnew);
 	if (!isnew)
-		return *slot;
+		return s->last = *slot;
 	a = xcalloc(1, sizeof(*a) + n + 1);
 	memcpy(a->jid, key, n + 1);
 	a->pub.jid = a->jid;
@@ -180,7 +215,7 @@ acct_get(struct sweep *s, const char *user, const char *host)
 	a->pub.signals = a->signals;
 	a->pub.dur_min = -1;
 	*slot = a;
-	return a;
+	return s->last = a;
 }
 
 static void
@@ -213,8 +248,8 @@ add_ip(struct acct *a, const char *ip)
 {
 	uint32_t i;
 
-	if (*ip == '\0')
-		return;
+	if (*ip == '\0' || a->pub.nips >= SWEEP_IPS_MAX)
+		return; /* full: nothing to add, nothing to compare */
 	for (i = 0; i < a->pub.nips; i++)
 		if (strcmp(a->pub.ips[i], ip) == 0)
 			return;
@@ -260,18 +295,17 @@ sess_end(struct sweep *s, struct sess *ss, int64_t t, int known)
 static void
 end_open(struct sweep *s)
 {
-	size_t      pos = 0;
-	const char *key;
-	void       *v;
+	size_t pos = 0;
+	void  *v;
 
-	if (strtab_count(s->sessions) == 0)
+	if (idtab_count(s->sessions) == 0)
 		return;
-	while (strtab_next(s->sessions, &pos, &key, &v)) {
+	while (idtab_next(s->sessions, &pos, &v)) {
 		sess_end(s, v, 0, 0);
 		free(v);
 	}
-	strtab_free(s->sessions, NULL);
-	s->sessions = strtab_new();
+	idtab_free(s->sessions, NULL);
+	s->sessions = idtab_new();
 }
 
 /* The fake clock at log time t (unix s). The policy's clocks must never
@@ -290,7 +324,8 @@ set_clock(struct sweep *s, int64_t t)
 	 * (80% of the time at one a minute on a 42,000-account log). Here
 	 * it only steps expired verdicts down and frees forgotten subjects
 	 * (the tables evict when full anyway): sweep keeps each account's
-	 * peak, so once an hour of log time is enough */
+	 * peak, so every six hours of log time is enough (hourly cost 8%
+	 * of a replay of the 42,000-account bench log) */
 	if (t - s->last_tick >= SWEEP_TICK_S) {
 		pol_tick(s->pol);
 		s->last_tick = t;
@@ -316,8 +351,15 @@ static void
 note_score(struct sweep *s, struct acct *a)
 {
 	struct pol_info pi;
+	uint64_t        n = pol_signals(s->pol);
 
-	if (pol_inspect(s->pol, FG_SUBJ_ACCOUNT, a->jid, &pi) == -1 ||
+	/* a score only rises with a signal: look only when there was one,
+	 * and make the text of the evidence only for a new peak */
+	if (n == s->signals)
+		return;
+	s->signals = n;
+	if (pol_score(s->pol, FG_SUBJ_ACCOUNT, a->jid) <= a->pub.score ||
+	    pol_inspect(s->pol, FG_SUBJ_ACCOUNT, a->jid, &pi) == -1 ||
 	    pi.score <= a->pub.score)
 		return;
 	a->pub.score = pi.score;
@@ -378,6 +420,33 @@ on_verdict(enum fg_subj type, const char *key, enum fg_verdict eff,
 	}
 }
 
+/* A registration wave: kept for the report, not logged (a replay of a
+ * big log finds hundreds of networks). */
+static void
+on_wave(const char *where, int64_t start_ms, void *arg)
+{
+	struct sweep      *s = arg;
+	struct sweep_wave *w;
+
+	if (strcmp(where, "global") == 0)
+		s->nglobal++;
+	if (s->nwaves++ >= SWEEP_WAVES_MAX)
+		return;
+	w = &s->waves[s->nwaves - 1];
+	w->start = start_ms / 1000;
+	snprintf(w->where, sizeof(w->where), "%s", where);
+}
+
+size_t
+sweep_waves(const struct sweep *s, const struct sweep_wave **list,
+	    size_t *listed, size_t *global)
+{
+	*list = s->waves;
+	*listed = s->nwaves < SWEEP_WAVES_MAX ? s->nwaves : SWEEP_WAVES_MAX;
+	*global = s->nglobal;
+	return s->nwaves;
+}
+
 /* A record as the bridge module would have sent it: auth and
  * registration events for every domain (the auth and wave detectors
  * count across accounts); sessions go through pol_session. */
@@ -392,6 +461,11 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 	e.ip = *r->ip != '\0' ? r->ip : NULL;
 	switch (r->type) {
 	case LOGSCAN_AUTH_OK:
+		/* a good login only matters to the spamtrap check (the
+		 * sessions carry the rest): a third of the records saved */
+		if (s->cfg->spamtrap_file == NULL)
+			return;
+		/* FALLTHROUGH */
 	case LOGSCAN_AUTH_FAIL:
 		e.type = r->type == LOGSCAN_AUTH_OK ? POL_EV_AUTH_OK
 						    : POL_EV_AUTH_FAIL;
@@ -412,30 +486,123 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 }
 
 /* session-start (login as typed) or session-end (duration) for the
- * full JID account/session-id. */
+ * full JID account/session-id, with the client's IP when a log line
+ * gave it, at log time t. */
 static void
-pol_session(struct sweep *s, struct acct *a, const struct logscan_rec *r,
-	    int64_t dur)
+pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
+	    const char *ip, int64_t t, int64_t dur)
 {
 	struct pol_event e;
 	char             full[2 * LOGSCAN_FIELD_MAX + LOGSCAN_FIELD_MAX + 1];
+	size_t           n = strlen(a->jid), m;
 
-	snprintf(full, sizeof(full), "%s/%s", a->jid,
-		 *r->sid != '\0' ? r->sid : "sweep");
+	/* "%s/%s" without printf: this runs for every session line */
+	if (*sid == '\0')
+		sid = "sweep";
+	m = strlen(sid);
+	memcpy(full, a->jid, n);
+	full[n] = '/';
+	memcpy(full + n + 1, sid, m + 1);
 	memset(&e, 0, sizeof(e));
 	e.user_exists = -1;
 	e.jid = full;
-	e.ip = *r->ip != '\0' ? r->ip : NULL;
+	e.ip = ip != NULL && *ip != '\0' ? ip : NULL;
 	if (dur < 0) {
 		e.type = POL_EV_SESSION_START;
-		e.login = *r->user != '\0' ? r->user : NULL;
+		e.login = login != NULL && *login != '\0' ? login : NULL;
 	} else {
 		e.type = POL_EV_SESSION_END;
 		e.duration_ms = dur * 1000;
 	}
-	set_clock(s, r->t);
+	set_clock(s, t);
 	pol_event(s->pol, &e);
 	note_score(s, a);
+}
+
+static uint64_t
+sid_hash(const char *sid, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t   i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)sid[i]) * 0x100000001b3ULL;
+	return h != 0 ? h : 1;
+}
+
+/* The waiting Prosody session-start, replayed without an IP: the line
+ * after "Authenticated as" was not its mod_log_auth line. */
+static void
+pend_flush(struct sweep *s)
+{
+	struct sess *ss = s->pend;
+
+	if (ss == NULL)
+		return;
+	s->pend = NULL;
+	ss->pending = 0;
+	pol_session(s, ss->a, s->pend_sid, s->pend_user, NULL, s->pend_t, -1);
+}
+
+/* An auth line's IP for the session it opens. ejabberd logs the auth
+ * before the session: kept in a small ring until the session's line.
+ * Prosody logs "Authenticated as" first, so its session-start waits for
+ * the IP (mod_log_auth) on the next line. */
+static void
+auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
+{
+	struct sess   *ss;
+	struct authip *ai;
+
+	if (sidlen == 0 || *r->ip == '\0')
+		return;
+	if (r->fmt == LOGSCAN_FMT_PROSODY) {
+		if ((ss = s->pend) != NULL &&
+		    strcmp(s->pend_sid, r->sid) == 0) {
+			snprintf(ss->ip, sizeof(ss->ip), "%s", r->ip);
+			ss->pending = 0;
+			s->pend = NULL;
+			pol_session(s, ss->a, r->sid, r->user, ss->ip,
+				    s->pend_t, -1);
+		}
+		return;
+	}
+	ai = &s->auths[s->auth_head];
+	s->auth_head = (s->auth_head + 1) % SWEEP_AUTH_RING;
+	ai->sid = sid_hash(r->sid, sidlen);
+	snprintf(ai->ip, sizeof(ai->ip), "%s", r->ip);
+}
+
+/* A session opened: replay its start now when its IP is known or no
+ * auth line will follow. */
+static void
+sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
+	  size_t sidlen)
+{
+	uint64_t h;
+	size_t   i, k;
+
+	if (r->fmt == LOGSCAN_FMT_PROSODY && sidlen > 0) {
+		pend_flush(s);
+		ss->pending = 1;
+		s->pend = ss;
+		s->pend_t = r->t;
+		snprintf(s->pend_sid, sizeof(s->pend_sid), "%s", r->sid);
+		snprintf(s->pend_user, sizeof(s->pend_user), "%s", r->user);
+		return;
+	}
+	if (sidlen > 0) /* newest first */
+		for (h = sid_hash(r->sid, sidlen), i = 0; i < SWEEP_AUTH_RING;
+		     i++) {
+			k = (s->auth_head + SWEEP_AUTH_RING - 1 - i) %
+			    SWEEP_AUTH_RING;
+			if (s->auths[k].sid == h) {
+				memcpy(ss->ip, s->auths[k].ip, sizeof(ss->ip));
+				s->auths[k].sid = 0;
+				break;
+			}
+		}
+	pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
 }
 
 void
@@ -452,6 +619,9 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 
 	if (r->fmt == LOGSCAN_FMT_PROSODY)
 		s->saw_prosody = 1;
+	if (s->pend != NULL &&
+	    (r->type != LOGSCAN_AUTH_OK || strcmp(r->sid, s->pend_sid) != 0))
+		pend_flush(s);
 	if (s->pol != NULL)
 		pol_record(s, r);
 	switch (r->type) {
@@ -462,6 +632,8 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		a->pub.auth_ok++;
 		note_login(a, r->user);
 		add_ip(a, r->ip);
+		if (s->pol != NULL)
+			auth_ip(s, r, sidlen);
 		break;
 	case LOGSCAN_AUTH_FAIL:
 		/* Only for names that turn out to be accounts (report does
@@ -496,31 +668,38 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 			a->pub.overlaps++;
 		if (++a->open_now > a->pub.max_concurrent)
 			a->pub.max_concurrent = a->open_now;
+		ss = xcalloc(1, sizeof(*ss));
+		ss->a = a;
+		ss->start = r->t;
 		if (s->pol != NULL)
-			pol_session(s, a, r, -1);
-		if (sidlen == 0)
+			sess_open(s, ss, r, sidlen);
+		if (sidlen == 0) {
+			free(ss);
 			return;
-		slot = strtab_put(s->sessions, r->sid, sidlen, &isnew);
+		}
+		slot = idtab_put(s->sessions, r->sid, sidlen, &isnew);
 		if (!isnew) { /* id reused without a close: length unknown */
 			sess_end(s, *slot, r->t, 0);
 			free(*slot);
 		}
-		ss = xmalloc(sizeof(*ss));
-		ss->a = a;
-		ss->start = r->t;
 		*slot = ss;
 		break;
 	case LOGSCAN_SESSION_CLOSE:
-		if ((ss = strtab_del(s->sessions, r->sid, sidlen)) == NULL)
+		if ((ss = idtab_del(s->sessions, r->sid, sidlen)) == NULL)
 			return; /* opened before the first file */
 		acct_seen(ss->a, r->t);
 		sess_end(s, ss, r->t, 1);
+		if (s->pol != NULL && ss->pending)
+			pol_session(s, ss->a, r->sid, NULL, NULL, ss->start,
+				    -1);
 		if (s->pol != NULL && r->t >= ss->start)
-			pol_session(s, ss->a, r, r->t - ss->start);
+			pol_session(s, ss->a, r->sid, NULL, ss->ip, r->t,
+				    r->t - ss->start);
 		free(ss);
 		break;
 	case LOGSCAN_SERVER_START:
 		end_open(s);
+		memset(s->auths, 0, sizeof(s->auths));
 		break;
 	case LOGSCAN_CONNECT:
 		break;
@@ -566,6 +745,7 @@ sweep_finish(struct sweep *s)
 	if (s->finished)
 		return;
 	s->finished = 1;
+	pend_flush(s);
 	end_open(s);
 	pos = 0;
 	while (strtab_next(s->fails, &pos, &key, &v))
@@ -576,7 +756,7 @@ sweep_finish(struct sweep *s)
 	pos = 0;
 	while (strtab_next(s->accts, &pos, &key, &v)) {
 		a = v;
-		if (s->opts.mode == SWEEP_SEED)
+		if (s->opts.mode == SWEEP_CASE_LOGIN)
 			a->pub.suspect =
 			    a->pub.case_logins > 0 &&
 			    a->pub.short_sessions >= SWEEP_SHORT_MIN;
@@ -662,17 +842,18 @@ sweep_get(const struct sweep *s, const char *jid)
 void
 sweep_rule(const struct sweep *s, char *buf, size_t sz)
 {
-	if (s->opts.mode == SWEEP_SEED)
+	if (s->opts.mode == SWEEP_CASE_LOGIN)
 		snprintf(buf, sz,
-			 "seed rule: >= %d sessions of <= %d s and a "
+			 "rule case-login: >= %d sessions of <= %d s and a "
 			 "login with a case-changed name",
 			 SWEEP_SHORT_MIN, SWEEP_SHORT_S);
 	else
 		snprintf(buf, sz,
-			 "scored: the daemon's detectors (default config) "
-			 "on the replayed log; suspect when the account's "
-			 "score reached %.1f (quarantine at %.1f: login-case "
-			 "+ short-sessions + overlap)",
+			 "the daemon's detectors on the replayed log; "
+			 "suspect when the account's score reached %.1f "
+			 "(quarantine at %.1f: any two of spread, "
+			 "round-the-clock, shared-address, or one with "
+			 "short-sessions + overlap)",
 			 s->opts.min_score, s->cfg->quarantine_at);
 }
 

@@ -4,10 +4,10 @@
  *
  * Fed with logscan records, keeps one small entry per account (keyed by
  * the lowercased bare JID, as the server stores it) and one per open
- * session (keyed by the c2s session id), never per line. The seed rule
- * or the scored mode decides which accounts are suspects; the scored
- * mode replays the records through the daemon's own policy and
- * detectors (memory only, fake clock at log time). The output functions
+ * session (keyed by the c2s session id), never per line. The daemon's
+ * detectors (the default: the records replayed through its own policy,
+ * memory only, fake clock at log time) or the case-login rule decide
+ * which accounts are suspects. The output functions
  * print them as a report, CSV or deletion commands.
  */
 #ifndef FG_SWEEP_H
@@ -26,19 +26,32 @@
 #define SWEEP_IPS_MAX 8       /* distinct IPs kept per account */
 #define SWEEP_SIG_MAX 96      /* bytes of detector evidence kept */
 #define SWEEP_HOSTS_MAX 16384 /* IPs / networks with a verdict kept */
-#define SWEEP_TICK_S 3600     /* policy housekeeping, every s of log time */
+#define SWEEP_TICK_S 21600    /* policy housekeeping, every s of log time */
 
 enum sweep_mode {
-	SWEEP_SEED,  /* >= 3 sessions <= 60 s and a case-changed login */
-	SWEEP_SCORED /* the records replayed through the daemon's policy */
+	SWEEP_DETECTORS, /* the records replayed through the daemon's policy */
+	SWEEP_CASE_LOGIN /* >= 3 sessions <= 60 s and a case-changed login */
 };
+
+struct fg_config;
 
 struct sweep_opts {
 	enum sweep_mode mode;
-	double          min_score; /* scored: suspect when the peak score
+	double          min_score; /* detectors: suspect when the peak score
 				    * reaches it; 0 = the quarantine
 				    * threshold */
 	const char *host; /* only accounts of this domain; NULL = all */
+	/* detectors: the daemon's configuration (the sweep frees it);
+	 * NULL = the defaults */
+	struct fg_config *cfg;
+};
+
+#define SWEEP_WAVES_MAX 256 /* registration waves listed; more are counted */
+
+/* A registration wave the replay found (detectors). */
+struct sweep_wave {
+	int64_t start;     /* unix s */
+	char    where[48]; /* "global" or the network */
 };
 
 /* What sweep knows about one account; strings owned by the sweep. */
@@ -60,7 +73,7 @@ struct sweep_acct {
 	const char *ips[SWEEP_IPS_MAX];
 	int64_t     first, last; /* unix s */
 	int64_t     registered;  /* unix s, 0 if not in the logs */
-	/* scored mode: the daemon's detectors on the replayed records */
+	/* detectors: the daemon's detectors on the replayed records */
 	double          score;     /* peak score (0 in seed mode) */
 	enum fg_verdict verdict;   /* what that score reaches */
 	int64_t         peak_at;   /* unix s of the peak */
@@ -69,7 +82,7 @@ struct sweep_acct {
 	int             suspect;
 };
 
-/* An IP or network the detectors would act on (scored mode). */
+/* An IP or network the detectors would act on (detectors). */
 struct sweep_host {
 	enum fg_subj    type; /* FG_SUBJ_IP or FG_SUBJ_PREFIX */
 	const char     *key;
@@ -96,17 +109,21 @@ int                      sweep_walk(struct sweep *, int all,
 const struct sweep_acct *sweep_get(const struct sweep *, const char *jid);
 /* The rule in force, in words. */
 void sweep_rule(const struct sweep *, char *, size_t);
-/* Scored mode? */
+/* Detectors (the default), not the case-login rule? */
 int sweep_scored(const struct sweep *);
 /* Were there Prosody records? (Prosody logs no login case.) */
 int sweep_saw_prosody(const struct sweep *);
-/* Scored mode: IPs and networks that reached throttle or more, highest
+/* Detectors: IPs and networks that reached throttle or more, highest
  * verdict first; hosts beyond SWEEP_HOSTS_MAX are only counted. */
 size_t sweep_hosts(const struct sweep *, size_t *dropped);
 void   sweep_walk_hosts(struct sweep *,
 			void (*)(const struct sweep_host *, void *), void *);
-/* Scored mode: accounts a registration wave put on probation. */
+/* Detectors: accounts a registration wave put on probation. */
 size_t sweep_probation(const struct sweep *);
+/* Detectors: the registration waves, the first SWEEP_WAVES_MAX in *list;
+ * returns how many there were, *global of them over all addresses. */
+size_t sweep_waves(const struct sweep *, const struct sweep_wave **list,
+		   size_t *listed, size_t *global);
 
 /* One line of evidence, e.g. for an import reason (sweep_out.c). */
 void sweep_evidence(const struct sweep_acct *, char *, size_t);

@@ -188,6 +188,36 @@ print_hosts(FILE *fp, struct sweep *s, int all)
 		fprintf(fp, "... %zu more (--all lists them)\n", n - c.max);
 }
 
+#define SWEEP_WAVES_SHOW 10 /* wave rows in the report without --all */
+
+/* The registration waves, summed up: one line each would be hundreds on
+ * a big log (one per network). */
+static void
+print_waves(FILE *fp, struct sweep *s, int all)
+{
+	const struct sweep_wave *w;
+	size_t                   n, listed, global, i;
+	char                     at[32], where[LOG_ESC_MAX];
+
+	n = sweep_waves(s, &w, &listed, &global);
+	if (n == 0)
+		return;
+	fprintf(fp,
+		"registration waves: %zu (%zu over all addresses, %zu in one "
+		"network); %zu accounts\nregistered inside them (the daemon "
+		"would put them on probation; not suspects\nby that alone)\n",
+		n, global, n - global, sweep_probation(s));
+	for (i = 0; i < listed && (all || i < SWEEP_WAVES_SHOW); i++) {
+		sweep_fmt_time(at, sizeof(at), w[i].start);
+		log_esc(where, sizeof(where), w[i].where);
+		fprintf(fp, "  since %s  %s\n", at, where);
+	}
+	if (i < n)
+		fprintf(fp, "  ... %zu more%s\n", n - i,
+			i < listed ? " (--all lists them)" : "");
+	fputc('\n', fp);
+}
+
 void
 sweep_print_report(FILE *fp, struct sweep *s, int all,
 		   const struct logscan_stats *st)
@@ -207,17 +237,13 @@ sweep_print_report(FILE *fp, struct sweep *s, int all,
 		(unsigned long long)st->files, (unsigned long long)st->lines,
 		(unsigned long long)st->records, (unsigned long long)st->bad,
 		sweep_accounts(s), sweep_suspects(s), rule);
-	if (sweep_saw_prosody(s))
+	if (sweep_saw_prosody(s) && !c.scored)
 		fprintf(fp, "note: Prosody logs the stored (nodeprepped) "
 			    "name, so case-changed logins\ncannot be seen in "
-			    "its logs; try --scored --min-score 6\n(short "
-			    "sessions 3.5 + overlap 3).\n\n");
-	if (c.scored && sweep_probation(s) > 0)
-		fprintf(fp,
-			"%zu accounts registered inside a registration wave "
-			"(the daemon would\nput them on probation; not "
-			"suspects by that alone).\n\n",
-			sweep_probation(s));
+			    "its logs; the default (the daemon's detectors) "
+			    "does not\nneed them.\n\n");
+	if (c.scored)
+		print_waves(fp, s, all);
 	sweep_walk(s, all, report_row, &c);
 	if (!c.header)
 		fprintf(fp, "(no %s)\n", all ? "accounts" : "suspects");

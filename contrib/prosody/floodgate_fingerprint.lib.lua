@@ -78,45 +78,61 @@ local function fp_hex(s)
 end
 
 -- The host name of one URL as written, for hfp, or nil: URL
--- normalisation steps 1 to 3 (so web links keep no www.), for xmpp: the
--- part after the last @; one trailing dot removed.
+-- normalisation steps 1 to 3 without their www. rule, then the part
+-- after the last @ (an xmpp: address, or web user info that would
+-- otherwise hide the real host), no leading www., no :port, one
+-- trailing dot removed.
 local function hfp_host(u)
 	u = u:gsub("[%.,;:!%?'\"%)%]}>]+$", "");
-	local low, xmpp = fp_lower(u), false;
+	local low = fp_lower(u);
 	if low:sub(1, 7) == "http://" then
 		low = low:sub(8);
 	elseif low:sub(1, 8) == "https://" then
 		low = low:sub(9);
 	elseif low:sub(1, 5) == "xmpp:" then
-		low, xmpp = low:sub(6), true;
+		low = low:sub(6);
 	end
 	local host = low:match("^[^/?#]*");
+	host = host:match("@([^@]*)$") or host;
 	if host:sub(1, 4) == "www." then host = host:sub(5); end
-	if xmpp then host = host:match("@([^@]*)$") or host; end
-	host = host:gsub("%.$", "");
+	host = host:gsub(":%d*$", ""):gsub("%.$", "");
 	if host == "" then return nil; end
 	return host;
 end
 
 -- hfp as sent on the wire (doc/PROTOCOL.md, "Host fingerprints"), or nil:
--- each URL's host and its parent suffixes that still hold a dot, longest
--- first, at most HFP_PER_URL a URL and HFP_MAX in all, without duplicates.
+-- each URL's host and its parent suffixes that still hold a dot; past
+-- HFP_PER_URL names, the host and the shortest parents, so that deep
+-- subdomains cannot hide the registered domain. HFP_MAX in all, each once.
 local HFP_PER_URL, HFP_MAX = 4, 12;
+local function host_names(host)
+	local names = { host };
+	local dot = host:find(".", 1, true);
+	while dot do
+		host = host:sub(dot + 1);
+		dot = host:find(".", 1, true);
+		if not dot then break; end
+		names[#names + 1] = host;
+	end
+	if #names > HFP_PER_URL then
+		local keep = { names[1] };
+		for i = #names - HFP_PER_URL + 2, #names do keep[#keep + 1] = names[i]; end
+		names = keep;
+	end
+	return names;
+end
+
 local function host_fingerprints(urls)
 	local out, seen = {}, {};
 	for _, u in ipairs(urls) do
 		local host = hfp_host(u);
-		local n = 0;
-		while host and n < HFP_PER_URL and #out < HFP_MAX do
-			local h = fp_hex(host);
+		for _, name in ipairs(host and host_names(host) or {}) do
+			if #out >= HFP_MAX then break; end
+			local h = fp_hex(name);
 			if not seen[h] then
 				seen[h] = true;
 				out[#out + 1] = h;
 			end
-			n = n + 1;
-			local dot = host:find(".", 1, true);
-			host = dot and host:sub(dot + 1);
-			if host and not host:find(".", 1, true) then host = nil; end
 		end
 		if #out >= HFP_MAX then break; end
 	end

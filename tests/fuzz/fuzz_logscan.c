@@ -39,7 +39,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct logscan_opts         lo = {LOGSCAN_FMT_AUTO, 0};
-	struct sweep_opts           so = {SWEEP_SEED, 0, NULL};
+	struct sweep_opts           so = {SWEEP_CASE_LOGIN, 0, NULL, NULL};
 	struct both                 b;
 	struct logscan             *ls;
 	const struct logscan_stats *st;
@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0) {
 		lo.fmt = (enum logscan_fmt)(data[0] % 3);
 		lo.year = data[0] & 0x80 ? 2026 : 0;
-		so.mode = data[0] & 0x40 ? SWEEP_SCORED : SWEEP_SEED;
+		so.mode = data[0] & 0x40 ? SWEEP_DETECTORS : SWEEP_CASE_LOGIN;
 		data++;
 		size--;
 	}

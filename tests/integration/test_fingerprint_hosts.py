@@ -42,8 +42,10 @@ VECTORS = [
     ("Visit(https://a.b.example).", ["a.b.example", "b.example"]),
     ("xmpp:bot@spam.example.net and xmpp:spam.example.net?join",
      ["spam.example.net", "example.net"]),
-    ("one https://a.b.c.d.e.example/x more", ["a.b.c.d.e.example", "b.c.d.e.example",
-                                              "c.d.e.example", "d.e.example"]),
+    ("one https://a.b.c.d.e.example/x more", ["a.b.c.d.e.example", "c.d.e.example",
+                                              "d.e.example", "e.example"]),
+    ("https://paypal.example@Evil.Example:8443/login", ["evil.example"]),
+    ("http://user:pw@www.shop.example:80", ["shop.example"]),
     (" ".join("https://h%d.x.example" % i for i in range(8)),
      ["h0.x.example", "x.example"] + ["h%d.x.example" % i for i in range(1, 8)]
      + []),
@@ -79,37 +81,40 @@ def doc_vectors():
 def host_of(url):
     u = url.rstrip(TRAIL)
     low = lower(u)
-    xmpp = False
-    for p in (b"http://", b"https://"):
+    for p in (b"http://", b"https://", b"xmpp:"):
         if low.startswith(p):
             low = low[len(p):]
             break
-    else:
-        if low.startswith(b"xmpp:"):
-            low, xmpp = low[5:], True
     host = re.match(rb"[^/?#]*", low).group(0)
+    host = host.rsplit(b"@", 1)[-1]
     if host.startswith(b"www."):
         host = host[4:]
-    if xmpp:
-        host = host.rsplit(b"@", 1)[-1]
+    host = re.sub(rb":[0-9]*$", b"", host)
     if host.endswith(b"."):
         host = host[:-1]
     return host or None
+
+
+def names_of(host):
+    names = [host]
+    while b"." in host:
+        host = host.split(b".", 1)[1]
+        if b"." not in host:
+            break
+        names.append(host)
+    if len(names) > PER_URL:
+        names = names[:1] + names[len(names) - PER_URL + 1:]
+    return names
 
 
 def reference(body):
     out = []
     for url in normalise(body)[1]:
         host = host_of(url)
-        n = 0
-        while host and n < PER_URL and len(out) < MAX:
-            h = hashlib.sha256(host).hexdigest()[:16]
-            if h not in out:
+        for name in names_of(host) if host else []:
+            h = hashlib.sha256(name).hexdigest()[:16]
+            if len(out) < MAX and h not in out:
                 out.append(h)
-            n += 1
-            host = host.split(b".", 1)[1] if b"." in host else None
-            if host is not None and b"." not in host:
-                host = None
         if len(out) >= MAX:
             break
     return " ".join(out) or None

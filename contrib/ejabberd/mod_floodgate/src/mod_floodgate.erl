@@ -1108,9 +1108,10 @@ all_fingerprints(_) ->
 %% URL host fingerprints (hfp) of a body (doc/PROTOCOL.md, "Host
 %% fingerprints"): for each URL found as for ufp, its host (url_host/1)
 %% and each parent suffix that still holds a dot, at most ?HFP_PER_URL
-%% per URL and ?HFP_MAX in all, without duplicates, in order of
-%% appearance; the first 16 hex digits of the SHA-256 of each,
-%% space-separated, or undefined.
+%% per URL (the host and its shortest parents, so that a deep subdomain
+%% cannot hide the registered domain) and ?HFP_MAX in all, without
+%% duplicates, in order of appearance; the first 16 hex digits of the
+%% SHA-256 of each, space-separated, or undefined.
 -define(HFP_PER_URL, 4).
 -define(HFP_MAX, 12).
 
@@ -1125,13 +1126,18 @@ hfp(Urls) ->
               fun(U, Acc) ->
                       case url_host(U) of
                           undefined -> Acc;
-                          H -> hfp_add(lists:sublist(host_suffixes(H), ?HFP_PER_URL), Acc)
+                          H -> hfp_add(hfp_names(host_suffixes(H)), Acc)
                       end
               end, [], Urls),
     case lists:reverse(Hosts) of
         [] -> undefined;
         L -> iolist_to_binary(lists:join(<<" ">>, [fp_hex(H) || H <- L]))
     end.
+
+hfp_names(Names) when length(Names) > ?HFP_PER_URL ->
+    [hd(Names) | lists:nthtail(length(Names) - ?HFP_PER_URL + 1, Names)];
+hfp_names(Names) ->
+    Names.
 
 hfp_add([], Acc) -> Acc;
 hfp_add(_, Acc) when length(Acc) >= ?HFP_MAX -> Acc;
@@ -1147,27 +1153,25 @@ host_suffixes(H) ->
                S <- [binary:part(H, P + 1, byte_size(H) - P - 1)],
                binary:match(S, <<".">>) /= nomatch]].
 
-%% The host of a URL as written, as url_normalise/1 takes it (trailing
-%% punctuation and scheme removed, up to the first / ? #, lowercased,
-%% without a leading www.); for xmpp: the part after its last '@'; one
-%% trailing dot removed.  undefined when empty.
+%% The host of a URL as written: trailing punctuation and scheme removed,
+%% up to the first / ? #, lowercased; then the part after its last '@'
+%% (an xmpp: address's domain, or the real host behind web user info),
+%% without a leading www., a trailing :port or one trailing dot.
+%% undefined when empty.
 url_host(U0) ->
     U1 = fp_rstrip(U0, fun(C) -> lists:member(C, ".,;:!?'\")]}>") end),
-    {Xmpp, U} = case fp_lower(U1) of
-                    <<"http://", _/binary>> -> {false, fp_drop(U1, 7)};
-                    <<"https://", _/binary>> -> {false, fp_drop(U1, 8)};
-                    <<"xmpp:", _/binary>> -> {true, fp_drop(U1, 5)};
-                    _ -> {false, U1}
-                end,
+    U = case fp_lower(U1) of
+            <<"http://", _/binary>> -> fp_drop(U1, 7);
+            <<"https://", _/binary>> -> fp_drop(U1, 8);
+            <<"xmpp:", _/binary>> -> fp_drop(U1, 5);
+            _ -> U1
+        end,
     {Host0, _} = fp_span(U, fun(C) -> not lists:member(C, "/?#") end, 0),
-    Host1 = case fp_lower(Host0) of
+    Host1 = case after_last(fp_lower(Host0), $@) of
                 <<"www.", H/binary>> -> H;
                 H -> H
             end,
-    Host2 = case Xmpp of
-                true -> after_last(Host1, $@);
-                false -> Host1
-            end,
+    Host2 = strip_port(Host1),
     Host = case Host2 of
                <<>> -> <<>>;
                _ -> case binary:last(Host2) of
@@ -1178,6 +1182,20 @@ url_host(U0) ->
     case Host of
         <<>> -> undefined;
         _ -> Host
+    end.
+
+%% host:8443 -> host (only digits after the last ':')
+strip_port(H) ->
+    case binary:matches(H, <<":">>) of
+        [] -> H;
+        Ms ->
+            {P, 1} = lists:last(Ms),
+            Port = binary:part(H, P + 1, byte_size(H) - P - 1),
+            case lists:all(fun(C) -> C >= $0 andalso C =< $9 end,
+                           binary_to_list(Port)) of
+                true -> binary:part(H, 0, P);
+                false -> H
+            end
     end.
 
 after_last(B, C) ->
