@@ -110,28 +110,30 @@ def hfp_of(hosts):
 
 def host_names(body):
     """The names hfp hashes, from doc/PROTOCOL.md's words: each URL of
-    the body as test_fingerprint.py's reference finds them, its host as
-    URL normalisation takes it (after the last '@' for xmpp:), one
-    trailing dot removed, then its parents that still hold a dot; 4 a
-    URL, 12 in all, each once."""
+    the body as test_fingerprint.py's reference finds them; trailing
+    punctuation and scheme off; up to the first / ? #, lowercased; the
+    part after the last '@'; no leading www., no :port, one trailing dot
+    off; then its parents that still hold a dot, the host and its 3
+    shortest parents when there are more; 12 names in all, each once."""
     out = []
     for url in fp_normalise(body)[1]:
         u = lower(url.rstrip(FP_TRAIL))
-        xmpp = u.startswith(b"xmpp:")
         for p in (b"http://", b"https://", b"xmpp:"):
             if u.startswith(p):
                 u = u[len(p):]
                 break
-        host = re.match(rb"[^/?#]*", u).group(0)
+        host = re.match(rb"[^/?#]*", u).group(0).rsplit(b"@", 1)[-1]
         host = host[4:] if host.startswith(b"www.") else host
-        host = host.rsplit(b"@", 1)[-1] if xmpp else host
+        host = re.sub(rb":[0-9]*$", b"", host)
         host = host[:-1] if host.endswith(b".") else host
         names = []
-        while host and len(names) < 4:
+        while host:
             names.append(host)
             host = host.split(b".", 1)[1] if b"." in host else b""
             if b"." not in host:
                 break
+        if len(names) > 4:
+            names = names[:1] + names[-3:]
         for n in names:
             if len(out) < 12 and n not in out:
                 out.append(n)
