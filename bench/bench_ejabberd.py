@@ -3,7 +3,7 @@
 """ejabberd with mod_floodgate: message throughput between two contacts.
 
     top_builddir=BUILD /usr/bin/python3 bench/bench_ejabberd.py
-        [--messages N] [--rounds R] [--no-pin] [--preload N]
+        [--messages N] [--rounds R] [--no-pin] [--preload N] [--baseline DIR]
 
 Use a build without sanitizers. Not run by make check. mod_floodgate is
 installed from $top_srcdir/contrib/ejabberd (default: this tree), so
@@ -24,6 +24,12 @@ filled through the real daemon: N remote accounts blocked by an admin
 (one control-socket request each, what floodgatectl block sends) and N
 domains of an operator list blocked by floodgatectl import; the module's
 cache (mod_floodgate_srv:cache_counts/1) is printed once it holds them.
+
+With --baseline DIR a third node runs the mod_floodgate of another source
+tree (DIR/contrib/ejabberd/mod_floodgate, e.g. a `git archive` of an
+older commit) with a floodgated of its own, its cache left empty: its
+rounds interleave with the others, so what a change costs is read in one
+run, beside plain.
 
 The raw clients, one round, the CPU accounting and the pinning are
 bench_prosody.py's, imported from it, so both benchmarks measure the same
@@ -137,6 +143,17 @@ def preload(srv, fg, sock, n, wd):
     sys.stdout.flush()
 
 
+class OtherModule(EjabberdServer):
+    """A node that installs mod_floodgate from another source tree."""
+
+    def __init__(self, workdir, srcdir, **kw):
+        self.srcdir = srcdir
+        super().__init__(workdir, **kw)
+
+    def module_src(self):
+        return os.path.join(self.srcdir, "contrib", "ejabberd", "mod_floodgate")
+
+
 def describe_vm(srv):
     return "%d threads; %s" % (len(os.listdir("/proc/%d/task" % srv.pid)), vm_info(srv))
 
@@ -156,6 +173,8 @@ def main():
     ap.add_argument("--preload", type=int, default=0, metavar="N",
                     help="fill the floodgate node's verdict cache first: N blocked remote "
                          "accounts and N domains of an imported list")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="a third node with the mod_floodgate of source tree DIR")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin ejabberd to CPU 0 and the clients and floodgated to CPU 1")
     args = ap.parse_args()
@@ -175,6 +194,9 @@ def main():
     print("ejabberd %s (%s); mod_floodgate from %s" % (
         ejabberd_version(), ejabberd_dir(),
         os.path.join(top_srcdir(), "contrib", "ejabberd", "mod_floodgate")))
+    if args.baseline:
+        print("baseline: mod_floodgate from %s" % os.path.join(
+            os.path.abspath(args.baseline), "contrib", "ejabberd", "mod_floodgate"))
     # The VMs inherit the bench's CPU 1 at start (so the BEAM counts one
     # available CPU and sets one scheduler online), then every thread
     # moves to CPU 0.
@@ -192,26 +214,37 @@ def main():
             "plain": EjabberdServer(os.path.join(wd, "plain"), floodgate=False, **common),
             "floodgate": EjabberdServer(os.path.join(wd, "floodgate"), floodgate=True, **common),
         }
+        if args.baseline:
+            servers["baseline"] = OtherModule(os.path.join(wd, "baseline"),
+                                              os.path.abspath(args.baseline), floodgate=True,
+                                              **common)
         fgsrv = servers["floodgate"]
         sock = os.path.join(wd, "fg", "ctl.sock")
         fg = daemon.Floodgated(os.path.join(wd, "fg"), fgsrv, verbose=False, limits={
             "account.stranger-message": "off", "account.subscribe": "off", "account.message": "off"},
             sections={"control": {"socket": sock}})
+        fgs = [fg]
+        if args.baseline:
+            fgs.append(daemon.Floodgated(os.path.join(wd, "fg-baseline"), servers["baseline"],
+                                         verbose=False, name="floodgated-baseline", limits={
+                "account.stranger-message": "off", "account.subscribe": "off",
+                "account.message": "off"}))
         try:
             for name, s in servers.items():
                 s.start()
                 if pinned:
                     pin(s.pid, {0})
                 s.register_many([(u, "pw") for u in ("sender", "receiver")])
-            fg.start()
-            if not fgsrv.wait_log("verdict cache for %s loaded" % DOMAIN, timeout=15):
-                raise RuntimeError("mod_floodgate did not fetch the verdict set")
+            for f in fgs:
+                f.start()
+                if not f.server.wait_log("verdict cache for %s loaded" % DOMAIN, timeout=15):
+                    raise RuntimeError("mod_floodgate did not fetch the verdict set (%s)"
+                                       % f.name)
+            vms = "; ".join("%s: %s" % (n, describe_vm(s)) for n, s in servers.items())
             print("cpu pinning: %s" % (
-                "every thread of each ejabberd VM on CPU 0 (plain: %s; floodgate: %s); "
-                "clients, bench and floodgated on CPU 1"
-                % (describe_vm(servers["plain"]), describe_vm(fgsrv))
-                if pinned else "none (plain: %s; floodgate: %s)"
-                % (describe_vm(servers["plain"]), describe_vm(fgsrv))))
+                "every thread of each ejabberd VM on CPU 0 (%s); "
+                "clients, bench and floodgated on CPU 1" % vms
+                if pinned else "none (%s)" % vms))
             for name, s in servers.items():
                 subs = run(make_contacts(s, "sender", "receiver"), timeout=30)
                 if subs != ("both", "both"):
@@ -227,10 +260,12 @@ def main():
         except BaseException:
             for s in servers.values():
                 s.dump_log(lines=30)
-            fg.dump_log(lines=30)
+            for f in fgs:
+                f.dump_log(lines=30)
             raise
         finally:
-            fg.stop()
+            for f in fgs:
+                f.stop()
             for s in servers.values():
                 s.stop()
 

@@ -31,7 +31,7 @@
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1,
          mod_options/1, mod_doc/0]).
 %% hooks
--export([user_send_packet/1, s2s_receive_packet/1,
+-export([user_send_packet/1, s2s_receive_packet/1, muc_invite/7,
          c2s_unauthenticated_packet/2, c2s_auth_result/3,
          c2s_stream_started/2, register_user/2,
          sm_register_connection_hook/3, sm_remove_connection_hook/3,
@@ -107,6 +107,8 @@ hooks() ->
      {c2s_unauthenticated_packet, c2s_unauthenticated_packet, 40},
      {c2s_auth_result, c2s_auth_result, 50},
      {c2s_stream_started, c2s_stream_started, 50},
+     %% invitations relayed by this server's own MUC rooms
+     {muc_invite, muc_invite, 50},
      {register_user, register_user, 50},
      {sm_register_connection_hook, sm_register_connection_hook, 50},
      {sm_remove_connection_hook, sm_remove_connection_hook, 50},
@@ -131,9 +133,12 @@ mod_doc() ->
           [<<"Bridge to the floodgate anti-spam daemon, which runs as an "
              "external component (XEP-0114). The module asks the daemon "
              "before it lets through subscription requests, messages to "
-             "non-contacts and in-band registrations, reports sessions, "
-             "logins, registrations and messages to contacts, and enforces "
-             "the verdicts the daemon pushes (quarantine, block).">>],
+             "non-contacts, MUC invitations and in-band registrations, "
+             "reports sessions, logins, registrations and messages to "
+             "contacts, and enforces the verdicts the daemon pushes "
+             "(quarantine, block, allowlist; local and remote accounts, "
+             "domains, addresses), bouncing or silently dropping what "
+             "they refuse.">>],
       opts =>
           [{component,
             #{value => <<"Domain">>,
@@ -178,7 +183,7 @@ opt(Host, Name) -> gen_mod:get_module_opt(Host, ?MODULE, Name).
 %%%===================================================================
 user_send_packet({Pkt, #{jid := JID, lserver := Host} = State} = Acc) ->
     From = key(JID),
-    case mod_floodgate_srv:entry(Host, account, From) of
+    case mod_floodgate_srv:own_entry(Host, From) of
         {block, Action} ->
             mod_floodgate_srv:count(Host, refused_account_block),
             refuse_out(Pkt, State, refusal(Host, Action, block, {account, From}));
@@ -268,11 +273,8 @@ outbound_message(Body, JID, To, Host, Verdict, State) ->
 note_reply(_Host, #jid{lserver = S}, #jid{lserver = S}) ->
     ok;
 note_reply(Host, JID, #jid{luser = U, lserver = S} = To) when U /= <<>> ->
-    case mod_floodgate_srv:reply_window(Host) > 0 andalso
-        not ejabberd_router:is_my_host(S) of
-        true -> mod_floodgate_srv:note_reply(Host, key(JID), key(To));
-        false -> ok
-    end;
+    mod_floodgate_srv:note_reply(Host, key(JID), key(To),
+                                 fun() -> not ejabberd_router:is_my_host(S) end);
 note_reply(_Host, _JID, _To) ->
     ok.
 
@@ -385,7 +387,8 @@ inbound(Pkt, From, To, Host, State) ->
         {Verdict, _Action, SK} ->
             case muc_inviter(Pkt, To) of
                 none -> inbound1(Pkt, From, To, Host, Verdict, SK, State);
-                Inviter -> invitation(Pkt, Inviter, To, Host, {Verdict, SK}, State)
+                Inviter -> invitation(Pkt, Inviter, To, Host, {Verdict, SK},
+                                      s2s_ip(State))
             end
     end.
 
@@ -440,20 +443,25 @@ inbound1(_Pkt, _From, _To, _Host, _Verdict, _SK, _State) ->
 %% inviter is named in <invite from=.../>.  Gated as a stranger message
 %% from the inviter (stranger-message when the inviter is one of ours,
 %% who may be in a remote room), with the invitation's reason as its
-%% body; the room's own verdict (not a block: that refused it already)
-%% counts when it is more severe than the inviter's.  A semi-anonymous
-%% room names the inviter by occupant JID: the room itself, then.
-invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
+%% body.  The relaying sender is judged first (its block refused the
+%% stanza already): when it or its domain is quarantined, only a contact
+%% of the recipient may relay, so naming a contact of the recipient as
+%% the inviter buys a quarantined sender nothing.  A semi-anonymous room
+%% names the inviter by occupant JID: the room itself, then.
+invitation(Msg, Inviter, To, Host, {quarantine, RoomSK}, IP) ->
+    Room = Msg#message.from,
+    case recipient_says(To, Room) orelse replied(Host, To, Room) of
+        true -> invitation(Msg, Inviter, To, Host, {allow, RoomSK}, IP);
+        false ->
+            mod_floodgate_srv:count(Host, refused_invite_quarantine),
+            refusal(Host, quarantine, RoomSK)
+    end;
+invitation(Msg, Inviter, To, Host, _Room, IP) ->
     Local = ejabberd_router:is_my_host(Inviter#jid.lserver),
-    {V, Action, SK} = case Local of
-                          true -> local_verdict(Host, Inviter);
-                          false -> sender_verdict(Host, Inviter)
-                      end,
-    {Verdict, SK1} = case V /= allowlist andalso
-                         severity(RoomVerdict) > severity(V) of
-                         true -> {RoomVerdict, RoomSK};
-                         false -> {V, SK}
-                     end,
+    {Verdict, Action, SK} = case Local of
+                                true -> local_verdict(Host, Inviter);
+                                false -> sender_verdict(Host, Inviter)
+                            end,
     case Verdict of
         block ->
             mod_floodgate_srv:count(Host, refused_invite_block),
@@ -471,7 +479,7 @@ invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
                     pass;
                 false when Verdict == quarantine ->
                     mod_floodgate_srv:count(Host, refused_invite_quarantine),
-                    refusal(Host, quarantine, SK1);
+                    refusal(Host, quarantine, SK);
                 false ->
                     {FP, UFP, HFP} = all_fingerprints(invite_text(Msg)),
                     Kind = case Local of
@@ -480,7 +488,7 @@ invitation(Msg, Inviter, To, Host, {RoomVerdict, RoomSK}, State) ->
                            end,
                     gate(Host, Kind,
                          [{<<"from">>, bare(Inviter)}, {<<"to">>, bare(To)},
-                          {<<"ip">>, s2s_ip(State)}, {<<"contact">>, <<"0">>},
+                          {<<"ip">>, IP}, {<<"contact">>, <<"0">>},
                           {<<"fp">>, FP}, {<<"ufp">>, UFP}, {<<"hfp">>, HFP}])
             end
     end.
@@ -493,11 +501,15 @@ local_verdict(Host, #jid{} = J) ->
         none -> {allow, bounce, {account, Key}}
     end.
 
-%% The inviter of a mediated invitation to a local user, or none.  Only
-%% messages carrying an <x xmlns='...muc#user'/> are decoded.
+%% The inviter of a mediated invitation to a local user, or none.  A room
+%% relays it from its bare JID; a user's message always carries the
+%% resource its server stamped, so a user cannot pass one of its own
+%% messages off as an invitation (and its inviter off as the sender).
+%% Only messages carrying an <x xmlns='...muc#user'/> are decoded.
 muc_inviter(#message{type = T}, _To) when T == error; T == groupchat ->
     none;
-muc_inviter(#message{sub_els = Els}, #jid{luser = U}) when U /= <<>> ->
+muc_inviter(#message{from = #jid{lresource = <<>>}, sub_els = Els},
+            #jid{luser = U}) when U /= <<>> ->
     invite_from(Els);
 muc_inviter(_Pkt, _To) ->
     none.
@@ -518,6 +530,42 @@ invite_from([_ | Rest]) ->
     invite_from(Rest);
 invite_from([]) ->
     none.
+
+%% An invitation relayed by one of this server's rooms (mod_muc_room
+%% runs the muc_invite fold on the message it is about to route): to a
+%% local user it is judged as one arriving over s2s; to a remote user, when
+%% the inviter is one of ours, as that user's stranger message.  The fold
+%% cannot stop the routing, so a refusal replaces the message: with an
+%% error to the inviter (bounce), or with an error message to this
+%% server's bare JID, which ejabberd_local drops (drop).
+muc_invite(#message{} = Msg, Room, _Config, #jid{} = Inviter, #jid{} = To,
+           _Reason, Pkt) ->
+    Local = fun(S) -> ejabberd_router:is_my_host(S) end,
+    case Local(To#jid.lserver) orelse Local(Inviter#jid.lserver) of
+        true ->
+            SH = case Local(To#jid.lserver) of
+                     true -> To#jid.lserver;
+                     false -> Inviter#jid.lserver
+                 end,
+            case gen_mod:is_loaded(SH, ?MODULE) of
+                true -> muc_invite1(Msg, Room, Inviter, To, SH, Pkt);
+                false -> Msg
+            end;
+        false -> Msg
+    end;
+muc_invite(Msg, _Room, _Config, _Inviter, _To, _Reason, _Pkt) ->
+    Msg.
+
+muc_invite1(Msg, Room, Inviter, To, Host, Pkt) ->
+    try invitation(Msg, Inviter, To, Host, {allow, {account, key(Room)}}, undefined) of
+        pass -> Msg;
+        drop -> Msg#message{type = error, to = jid:make(Host)};
+        {refuse, Cond, Text} -> xmpp:make_error(Pkt, stanza_error(Cond, Text))
+    catch Class:Reason:St ->
+            ?ERROR_MSG("floodgate: invitation check failed, letting it through:~n~ts",
+                       [misc:format_exception(2, Class, Reason, St)]),
+            Msg
+    end.
 
 %% The invitation's reason, else the message body (the room's own text).
 invite_text(#message{sub_els = Els} = Msg) ->
@@ -665,12 +713,12 @@ c2s_stream_started(#{ip := {Addr, _}, lserver := Host} = State, _Start) ->
     IP = ip_bin(Addr),
     case mod_floodgate_srv:lookup(Host, ip, IP) of
         block ->
-            mod_floodgate_srv:count(Host, refused_ip_block),
-            ratelog(Host, ip_block, "floodgate: refusing connection from "
-                    "blocked IP ~ts", [IP]),
-            Txt = <<"Connections from your address are refused by the "
-                    "server's anti-spam policy.">>,
-            {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))};
+            case mod_floodgate_srv:any_allowlisted(Host) of
+                %% An allowlisted account may log in from it: decide at
+                %% the login (c2s_auth_result/3).
+                true -> State#{floodgate_ip_blocked => IP};
+                false -> refuse_ip(Host, IP, State)
+            end;
         _ -> State
     end;
 c2s_stream_started(State, _Start) ->
@@ -679,13 +727,18 @@ c2s_stream_started(State, _Start) ->
 c2s_auth_result(#{lserver := Host} = State, true, User) ->
     meter(Host, <<"auth-ok">>, [{<<"login">>, User}, {<<"ip">>, c2s_ip(State)}]),
     Key = login_key(User, Host),
-    case Key /= error andalso
-        mod_floodgate_srv:lookup(Host, account, Key) == block of
-        true ->
+    Verdict = case Key of
+                  error -> allow;
+                  _ -> mod_floodgate_srv:lookup(Host, account, Key)
+              end,
+    case {Verdict, State} of
+        {block, _} ->
             mod_floodgate_srv:count(Host, refused_account_login),
             Txt = <<"This account is blocked by the server's anti-spam policy.">>,
             {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))};
-        false -> State
+        {allowlist, _} -> State;
+        {_, #{floodgate_ip_blocked := IP}} -> refuse_ip(Host, IP, State);
+        _ -> State
     end;
 c2s_auth_result(#{lserver := Host} = State, {false, _Reason}, User) ->
     Exists = case login_key(User, Host) of
@@ -700,9 +753,20 @@ c2s_auth_result(#{lserver := Host} = State, {false, _Reason}, User) ->
              end,
     meter(Host, <<"auth-fail">>, [{<<"login">>, User}, {<<"ip">>, c2s_ip(State)},
                                   {<<"exists">>, Exists}]),
-    State;
+    case State of
+        #{floodgate_ip_blocked := IP} -> refuse_ip(Host, IP, State);
+        _ -> State
+    end;
 c2s_auth_result(State, _Result, _User) ->
     State.
+
+refuse_ip(Host, IP, State) ->
+    mod_floodgate_srv:count(Host, refused_ip_block),
+    ratelog(Host, ip_block, "floodgate: refusing connection from "
+            "blocked IP ~ts", [IP]),
+    Txt = <<"Connections from your address are refused by the "
+            "server's anti-spam policy.">>,
+    {stop, ejabberd_c2s:send(State, xmpp:serr_policy_violation(Txt, <<"en">>))}.
 
 sm_register_connection_hook(SID, #jid{lserver = Host} = JID, Info) ->
     ets:insert(mod_floodgate_srv:table(Host),
@@ -885,11 +949,30 @@ countable(#message{type = T}) when T == groupchat; T == error -> false;
 %% One body, the usual case: what xmpp:get_text/1 returns for it, without
 %% its language matching (which builds a binary per message).
 countable(#message{body = [#text{data = B}]}) when B /= <<>> -> B;
-countable(#message{body = Body}) ->
+countable(#message{body = Body, sub_els = Els}) ->
     case xmpp:get_text(Body) of
-        <<>> -> false;
+        <<>> -> direct_invite_text(Els);
         B -> B
     end.
+
+%% A direct invitation (XEP-0249) is a message even without a body: its
+%% reason (maybe empty) stands for one.  false for other bodiless
+%% messages (chat states, receipts: one look at each child's name).
+direct_invite_text([#x_conference{reason = R} | _]) ->
+    R;
+direct_invite_text([#xmlel{name = <<"x">>, attrs = Attrs} | Rest]) ->
+    case lists:keyfind(<<"xmlns">>, 1, Attrs) of
+        {_, ?NS_XCONFERENCE} ->
+            case lists:keyfind(<<"reason">>, 1, Attrs) of
+                {_, R} -> R;
+                false -> <<>>
+            end;
+        _ -> direct_invite_text(Rest)
+    end;
+direct_invite_text([_ | Rest]) ->
+    direct_invite_text(Rest);
+direct_invite_text([]) ->
+    false.
 
 %% User to user, not to oneself, not to a local service (MUC, the
 %% component itself, ...), which has no roster to speak of.
@@ -920,12 +1003,14 @@ recipient_says(Recipient, Sender) ->
 %% cache, else by Lookup() (roster reads), whose "yes" is cached.  A
 %% message between contacts is counted (meter) on the way: per pair, or,
 %% when its body names URL hosts, as an event of its own with their
-%% fingerprints (hfp).  A binary:match with a precompiled pattern tells
-%% the two apart; most bodies have no "://" and no "xmpp:".
+%% fingerprints (hfp).  Precompiled patterns tell the two apart: every
+%% URL has a ':', which most bodies lack (35 ns a body; looking for "://"
+%% and "xmpp:" at once takes 90).
 contact_message(Host, From, To, Lookup, Body) ->
-    case binary:match(Body, url_pattern()) of
-        nomatch -> contact_message(Host, From, To, Lookup);
-        _ ->
+    case binary:match(Body, url_pattern(colon)) == nomatch orelse
+        binary:match(Body, url_pattern(url)) == nomatch of
+        true -> contact_message(Host, From, To, Lookup);
+        false ->
             Contact = mod_floodgate_srv:cached_contact(Host, From, To) orelse
                 begin
                     mod_floodgate_srv:count(Host, contact_lookup),
@@ -963,12 +1048,15 @@ contact_message(Host, From, To, Lookup) ->
     end.
 
 %% Made once per VM: binary:compile_pattern/1 costs more than the match.
-url_pattern() ->
-    case persistent_term:get({?MODULE, url_pattern}, undefined) of
+url_pattern(Which) ->
+    case persistent_term:get({?MODULE, url_pattern, Which}, undefined) of
         undefined ->
-            P = binary:compile_pattern([<<"://">>, <<"xmpp:">>, <<"XMPP:">>,
-                                        <<"Xmpp:">>]),
-            persistent_term:put({?MODULE, url_pattern}, P),
+            P = binary:compile_pattern(
+                  case Which of
+                      colon -> <<":">>;
+                      url -> [<<"://">>, <<"xmpp:">>, <<"XMPP:">>, <<"Xmpp:">>]
+                  end),
+            persistent_term:put({?MODULE, url_pattern, Which}, P),
             P;
         P -> P
     end.
@@ -1323,5 +1411,18 @@ verdict_text(Verdict, Host, Subject, Key) ->
               [{_, _, _, R, _}] when R /= <<>> -> <<": ", R/binary>>;
               _ -> <<>>
           end,
-    <<"Refused by the server's anti-spam policy (", What/binary, Why/binary,
-      "). Contact the server admin.">>.
+    %% A remote sender's own admin cannot lift our verdict: do not send
+    %% its user there.
+    Remote = case {Subject, Key} of
+                 {domain, _} -> true;
+                 {account, {_, S}} -> not ejabberd_router:is_my_host(S);
+                 _ -> false
+             end,
+    case Remote of
+        true ->
+            <<"Refused by the recipient server's anti-spam policy (", What/binary,
+              Why/binary, ").">>;
+        false ->
+            <<"Refused by the server's anti-spam policy (", What/binary, Why/binary,
+              "). Contact the server admin.">>
+    end.

@@ -82,7 +82,9 @@
          stats/1, normal_key/2]).
 -export([counted_contact/3, cached_contact/3, remember_contact/3,
          forget_contacts/2]).
--export([entry/3, note_reply/3, replied/3, reply_window/1, cache_counts/1]).
+-export([entry/3, own_entry/2, note_reply/3, note_reply/4, replied/3, reply_window/1,
+         cache_counts/1,
+         any_allowlisted/1]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
@@ -112,10 +114,13 @@
                 %% reply window in ms (0 = off), from the last full push
                 window :: atomics:atomics_ref(),
                 %% contact cache generation, see the top of the file
-                gen :: atomics:atomics_ref()}).
+                gen :: atomics:atomics_ref(),
+                %% verdict cache generation: bumped after every push
+                vgen :: atomics:atomics_ref()}).
 
 -define(PD_CONTACT, mod_floodgate_contact). % process dictionary key
 -define(PD_REPLY, mod_floodgate_reply).     % process dictionary key
+-define(PD_OWN, mod_floodgate_own).         % process dictionary key
 
 -record(st, {host :: binary(),
              component :: binary(),
@@ -132,7 +137,6 @@
              flush_timer :: undefined | reference(),
              seq :: undefined | integer(),
              fetching = false :: boolean(),
-             evicting = false :: boolean(),
              retry_timer :: undefined | reference()}).
 
 %%%===================================================================
@@ -160,7 +164,8 @@ make_names(Host) ->
            replies = gen_mod:get_module_proc(Host, mod_floodgate_replies),
            proc = gen_mod:get_module_proc(Host, ?MODULE),
            window = atomics:new(1, []),
-           gen = atomics:new(1, [])}.
+           gen = atomics:new(1, []),
+           vgen = atomics:new(1, [])}.
 
 proc(Host) -> (names(Host))#names.proc.
 
@@ -177,6 +182,23 @@ lookup(Host, Subject, Key) ->
     case entry(Host, Subject, Key) of
         {Verdict, _Action} -> Verdict;
         none -> allow
+    end.
+
+%% The entry of the account a c2s process serves, Key ({LUser, LServer}),
+%% checked before every stanza it sends.  Almost always none: the process
+%% remembers that answer with the cache generation it read before the
+%% lookup, and asks the table again only after a push (which bumps the
+%% generation once its entries are in), so a sender without a verdict
+%% reads its process dictionary instead of the shared table.
+own_entry(Host, Key) ->
+    G = atomics:get((names(Host))#names.vgen, 1),
+    case get(?PD_OWN) of
+        {Key, G} -> none;
+        _ ->
+            case entry(Host, account, Key) of
+                none -> put(?PD_OWN, {Key, G}), none;
+                E -> E
+            end
     end.
 
 %% Cached entry of a subject, {Verdict, bounce | drop}, or none.
@@ -354,8 +376,13 @@ mono_ms() -> erlang:monotonic_time(millisecond).
 reply_window(Host) ->
     atomics:get((names(Host))#names.window, 1).
 
-%% Local ({LUser, LServer}) wrote to Remote: note when.
+%% Local ({LUser, LServer}) wrote to Remote: note when.  IsRemote() says
+%% whether Remote is another server's (a route lookup): asked only when
+%% the pair is not the one this process saw last, whose answer it keeps.
 note_reply(Host, Local, Remote) ->
+    note_reply(Host, Local, Remote, fun() -> true end).
+
+note_reply(Host, Local, Remote, IsRemote) ->
     #names{window = W, replies = Tab, proc = Proc} = names(Host),
     case atomics:get(W, 1) of
         0 -> ok;
@@ -365,13 +392,14 @@ note_reply(Host, Local, Remote) ->
                 {Local, Remote, T} when Now - T < ?REPLY_REFRESH -> ok;
                 _ ->
                     put(?PD_REPLY, {Local, Remote, Now}),
-                    try
-                        ets:insert(Tab, {{Local, Remote}, Now}),
-                        ets:info(Tab, size) > ?REPLY_MAX andalso
-                            gen_server:cast(Proc, evict_replies),
-                        ok
-                    catch error:badarg -> ok
-                    end
+                    IsRemote() andalso
+                        try
+                            ets:insert(Tab, {{Local, Remote}, Now}),
+                            ets:info(Tab, size) > ?REPLY_MAX andalso
+                                gen_server:cast(Proc, evict_replies)
+                        catch error:badarg -> false
+                        end,
+                    ok
             end
     end.
 
@@ -606,6 +634,7 @@ log_items(Host, Seq, #xmlel{children = Children}) ->
 
 replace_all(El, #st{tab = Tab, host = Host} = St) ->
     ets:match_delete(Tab, {{v, '_', '_'}, '_', '_', '_', '_'}),
+    ets:insert(Tab, {allowlisted_accounts, 0}),
     apply_items(El, St),
     set_reply_window(Host, case to_int(fxml:get_tag_attr_s(<<"reply-window">>, El)) of
                                W when is_integer(W), W > 0 -> W;
@@ -613,10 +642,12 @@ replace_all(El, #st{tab = Tab, host = Host} = St) ->
                            end),
     St#st{seq = to_int(fxml:get_tag_attr_s(<<"seq">>, El))}.
 
-apply_items(#xmlel{children = Children}, St) ->
+apply_items(#xmlel{children = Children}, #st{host = Host} = St) ->
     lists:foreach(fun(#xmlel{name = <<"verdict">>} = V) -> apply_item(V, St);
                      (_) -> ok
-                  end, Children).
+                  end, Children),
+    %% after the entries: see own_entry/2
+    atomics:add((names(Host))#names.vgen, 1, 1).
 
 apply_item(V, #st{tab = Tab, host = Host}) ->
     Subject = subject(fxml:get_tag_attr_s(<<"subject">>, V)),
@@ -627,6 +658,7 @@ apply_item(V, #st{tab = Tab, host = Host}) ->
                    [fxml:element_to_binary(V)]);
        true ->
             Key = normal_key(Subject, Key0),
+            Subject == account andalso count_allowlisted(Tab, Key, Verdict),
             case Verdict of
                 allow ->
                     ets:delete(Tab, {v, Subject, Key});
@@ -644,6 +676,30 @@ apply_item(V, #st{tab = Tab, host = Host}) ->
                                      Reason, Action}),
                     maybe_kick(Host, Subject, Key, Verdict, Reason)
             end
+    end.
+
+%% How many accounts the cache allowlists, kept as entries come and go:
+%% while there are none, a blocked address is refused at the stream's
+%% start, before any login (mod_floodgate:c2s_stream_started/2).
+count_allowlisted(Tab, Key, Verdict) ->
+    Was = case ets:lookup(Tab, {v, account, Key}) of
+              [{_, allowlist, _, _, _}] -> 1;
+              _ -> 0
+          end,
+    Is = case Verdict of
+             allowlist -> 1;
+             _ -> 0
+         end,
+    Is == Was orelse
+        ets:update_counter(Tab, allowlisted_accounts, Is - Was,
+                           {allowlisted_accounts, 0}),
+    ok.
+
+%% Does the cache allowlist any account?
+any_allowlisted(Host) ->
+    case catch ets:lookup(table(Host), allowlisted_accounts) of
+        [{_, N}] -> N > 0;
+        _ -> false
     end.
 
 %% An account block ends the account's sessions at once.
