@@ -853,9 +853,19 @@ local xmlns_muc_user = "http://jabber.org/protocol/muc#user";
 -- for an inviter in the room): the bare JID is then the room's.
 local function gate_invite(event, invite, to)
 	local origin = event.origin;
+	local room = jid_bare(event.stanza.attr.from);
 	-- an inviter that is no valid JID is judged as the room
 	local inviter = jid_bare(jid_prep(invite.attr.from) or event.stanza.attr.from);
-	if not (inviter and to) or inviter == to then return; end
+	if not (inviter and to and room) or inviter == to then return; end
+	-- a quarantined relay is a stranger like any other sender: it does
+	-- not get through by naming a contact of the recipient as inviter
+	if room ~= inviter and not is_local(room) then
+		local rv, re = sender_verdict(room);
+		if rv == "quarantine" and not is_contact(room, to) and not in_reply_window(to, room) then
+			m_local:with_labels(label(re, "quarantine")):add(1);
+			return refuse(event, "policy-violation", verdict_text(rv, re), true, re.action);
+		end
+	end
 	local v, e, kind, reason;
 	if is_local(inviter) then
 		v, e = lookup("account", inviter);
@@ -883,7 +893,13 @@ function direct_invite_text(stanza)
 	return x and (x.attr.reason or "");
 end
 
+-- Rooms relay invitations from their bare JID; a user's own message
+-- dressed as an invitation (from a full JID) stays that user's message,
+-- or a quarantined account could name a contact of the recipient as
+-- inviter and be let through.
 local function muc_invite(stanza)
+	local from = stanza.attr.from;
+	if not from or jid_bare(from) ~= from then return nil; end
 	local x = stanza:get_child("x", xmlns_muc_user);
 	return x and x:get_child("invite");
 end

@@ -295,6 +295,19 @@ async def scenario(sc):
         check(sc.invited("alice", "dave's local party", LOCAL_ROOM) == [],
               "quarantined dave's invitation through a.test's own room is refused")
 
+        # dave's own message dressed as an invitation from bob (no verdict)
+        # is still dave's: a stranger message from a quarantined account
+        msg = sc.c["dave"].make_message(mto=sc.jid("alice"), mbody="forged invitation")
+        x = ET.SubElement(msg.xml, "{%s}x" % MUC_USER)
+        ET.SubElement(x, "{%s}invite" % MUC_USER, {"from": sc.jid("bob")})
+        nerr = len(sc.c["dave"].errors)
+        msg.send()
+        await wait_until(lambda: len(sc.c["dave"].errors) > nerr, 5)
+        await asyncio.sleep(0.3)
+        check([e[2] for e in sc.c["dave"].errors[nerr:]] == ["policy-violation"]
+              and not [1 for f, b in sc.c["alice"].messages if b == "forged invitation"],
+              "quarantined dave's message naming bob as inviter is refused as his own")
+
         # -- allowlist beats the domain's block -------------------------------
         ctl(fg, "unblock", "dave@b.test")
         ctl(fg, "block", "b.test", "whole domain")
