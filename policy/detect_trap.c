@@ -98,6 +98,7 @@ trap_reconfigure(void *arg, const struct fg_config *cfg)
 	}
 	lf_free(d->set);
 	d->set = s;
+	pol_det_idle(d->p, &det_trap, lf_count(s) == 0);
 	if (lf_count(s) > 0)
 		log_info("traps: %zu trap recipients", lf_count(s));
 }

@@ -168,6 +168,10 @@ load(struct lists *d, const struct fg_config *cfg)
 		lf_free(d->set[l]);
 		d->set[l] = s;
 	}
+	pol_det_idle(d->p, &det_lists,
+		     lf_count(d->set[L_JIDS]) + lf_count(d->set[L_DOMAINS]) +
+			     lf_count(d->set[L_HOSTS]) ==
+			 0);
 	apply_all(d);
 }
 

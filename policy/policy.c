@@ -277,6 +277,21 @@ pol_new(const struct fg_config *cfg, struct store *st)
 }
 
 void
+pol_det_idle(struct policy *p, const struct pol_detector *det, int idle)
+{
+	size_t i;
+
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i] == det) {
+			if (idle)
+				p->idle |= 1u << i;
+			else
+				p->idle &= ~(1u << i);
+			return;
+		}
+}
+
+void
 pol_free(struct policy *p)
 {
 	size_t i;
@@ -630,7 +645,8 @@ gate_detectors(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	 * a detector that refuses names its cause */
 	if (!p->prm.observe_any) {
 		for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++)
-			if ((det = detectors[d])->gate != NULL) {
+			if ((det = detectors[d])->gate != NULL &&
+			    !(p->idle & (1u << d))) {
 				ctx = pol_ctx_enter(p, det);
 				det->gate(p->det[d], p, g, a);
 				pol_ctx_leave(p, ctx);
@@ -642,7 +658,7 @@ gate_detectors(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 		return FG_V_ALLOW;
 	}
 	for (d = 0; detectors[d] != NULL && d < POL_DETECTORS_MAX; d++) {
-		if ((det = detectors[d])->gate == NULL)
+		if ((det = detectors[d])->gate == NULL || (p->idle & (1u << d)))
 			continue;
 		was = a->allow;
 		ctx = pol_ctx_enter(p, det);
@@ -688,7 +704,11 @@ pol_gate(struct policy *p, const struct pol_gate *g, struct pol_answer *a)
 	a->cause = -1;
 	for (d = 0; d < p->npre; d++) {
 		const struct pol_detector *det = detectors[p->pre[d]];
-		const struct pol_detector *ctx = pol_ctx_enter(p, det);
+		const struct pol_detector *ctx;
+
+		if (p->idle & (1u << p->pre[d]))
+			continue;
+		ctx = pol_ctx_enter(p, det);
 
 		det->pregate(p->det[p->pre[d]], p, g);
 		pol_ctx_leave(p, ctx);

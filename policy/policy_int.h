@@ -155,6 +155,10 @@ struct pol_detector {
 
 #define POL_DETECTORS_MAX 16
 
+/* A detector tells the core it has nothing to look at (idle) or has
+ * again; called when its configuration or files change. */
+void pol_det_idle(struct policy *, const struct pol_detector *, int idle);
+
 struct policy {
 	struct pol_params prm;
 	struct store     *store; /* NULL: memory only (tests, bench) */
@@ -176,8 +180,11 @@ struct policy {
 	void                      *det[POL_DETECTORS_MAX];
 	/* the detectors with a pregate hook, gathered once: a gate should
 	 * not walk the whole table to find the one or two that have one */
-	uint8_t pre[POL_DETECTORS_MAX];
-	uint8_t npre;
+	/* detectors (bit = index in detectors[]) with nothing to look at,
+	 * e.g. no list loaded: their gate hooks are not called */
+	uint32_t idle;
+	uint8_t  pre[POL_DETECTORS_MAX];
+	uint8_t  npre;
 	/* hits.c: recent refusals and failed logins, for the web page */
 	struct pol_hit *hits;
 	uint64_t        hits_seq;
