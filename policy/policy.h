@@ -206,6 +206,12 @@ void pol_get_stats(const struct policy *, struct pol_stats *);
 /* How many signals so far (cheap): a score only rises with one, so a
  * replay that keeps peaks looks only when this has moved. */
 uint64_t pol_signals(const struct policy *);
+/* For a replay that knows its next events (floodgatectl sweep): the
+ * account's key (user@domain as pol_norm_jid makes it) hashed once, and
+ * a hint to start loading what its session events will touch: deep = 0
+ * the table set, deep = 1 (a few events later) the record. */
+uint64_t pol_account_hash(const char *acct, size_t len);
+void     pol_prefetch_account(const struct policy *, uint64_t h, int deep);
 
 /* The audit row of one verdict change; every row is built here so all
  * have the same shape. The strings are borrowed. */
