@@ -39,6 +39,7 @@
  * this, every session event waits on some six misses in a row. */
 #define SWEEP_PIPE 16 /* ring size, records; power of two */
 #define SWEEP_LAG 4   /* records between stages */
+#define SWEEP_LINE 64 /* cache line, bytes */
 
 struct acct {
 	struct sweep_acct pub;
@@ -780,37 +781,57 @@ stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
 	}
 }
 
-/* Stages 1 to 3: the account's and session's memory, then the login
- * detector's set of the account, then its record. Hints only: tables
- * are looked up again, as they may have changed by the replay. */
+/* All of an account (it spans several cache lines), and its IPs when
+ * the record may add one. */
+static void
+prefetch_acct(const struct acct *a, int ips)
+{
+	const char *p = (const char *)a;
+	size_t      off;
+	uint32_t    i;
+
+	for (off = 0; off < sizeof(*a); off += SWEEP_LINE)
+		__builtin_prefetch(p + off);
+	if (ips)
+		for (i = 0; i < a->pub.nips; i++)
+			__builtin_prefetch(a->pub.ips[i]);
+}
+
+/* Stages 1 to 3: the table slot's key and value, or the session; then
+ * the account and the login detector's set of the account; then its
+ * record. Hints only: tables are looked up again, as the replay may
+ * have changed them. */
 static void
 stage(struct sweep *s, const struct qrec *q, int n)
 {
 	const struct acct *a = NULL;
 	const struct sess *ss = NULL;
 
-	if (q->r.type == LOGSCAN_SESSION_CLOSE && q->sidh != 0)
-		ss = idtab_get_h(s->sessions, q->sidh);
-	else if (q->r.type == LOGSCAN_SESSION_OPEN && q->keylen > 0) {
+	if (q->r.type == LOGSCAN_SESSION_CLOSE) {
+		if (q->sidh == 0 ||
+		    (ss = idtab_get_h(s->sessions, q->sidh)) == NULL)
+			return;
 		if (n == 1) {
-			strtab_prefetch_val(s->accts, q->keyh);
+			__builtin_prefetch(ss);
 			return;
 		}
-		a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh);
-	} else {
-		if (n == 1 && q->keylen > 0)
-			strtab_prefetch_val(s->accts, q->keyh);
-		return;
-	}
-	if (ss != NULL && n == 1) {
-		__builtin_prefetch(ss);
-		return;
-	}
-	if (ss != NULL) {
-		__builtin_prefetch(ss->a);
+		if (n == 2)
+			prefetch_acct(ss->a, 0);
 		if (s->pol != NULL)
 			pol_prefetch_account(s->pol, ss->lhash, n == 3);
-	} else if (a != NULL && s->pol != NULL)
+		return;
+	}
+	if (q->keylen == 0 || q->r.type == LOGSCAN_AUTH_FAIL)
+		return;
+	if (n == 1) {
+		strtab_prefetch_val(s->accts, q->keyh);
+		return;
+	}
+	if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) == NULL)
+		return;
+	if (n == 2)
+		prefetch_acct(a, q->r.type != LOGSCAN_SESSION_OPEN);
+	if (s->pol != NULL && q->r.type == LOGSCAN_SESSION_OPEN)
 		pol_prefetch_account(s->pol, a->lhash, n == 3);
 }
 
