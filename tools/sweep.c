@@ -60,7 +60,7 @@ struct host {
 };
 
 struct sess {
-	struct acct *a;
+	struct acct *a;     /* on the free list: the next free one */
 	uint64_t     lhash; /* a's, for prefetching before a is loaded */
 	int64_t      start;
 	int          pending; /* session-start not replayed yet (Prosody) */
@@ -117,6 +117,9 @@ struct sweep {
 	uint64_t          signals; /* pol_signals() at the last look */
 	struct host     **hsorted;
 	size_t            nhsorted;
+	/* sessions ended, for the next ones: one malloc()/free() pair less
+	 * per session (a big log has millions) */
+	struct sess *sfree;
 	/* the pipeline: records qout .. qin - 1, at qrec[n % SWEEP_PIPE] */
 	uint64_t    qin, qout;
 	struct qrec q[SWEEP_PIPE];
@@ -163,6 +166,25 @@ sweep_new(const struct sweep_opts *opts)
 	return s;
 }
 
+static struct sess *
+sess_new(struct sweep *s)
+{
+	struct sess *ss = s->sfree;
+
+	if (ss == NULL)
+		return xcalloc(1, sizeof(*ss));
+	s->sfree = (struct sess *)ss->a;
+	memset(ss, 0, sizeof(*ss));
+	return ss;
+}
+
+static void
+sess_put(struct sweep *s, struct sess *ss)
+{
+	ss->a = (struct acct *)s->sfree;
+	s->sfree = ss;
+}
+
 static void
 acct_free(void *v)
 {
@@ -177,9 +199,15 @@ acct_free(void *v)
 void
 sweep_free(struct sweep *s)
 {
+	struct sess *ss;
+
 	if (s == NULL)
 		return;
 	idtab_free(s->sessions, free);
+	while ((ss = s->sfree) != NULL) {
+		s->sfree = (struct sess *)ss->a;
+		free(ss);
+	}
 	strtab_free(s->fails, NULL);
 	strtab_free(s->accts, acct_free);
 	free(s->sorted);
@@ -328,7 +356,7 @@ end_open(struct sweep *s)
 		return;
 	while (idtab_next(s->sessions, &pos, &v)) {
 		sess_end(s, v, 0, 0);
-		free(v);
+		sess_put(s, v);
 	}
 	idtab_free(s->sessions, NULL);
 	s->sessions = idtab_new();
@@ -579,6 +607,7 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 {
 	struct sess   *ss;
 	struct authip *ai;
+	size_t         n;
 
 	if (sidlen == 0 || *r->ip == '\0')
 		return;
@@ -596,7 +625,11 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 	ai = &s->auths[s->auth_head];
 	s->auth_head = (s->auth_head + 1) % SWEEP_AUTH_RING;
 	ai->sid = sid_hash(r->sid, sidlen);
-	snprintf(ai->ip, sizeof(ai->ip), "%s", r->ip);
+	n = strlen(r->ip); /* no snprintf: one per login */
+	if (n >= sizeof(ai->ip))
+		n = sizeof(ai->ip) - 1;
+	memcpy(ai->ip, r->ip, n);
+	ai->ip[n] = '\0';
 }
 
 /* A session opened: replay its start now when its IP is known or no
@@ -694,20 +727,20 @@ rec_replay(struct sweep *s, const struct qrec *q)
 			a->pub.overlaps++;
 		if (++a->open_now > a->pub.max_concurrent)
 			a->pub.max_concurrent = a->open_now;
-		ss = xcalloc(1, sizeof(*ss));
+		ss = sess_new(s);
 		ss->a = a;
 		ss->lhash = a->lhash;
 		ss->start = r->t;
 		if (s->pol != NULL)
 			sess_open(s, ss, r, sidlen);
 		if (sidlen == 0) {
-			free(ss);
+			sess_put(s, ss);
 			return;
 		}
 		slot = idtab_put_h(s->sessions, q->sidh, &isnew);
 		if (!isnew) { /* id reused without a close: length unknown */
 			sess_end(s, *slot, r->t, 0);
-			free(*slot);
+			sess_put(s, *slot);
 		}
 		*slot = ss;
 		break;
@@ -723,7 +756,7 @@ rec_replay(struct sweep *s, const struct qrec *q)
 		if (s->pol != NULL && r->t >= ss->start)
 			pol_session(s, ss->a, r->sid, NULL, ss->ip, r->t,
 				    r->t - ss->start);
-		free(ss);
+		sess_put(s, ss);
 		break;
 	case LOGSCAN_SERVER_START:
 		end_open(s);
