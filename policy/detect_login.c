@@ -272,7 +272,10 @@ login_event(void *arg, struct policy *p, const struct pol_event *e)
 	    (len = pol_norm_jid(e->jid, acct, sizeof acct)) == -1 ||
 	    strchr(acct, '@') == NULL)
 		return;
-	r = det_cache_get(d->recs, det_login_hash(acct, (size_t)len), now, 1);
+	r = det_cache_get(d->recs,
+			  e->acct_hash != 0 ? e->acct_hash
+					    : det_login_hash(acct, (size_t)len),
+			  now, 1);
 	/* only a table that ever evicted can hand out a record again */
 	if (!r->known && det_cache_evictions(d->recs) > 0)
 		first_seen(p, r, acct, now);

@@ -1062,9 +1062,12 @@ pol_signals(const struct policy *p)
 }
 
 uint64_t
-pol_account_hash(const char *acct, size_t len)
+pol_account_hash(const char *jid)
 {
-	return det_login_hash(acct, len);
+	char acct[POL_KEY_MAX];
+	int  len = pol_norm_jid(jid, acct, sizeof acct);
+
+	return len == -1 ? 0 : det_login_hash(acct, (size_t)len);
 }
 
 void

@@ -267,7 +267,7 @@ acct_get(struct sweep *s, const struct qrec *q)
 	a->pub.signals = a->signals;
 	a->pub.dur_min = -1;
 	if (s->pol != NULL)
-		a->lhash = pol_account_hash(a->jid, n);
+		a->lhash = pol_account_hash(a->jid);
 	*slot = a;
 	return s->last = a;
 }
@@ -560,6 +560,7 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 	memset(&e, 0, sizeof(e));
 	e.user_exists = -1;
 	e.jid = full;
+	e.acct_hash = a->lhash;
 	e.ip = ip != NULL && *ip != '\0' ? ip : NULL;
 	if (dur < 0) {
 		e.type = POL_EV_SESSION_START;
@@ -804,6 +805,8 @@ stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
 		q->keylen = mk_key(q->key, r->user, r->host);
 		q->keyh = strtab_hash(s->accts, q->key, q->keylen);
 		strtab_prefetch(s->accts, q->keyh);
+		if (r->type == LOGSCAN_SESSION_OPEN && q->sidh != 0)
+			idtab_prefetch(s->sessions, q->sidh);
 		break;
 	case LOGSCAN_SESSION_CLOSE:
 		if (q->sidh != 0)
