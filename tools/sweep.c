@@ -857,7 +857,9 @@ stage(struct sweep *s, const struct qrec *q, int n)
 			pol_prefetch_account(s->pol, ss->lhash, n == 3);
 		return;
 	}
-	if (q->keylen == 0 || q->r.type == LOGSCAN_AUTH_FAIL)
+	/* only a session-start has a login record to load (stage 3) */
+	if (q->keylen == 0 || q->r.type == LOGSCAN_AUTH_FAIL ||
+	    (n == 3 && q->r.type != LOGSCAN_SESSION_OPEN))
 		return;
 	if (n == 1) {
 		strtab_prefetch_val(s->accts, q->keyh);
