@@ -29,103 +29,8 @@
 #include "idtab.h"
 #include "strtab.h"
 #include "sweep.h"
+#include "sweep_int.h"
 
-#define SWEEP_LOGIN_MAX 64 /* bytes kept of a case-changed login */
-/* Records in flight: each is looked at in stages, LAG records apart,
- * each stage starting the loads the next one needs (table slot, then
- * the account and the session, then the login detector's set, then
- * its record), so that by the time a record is replayed its memory is
- * in cache. 42,000 accounts' state does not fit a CPU cache: without
- * this, every session event waits on some six misses in a row. */
-#define SWEEP_PIPE 16 /* ring size, records; power of two */
-#define SWEEP_LAG 4   /* records between stages */
-#define SWEEP_LINE 64 /* cache line, bytes */
-
-struct acct {
-	struct sweep_acct pub;
-	uint64_t          lhash; /* pol_account_hash(jid) */
-	uint32_t          open_now;
-	int64_t           short_at[SWEEP_SHORT_MIN]; /* ring of end times */
-	uint32_t          short_next;
-	uint32_t          window_run; /* short ones in the current window */
-	char              login[SWEEP_LOGIN_MAX];
-	char              signals[SWEEP_SIG_MAX];
-	char              jid[]; /* key copy */
-};
-
-struct host {
-	struct sweep_host pub;
-	char              signals[SWEEP_SIG_MAX];
-	char              key[]; /* "ip:" or "prefix:" + key: table key */
-};
-
-struct sess {
-	struct acct *a;     /* on the free list: the next free one */
-	uint64_t     lhash; /* a's, for prefetching before a is loaded */
-	int64_t      start;
-	int          pending; /* session-start not replayed yet (Prosody) */
-	char         ip[48];  /* the client's, from the auth line */
-};
-
-/* A record waiting in the pipeline, its strings copied (the parser's
- * buffer moves on), with the hashes of its keys made once. */
-struct qrec {
-	struct logscan_rec r;
-	uint64_t           sidh;           /* idtab_hash(sid); 0 = no sid */
-	uint64_t           keyh;           /* strtab_hash(key) */
-	size_t             sidlen, keylen; /* keylen 0 = no account */
-	char               key[2 * LOGSCAN_FIELD_MAX]; /* user@host */
-	char               buf[4 * LOGSCAN_FIELD_MAX];
-};
-
-#define SWEEP_AUTH_RING 64 /* recent ejabberd auth lines kept for their IP */
-
-/* An ejabberd auth line's IP, until its session's line comes (the next
- * line, or a few lines later on a busy server). */
-struct authip {
-	uint64_t sid; /* FNV-1a of the c2s id; 0 = free */
-	char     ip[48];
-};
-
-struct sweep {
-	struct sweep_opts opts;
-	struct strtab    *accts;
-	struct idtab     *sessions; /* by the server's session id */
-	struct strtab    *fails;    /* failed logins on names not yet seen */
-	struct authip     auths[SWEEP_AUTH_RING];
-	/* the Prosody session whose start waits for its IP on the next
-	 * line (mod_log_auth); without that line it goes without one */
-	struct sess  *pend;
-	int64_t       pend_t;
-	char          pend_sid[LOGSCAN_FIELD_MAX];
-	char          pend_user[LOGSCAN_FIELD_MAX];
-	size_t        auth_head;
-	struct acct  *last;   /* the account acct_get found last */
-	struct acct **sorted; /* after sweep_finish */
-	size_t        nsorted;
-	size_t        nsuspects;
-	int           finished;
-	int           saw_prosody;
-	/* detectors */
-	struct fg_config *cfg; /* config_free() frees it */
-	struct policy    *pol;
-	int64_t           t0, now, last_tick; /* unix s of the log */
-	struct strtab    *hosts;
-	size_t            hosts_dropped, nprobation;
-	struct sweep_wave waves[SWEEP_WAVES_MAX];
-	size_t            nwaves, nglobal;
-	uint64_t          signals; /* pol_signals() at the last look */
-	struct host     **hsorted;
-	size_t            nhsorted;
-	/* sessions ended, for the next ones: one malloc()/free() pair less
-	 * per session (a big log has millions) */
-	struct sess *sfree;
-	/* the pipeline: records qout .. qin - 1, at qrec[n % SWEEP_PIPE] */
-	uint64_t    qin, qout;
-	struct qrec q[SWEEP_PIPE];
-};
-
-static size_t       mk_key(char *, const char *, const char *);
 static struct acct *acct_get(struct sweep *, const struct qrec *);
 static void         acct_seen(struct acct *, int64_t);
 static void         note_login(struct acct *, const char *);
@@ -223,8 +128,8 @@ sweep_free(struct sweep *s)
 
 /* user@host lowercased (ASCII) as servers store it, into key of at
  * least 2 * LOGSCAN_FIELD_MAX bytes; returns its length. */
-static size_t
-mk_key(char *key, const char *user, const char *host)
+size_t
+sweep_mk_key(char *key, const char *user, const char *host)
 {
 	size_t n = 0, i;
 
@@ -528,7 +433,7 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 	case LOGSCAN_REGISTER:
 		if (*r->user == '\0')
 			return;
-		mk_key(jid, r->user, r->host);
+		sweep_mk_key(jid, r->user, r->host);
 		e.type = POL_EV_REGISTERED;
 		e.jid = jid;
 		break;
@@ -666,8 +571,8 @@ sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 }
 
 /* Replay one record (the last stage of the pipeline). */
-static void
-rec_replay(struct sweep *s, const struct qrec *q)
+void
+sweep_replay(struct sweep *s, const struct qrec *q)
 {
 	const struct logscan_rec *r = &q->r;
 	struct acct              *a;
@@ -768,136 +673,6 @@ rec_replay(struct sweep *s, const struct qrec *q)
 	}
 }
 
-static const char *
-copy_field(char **p, const char *f, size_t *len)
-{
-	size_t n = strlen(f);
-	char  *d = *p;
-
-	memcpy(d, f, n + 1);
-	*p += n + 1;
-	if (len != NULL)
-		*len = n;
-	return d;
-}
-
-/* Stage 0: copy the record, hash its keys, start loading their table
- * slots. */
-static void
-stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
-{
-	char *p = q->buf;
-
-	q->r = *r;
-	q->r.user = copy_field(&p, r->user, NULL);
-	q->r.host = copy_field(&p, r->host, NULL);
-	q->r.ip = copy_field(&p, r->ip, NULL);
-	q->r.sid = copy_field(&p, r->sid, &q->sidlen);
-	q->sidh = q->sidlen > 0 ? idtab_hash(q->r.sid, q->sidlen) : 0;
-	q->keylen = 0;
-	switch (r->type) {
-	case LOGSCAN_AUTH_OK:
-	case LOGSCAN_AUTH_FAIL:
-	case LOGSCAN_REGISTER:
-	case LOGSCAN_SESSION_OPEN:
-		if (*r->user == '\0')
-			break;
-		q->keylen = mk_key(q->key, r->user, r->host);
-		q->keyh = strtab_hash(s->accts, q->key, q->keylen);
-		strtab_prefetch(s->accts, q->keyh);
-		if (r->type == LOGSCAN_SESSION_OPEN && q->sidh != 0)
-			idtab_prefetch(s->sessions, q->sidh);
-		break;
-	case LOGSCAN_SESSION_CLOSE:
-		if (q->sidh != 0)
-			idtab_prefetch(s->sessions, q->sidh);
-		break;
-	default:
-		break;
-	}
-}
-
-/* All of an account (it spans several cache lines), and its IPs when
- * the record may add one. */
-static void
-prefetch_acct(const struct acct *a, int ips)
-{
-	const char *p = (const char *)a;
-	size_t      off;
-	uint32_t    i;
-
-	for (off = 0; off < sizeof(*a); off += SWEEP_LINE)
-		__builtin_prefetch(p + off);
-	if (ips)
-		for (i = 0; i < a->pub.nips; i++)
-			__builtin_prefetch(a->pub.ips[i]);
-}
-
-/* Stages 1 to 3: the table slot's key and value, or the session; then
- * the account and the login detector's set of the account; then its
- * record. Hints only: tables are looked up again, as the replay may
- * have changed them. */
-static void
-stage(struct sweep *s, const struct qrec *q, int n)
-{
-	const struct acct *a = NULL;
-	const struct sess *ss = NULL;
-
-	if (q->r.type == LOGSCAN_SESSION_CLOSE) {
-		if (q->sidh == 0 ||
-		    (ss = idtab_get_h(s->sessions, q->sidh)) == NULL)
-			return;
-		if (n == 1) {
-			__builtin_prefetch(ss);
-			return;
-		}
-		if (n == 2)
-			prefetch_acct(ss->a, 0);
-		if (s->pol != NULL)
-			pol_prefetch_account(s->pol, ss->lhash, n == 3);
-		return;
-	}
-	/* only a session-start has a login record to load (stage 3) */
-	if (q->keylen == 0 || q->r.type == LOGSCAN_AUTH_FAIL ||
-	    (n == 3 && q->r.type != LOGSCAN_SESSION_OPEN))
-		return;
-	if (n == 1) {
-		strtab_prefetch_val(s->accts, q->keyh);
-		return;
-	}
-	if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) == NULL)
-		return;
-	if (n == 2)
-		prefetch_acct(a, q->r.type != LOGSCAN_SESSION_OPEN);
-	if (s->pol != NULL && q->r.type == LOGSCAN_SESSION_OPEN)
-		pol_prefetch_account(s->pol, a->lhash, n == 3);
-}
-
-static void
-drain(struct sweep *s)
-{
-	while (s->qout < s->qin)
-		rec_replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
-}
-
-void
-sweep_rec(const struct logscan_rec *r, void *arg)
-{
-	struct sweep *s = arg;
-	uint64_t      n;
-	int           k;
-
-	if (s->qin - s->qout == SWEEP_PIPE)
-		rec_replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
-	stage_in(s, &s->q[s->qin % SWEEP_PIPE], r);
-	n = s->qin++;
-	for (k = 1; k <= 3; k++)
-		if (n >= s->qout + (uint64_t)k * SWEEP_LAG)
-			stage(s,
-			      &s->q[(n - (uint64_t)k * SWEEP_LAG) % SWEEP_PIPE],
-			      k);
-}
-
 /* Suspects first, by score, then by name. */
 static int
 cmp_acct(const void *x, const void *y)
@@ -937,7 +712,7 @@ sweep_finish(struct sweep *s)
 	if (s->finished)
 		return;
 	s->finished = 1;
-	drain(s);
+	sweep_drain(s);
 	pend_flush(s);
 	end_open(s);
 	pos = 0;
