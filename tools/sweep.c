@@ -340,6 +340,7 @@ on_verdict(enum fg_subj type, const char *key, enum fg_verdict eff,
 	char            k[2 * LOGSCAN_FIELD_MAX + 16];
 	void          **slot;
 	int             n, isnew;
+	size_t          tl, kl;
 
 	(void)expires;
 	if (type == FG_SUBJ_ACCOUNT) {
@@ -354,9 +355,15 @@ on_verdict(enum fg_subj type, const char *key, enum fg_verdict eff,
 	if ((type != FG_SUBJ_IP && type != FG_SUBJ_PREFIX) ||
 	    eff < FG_V_THROTTLE)
 		return;
-	n = snprintf(k, sizeof(k), "%s:%s", fg_subj_name(type), key);
-	if (n < 0 || (size_t)n >= sizeof(k))
+	/* "type:key" without snprintf: an attack changes verdicts often */
+	tl = strlen(fg_subj_name(type));
+	kl = strlen(key);
+	if (tl + 1 + kl >= sizeof(k))
 		return;
+	memcpy(k, fg_subj_name(type), tl);
+	k[tl] = ':';
+	memcpy(k + tl + 1, key, kl + 1);
+	n = (int)(tl + 1 + kl);
 	if ((h = strtab_get(s->hosts, k, (size_t)n)) == NULL) {
 		if (strtab_count(s->hosts) >= SWEEP_HOSTS_MAX) {
 			s->hosts_dropped++;
