@@ -43,6 +43,11 @@ extern const struct pol_detector det_upstream;
 extern const struct pol_detector det_trap;
 extern const struct pol_detector det_lists;
 
+/* The login detector's key for an account (pol_norm_jid form), and a
+ * prefetch of its record (det_cache_prefetch) for pol_prefetch_account. */
+uint64_t det_login_hash(const char *acct, size_t len);
+void     det_login_prefetch(void *state, uint64_t h, int deep);
+
 /* Mark the body, URL and host fingerprints of g as a content wave at
  * once (a message to a trap recipient): later stranger messages that
  * carry any of them are refused and their senders penalised. */
@@ -62,9 +67,12 @@ struct det_cache *det_cache_new(size_t cap, size_t recsz);
 void              det_cache_free(struct det_cache *);
 /* The record for key, or NULL; with create, a zeroed fresh one (evicting
  * if needed) whose header is filled in. */
-void    *det_cache_get(struct det_cache *, uint64_t key, int64_t now_ms,
-		       int create);
-void     det_cache_del(struct det_cache *, void *rec);
+void *det_cache_get(struct det_cache *, uint64_t key, int64_t now_ms,
+		    int create);
+void  det_cache_del(struct det_cache *, void *rec);
+/* A hint: start loading key's set of keys, or (deep, once that set is
+ * in cache) its record. */
+void     det_cache_prefetch(const struct det_cache *, uint64_t key, int deep);
 size_t   det_cache_count(const struct det_cache *);
 uint64_t det_cache_evictions(const struct det_cache *);
 

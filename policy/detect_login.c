@@ -241,6 +241,21 @@ res_hash(const char *jid)
 	return h != 0 ? h : 1;
 }
 
+uint64_t
+det_login_hash(const char *acct, size_t len)
+{
+	return det_hash(LOGIN_TWEAK, acct, len);
+}
+
+void
+det_login_prefetch(void *arg, uint64_t h, int deep)
+{
+	struct login *d = arg;
+
+	if (d != NULL)
+		det_cache_prefetch(d->recs, h, deep);
+}
+
 static void
 login_event(void *arg, struct policy *p, const struct pol_event *e)
 {
@@ -257,7 +272,9 @@ login_event(void *arg, struct policy *p, const struct pol_event *e)
 	    (len = pol_norm_jid(e->jid, acct, sizeof acct)) == -1 ||
 	    strchr(acct, '@') == NULL)
 		return;
-	r = det_cache_get(d->recs, det_hash(LOGIN_TWEAK, acct, (size_t)len),
+	r = det_cache_get(d->recs,
+			  e->acct_hash != 0 ? e->acct_hash
+					    : det_login_hash(acct, (size_t)len),
 			  now, 1);
 	/* only a table that ever evicted can hand out a record again */
 	if (!r->known && det_cache_evictions(d->recs) > 0)

@@ -14,6 +14,7 @@
 
 #define DET_WAYS 8      /* records per set; the oldest of a full set goes */
 #define DET_MIN_SETS 16 /* smallest table, sets */
+#define DET_LINE 64     /* cache line, bytes */
 
 struct det_cache {
 	unsigned char *recs;
@@ -93,6 +94,27 @@ det_cache_get(struct det_cache *c, uint64_t key, int64_t now, int create)
 	e->key = c->keys[victim] = key;
 	e->used = now;
 	return e;
+}
+
+void
+det_cache_prefetch(const struct det_cache *c, uint64_t key, int deep)
+{
+	size_t base, i, off;
+
+	if (key == 0)
+		key = 1;
+	base = (key & (c->nsets - 1)) * DET_WAYS;
+	if (!deep) {
+		__builtin_prefetch(&c->keys[base]);
+		return;
+	}
+	for (i = base; i < base + DET_WAYS; i++)
+		if (c->keys[i] == key) {
+			for (off = 0; off < c->recsz; off += DET_LINE)
+				__builtin_prefetch(c->recs + i * c->recsz +
+						   off);
+			return;
+		}
 }
 
 void

@@ -1081,6 +1081,25 @@ pol_signals(const struct policy *p)
 	return p->st.signals;
 }
 
+uint64_t
+pol_account_hash(const char *jid)
+{
+	char acct[POL_KEY_MAX];
+	int  len = pol_norm_jid(jid, acct, sizeof acct);
+
+	return len == -1 ? 0 : det_login_hash(acct, (size_t)len);
+}
+
+void
+pol_prefetch_account(const struct policy *p, uint64_t h, int deep)
+{
+	size_t i;
+
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i] == &det_login)
+			det_login_prefetch(p->det[i], h, deep);
+}
+
 void
 pol_get_stats(const struct policy *p, struct pol_stats *st)
 {

@@ -85,6 +85,8 @@ struct pol_event {
 	uint32_t         count; /* POL_EV_MESSAGE: messages this event stands
 				   for (aggregated per pair by the module);
 				   0 means 1 */
+	uint64_t acct_hash;     /* sessions: pol_account_hash(jid) when the
+				   caller keeps it (a replay); 0 = made here */
 };
 
 /* What inspect/list show about one subject. Strings valid until the next
@@ -206,6 +208,12 @@ void pol_get_stats(const struct policy *, struct pol_stats *);
 /* How many signals so far (cheap): a score only rises with one, so a
  * replay that keeps peaks looks only when this has moved. */
 uint64_t pol_signals(const struct policy *);
+/* For a replay that knows its next events (floodgatectl sweep): the
+ * account of jid hashed once (0 when jid is not valid), and a hint to
+ * start loading what its session events will touch: deep = 0 the table
+ * set, deep = 1 (a few events later) the record. */
+uint64_t pol_account_hash(const char *jid);
+void     pol_prefetch_account(const struct policy *, uint64_t h, int deep);
 
 /* The audit row of one verdict change; every row is built here so all
  * have the same shape. The strings are borrowed. */

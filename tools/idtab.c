@@ -88,10 +88,28 @@ grow(struct idtab *t)
 	free(old);
 }
 
+uint64_t
+idtab_hash(const char *id, size_t len)
+{
+	return id_hash(id, len);
+}
+
+void
+idtab_prefetch(const struct idtab *t, uint64_t h)
+{
+	__builtin_prefetch(&t->slots[h & t->mask]);
+}
+
 void *
 idtab_get(const struct idtab *t, const char *id, size_t len)
 {
-	size_t i = find(t, id_hash(id, len));
+	return idtab_get_h(t, id_hash(id, len));
+}
+
+void *
+idtab_get_h(const struct idtab *t, uint64_t h)
+{
+	size_t i = find(t, h);
 
 	return t->slots[i].h != 0 ? t->slots[i].val : NULL;
 }
@@ -99,8 +117,13 @@ idtab_get(const struct idtab *t, const char *id, size_t len)
 void **
 idtab_put(struct idtab *t, const char *id, size_t len, int *isnew)
 {
-	uint64_t h = id_hash(id, len);
-	size_t   i = find(t, h);
+	return idtab_put_h(t, id_hash(id, len), isnew);
+}
+
+void **
+idtab_put_h(struct idtab *t, uint64_t h, int *isnew)
+{
+	size_t i = find(t, h);
 
 	if (t->slots[i].h != 0) {
 		*isnew = 0;
@@ -120,7 +143,13 @@ idtab_put(struct idtab *t, const char *id, size_t len, int *isnew)
 void *
 idtab_del(struct idtab *t, const char *id, size_t len)
 {
-	size_t i = find(t, id_hash(id, len)), j, home;
+	return idtab_del_h(t, id_hash(id, len));
+}
+
+void *
+idtab_del_h(struct idtab *t, uint64_t h)
+{
+	size_t i = find(t, h), j, home;
 	void  *val;
 
 	if (t->slots[i].h == 0)

@@ -23,6 +23,13 @@ void **idtab_put(struct idtab *, const char *id, size_t len, int *isnew);
 /* Remove id; its value or NULL. */
 void  *idtab_del(struct idtab *, const char *id, size_t len);
 size_t idtab_count(const struct idtab *);
+/* The same by the id's hash (idtab_hash), computed once by the caller;
+ * idtab_prefetch starts loading its slot (a hint only). */
+uint64_t idtab_hash(const char *id, size_t len);
+void    *idtab_get_h(const struct idtab *, uint64_t h);
+void   **idtab_put_h(struct idtab *, uint64_t h, int *isnew);
+void    *idtab_del_h(struct idtab *, uint64_t h);
+void     idtab_prefetch(const struct idtab *, uint64_t h);
 /* Iterate: *pos starts at 0; 0 at the end. */
 int idtab_next(const struct idtab *, size_t *pos, void **val);
 

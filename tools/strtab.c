@@ -107,10 +107,40 @@ find(const struct strtab *t, const char *key, size_t len, uint64_t h)
 	}
 }
 
+uint64_t
+strtab_hash(const struct strtab *t, const char *key, size_t len)
+{
+	return hash_bytes(t->seed, key, len);
+}
+
+void
+strtab_prefetch(const struct strtab *t, uint64_t h)
+{
+	__builtin_prefetch(&t->slots[h & t->mask]);
+}
+
+void
+strtab_prefetch_val(const struct strtab *t, uint64_t h)
+{
+	const struct slot *s = &t->slots[h & t->mask];
+
+	/* the home slot only: a probe would wait for more misses */
+	if (s->key != NULL && s->hash == h) {
+		__builtin_prefetch(s->key);
+		__builtin_prefetch(s->val);
+	}
+}
+
 void *
 strtab_get(const struct strtab *t, const char *key, size_t len)
 {
-	size_t i = find(t, key, len, hash_bytes(t->seed, key, len));
+	return strtab_get_h(t, key, len, hash_bytes(t->seed, key, len));
+}
+
+void *
+strtab_get_h(const struct strtab *t, const char *key, size_t len, uint64_t h)
+{
+	size_t i = find(t, key, len, h);
 
 	return t->slots[i].key != NULL ? t->slots[i].val : NULL;
 }
@@ -118,8 +148,14 @@ strtab_get(const struct strtab *t, const char *key, size_t len)
 void **
 strtab_put(struct strtab *t, const char *key, size_t len, int *isnew)
 {
-	uint64_t h = hash_bytes(t->seed, key, len);
-	size_t   i = find(t, key, len, h);
+	return strtab_put_h(t, key, len, hash_bytes(t->seed, key, len), isnew);
+}
+
+void **
+strtab_put_h(struct strtab *t, const char *key, size_t len, uint64_t h,
+	     int *isnew)
+{
+	size_t i = find(t, key, len, h);
 
 	if (t->slots[i].key != NULL) {
 		*isnew = 0;

@@ -11,6 +11,7 @@
 #define FG_STRTAB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct strtab;
 
@@ -24,6 +25,17 @@ void **strtab_put(struct strtab *, const char *key, size_t len, int *isnew);
 /* Removes key; returns its value or NULL. */
 void  *strtab_del(struct strtab *, const char *key, size_t len);
 size_t strtab_count(const struct strtab *);
+/* The same with the key's hash computed once by the caller (one hash
+ * for several tables and for prefetching), for hot loops. */
+uint64_t strtab_hash(const struct strtab *, const char *key, size_t len);
+void    *strtab_get_h(const struct strtab *, const char *key, size_t len,
+		      uint64_t h);
+void   **strtab_put_h(struct strtab *, const char *key, size_t len, uint64_t h,
+		      int *isnew);
+/* Hints only: start loading key h's slot; once that is in cache, its
+ * key copy and value. */
+void strtab_prefetch(const struct strtab *, uint64_t h);
+void strtab_prefetch_val(const struct strtab *, uint64_t h);
 /* Iterate: *pos starts at 0; returns 0 at the end. */
 int strtab_next(const struct strtab *, size_t *pos, const char **key,
 		void **val);

@@ -29,76 +29,9 @@
 #include "idtab.h"
 #include "strtab.h"
 #include "sweep.h"
+#include "sweep_int.h"
 
-#define SWEEP_LOGIN_MAX 64 /* bytes kept of a case-changed login */
-
-struct acct {
-	struct sweep_acct pub;
-	uint32_t          open_now;
-	int64_t           short_at[SWEEP_SHORT_MIN]; /* ring of end times */
-	uint32_t          short_next;
-	uint32_t          window_run; /* short ones in the current window */
-	char              login[SWEEP_LOGIN_MAX];
-	char              signals[SWEEP_SIG_MAX];
-	char              jid[]; /* key copy */
-};
-
-struct host {
-	struct sweep_host pub;
-	char              signals[SWEEP_SIG_MAX];
-	char              key[]; /* "ip:" or "prefix:" + key: table key */
-};
-
-struct sess {
-	struct acct *a;
-	int64_t      start;
-	int          pending; /* session-start not replayed yet (Prosody) */
-	char         ip[48];  /* the client's, from the auth line */
-};
-
-#define SWEEP_AUTH_RING 64 /* recent ejabberd auth lines kept for their IP */
-
-/* An ejabberd auth line's IP, until its session's line comes (the next
- * line, or a few lines later on a busy server). */
-struct authip {
-	uint64_t sid; /* FNV-1a of the c2s id; 0 = free */
-	char     ip[48];
-};
-
-struct sweep {
-	struct sweep_opts opts;
-	struct strtab    *accts;
-	struct idtab     *sessions; /* by the server's session id */
-	struct strtab    *fails;    /* failed logins on names not yet seen */
-	struct authip     auths[SWEEP_AUTH_RING];
-	/* the Prosody session whose start waits for its IP on the next
-	 * line (mod_log_auth); without that line it goes without one */
-	struct sess  *pend;
-	int64_t       pend_t;
-	char          pend_sid[LOGSCAN_FIELD_MAX];
-	char          pend_user[LOGSCAN_FIELD_MAX];
-	size_t        auth_head;
-	struct acct  *last;   /* the account acct_get found last */
-	struct acct **sorted; /* after sweep_finish */
-	size_t        nsorted;
-	size_t        nsuspects;
-	int           finished;
-	int           saw_prosody;
-	/* detectors */
-	struct fg_config *cfg; /* config_free() frees it */
-	struct policy    *pol;
-	int64_t           t0, now, last_tick; /* unix s of the log */
-	struct strtab    *hosts;
-	size_t            hosts_dropped, nprobation;
-	struct sweep_wave waves[SWEEP_WAVES_MAX];
-	size_t            nwaves, nglobal;
-	uint64_t          signals; /* pol_signals() at the last look */
-	struct host     **hsorted;
-	size_t            nhsorted;
-};
-
-static size_t       mk_key(char *, const char *, const char *);
-static struct acct *acct_get(struct sweep *, const char *, const char *);
+static struct acct *acct_get(struct sweep *, const struct qrec *);
 static void         acct_seen(struct acct *, int64_t);
 static void         note_login(struct acct *, const char *);
 static void         add_ip(struct acct *, const char *);
@@ -138,6 +71,25 @@ sweep_new(const struct sweep_opts *opts)
 	return s;
 }
 
+static struct sess *
+sess_new(struct sweep *s)
+{
+	struct sess *ss = s->sfree;
+
+	if (ss == NULL)
+		return xcalloc(1, sizeof(*ss));
+	s->sfree = (struct sess *)ss->a;
+	memset(ss, 0, sizeof(*ss));
+	return ss;
+}
+
+static void
+sess_put(struct sweep *s, struct sess *ss)
+{
+	ss->a = (struct acct *)s->sfree;
+	s->sfree = ss;
+}
+
 static void
 acct_free(void *v)
 {
@@ -152,9 +104,15 @@ acct_free(void *v)
 void
 sweep_free(struct sweep *s)
 {
+	struct sess *ss;
+
 	if (s == NULL)
 		return;
 	idtab_free(s->sessions, free);
+	while ((ss = s->sfree) != NULL) {
+		s->sfree = (struct sess *)ss->a;
+		free(ss);
+	}
 	strtab_free(s->fails, NULL);
 	strtab_free(s->accts, acct_free);
 	free(s->sorted);
@@ -170,8 +128,8 @@ sweep_free(struct sweep *s)
 
 /* user@host lowercased (ASCII) as servers store it, into key of at
  * least 2 * LOGSCAN_FIELD_MAX bytes; returns its length. */
-static size_t
-mk_key(char *key, const char *user, const char *host)
+size_t
+sweep_mk_key(char *key, const char *user, const char *host)
 {
 	size_t n = 0, i;
 
@@ -186,26 +144,25 @@ mk_key(char *key, const char *user, const char *host)
 	return n;
 }
 
-/* The account for user@host; NULL when filtered out by host or when
- * there is no user. */
+/* The account for the record's user@host; NULL when filtered out by
+ * host or when there is no user. */
 static struct acct *
-acct_get(struct sweep *s, const char *user, const char *host)
+acct_get(struct sweep *s, const struct qrec *q)
 {
-	char         key[2 * LOGSCAN_FIELD_MAX];
-	size_t       n;
+	const char  *key = q->key;
+	size_t       n = q->keylen;
 	int          isnew;
 	void       **slot;
 	struct acct *a;
 
-	if (*user == '\0')
+	if (n == 0)
 		return NULL;
-	if (s->opts.host != NULL && strcasecmp(s->opts.host, host) != 0)
+	if (s->opts.host != NULL && strcasecmp(s->opts.host, q->r.host) != 0)
 		return NULL;
-	n = mk_key(key, user, host);
 	/* a session's line names the account its auth line just did */
 	if (s->last != NULL && strcmp(s->last->jid, key) == 0)
 		return s->last;
-	slot = strtab_put(s->accts, key, n, &isnew);
+	slot = strtab_put_h(s->accts, key, n, q->keyh, &isnew);
 	if (!isnew)
 		return s->last = *slot;
 	a = xcalloc(1, sizeof(*a) + n + 1);
@@ -214,6 +171,8 @@ acct_get(struct sweep *s, const char *user, const char *host)
 	a->pub.login_as = a->login;
 	a->pub.signals = a->signals;
 	a->pub.dur_min = -1;
+	if (s->pol != NULL)
+		a->lhash = pol_account_hash(a->jid);
 	*slot = a;
 	return s->last = a;
 }
@@ -302,7 +261,7 @@ end_open(struct sweep *s)
 		return;
 	while (idtab_next(s->sessions, &pos, &v)) {
 		sess_end(s, v, 0, 0);
-		free(v);
+		sess_put(s, v);
 	}
 	idtab_free(s->sessions, NULL);
 	s->sessions = idtab_new();
@@ -381,6 +340,7 @@ on_verdict(enum fg_subj type, const char *key, enum fg_verdict eff,
 	char            k[2 * LOGSCAN_FIELD_MAX + 16];
 	void          **slot;
 	int             n, isnew;
+	size_t          tl, kl;
 
 	(void)expires;
 	if (type == FG_SUBJ_ACCOUNT) {
@@ -395,9 +355,15 @@ on_verdict(enum fg_subj type, const char *key, enum fg_verdict eff,
 	if ((type != FG_SUBJ_IP && type != FG_SUBJ_PREFIX) ||
 	    eff < FG_V_THROTTLE)
 		return;
-	n = snprintf(k, sizeof(k), "%s:%s", fg_subj_name(type), key);
-	if (n < 0 || (size_t)n >= sizeof(k))
+	/* "type:key" without snprintf: an attack changes verdicts often */
+	tl = strlen(fg_subj_name(type));
+	kl = strlen(key);
+	if (tl + 1 + kl >= sizeof(k))
 		return;
+	memcpy(k, fg_subj_name(type), tl);
+	k[tl] = ':';
+	memcpy(k + tl + 1, key, kl + 1);
+	n = (int)(tl + 1 + kl);
 	if ((h = strtab_get(s->hosts, k, (size_t)n)) == NULL) {
 		if (strtab_count(s->hosts) >= SWEEP_HOSTS_MAX) {
 			s->hosts_dropped++;
@@ -474,7 +440,7 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 	case LOGSCAN_REGISTER:
 		if (*r->user == '\0')
 			return;
-		mk_key(jid, r->user, r->host);
+		sweep_mk_key(jid, r->user, r->host);
 		e.type = POL_EV_REGISTERED;
 		e.jid = jid;
 		break;
@@ -506,6 +472,7 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 	memset(&e, 0, sizeof(e));
 	e.user_exists = -1;
 	e.jid = full;
+	e.acct_hash = a->lhash;
 	e.ip = ip != NULL && *ip != '\0' ? ip : NULL;
 	if (dur < 0) {
 		e.type = POL_EV_SESSION_START;
@@ -553,6 +520,7 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 {
 	struct sess   *ss;
 	struct authip *ai;
+	size_t         n;
 
 	if (sidlen == 0 || *r->ip == '\0')
 		return;
@@ -570,7 +538,11 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 	ai = &s->auths[s->auth_head];
 	s->auth_head = (s->auth_head + 1) % SWEEP_AUTH_RING;
 	ai->sid = sid_hash(r->sid, sidlen);
-	snprintf(ai->ip, sizeof(ai->ip), "%s", r->ip);
+	n = strlen(r->ip); /* no snprintf: one per login */
+	if (n >= sizeof(ai->ip))
+		n = sizeof(ai->ip) - 1;
+	memcpy(ai->ip, r->ip, n);
+	ai->ip[n] = '\0';
 }
 
 /* A session opened: replay its start now when its IP is known or no
@@ -605,17 +577,16 @@ sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 	pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
 }
 
+/* Replay one record (the last stage of the pipeline). */
 void
-sweep_rec(const struct logscan_rec *r, void *arg)
+sweep_replay(struct sweep *s, const struct qrec *q)
 {
-	struct sweep *s = arg;
-	struct acct  *a;
-	struct sess  *ss;
-	void        **slot;
-	int           isnew;
-	size_t        sidlen = strlen(r->sid);
-	char          key[2 * LOGSCAN_FIELD_MAX];
-	size_t        n;
+	const struct logscan_rec *r = &q->r;
+	struct acct              *a;
+	struct sess              *ss;
+	void                    **slot;
+	int                       isnew;
+	size_t                    sidlen = q->sidlen;
 
 	if (r->fmt == LOGSCAN_FMT_PROSODY)
 		s->saw_prosody = 1;
@@ -626,7 +597,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		pol_record(s, r);
 	switch (r->type) {
 	case LOGSCAN_AUTH_OK:
-		if ((a = acct_get(s, r->user, r->host)) == NULL)
+		if ((a = acct_get(s, q)) == NULL)
 			return;
 		acct_seen(a, r->t);
 		a->pub.auth_ok++;
@@ -639,18 +610,19 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		/* Only for names that turn out to be accounts (report does
 		 * the rest). A wrong password often comes before the first
 		 * login in the logs, so unknown names are counted aside. */
-		if (*r->user == '\0')
+		if (q->keylen == 0)
 			return;
-		n = mk_key(key, r->user, r->host);
-		if ((a = strtab_get(s->accts, key, n)) != NULL)
+		if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) !=
+		    NULL)
 			a->pub.auth_fail++;
 		else {
-			slot = strtab_put(s->fails, key, n, &isnew);
+			slot = strtab_put_h(s->fails, q->key, q->keylen,
+					    q->keyh, &isnew);
 			*slot = (void *)((uintptr_t)*slot + 1);
 		}
 		break;
 	case LOGSCAN_REGISTER:
-		if ((a = acct_get(s, r->user, r->host)) == NULL)
+		if ((a = acct_get(s, q)) == NULL)
 			return;
 		acct_seen(a, r->t);
 		if (a->pub.registered == 0)
@@ -658,7 +630,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		add_ip(a, r->ip);
 		break;
 	case LOGSCAN_SESSION_OPEN:
-		if ((a = acct_get(s, r->user, r->host)) == NULL)
+		if ((a = acct_get(s, q)) == NULL)
 			return;
 		acct_seen(a, r->t);
 		if (r->fmt == LOGSCAN_FMT_EJABBERD && a->pub.auth_ok == 0)
@@ -668,24 +640,26 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 			a->pub.overlaps++;
 		if (++a->open_now > a->pub.max_concurrent)
 			a->pub.max_concurrent = a->open_now;
-		ss = xcalloc(1, sizeof(*ss));
+		ss = sess_new(s);
 		ss->a = a;
+		ss->lhash = a->lhash;
 		ss->start = r->t;
 		if (s->pol != NULL)
 			sess_open(s, ss, r, sidlen);
 		if (sidlen == 0) {
-			free(ss);
+			sess_put(s, ss);
 			return;
 		}
-		slot = idtab_put(s->sessions, r->sid, sidlen, &isnew);
+		slot = idtab_put_h(s->sessions, q->sidh, &isnew);
 		if (!isnew) { /* id reused without a close: length unknown */
 			sess_end(s, *slot, r->t, 0);
-			free(*slot);
+			sess_put(s, *slot);
 		}
 		*slot = ss;
 		break;
 	case LOGSCAN_SESSION_CLOSE:
-		if ((ss = idtab_del(s->sessions, r->sid, sidlen)) == NULL)
+		if (sidlen == 0 ||
+		    (ss = idtab_del_h(s->sessions, q->sidh)) == NULL)
 			return; /* opened before the first file */
 		acct_seen(ss->a, r->t);
 		sess_end(s, ss, r->t, 1);
@@ -695,7 +669,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 		if (s->pol != NULL && r->t >= ss->start)
 			pol_session(s, ss->a, r->sid, NULL, ss->ip, r->t,
 				    r->t - ss->start);
-		free(ss);
+		sess_put(s, ss);
 		break;
 	case LOGSCAN_SERVER_START:
 		end_open(s);
@@ -745,6 +719,7 @@ sweep_finish(struct sweep *s)
 	if (s->finished)
 		return;
 	s->finished = 1;
+	sweep_drain(s);
 	pend_flush(s);
 	end_open(s);
 	pos = 0;

@@ -96,7 +96,9 @@ struct sweep;
 
 struct sweep *sweep_new(const struct sweep_opts *);
 void          sweep_free(struct sweep *);
-/* logscan callback; arg is the sweep. */
+/* logscan callback; arg is the sweep. Records are replayed a few
+ * records late (a prefetching pipeline, sweep_pipe.c): what they did
+ * shows after sweep_finish. */
 void sweep_rec(const struct logscan_rec *, void *);
 /* Close the books after the last file: judge every account. */
 void   sweep_finish(struct sweep *);

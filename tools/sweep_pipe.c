@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * floodgate - sweep's record pipeline. Records are copied into a ring
+ * of SWEEP_PIPE and looked at in stages SWEEP_LAG records apart, each
+ * stage starting the memory loads the next one needs (the table slot,
+ * then the account and the session, then the login detector's set and
+ * its record), so that when sweep_replay() gets a record its state is
+ * in cache. The order of records is kept: the output is the same as
+ * replaying each one as it comes.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "../policy/policy.h"
+#include "idtab.h"
+#include "strtab.h"
+#include "sweep.h"
+#include "sweep_int.h"
+
+static const char *
+copy_field(char **p, const char *f, size_t *len)
+{
+	size_t n = strlen(f);
+	char  *d = *p;
+
+	memcpy(d, f, n + 1);
+	*p += n + 1;
+	if (len != NULL)
+		*len = n;
+	return d;
+}
+
+/* Stage 0: copy the record, hash its keys, start loading their table
+ * slots. */
+static void
+stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
+{
+	char *p = q->buf;
+
+	q->r = *r;
+	q->r.user = copy_field(&p, r->user, NULL);
+	q->r.host = copy_field(&p, r->host, NULL);
+	q->r.ip = copy_field(&p, r->ip, NULL);
+	q->r.sid = copy_field(&p, r->sid, &q->sidlen);
+	q->sidh = q->sidlen > 0 ? idtab_hash(q->r.sid, q->sidlen) : 0;
+	q->keylen = 0;
+	switch (r->type) {
+	case LOGSCAN_AUTH_OK:
+	case LOGSCAN_AUTH_FAIL:
+	case LOGSCAN_REGISTER:
+	case LOGSCAN_SESSION_OPEN:
+		if (*r->user == '\0')
+			break;
+		q->keylen = sweep_mk_key(q->key, r->user, r->host);
+		q->keyh = strtab_hash(s->accts, q->key, q->keylen);
+		strtab_prefetch(s->accts, q->keyh);
+		if (r->type == LOGSCAN_SESSION_OPEN && q->sidh != 0)
+			idtab_prefetch(s->sessions, q->sidh);
+		break;
+	case LOGSCAN_SESSION_CLOSE:
+		if (q->sidh != 0)
+			idtab_prefetch(s->sessions, q->sidh);
+		break;
+	default:
+		break;
+	}
+}
+
+/* All of an account (it spans several cache lines), and its IPs when
+ * the record may add one. */
+static void
+prefetch_acct(const struct acct *a, int ips)
+{
+	const char *p = (const char *)a;
+	size_t      off;
+	uint32_t    i;
+
+	for (off = 0; off < sizeof(*a); off += SWEEP_LINE)
+		__builtin_prefetch(p + off);
+	if (ips)
+		for (i = 0; i < a->pub.nips; i++)
+			__builtin_prefetch(a->pub.ips[i]);
+}
+
+/* Stages 1 to 3: the table slot's key and value, or the session; then
+ * the account and the login detector's set of the account; then its
+ * record. Hints only: tables are looked up again, as the replay may
+ * have changed them. */
+static void
+stage(struct sweep *s, const struct qrec *q, int n)
+{
+	const struct acct *a = NULL;
+	const struct sess *ss = NULL;
+
+	if (q->r.type == LOGSCAN_SESSION_CLOSE) {
+		if (q->sidh == 0 ||
+		    (ss = idtab_get_h(s->sessions, q->sidh)) == NULL)
+			return;
+		if (n == 1) {
+			__builtin_prefetch(ss);
+			return;
+		}
+		if (n == 2)
+			prefetch_acct(ss->a, 0);
+		if (s->pol != NULL)
+			pol_prefetch_account(s->pol, ss->lhash, n == 3);
+		return;
+	}
+	/* only a session-start has a login record to load (stage 3) */
+	if (q->keylen == 0 || q->r.type == LOGSCAN_AUTH_FAIL ||
+	    (n == 3 && q->r.type != LOGSCAN_SESSION_OPEN))
+		return;
+	if (n == 1) {
+		strtab_prefetch_val(s->accts, q->keyh);
+		return;
+	}
+	if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) == NULL)
+		return;
+	if (n == 2)
+		prefetch_acct(a, q->r.type != LOGSCAN_SESSION_OPEN);
+	if (s->pol != NULL && q->r.type == LOGSCAN_SESSION_OPEN)
+		pol_prefetch_account(s->pol, a->lhash, n == 3);
+}
+
+void
+sweep_drain(struct sweep *s)
+{
+	while (s->qout < s->qin)
+		sweep_replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
+}
+
+void
+sweep_rec(const struct logscan_rec *r, void *arg)
+{
+	struct sweep *s = arg;
+	uint64_t      n;
+	int           k;
+
+	if (s->qin - s->qout == SWEEP_PIPE)
+		sweep_replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
+	stage_in(s, &s->q[s->qin % SWEEP_PIPE], r);
+	n = s->qin++;
+	for (k = 1; k <= 3; k++)
+		if (n >= s->qout + (uint64_t)k * SWEEP_LAG)
+			stage(s,
+			      &s->q[(n - (uint64_t)k * SWEEP_LAG) % SWEEP_PIPE],
+			      k);
+}
