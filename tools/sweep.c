@@ -31,6 +31,7 @@
 #include "sweep.h"
 #include "sweep_int.h"
 
+static void         replay(struct sweep *, const struct qrec *);
 static struct acct *acct_get(struct sweep *, const struct qrec *);
 static void         acct_seen(struct acct *, int64_t);
 static void         note_login(struct acct *, const char *);
@@ -47,6 +48,8 @@ struct sweep *
 sweep_new(const struct sweep_opts *opts)
 {
 	struct sweep *s = xcalloc(1, sizeof(*s));
+
+	s->replay = replay;
 
 	if (opts != NULL)
 		s->opts = *opts;
@@ -124,24 +127,6 @@ sweep_free(struct sweep *s)
 		clock_fake_off();
 	}
 	free(s);
-}
-
-/* user@host lowercased (ASCII) as servers store it, into key of at
- * least 2 * LOGSCAN_FIELD_MAX bytes; returns its length. */
-size_t
-sweep_mk_key(char *key, const char *user, const char *host)
-{
-	size_t n = 0, i;
-
-	for (i = 0; user[i] != '\0'; i++)
-		key[n++] = tolower((unsigned char)user[i]);
-	if (*host != '\0') {
-		key[n++] = '@';
-		for (i = 0; host[i] != '\0'; i++)
-			key[n++] = tolower((unsigned char)host[i]);
-	}
-	key[n] = '\0';
-	return n;
 }
 
 /* The account for the record's user@host; NULL when filtered out by
@@ -578,8 +563,8 @@ sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 }
 
 /* Replay one record (the last stage of the pipeline). */
-void
-sweep_replay(struct sweep *s, const struct qrec *q)
+static void
+replay(struct sweep *s, const struct qrec *q)
 {
 	const struct logscan_rec *r = &q->r;
 	struct acct              *a;

@@ -107,6 +107,9 @@ struct sweep {
 	/* sessions ended, for the next ones: one malloc()/free() pair less
 	 * per session (a big log has millions) */
 	struct sess *sfree;
+	/* the pipeline's last stage, replaying one record (sweep.c): handed
+	 * to the pipeline so that it never calls back into sweep.c */
+	void (*replay)(struct sweep *, const struct qrec *);
 	/* the pipeline: records qout .. qin - 1, at qrec[n % SWEEP_PIPE] */
 	uint64_t    qin, qout;
 	struct qrec q[SWEEP_PIPE];
@@ -115,8 +118,6 @@ struct sweep {
 /* user@host lowercased (ASCII) into key of at least 2 *
  * LOGSCAN_FIELD_MAX bytes; returns its length. */
 size_t sweep_mk_key(char *key, const char *user, const char *host);
-/* Replay one record; the pipeline's last stage. */
-void sweep_replay(struct sweep *, const struct qrec *);
 /* Replay every record still in the pipeline, in order. */
 void sweep_drain(struct sweep *);
 

@@ -4,10 +4,11 @@
  * of SWEEP_PIPE and looked at in stages SWEEP_LAG records apart, each
  * stage starting the memory loads the next one needs (the table slot,
  * then the account and the session, then the login detector's set and
- * its record), so that when sweep_replay() gets a record its state is
+ * its record), so that when the replay gets a record its state is
  * in cache. The order of records is kept: the output is the same as
  * replaying each one as it comes.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -16,6 +17,24 @@
 #include "strtab.h"
 #include "sweep.h"
 #include "sweep_int.h"
+
+/* user@host lowercased (ASCII) as servers store it, into key of at
+ * least 2 * LOGSCAN_FIELD_MAX bytes; returns its length. */
+size_t
+sweep_mk_key(char *key, const char *user, const char *host)
+{
+	size_t n = 0, i;
+
+	for (i = 0; user[i] != '\0'; i++)
+		key[n++] = tolower((unsigned char)user[i]);
+	if (*host != '\0') {
+		key[n++] = '@';
+		for (i = 0; host[i] != '\0'; i++)
+			key[n++] = tolower((unsigned char)host[i]);
+	}
+	key[n] = '\0';
+	return n;
+}
 
 static const char *
 copy_field(char **p, const char *f, size_t *len)
@@ -126,7 +145,7 @@ void
 sweep_drain(struct sweep *s)
 {
 	while (s->qout < s->qin)
-		sweep_replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
+		s->replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
 }
 
 void
@@ -137,7 +156,7 @@ sweep_rec(const struct logscan_rec *r, void *arg)
 	int           k;
 
 	if (s->qin - s->qout == SWEEP_PIPE)
-		sweep_replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
+		s->replay(s, &s->q[s->qout++ % SWEEP_PIPE]);
 	stage_in(s, &s->q[s->qin % SWEEP_PIPE], r);
 	n = s->qin++;
 	for (k = 1; k <= 3; k++)

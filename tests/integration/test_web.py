@@ -40,7 +40,8 @@ from fgtest.client import RawSession, connect, connect_many, disconnect_all, run
 from fgtest.prosody import ProsodyServer  # noqa: E402
 
 FLOOD = 12
-WAVE = 3     # registrations in a minute that make a wave here
+WAVE = 3     # registrations in a minute that make a wave here (with wave-factor
+#              2: a fresh rate's baseline counts as wave-min / 2 a minute)
 BURST = 4
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -205,7 +206,8 @@ def main():
         fg = daemon.Floodgated(os.path.join(wd, "fg"), srv, admins=["admin@" + d],
                                limits={"account.subscribe": "%d/min burst %d" % (BURST, BURST),
                                        "ip.register": "100/min burst 100"},
-                               sections={"detect.registration": {"wave-min": str(WAVE)}})
+                               sections={"detect.registration": {"wave-min": str(WAVE),
+                                                                 "wave-factor": "2"}})
         drv = None
         try:
             srv.start()
