@@ -46,7 +46,6 @@ import argparse
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -56,7 +55,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
-from bench_prosody import DOMAIN, machine, make_contacts, pin, report_throughput  # noqa: E402
+from bench_prosody import (DOMAIN, machine, make_contacts, pin, preload_daemon,  # noqa: E402
+                           report_throughput)
 from fgtest import Workdir, daemon, top_srcdir  # noqa: E402
 from fgtest.client import run  # noqa: E402
 from fgtest.ejabberd import ERL, EjabberdServer, available, ejabberd_dir  # noqa: E402
@@ -93,40 +93,10 @@ def rpc(srv, expr):
     return (r.stdout + r.stderr).strip()
 
 
-def ctl_request(sock, line):
-    """One request on floodgated's control socket (admin/control.h: one
-    TAB-separated line per connection): its status line."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.settimeout(30)
-        s.connect(sock)
-        s.sendall(line.encode() + b"\n")
-        out = b""
-        while True:
-            d = s.recv(4096)
-            if not d:
-                break
-            out += d
-    finally:
-        s.close()
-    return out.decode("utf-8", "replace").split("\n", 1)[0]
-
-
 def preload(srv, fg, sock, n, wd):
     """n blocked remote accounts and n listed domains in srv's cache."""
     t = time.monotonic()
-    for i in range(n):
-        st = ctl_request(sock, "block\tsubject=bot%05d@jids.example\treason=bench preload" % i)
-        if not st.startswith("2"):
-            raise RuntimeError("block bot%05d@jids.example: %s" % (i, st))
-    lst = os.path.join(wd, "list.txt")
-    with open(lst, "w") as f:
-        f.write("".join("spam%05d.example\n" % i for i in range(n)))
-    ctl = os.path.join(os.path.dirname(daemon.binary()), "floodgatectl")
-    r = subprocess.run([ctl, "import", "-c", fg.config, lst], capture_output=True, text=True,
-                       timeout=600)
-    if r.returncode != 0:
-        raise RuntimeError("floodgatectl import: %s%s" % (r.stdout, r.stderr))
+    preload_daemon(fg, sock, n, wd)
     counts = ""
     for _ in range(600):
         counts = rpc(srv, "rpc:call(Node, mod_floodgate_srv, cache_counts, [<<\"%s\">>])"

@@ -355,9 +355,10 @@ def ctl_request(sock, line):
     return out.decode("utf-8", "replace").split("\n", 1)[0]
 
 
-def preload(srv, fg, sock, n, wd):
-    """n blocked remote accounts and n listed domains in srv's cache."""
-    t = time.monotonic()
+def preload_daemon(fg, sock, n, wd):
+    """Block n remote accounts and import n listed domains through
+    floodgated (bench_ejabberd.py does the same); the module's cache
+    fills from the pushes."""
     for i in range(n):
         st = ctl_request(sock, "block\tsubject=bot%05d@jids.example\treason=bench preload" % i)
         if not st.startswith("2"):
@@ -370,6 +371,12 @@ def preload(srv, fg, sock, n, wd):
                        timeout=600)
     if r.returncode != 0:
         raise RuntimeError("floodgatectl import: %s%s" % (r.stdout, r.stderr))
+
+
+def preload(srv, fg, sock, n, wd):
+    """n blocked remote accounts and n listed domains in srv's cache."""
+    t = time.monotonic()
+    preload_daemon(fg, sock, n, wd)
     want = "domain=%d remote=%d" % (n, n)
     line = ""
     for _ in range(600):
