@@ -142,6 +142,10 @@ void           pol_free(struct policy *);
 void pol_reconfigure(struct policy *, const struct fg_config *);
 void pol_set_verdict_cb(struct policy *, pol_verdict_cb, void *);
 void pol_set_note_cb(struct policy *, pol_note_cb, void *);
+/* The verdict callback does not read the reason of a score change (it
+ * gets NULL): with no store and no note callback either, the text is
+ * then never formatted, which a replay of a whole log feels. */
+void pol_set_verdict_cb_terse(struct policy *, int terse);
 /* Tell the note callback (if any); what detectors call when they see
  * something an operator should hear of. would is filled in from the
  * current context when the caller leaves it 0. */

@@ -66,6 +66,8 @@ sweep_new(const struct sweep_opts *opts)
 		s->opts.min_score = s->cfg->quarantine_at;
 	s->pol = pol_new(s->cfg, NULL);
 	pol_set_verdict_cb(s->pol, on_verdict, s);
+	pol_set_verdict_cb_terse(s->pol,
+				 1); /* on_verdict reads no score text */
 	pol_set_wave_cb(s->pol, on_wave, s);
 	s->hosts = strtab_new();
 	return s;
