@@ -87,6 +87,10 @@ struct pol_event {
 				   0 means 1 */
 	uint64_t acct_hash;     /* sessions: pol_account_hash(jid) when the
 				   caller keeps it (a replay); 0 = made here */
+	const char *acct;       /* sessions: jid's bare JID, already as
+				   jid_bare makes it, when the caller vouches
+				   (a replay); NULL = made here */
+	size_t acct_len;
 };
 
 /* What inspect/list show about one subject. Strings valid until the next
