@@ -261,16 +261,22 @@ login_event(void *arg, struct policy *p, const struct pol_event *e)
 {
 	struct login     *d = arg;
 	struct login_rec *r;
-	char              acct[POL_KEY_MAX];
+	char              buf[POL_KEY_MAX];
+	const char       *acct = e->acct;
 	int64_t           now = clock_wall_ms();
 	uint32_t          res;
-	int               len;
+	int               len = (int)e->acct_len;
 
 	if ((e->type != POL_EV_SESSION_START &&
 	     e->type != POL_EV_SESSION_END) ||
-	    e->jid == NULL ||
-	    (len = pol_norm_jid(e->jid, acct, sizeof acct)) == -1 ||
-	    strchr(acct, '@') == NULL)
+	    e->jid == NULL)
+		return;
+	if (acct == NULL) {
+		if ((len = pol_norm_jid(e->jid, buf, sizeof buf)) == -1)
+			return;
+		acct = buf;
+	}
+	if (memchr(acct, '@', (size_t)len) == NULL)
 		return;
 	r = det_cache_get(d->recs,
 			  e->acct_hash != 0 ? e->acct_hash

@@ -358,6 +358,12 @@ pol_set_verdict_cb(struct policy *p, pol_verdict_cb cb, void *arg)
 }
 
 void
+pol_set_verdict_cb_terse(struct policy *p, int terse)
+{
+	p->cb_terse = terse;
+}
+
+void
 pol_set_note_cb(struct policy *p, pol_note_cb cb, void *arg)
 {
 	p->note = cb;

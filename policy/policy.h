@@ -87,6 +87,10 @@ struct pol_event {
 				   0 means 1 */
 	uint64_t acct_hash;     /* sessions: pol_account_hash(jid) when the
 				   caller keeps it (a replay); 0 = made here */
+	const char *acct;       /* sessions: jid's bare JID, already as
+				   jid_bare makes it, when the caller vouches
+				   (a replay); NULL = made here */
+	size_t acct_len;
 };
 
 /* What inspect/list show about one subject. Strings valid until the next
@@ -142,6 +146,10 @@ void           pol_free(struct policy *);
 void pol_reconfigure(struct policy *, const struct fg_config *);
 void pol_set_verdict_cb(struct policy *, pol_verdict_cb, void *);
 void pol_set_note_cb(struct policy *, pol_note_cb, void *);
+/* The verdict callback does not read the reason of a score change (it
+ * gets NULL): with no store and no note callback either, the text is
+ * then never formatted, which a replay of a whole log feels. */
+void pol_set_verdict_cb_terse(struct policy *, int terse);
 /* Tell the note callback (if any); what detectors call when they see
  * something an operator should hear of. would is filled in from the
  * current context when the caller leaves it 0. */

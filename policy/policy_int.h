@@ -166,7 +166,8 @@ struct policy {
 	struct rep       *rep;
 	pol_verdict_cb    cb;
 	void             *cb_arg;
-	pol_wave_cb       wave_cb; /* NULL: detect_reg logs each wave */
+	int               cb_terse; /* cb ignores score-change reasons */
+	pol_wave_cb       wave_cb;  /* NULL: detect_reg logs each wave */
 	void             *wave_arg;
 	pol_note_cb       note;
 	void             *note_arg;

@@ -137,7 +137,7 @@ pol_changed(struct policy *p, struct rep_subj *s, enum fg_verdict old_v,
 	char                 sig[POL_SIGTEXT_MAX], wreason[224];
 	enum fg_verdict      eff = pol_effective(s), enf = pol_enforced(s);
 
-	if (enf < eff) {
+	if (enf < eff && reason != NULL) {
 		/* the audit log says what was only observed */
 		snprintf(wreason, sizeof wreason, "observe: %s", reason);
 		reason = wreason;
@@ -198,15 +198,20 @@ pol_eval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
 	enum fg_verdict          old_enf = pol_enforced(s), target, keep;
 	double                   sc = rep_score(s, now, m->half_life_ms);
 	char                     reason[192];
+	/* formatted only for a reader: store, notes, a callback that asks */
+	int text = p->store != NULL || p->note != NULL || !p->cb_terse;
 
 	target = level(m, s->type, sc);
 	if (target > s->verdict) {
 		/* up at once, whatever the hold time */
 		raise_to(p, s, target);
 		s->expires = now + m->ttl_ms;
-		snprintf(reason, sizeof reason,
-			 "score %.1f reached the %s threshold %.1f (%s)", sc,
-			 fg_verdict_name(target), m->thr[target], why);
+		if (text)
+			snprintf(reason, sizeof reason,
+				 "score %.1f reached the %s threshold %.1f "
+				 "(%s)",
+				 sc, fg_verdict_name(target), m->thr[target],
+				 why);
 	} else if (s->verdict > FG_V_ALLOW && now >= s->expires) {
 		/* down only once the verdict has expired, and only as far as
 		 * the score has fallen below threshold x (1 - hysteresis) */
@@ -231,12 +236,14 @@ pol_eval(struct policy *p, struct rep_subj *s, int64_t now, const char *why)
 		s->verdict = keep;
 		if (s->enf > keep)
 			s->enf = keep;
-		snprintf(reason, sizeof reason,
-			 "verdict expired; score decayed to %.1f", sc);
+		if (text)
+			snprintf(reason, sizeof reason,
+				 "verdict expired; score decayed to %.1f", sc);
 	} else
 		return;
 	rep_relist(p->rep, s);
-	pol_changed(p, s, old_v, old_eff, old_enf, now, reason, "auto");
+	pol_changed(p, s, old_v, old_eff, old_enf, now, text ? reason : NULL,
+		    "auto");
 }
 
 int

@@ -23,6 +23,7 @@
 
 #include "../core/clock.h"
 #include "../core/config.h"
+#include "../core/jid.h"
 #include "../core/log.h"
 #include "../core/xmalloc.h"
 #include "../policy/policy.h"
@@ -69,6 +70,8 @@ sweep_new(const struct sweep_opts *opts)
 		s->opts.min_score = s->cfg->quarantine_at;
 	s->pol = pol_new(s->cfg, NULL);
 	pol_set_verdict_cb(s->pol, on_verdict, s);
+	/* on_verdict reads no score text */
+	pol_set_verdict_cb_terse(s->pol, 1);
 	pol_set_wave_cb(s->pol, on_wave, s);
 	s->hosts = strtab_new();
 	return s;
@@ -139,6 +142,7 @@ acct_get(struct sweep *s, const struct qrec *q)
 	int          isnew;
 	void       **slot;
 	struct acct *a;
+	char         bare[JID_MAX + 1];
 
 	if (n == 0)
 		return NULL;
@@ -156,8 +160,12 @@ acct_get(struct sweep *s, const struct qrec *q)
 	a->pub.login_as = a->login;
 	a->pub.signals = a->signals;
 	a->pub.dur_min = -1;
-	if (s->pol != NULL)
+	a->jidlen = (uint32_t)n;
+	if (s->pol != NULL) {
 		a->lhash = pol_account_hash(a->jid);
+		a->bare = jid_bare(a->jid, bare, sizeof bare) == 0 &&
+			  strcmp(bare, a->jid) == 0;
+	}
 	*slot = a;
 	return s->last = a;
 }
@@ -445,12 +453,17 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 {
 	struct pol_event e;
 	char             full[2 * LOGSCAN_FIELD_MAX + LOGSCAN_FIELD_MAX + 1];
-	size_t           n = strlen(a->jid), m;
+	size_t           n = a->jidlen, m;
+	const char      *c;
+	int              plain = a->bare;
 
 	/* "%s/%s" without printf: this runs for every session line */
 	if (*sid == '\0')
 		sid = "sweep";
-	m = strlen(sid);
+	for (c = sid; *c != '\0'; c++) /* what jid_split would refuse */
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			plain = 0;
+	m = (size_t)(c - sid);
 	memcpy(full, a->jid, n);
 	full[n] = '/';
 	memcpy(full + n + 1, sid, m + 1);
@@ -458,6 +471,12 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 	e.user_exists = -1;
 	e.jid = full;
 	e.acct_hash = a->lhash;
+	/* the detectors need not fold the JID again when it is the bare
+	 * part of a valid full JID */
+	if (plain && m <= JID_PART_MAX && n + 1 + m <= JID_MAX) {
+		e.acct = a->jid;
+		e.acct_len = n;
+	}
 	e.ip = ip != NULL && *ip != '\0' ? ip : NULL;
 	if (dur < 0) {
 		e.type = POL_EV_SESSION_START;

@@ -32,6 +32,8 @@ struct acct {
 	struct sweep_acct pub;
 	uint64_t          lhash; /* pol_account_hash(jid) */
 	uint32_t          open_now;
+	uint32_t          jidlen;
+	int               bare; /* jid is what jid_bare makes of it */
 	int64_t           short_at[SWEEP_SHORT_MIN]; /* ring of end times */
 	uint32_t          short_next;
 	uint32_t          window_run; /* short ones in the current window */
