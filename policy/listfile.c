@@ -56,9 +56,8 @@ lf_hash(const char *s)
 	return h;
 }
 
-/* The first 16 of n hex digits as a number (n is 16 or 64). */
-static uint64_t
-hex64(const char *s)
+uint64_t
+lf_hex_hash(const char *s)
 {
 	uint64_t h = 0;
 	int      i, c;
@@ -154,11 +153,11 @@ lf_parse_line(enum lf_kind kind, const char *line, uint64_t *h, char *text,
 	memcpy(tok, line, n);
 	tok[n] = '\0';
 	if (n == 64 && all_hex(tok, 64)) {
-		*h = hex64(tok);
+		*h = lf_hex_hash(tok);
 		return 1;
 	}
 	if (kind == LF_HOSTS && n == 16 && all_hex(tok, 16)) {
-		*h = hex64(tok);
+		*h = lf_hex_hash(tok);
 		return 1;
 	}
 	switch (kind) {

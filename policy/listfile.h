@@ -29,6 +29,9 @@ struct lf_set;
 
 /* The first 64 bits of SHA-256(s), as the 16 hex digits of hfp read. */
 uint64_t lf_hash(const char *s);
+/* The number lf_hash() gives, from the first 16 hex digits of s (either
+ * case): a hashed list entry or a host fingerprint from the wire. */
+uint64_t lf_hex_hash(const char *s);
 
 /* One line: 1 with the entry's hash in *h and its normal form in text
  * ("" for a hashed entry); 0 for a blank or comment line; -1 for a bad

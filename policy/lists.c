@@ -237,20 +237,6 @@ lists_pregate(void *arg, struct policy *p, const struct pol_gate *g)
 		}
 }
 
-/* The 16 lowercase hex digits of a host fingerprint (wire.c checked
- * them) as the number lf_hash() gives. */
-static uint64_t
-hex16(const char *s)
-{
-	uint64_t h = 0;
-	int      i;
-
-	for (i = 0; i < POL_HFP_HEX; i++)
-		h = h << 4 |
-		    (uint64_t)(s[i] <= '9' ? s[i] - '0' : s[i] - 'a' + 10);
-	return h;
-}
-
 /* A stranger message carrying a listed URL host is refused, and its
  * sender scored. */
 static void
@@ -266,7 +252,7 @@ lists_gate(void *arg, struct policy *p, const struct pol_gate *g,
 	      g->kind == FG_KIND_INBOUND_STRANGER_MESSAGE))
 		return;
 	for (i = 0; i < g->nhfp && i < POL_HFP_MAX; i++)
-		if (lf_has(d->set[L_HOSTS], hex16(g->hfp[i])))
+		if (lf_has(d->set[L_HOSTS], lf_hex_hash(g->hfp[i])))
 			break;
 	if (i == g->nhfp || i == POL_HFP_MAX)
 		return;

@@ -571,8 +571,7 @@ note_refusal(struct policy *p, const struct pol_gate *g,
 static const char *
 verdict_text(const struct pol_gate *g, enum fg_subj type, enum fg_verdict v)
 {
-	if (g->kind != FG_KIND_REGISTER && kind_inbound(g->kind) &&
-	    type == FG_SUBJ_ACCOUNT)
+	if (kind_inbound(g->kind) && type == FG_SUBJ_ACCOUNT)
 		return v == FG_V_BLOCK ? txt_remote_block
 				       : txt_remote_quarantine;
 	return v == FG_V_BLOCK ? txt_block[type] : txt_quarantine[type];
