@@ -149,7 +149,8 @@ acct_get(struct sweep *s, const struct qrec *q)
 	if (s->opts.host != NULL && strcasecmp(s->opts.host, q->r.host) != 0)
 		return NULL;
 	/* a session's line names the account its auth line just did */
-	if (s->last != NULL && strcmp(s->last->jid, key) == 0)
+	if (s->last != NULL && s->last->keyh == q->keyh &&
+	    s->last->jidlen == n && memcmp(s->last->jid, key, n) == 0)
 		return s->last;
 	slot = strtab_put_h(s->accts, key, n, q->keyh, &isnew);
 	if (!isnew)
@@ -161,6 +162,7 @@ acct_get(struct sweep *s, const struct qrec *q)
 	a->pub.signals = a->signals;
 	a->pub.dur_min = -1;
 	a->jidlen = (uint32_t)n;
+	a->keyh = q->keyh;
 	if (s->pol != NULL) {
 		a->lhash = pol_account_hash(a->jid);
 		a->bare = jid_bare(a->jid, bare, sizeof bare) == 0 &&
@@ -195,18 +197,23 @@ note_login(struct acct *a, const char *typed)
 		snprintf(a->login, sizeof(a->login), "%s", typed);
 }
 
+/* The IPs' hashes are compared first: the strings are elsewhere in
+ * memory, and most accounts see the same one or two again and again. */
 static void
 add_ip(struct acct *a, const char *ip)
 {
-	uint32_t i;
+	uint32_t    i, h = 0x811c9dc5u;
+	const char *c;
 
 	if (*ip == '\0' || a->pub.nips >= SWEEP_IPS_MAX)
 		return; /* full: nothing to add, nothing to compare */
+	for (c = ip; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 0x01000193u;
 	for (i = 0; i < a->pub.nips; i++)
-		if (strcmp(a->pub.ips[i], ip) == 0)
+		if (a->iph[i] == h && strcmp(a->pub.ips[i], ip) == 0)
 			return;
-	if (a->pub.nips < SWEEP_IPS_MAX)
-		a->pub.ips[a->pub.nips++] = xstrdup(ip);
+	a->iph[a->pub.nips] = h;
+	a->pub.ips[a->pub.nips++] = xstrdup(ip);
 }
 
 /* End a session at t; known = 0 when its close was never logged. */
@@ -490,17 +497,6 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 	note_score(s, a);
 }
 
-static uint64_t
-sid_hash(const char *sid, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t   i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)sid[i]) * 0x100000001b3ULL;
-	return h != 0 ? h : 1;
-}
-
 /* The waiting Prosody session-start, replayed without an IP: the line
  * after "Authenticated as" was not its mod_log_auth line. */
 static void
@@ -520,13 +516,13 @@ pend_flush(struct sweep *s)
  * Prosody logs "Authenticated as" first, so its session-start waits for
  * the IP (mod_log_auth) on the next line. */
 static void
-auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
+auth_ip(struct sweep *s, const struct logscan_rec *r, const struct qrec *q)
 {
 	struct sess   *ss;
 	struct authip *ai;
 	size_t         n;
 
-	if (sidlen == 0 || *r->ip == '\0')
+	if (q->sidlen == 0 || *r->ip == '\0')
 		return;
 	if (r->fmt == LOGSCAN_FMT_PROSODY) {
 		if ((ss = s->pend) != NULL &&
@@ -541,7 +537,7 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
 	}
 	ai = &s->auths[s->auth_head];
 	s->auth_head = (s->auth_head + 1) % SWEEP_AUTH_RING;
-	ai->sid = sid_hash(r->sid, sidlen);
+	ai->sid = q->sidh;
 	n = strlen(r->ip); /* no snprintf: one per login */
 	if (n >= sizeof(ai->ip))
 		n = sizeof(ai->ip) - 1;
@@ -553,12 +549,12 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, size_t sidlen)
  * auth line will follow. */
 static void
 sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
-	  size_t sidlen)
+	  const struct qrec *q)
 {
 	uint64_t h;
 	size_t   i, k;
 
-	if (r->fmt == LOGSCAN_FMT_PROSODY && sidlen > 0) {
+	if (r->fmt == LOGSCAN_FMT_PROSODY && q->sidlen > 0) {
 		pend_flush(s);
 		ss->pending = 1;
 		s->pend = ss;
@@ -567,9 +563,8 @@ sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 		snprintf(s->pend_user, sizeof(s->pend_user), "%s", r->user);
 		return;
 	}
-	if (sidlen > 0) /* newest first */
-		for (h = sid_hash(r->sid, sidlen), i = 0; i < SWEEP_AUTH_RING;
-		     i++) {
+	if (q->sidlen > 0) /* newest first (sidh is never 0 then) */
+		for (h = q->sidh, i = 0; i < SWEEP_AUTH_RING; i++) {
 			k = (s->auth_head + SWEEP_AUTH_RING - 1 - i) %
 			    SWEEP_AUTH_RING;
 			if (s->auths[k].sid == h) {
@@ -608,7 +603,7 @@ replay(struct sweep *s, const struct qrec *q)
 		note_login(a, r->user);
 		add_ip(a, r->ip);
 		if (s->pol != NULL)
-			auth_ip(s, r, sidlen);
+			auth_ip(s, r, q);
 		break;
 	case LOGSCAN_AUTH_FAIL:
 		/* Only for names that turn out to be accounts (report does
@@ -649,7 +644,7 @@ replay(struct sweep *s, const struct qrec *q)
 		ss->lhash = a->lhash;
 		ss->start = r->t;
 		if (s->pol != NULL)
-			sess_open(s, ss, r, sidlen);
+			sess_open(s, ss, r, q);
 		if (sidlen == 0) {
 			sess_put(s, ss);
 			return;

@@ -31,6 +31,8 @@
 struct acct {
 	struct sweep_acct pub;
 	uint64_t          lhash; /* pol_account_hash(jid) */
+	uint64_t          keyh;  /* strtab_hash(jid): a cheap first test */
+	uint32_t          iph[SWEEP_IPS_MAX]; /* FNV-1a of pub.ips[i] */
 	uint32_t          open_now;
 	uint32_t          jidlen;
 	int               bare; /* jid is what jid_bare makes of it */

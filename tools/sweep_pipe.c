@@ -85,20 +85,15 @@ stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
 	}
 }
 
-/* All of an account (it spans several cache lines), and its IPs when
- * the record may add one. */
+/* All of an account (it spans several cache lines). */
 static void
-prefetch_acct(const struct acct *a, int ips)
+prefetch_acct(const struct acct *a)
 {
 	const char *p = (const char *)a;
 	size_t      off;
-	uint32_t    i;
 
 	for (off = 0; off < sizeof(*a); off += SWEEP_LINE)
 		__builtin_prefetch(p + off);
-	if (ips)
-		for (i = 0; i < a->pub.nips; i++)
-			__builtin_prefetch(a->pub.ips[i]);
 }
 
 /* Stages 1 to 3: the table slot's key and value, or the session; then
@@ -120,7 +115,7 @@ stage(struct sweep *s, const struct qrec *q, int n)
 			return;
 		}
 		if (n == 2)
-			prefetch_acct(ss->a, 0);
+			prefetch_acct(ss->a);
 		if (s->pol != NULL)
 			pol_prefetch_account(s->pol, ss->lhash, n == 3);
 		return;
@@ -136,7 +131,7 @@ stage(struct sweep *s, const struct qrec *q, int n)
 	if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) == NULL)
 		return;
 	if (n == 2)
-		prefetch_acct(a, q->r.type != LOGSCAN_SESSION_OPEN);
+		prefetch_acct(a);
 	if (s->pol != NULL && q->r.type == LOGSCAN_SESSION_OPEN)
 		pol_prefetch_account(s->pol, a->lhash, n == 3);
 }
