@@ -2,8 +2,7 @@
 /*
  * floodgate - unit tests for core/siphash: the reference vectors of the
  * SipHash paper (key 00..0f, message 00..len-1) for 2-4 and the published
- * ones for 1-3, the tweak form, and the
- * per-process key.
+ * ones for 1-3, the tweak form, and the per-process key.
  */
 #include <check.h>
 #include <stdlib.h>
