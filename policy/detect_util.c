@@ -37,8 +37,9 @@ det_cache_new(size_t cap, size_t recsz)
 	while (c->nsets * DET_WAYS < cap)
 		c->nsets <<= 1;
 	c->recsz = recsz;
-	c->recs = xcalloc(c->nsets * DET_WAYS, recsz);
-	c->keys = xcalloc(c->nsets * DET_WAYS, sizeof *c->keys);
+	/* huge pages when big: records are looked up at random */
+	c->recs = xcalloc_table(c->nsets * DET_WAYS, recsz);
+	c->keys = xcalloc_table(c->nsets * DET_WAYS, sizeof *c->keys);
 	return c;
 }
 
@@ -47,8 +48,8 @@ det_cache_free(struct det_cache *c)
 {
 	if (c == NULL)
 		return;
-	free(c->recs);
-	free(c->keys);
+	xfree_table(c->recs, c->nsets * DET_WAYS, c->recsz);
+	xfree_table(c->keys, c->nsets * DET_WAYS, sizeof *c->keys);
 	free(c);
 }
 
