@@ -138,8 +138,16 @@ fire(struct policy *p, struct login_rec *r, int kind, const char *acct,
 static int
 case_differs(const char *login, const char *jid)
 {
-	char typed[POL_KEY_MAX], acct[POL_KEY_MAX];
+	char        typed[POL_KEY_MAX], acct[POL_KEY_MAX];
+	const char *c;
 
+	/* without an upper case letter the login is its own folding: it
+	 * can only equal the account exactly (every session comes here) */
+	for (c = login; *c != '\0' && *c != '@' && *c != '/'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			break;
+	if (*c < 'A' || *c > 'Z')
+		return 0;
 	if (det_node(login, typed, sizeof typed, 0) == -1 ||
 	    det_node(jid, acct, sizeof acct, 1) == -1)
 		return 0;

@@ -191,6 +191,24 @@ pol_score(struct policy *p, enum fg_subj type, const char *key)
 			 : 0;
 }
 
+double
+pol_score_norm(struct policy *p, enum fg_subj type, const char *key, size_t len,
+	       struct pol_evidence *ev)
+{
+	struct rep_subj *s = NULL;
+
+	if ((int)type >= 0 && type < FG_SUBJ__MAX && len > 0)
+		s = rep_find(p->rep, type, key, len, rep_hash(type, key, len));
+	if (ev != NULL) {
+		if (s != NULL)
+			pol_evidence_of(s, ev);
+		else
+			memset(ev, 0, sizeof *ev);
+	}
+	return s != NULL ? rep_score(s, clock_wall_ms(), p->prm.half_life_ms)
+			 : 0;
+}
+
 /* The listed subjects (a verdict or an override) that are allowlisted,
  * or that are not allow. */
 static void

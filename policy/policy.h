@@ -181,6 +181,29 @@ int pol_inspect(struct policy *, enum fg_subj, const char *key,
 /* The subject's score now (0 if unknown): pol_inspect without the text,
  * for a caller that only wants the number often (an offline replay). */
 double pol_score(struct policy *, enum fg_subj, const char *key);
+
+#define POL_EVIDENCE_N 4    /* recent signals a subject keeps */
+#define POL_SIGTEXT_MAX 256 /* bytes of "name=weight ..." text */
+
+/* A subject's recent signals, copied out to be written as text later:
+ * a replay that looks after every signal but prints once keeps these
+ * instead of making the text each time. */
+struct pol_evidence {
+	float   w[POL_EVIDENCE_N];
+	uint8_t name[POL_EVIDENCE_N]; /* the policy's signal name index */
+	uint8_t head, n;
+};
+
+/* pol_score for a key already in the form pol_norm_key gives (len
+ * bytes; anything else reads as unknown), with its evidence into *ev
+ * when ev is not NULL (none for an unknown subject). */
+double pol_score_norm(struct policy *, enum fg_subj, const char *key,
+		      size_t len, struct pol_evidence *ev);
+/* The "name=weight ..." text of evidence (as pol_info.signals), into
+ * buf; returns buf. */
+const char *pol_evidence_text(const struct policy *,
+			      const struct pol_evidence *, char *buf,
+			      size_t bufsz);
 /* Every subject whose effective verdict is not allow. */
 void pol_foreach_listed(struct policy *, pol_info_cb, void *);
 /* Every subject an admin allowlisted (which pol_foreach_listed skips). */

@@ -24,9 +24,8 @@
 #define POL_KEY_MAX 2048    /* bytes: bare JID 1023 + '@' + 1023 + NUL */
 #define POL_IP_MAX 64       /* bytes: canonical address or CIDR text */
 #define POL_SIGNAMES_MAX 64 /* distinct signal names kept; then "other" */
-#define POL_SIGTEXT_MAX 256 /* bytes of "name=weight ..." text */
 #define POL_ACTOR_OBSERVE "observe" /* store actor of an observed verdict */
-#define REP_NSIG 4                  /* recent signals kept per subject */
+#define REP_NSIG POL_EVIDENCE_N     /* recent signals kept per subject */
 
 /* One subject (account, domain, IP, prefix) with a reputation. One
  * allocation, key included. */
@@ -211,6 +210,8 @@ void *pol_det_state(struct policy *, const struct pol_detector *);
 /* Intern a signal name; returns its index (0 = "other" when full). */
 unsigned    pol_signame(struct policy *, const char *);
 const char *pol_signame_str(const struct policy *, unsigned);
+/* The recent signals of s, copied. */
+void pol_evidence_of(const struct rep_subj *, struct pol_evidence *);
 /* "name=weight ..." of the recent signals of s, newest first. */
 const char *pol_sigtext(const struct policy *, const struct rep_subj *, char *,
 			size_t);

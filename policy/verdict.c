@@ -292,28 +292,27 @@ pol_auto_verdict(struct policy *p, enum fg_subj type, const char *key,
 }
 
 const char *
-pol_sigtext(const struct policy *p, const struct rep_subj *s, char *buf,
-	    size_t bufsz)
+pol_evidence_text(const struct policy *p, const struct pol_evidence *ev,
+		  char *buf, size_t bufsz)
 {
 	size_t i, run, off = 0;
 	int    idx, next, r;
 
 	buf[0] = '\0';
-	for (i = 0; i < s->sig_n; i += run) {
-		idx = (s->sig_head + REP_NSIG - 1 - (int)i) % REP_NSIG;
+	for (i = 0; i < ev->n; i += run) {
+		idx = (ev->head + REP_NSIG - 1 - (int)i) % REP_NSIG;
 		/* a flood repeats one signal; "x=2 x=2 x=2 x=2" reads worse
 		 * than "x=2 (4 times)" */
-		for (run = 1; i + run < s->sig_n; run++) {
-			next = (s->sig_head + REP_NSIG - 1 - (int)(i + run)) %
+		for (run = 1; i + run < ev->n; run++) {
+			next = (ev->head + REP_NSIG - 1 - (int)(i + run)) %
 			       REP_NSIG;
-			if (s->sig_name[next] != s->sig_name[idx] ||
-			    s->sig_w[next] != s->sig_w[idx])
+			if (ev->name[next] != ev->name[idx] ||
+			    ev->w[next] != ev->w[idx])
 				break;
 		}
 		r = snprintf(buf + off, bufsz - off, "%s%s=%.3g",
-			     off ? " " : "",
-			     pol_signame_str(p, s->sig_name[idx]),
-			     (double)s->sig_w[idx]);
+			     off ? " " : "", pol_signame_str(p, ev->name[idx]),
+			     (double)ev->w[idx]);
 		if (r >= 0 && (size_t)r < bufsz - off && run > 1)
 			r += snprintf(buf + off + r, bufsz - off - (size_t)r,
 				      " (%zu times)", run);
@@ -322,6 +321,25 @@ pol_sigtext(const struct policy *p, const struct rep_subj *s, char *buf,
 		off += (size_t)r;
 	}
 	return buf;
+}
+
+void
+pol_evidence_of(const struct rep_subj *s, struct pol_evidence *ev)
+{
+	memcpy(ev->w, s->sig_w, sizeof ev->w);
+	memcpy(ev->name, s->sig_name, sizeof ev->name);
+	ev->head = s->sig_head;
+	ev->n = s->sig_n;
+}
+
+const char *
+pol_sigtext(const struct policy *p, const struct rep_subj *s, char *buf,
+	    size_t bufsz)
+{
+	struct pol_evidence ev;
+
+	pol_evidence_of(s, &ev);
+	return pol_evidence_text(p, &ev, buf, bufsz);
 }
 
 void

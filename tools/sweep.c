@@ -104,6 +104,8 @@ acct_free(void *v)
 
 	for (i = 0; i < a->pub.nips; i++)
 		free((char *)a->pub.ips[i]);
+	if (a->pkey != a->jid)
+		free((char *)a->pkey);
 	free(a);
 }
 
@@ -165,8 +167,11 @@ acct_get(struct sweep *s, const struct qrec *q)
 	a->keyh = q->keyh;
 	if (s->pol != NULL) {
 		a->lhash = pol_account_hash(a->jid);
-		a->bare = jid_bare(a->jid, bare, sizeof bare) == 0 &&
-			  strcmp(bare, a->jid) == 0;
+		if (jid_bare(a->jid, bare, sizeof bare) == 0) {
+			a->bare = strcmp(bare, a->jid) == 0;
+			a->pkey = a->bare ? a->jid : xstrdup(bare);
+			a->pkeylen = strlen(a->pkey);
+		}
 	}
 	*slot = a;
 	return s->last = a;
@@ -309,22 +314,24 @@ level(const struct sweep *s, double sc)
 static void
 note_score(struct sweep *s, struct acct *a)
 {
-	struct pol_info pi;
-	uint64_t        n = pol_signals(s->pol);
+	struct pol_evidence ev;
+	uint64_t            n = pol_signals(s->pol);
+	double              sc;
 
-	/* a score only rises with a signal: look only when there was one,
-	 * and make the text of the evidence only for a new peak */
+	/* a score only rises with a signal: look only when there was one;
+	 * the text of the evidence is made at the end, for the last peak */
 	if (n == s->signals)
 		return;
 	s->signals = n;
-	if (pol_score(s->pol, FG_SUBJ_ACCOUNT, a->jid) <= a->pub.score ||
-	    pol_inspect(s->pol, FG_SUBJ_ACCOUNT, a->jid, &pi) == -1 ||
-	    pi.score <= a->pub.score)
+	if (a->pkey == NULL ||
+	    (sc = pol_score_norm(s->pol, FG_SUBJ_ACCOUNT, a->pkey, a->pkeylen,
+				 &ev)) <= a->pub.score)
 		return;
-	a->pub.score = pi.score;
-	a->pub.verdict = level(s, pi.score);
+	a->pub.score = sc;
+	a->pub.verdict = level(s, sc);
 	a->pub.peak_at = s->now;
-	snprintf(a->signals, sizeof(a->signals), "%s", pi.signals);
+	a->ev = ev;
+	a->has_ev = 1;
 }
 
 /* Verdict changes: a probation (registration wave) on an account, or an
@@ -730,6 +737,9 @@ sweep_finish(struct sweep *s)
 	pos = 0;
 	while (strtab_next(s->accts, &pos, &key, &v)) {
 		a = v;
+		if (a->has_ev) /* cut as the whole text would be */
+			pol_evidence_text(s->pol, &a->ev, a->signals,
+					  sizeof(a->signals));
 		if (s->opts.mode == SWEEP_CASE_LOGIN)
 			a->pub.suspect =
 			    a->pub.case_logins > 0 &&

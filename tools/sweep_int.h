@@ -36,12 +36,18 @@ struct acct {
 	uint32_t          open_now;
 	uint32_t          jidlen;
 	int               bare; /* jid is what jid_bare makes of it */
-	int64_t           short_at[SWEEP_SHORT_MIN]; /* ring of end times */
-	uint32_t          short_next;
-	uint32_t          window_run; /* short ones in the current window */
-	char              login[SWEEP_LOGIN_MAX];
-	char              signals[SWEEP_SIG_MAX];
-	char              jid[]; /* key copy */
+	/* the policy's key of the account: jid itself when bare, else its
+	 * own copy; NULL when the policy would refuse it */
+	const char         *pkey;
+	size_t              pkeylen;
+	struct pol_evidence ev;     /* the signals at the peak score ... */
+	int                 has_ev; /* ... once there is one */
+	int64_t             short_at[SWEEP_SHORT_MIN]; /* ring of end times */
+	uint32_t            short_next;
+	uint32_t            window_run; /* short ones in the current window */
+	char                login[SWEEP_LOGIN_MAX];
+	char                signals[SWEEP_SIG_MAX];
+	char                jid[]; /* key copy */
 };
 
 struct host {

@@ -8,7 +8,6 @@
  * in cache. The order of records is kept: the output is the same as
  * replaying each one as it comes.
  */
-#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -20,17 +19,25 @@
 
 /* user@host lowercased (ASCII) as servers store it, into key of at
  * least 2 * LOGSCAN_FIELD_MAX bytes; returns its length. */
+static inline char
+ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
 size_t
 sweep_mk_key(char *key, const char *user, const char *host)
 {
 	size_t n = 0, i;
 
+	/* ASCII only, as tolower() in the C locale the tools run in, but
+	 * without a call per character */
 	for (i = 0; user[i] != '\0'; i++)
-		key[n++] = tolower((unsigned char)user[i]);
+		key[n++] = ascii_lower(user[i]);
 	if (*host != '\0') {
 		key[n++] = '@';
 		for (i = 0; host[i] != '\0'; i++)
-			key[n++] = tolower((unsigned char)host[i]);
+			key[n++] = ascii_lower(host[i]);
 	}
 	key[n] = '\0';
 	return n;
