@@ -55,8 +55,7 @@ void det_content_mark(struct policy *, const struct pol_gate *);
 
 /* Every record of a det_cache starts with this header. */
 struct det_ent {
-	uint64_t key;  /* 0 = empty slot */
-	int64_t  used; /* unix ms of the last touch; oldest is evicted */
+	uint64_t key; /* 0 = empty slot */
 };
 
 /* A set-associative table of fixed-size records: bounded (never grows),

@@ -16,16 +16,21 @@
 #define DET_MIN_SETS 16 /* smallest table, sets */
 #define DET_LINE 64     /* cache line, bytes */
 
+/* One set: its keys and last-use times side by side (two cache lines),
+ * so that a lookup reads one line and choosing the record to replace
+ * reads the next, not one line per record of the set. */
+struct det_set {
+	uint64_t key[DET_WAYS];  /* 0 = empty */
+	int64_t  used[DET_WAYS]; /* unix ms of the last touch */
+};
+
 struct det_cache {
-	unsigned char *recs;
-	/* each set's keys side by side, so a lookup reads one cache line,
-	 * not one per record of the set; a miss that creates a record reads
-	 * the records' last-use times to pick the one to replace */
-	uint64_t *keys;
-	size_t    recsz;
-	size_t    nsets; /* power of two */
-	size_t    count;
-	uint64_t  evictions;
+	unsigned char  *recs;
+	struct det_set *sets;
+	size_t          recsz;
+	size_t          nsets; /* power of two */
+	size_t          count;
+	uint64_t        evictions;
 };
 
 struct det_cache *
@@ -39,7 +44,7 @@ det_cache_new(size_t cap, size_t recsz)
 	c->recsz = recsz;
 	/* huge pages when big: records are looked up at random */
 	c->recs = xcalloc_table(c->nsets * DET_WAYS, recsz);
-	c->keys = xcalloc_table(c->nsets * DET_WAYS, sizeof *c->keys);
+	c->sets = xcalloc_table(c->nsets, sizeof *c->sets);
 	return c;
 }
 
@@ -49,7 +54,7 @@ det_cache_free(struct det_cache *c)
 	if (c == NULL)
 		return;
 	xfree_table(c->recs, c->nsets * DET_WAYS, c->recsz);
-	xfree_table(c->keys, c->nsets * DET_WAYS, sizeof *c->keys);
+	xfree_table(c->sets, c->nsets, sizeof *c->sets);
 	free(c);
 }
 
@@ -62,58 +67,62 @@ rec_at(const struct det_cache *c, size_t i)
 void *
 det_cache_get(struct det_cache *c, uint64_t key, int64_t now, int create)
 {
-	size_t          base, i, victim = SIZE_MAX;
+	struct det_set *set;
 	struct det_ent *e;
+	size_t          i, victim = DET_WAYS;
 
 	if (key == 0)
 		key = 1; /* 0 marks an empty slot */
-	base = (key & (c->nsets - 1)) * DET_WAYS;
-	for (i = base; i < base + DET_WAYS; i++)
-		if (c->keys[i] == key) {
-			e = rec_at(c, i);
-			e->used = now;
-			return e;
+	set = &c->sets[key & (c->nsets - 1)];
+	for (i = 0; i < DET_WAYS; i++)
+		if (set->key[i] == key) {
+			set->used[i] = now;
+			return rec_at(c, (key & (c->nsets - 1)) * DET_WAYS + i);
 		}
 	if (!create)
 		return NULL;
 	/* an empty slot first, else the least recently used */
-	for (i = base; i < base + DET_WAYS; i++) {
-		if (c->keys[i] == 0) {
+	for (i = 0; i < DET_WAYS; i++) {
+		if (set->key[i] == 0) {
 			victim = i;
 			break;
 		}
-		if (victim == SIZE_MAX ||
-		    rec_at(c, i)->used < rec_at(c, victim)->used)
+		if (victim == DET_WAYS || set->used[i] < set->used[victim])
 			victim = i;
 	}
-	if (c->keys[victim] != 0)
+	if (set->key[victim] != 0)
 		c->evictions++;
 	else
 		c->count++;
-	e = rec_at(c, victim);
+	e = rec_at(c, (key & (c->nsets - 1)) * DET_WAYS + victim);
 	memset(e, 0, c->recsz);
-	e->key = c->keys[victim] = key;
-	e->used = now;
+	e->key = set->key[victim] = key;
+	set->used[victim] = now;
 	return e;
 }
 
 void
 det_cache_prefetch(const struct det_cache *c, uint64_t key, int deep)
 {
-	size_t base, i, off;
+	const struct det_set *set;
+	size_t                i, off;
 
 	if (key == 0)
 		key = 1;
-	base = (key & (c->nsets - 1)) * DET_WAYS;
+	set = &c->sets[key & (c->nsets - 1)];
 	if (!deep) {
-		__builtin_prefetch(&c->keys[base]);
+		__builtin_prefetch(set->key);
+		__builtin_prefetch(set->used);
 		return;
 	}
-	for (i = base; i < base + DET_WAYS; i++)
-		if (c->keys[i] == key) {
+	for (i = 0; i < DET_WAYS; i++)
+		if (set->key[i] == key) {
 			for (off = 0; off < c->recsz; off += DET_LINE)
-				__builtin_prefetch(c->recs + i * c->recsz +
-						   off);
+				__builtin_prefetch(
+				    c->recs +
+				    ((key & (c->nsets - 1)) * DET_WAYS + i) *
+					c->recsz +
+				    off);
 			return;
 		}
 }
@@ -127,7 +136,7 @@ det_cache_del(struct det_cache *c, void *rec)
 	if (e == NULL || e->key == 0)
 		return;
 	i = (size_t)((unsigned char *)rec - c->recs) / c->recsz;
-	c->keys[i] = 0;
+	c->sets[i / DET_WAYS].key[i % DET_WAYS] = 0;
 	memset(e, 0, c->recsz);
 	c->count--;
 }
