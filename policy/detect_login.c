@@ -294,7 +294,7 @@ login_event(void *arg, struct policy *p, const struct pol_event *e)
 	if (!r->known && det_cache_evictions(d->recs) > 0)
 		first_seen(p, r, acct, now);
 	r->known = 1;
-	res = res_hash(e->jid);
+	res = e->sess_hash != 0 ? e->sess_hash : res_hash(e->jid);
 	if (e->type == POL_EV_SESSION_START)
 		session_start(d, p, r, e, acct, (size_t)len, res, now);
 	else

@@ -90,7 +90,10 @@ struct pol_event {
 	const char *acct;       /* sessions: jid's bare JID, already as
 				   jid_bare makes it, when the caller vouches
 				   (a replay); NULL = made here */
-	size_t acct_len;
+	size_t   acct_len;
+	uint32_t sess_hash; /* sessions: tells the session from the account's
+			       others (a replay's hash of its session id);
+			       0 = made here from jid */
 };
 
 /* What inspect/list show about one subject. Strings valid until the next

@@ -462,8 +462,8 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
  * full JID account/session-id, with the client's IP when a log line
  * gave it, at log time t. */
 static void
-pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
-	    const char *ip, int64_t t, int64_t dur)
+pol_session(struct sweep *s, struct acct *a, const char *sid, uint64_t sidh,
+	    const char *login, const char *ip, int64_t t, int64_t dur)
 {
 	struct pol_event e;
 	char             full[2 * LOGSCAN_FIELD_MAX + LOGSCAN_FIELD_MAX + 1];
@@ -485,6 +485,7 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, const char *login,
 	e.user_exists = -1;
 	e.jid = full;
 	e.acct_hash = a->lhash;
+	e.sess_hash = (uint32_t)sidh; /* no second hash of the full JID */
 	/* the detectors need not fold the JID again when it is the bare
 	 * part of a valid full JID */
 	if (plain && m <= JID_PART_MAX && n + 1 + m <= JID_MAX) {
@@ -515,7 +516,8 @@ pend_flush(struct sweep *s)
 		return;
 	s->pend = NULL;
 	ss->pending = 0;
-	pol_session(s, ss->a, s->pend_sid, s->pend_user, NULL, s->pend_t, -1);
+	pol_session(s, ss->a, s->pend_sid, ss->sidh, s->pend_user, NULL,
+		    s->pend_t, -1);
 }
 
 /* An auth line's IP for the session it opens. ejabberd logs the auth
@@ -537,7 +539,7 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, const struct qrec *q)
 			snprintf(ss->ip, sizeof(ss->ip), "%s", r->ip);
 			ss->pending = 0;
 			s->pend = NULL;
-			pol_session(s, ss->a, r->sid, r->user, ss->ip,
+			pol_session(s, ss->a, r->sid, ss->sidh, r->user, ss->ip,
 				    s->pend_t, -1);
 		}
 		return;
@@ -580,7 +582,7 @@ sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 				break;
 			}
 		}
-	pol_session(s, ss->a, r->sid, r->user, ss->ip, r->t, -1);
+	pol_session(s, ss->a, r->sid, ss->sidh, r->user, ss->ip, r->t, -1);
 }
 
 /* Replay one record (the last stage of the pipeline). */
@@ -649,6 +651,7 @@ replay(struct sweep *s, const struct qrec *q)
 		ss = sess_new(s);
 		ss->a = a;
 		ss->lhash = a->lhash;
+		ss->sidh = q->sidh;
 		ss->start = r->t;
 		if (s->pol != NULL)
 			sess_open(s, ss, r, q);
@@ -670,11 +673,11 @@ replay(struct sweep *s, const struct qrec *q)
 		acct_seen(ss->a, r->t);
 		sess_end(s, ss, r->t, 1);
 		if (s->pol != NULL && ss->pending)
-			pol_session(s, ss->a, r->sid, NULL, NULL, ss->start,
-				    -1);
+			pol_session(s, ss->a, r->sid, ss->sidh, NULL, NULL,
+				    ss->start, -1);
 		if (s->pol != NULL && r->t >= ss->start)
-			pol_session(s, ss->a, r->sid, NULL, ss->ip, r->t,
-				    r->t - ss->start);
+			pol_session(s, ss->a, r->sid, ss->sidh, NULL, ss->ip,
+				    r->t, r->t - ss->start);
 		sess_put(s, ss);
 		break;
 	case LOGSCAN_SERVER_START:

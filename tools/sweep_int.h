@@ -59,6 +59,7 @@ struct host {
 struct sess {
 	struct acct *a;     /* on the free list: the next free one */
 	uint64_t     lhash; /* a's, for prefetching before a is loaded */
+	uint64_t     sidh;  /* the session id's hash; 0 = no id */
 	int64_t      start;
 	int          pending; /* session-start not replayed yet (Prosody) */
 	char         ip[48];  /* the client's, from the auth line */
