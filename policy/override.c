@@ -193,12 +193,13 @@ pol_score(struct policy *p, enum fg_subj type, const char *key)
 
 double
 pol_score_norm(struct policy *p, enum fg_subj type, const char *key, size_t len,
-	       struct pol_evidence *ev)
+	       uint64_t h, struct pol_evidence *ev)
 {
 	struct rep_subj *s = NULL;
 
 	if ((int)type >= 0 && type < FG_SUBJ__MAX && len > 0)
-		s = rep_find(p->rep, type, key, len, rep_hash(type, key, len));
+		s = rep_find(p->rep, type, key, len,
+			     h != 0 ? h : rep_hash(type, key, len));
 	if (ev != NULL) {
 		if (s != NULL)
 			pol_evidence_of(s, ev);
@@ -207,6 +208,21 @@ pol_score_norm(struct policy *p, enum fg_subj type, const char *key, size_t len,
 	}
 	return s != NULL ? rep_score(s, clock_wall_ms(), p->prm.half_life_ms)
 			 : 0;
+}
+
+uint64_t
+pol_subject_hash(enum fg_subj type, const char *key, size_t len)
+{
+	return rep_hash(type, key, len);
+}
+
+void
+pol_prefetch_subject(const struct policy *p, uint64_t h, int deep)
+{
+	if (deep)
+		rep_prefetch_subj(p->rep, h);
+	else
+		rep_prefetch(p->rep, h);
 }
 
 /* The listed subjects (a verdict or an override) that are allowlisted,

@@ -199,9 +199,15 @@ struct pol_evidence {
 
 /* pol_score for a key already in the form pol_norm_key gives (len
  * bytes; anything else reads as unknown), with its evidence into *ev
- * when ev is not NULL (none for an unknown subject). */
+ * when ev is not NULL (none for an unknown subject). For a replay that
+ * looks at the same subjects millions of times. */
 double pol_score_norm(struct policy *, enum fg_subj, const char *key,
-		      size_t len, struct pol_evidence *ev);
+		      size_t len, uint64_t h, struct pol_evidence *ev);
+/* The policy's hash of such a key (h above; 0 there = made there), and
+ * a hint to start loading its subject: its table slot, or (deep, once
+ * the slot is in cache) the subject. */
+uint64_t pol_subject_hash(enum fg_subj, const char *key, size_t len);
+void     pol_prefetch_subject(const struct policy *, uint64_t h, int deep);
 /* The "name=weight ..." text of evidence (as pol_info.signals), into
  * buf; returns buf. */
 const char *pol_evidence_text(const struct policy *,

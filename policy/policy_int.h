@@ -80,10 +80,12 @@ struct rep_subj *rep_get(struct rep *, enum fg_subj, const char *, size_t,
 struct rep_subj *rep_get_admin(struct rep *, enum fg_subj, const char *, size_t,
 			       int64_t now_ms, double half_life_ms);
 void             rep_prefetch(const struct rep *, uint64_t);
-void             rep_del(struct rep *, struct rep_subj *);
-size_t           rep_count(const struct rep *);
-size_t           rep_bytes(const struct rep *); /* index only, subjects apart */
-void rep_counters(const struct rep *, uint64_t *evictions, uint64_t *drops);
+/* Once the slot is in cache (rep_prefetch): the subject in it. */
+void   rep_prefetch_subj(const struct rep *, uint64_t);
+void   rep_del(struct rep *, struct rep_subj *);
+size_t rep_count(const struct rep *);
+size_t rep_bytes(const struct rep *); /* index only, subjects apart */
+void   rep_counters(const struct rep *, uint64_t *evictions, uint64_t *drops);
 struct rep_list *rep_listed(struct rep *);
 struct rep_list *rep_dirty(struct rep *);
 /* Keep s on the listed list iff it has a verdict or an override. */

@@ -120,6 +120,18 @@ rep_prefetch(const struct rep *r, uint64_t h)
 	__builtin_prefetch(&r->slots[h & r->mask], 0);
 }
 
+void
+rep_prefetch_subj(const struct rep *r, uint64_t h)
+{
+	const struct rep_slot *sl = &r->slots[h & r->mask];
+
+	/* the home slot only: a probe past it is rare at half load */
+	if (sl->hash == h) {
+		__builtin_prefetch(sl->s);
+		__builtin_prefetch((const char *)sl->s + 64);
+	}
+}
+
 struct rep_subj *
 rep_find(const struct rep *r, enum fg_subj type, const char *key, size_t len,
 	 uint64_t h)

@@ -171,6 +171,8 @@ acct_get(struct sweep *s, const struct qrec *q)
 			a->bare = strcmp(bare, a->jid) == 0;
 			a->pkey = a->bare ? a->jid : xstrdup(bare);
 			a->pkeylen = strlen(a->pkey);
+			a->phash = pol_subject_hash(FG_SUBJ_ACCOUNT, a->pkey,
+						    a->pkeylen);
 		}
 	}
 	*slot = a;
@@ -325,7 +327,7 @@ note_score(struct sweep *s, struct acct *a)
 	s->signals = n;
 	if (a->pkey == NULL ||
 	    (sc = pol_score_norm(s->pol, FG_SUBJ_ACCOUNT, a->pkey, a->pkeylen,
-				 &ev)) <= a->pub.score)
+				 a->phash, &ev)) <= a->pub.score)
 		return;
 	a->pub.score = sc;
 	a->pub.verdict = level(s, sc);

@@ -40,6 +40,7 @@ struct acct {
 	 * own copy; NULL when the policy would refuse it */
 	const char         *pkey;
 	size_t              pkeylen;
+	uint64_t            phash;  /* pol_subject_hash of pkey */
 	struct pol_evidence ev;     /* the signals at the peak score ... */
 	int                 has_ev; /* ... once there is one */
 	int64_t             short_at[SWEEP_SHORT_MIN]; /* ring of end times */

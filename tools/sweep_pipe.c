@@ -123,8 +123,11 @@ stage(struct sweep *s, const struct qrec *q, int n)
 		}
 		if (n == 2)
 			prefetch_acct(ss->a);
-		if (s->pol != NULL)
+		if (s->pol != NULL) {
 			pol_prefetch_account(s->pol, ss->lhash, n == 3);
+			if (n == 3) /* the account is in cache by now */
+				pol_prefetch_subject(s->pol, ss->a->phash, 0);
+		}
 		return;
 	}
 	/* only a session-start has a login record to load (stage 3) */
@@ -139,8 +142,11 @@ stage(struct sweep *s, const struct qrec *q, int n)
 		return;
 	if (n == 2)
 		prefetch_acct(a);
-	if (s->pol != NULL && q->r.type == LOGSCAN_SESSION_OPEN)
+	if (s->pol != NULL && q->r.type == LOGSCAN_SESSION_OPEN) {
 		pol_prefetch_account(s->pol, a->lhash, n == 3);
+		if (n == 3)
+			pol_prefetch_subject(s->pol, a->phash, 0);
+	}
 }
 
 void
