@@ -653,6 +653,7 @@ replay(struct sweep *s, const struct qrec *q)
 		ss = sess_new(s);
 		ss->a = a;
 		ss->lhash = a->lhash;
+		ss->phash = a->phash;
 		ss->sidh = q->sidh;
 		ss->start = r->t;
 		if (s->pol != NULL)

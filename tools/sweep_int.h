@@ -31,6 +31,7 @@
 struct acct {
 	struct sweep_acct pub;
 	uint64_t          lhash; /* pol_account_hash(jid) */
+	uint64_t          phash; /* pol_subject_hash(pkey), read with lhash */
 	uint64_t          keyh;  /* strtab_hash(jid): a cheap first test */
 	uint32_t          iph[SWEEP_IPS_MAX]; /* FNV-1a of pub.ips[i] */
 	uint32_t          open_now;
@@ -40,7 +41,6 @@ struct acct {
 	 * own copy; NULL when the policy would refuse it */
 	const char         *pkey;
 	size_t              pkeylen;
-	uint64_t            phash;  /* pol_subject_hash of pkey */
 	struct pol_evidence ev;     /* the signals at the peak score ... */
 	int                 has_ev; /* ... once there is one */
 	int64_t             short_at[SWEEP_SHORT_MIN]; /* ring of end times */
@@ -60,6 +60,7 @@ struct host {
 struct sess {
 	struct acct *a;     /* on the free list: the next free one */
 	uint64_t     lhash; /* a's, for prefetching before a is loaded */
+	uint64_t     phash; /* a's, likewise */
 	uint64_t     sidh;  /* the session id's hash; 0 = no id */
 	int64_t      start;
 	int          pending; /* session-start not replayed yet (Prosody) */

@@ -104,8 +104,9 @@ prefetch_acct(const struct acct *a)
 }
 
 /* Stages 1 to 3: the table slot's key and value, or the session; then
- * the account and the login detector's set of the account; then its
- * record. Hints only: tables are looked up again, as the replay may
+ * the account, the login detector's set of the account and the
+ * account's slot in the policy's subjects; then the record and the
+ * subject. Hints only: tables are looked up again, as the replay may
  * have changed them. */
 static void
 stage(struct sweep *s, const struct qrec *q, int n)
@@ -125,8 +126,7 @@ stage(struct sweep *s, const struct qrec *q, int n)
 			prefetch_acct(ss->a);
 		if (s->pol != NULL) {
 			pol_prefetch_account(s->pol, ss->lhash, n == 3);
-			if (n == 3) /* the account is in cache by now */
-				pol_prefetch_subject(s->pol, ss->a->phash, 0);
+			pol_prefetch_subject(s->pol, ss->phash, n == 3);
 		}
 		return;
 	}
@@ -144,8 +144,7 @@ stage(struct sweep *s, const struct qrec *q, int n)
 		prefetch_acct(a);
 	if (s->pol != NULL && q->r.type == LOGSCAN_SESSION_OPEN) {
 		pol_prefetch_account(s->pol, a->lhash, n == 3);
-		if (n == 3)
-			pol_prefetch_subject(s->pol, a->phash, 0);
+		pol_prefetch_subject(s->pol, a->phash, n == 3);
 	}
 }
 
