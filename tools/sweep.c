@@ -150,6 +150,8 @@ acct_get(struct sweep *s, const struct qrec *q)
 		return NULL;
 	if (s->opts.host != NULL && strcasecmp(s->opts.host, q->r.host) != 0)
 		return NULL;
+	if (q->acct != NULL) /* the pipeline found it */
+		return s->last = q->acct;
 	/* a session's line names the account its auth line just did */
 	if (s->last != NULL && s->last->keyh == q->keyh &&
 	    s->last->jidlen == n && memcmp(s->last->jid, key, n) == 0)
@@ -622,8 +624,9 @@ replay(struct sweep *s, const struct qrec *q)
 		 * login in the logs, so unknown names are counted aside. */
 		if (q->keylen == 0)
 			return;
-		if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) !=
-		    NULL)
+		if ((a = q->acct) != NULL ||
+		    (a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) !=
+			NULL)
 			a->pub.auth_fail++;
 		else {
 			slot = strtab_put_h(s->fails, q->key, q->keylen,

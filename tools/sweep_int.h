@@ -71,11 +71,14 @@ struct sess {
  * buffer moves on), with the hashes of its keys made once. */
 struct qrec {
 	struct logscan_rec r;
-	uint64_t           sidh;           /* idtab_hash(sid); 0 = no sid */
-	uint64_t           keyh;           /* strtab_hash(key) */
-	size_t             sidlen, keylen; /* keylen 0 = no account */
-	char               key[2 * LOGSCAN_FIELD_MAX]; /* user@host */
-	char               buf[4 * LOGSCAN_FIELD_MAX];
+	uint64_t           sidh; /* idtab_hash(sid); 0 = no sid */
+	uint64_t           keyh; /* strtab_hash(key) */
+	/* the account as stage 2 found it; NULL: not yet in the table then
+	 * (accounts are never removed, so a found one stays valid) */
+	struct acct *acct;
+	size_t       sidlen, keylen;             /* keylen 0 = no account */
+	char         key[2 * LOGSCAN_FIELD_MAX]; /* user@host */
+	char         buf[4 * LOGSCAN_FIELD_MAX];
 };
 
 #define SWEEP_AUTH_RING 64 /* recent ejabberd auth lines kept for their IP */

@@ -70,6 +70,7 @@ stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
 	q->r.sid = copy_field(&p, r->sid, &q->sidlen);
 	q->sidh = q->sidlen > 0 ? idtab_hash(q->r.sid, q->sidlen) : 0;
 	q->keylen = 0;
+	q->acct = NULL;
 	switch (r->type) {
 	case LOGSCAN_AUTH_OK:
 	case LOGSCAN_AUTH_FAIL:
@@ -109,7 +110,7 @@ prefetch_acct(const struct acct *a)
  * subject. Hints only: tables are looked up again, as the replay may
  * have changed them. */
 static void
-stage(struct sweep *s, const struct qrec *q, int n)
+stage(struct sweep *s, struct qrec *q, int n)
 {
 	const struct acct *a = NULL;
 	const struct sess *ss = NULL;
@@ -138,7 +139,9 @@ stage(struct sweep *s, const struct qrec *q, int n)
 		strtab_prefetch_val(s->accts, q->keyh);
 		return;
 	}
-	if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) == NULL)
+	if (n == 2)
+		q->acct = strtab_get_h(s->accts, q->key, q->keylen, q->keyh);
+	if ((a = q->acct) == NULL)
 		return;
 	if (n == 2)
 		prefetch_acct(a);
