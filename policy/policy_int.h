@@ -21,9 +21,10 @@
 #include "hits.h"
 #include "policy.h"
 
-#define POL_KEY_MAX 2048    /* bytes: bare JID 1023 + '@' + 1023 + NUL */
-#define POL_IP_MAX 64       /* bytes: canonical address or CIDR text */
-#define POL_SIGNAMES_MAX 64 /* distinct signal names kept; then "other" */
+#define POL_KEY_MAX 2048       /* bytes: bare JID 1023 + '@' + 1023 + NUL */
+#define POL_IP_MAX 64          /* bytes: canonical address or CIDR text */
+#define POL_SIGNAMES_MAX 64    /* distinct signal names kept; then "other" */
+#define POL_SIGNAMES_SLOTS 128 /* their index: a power of two, > MAX */
 #define POL_ACTOR_OBSERVE "observe" /* store actor of an observed verdict */
 #define REP_NSIG POL_EVIDENCE_N     /* recent signals kept per subject */
 
@@ -179,7 +180,10 @@ struct policy {
 	struct pol_stats           st;
 	char                      *signames[POL_SIGNAMES_MAX];
 	size_t                     nsignames;
-	void                      *det[POL_DETECTORS_MAX];
+	/* signames by a hash of the name: index + 1, 0 = free (every
+	 * signal looks its name up; a log replay gives millions) */
+	uint8_t sigidx[POL_SIGNAMES_SLOTS];
+	void   *det[POL_DETECTORS_MAX];
 	/* the detectors with a pregate hook, gathered once: a gate should
 	 * not walk the whole table to find the one or two that have one */
 	/* detectors (bit = index in detectors[]) with nothing to look at,

@@ -23,15 +23,22 @@ static enum fg_verdict level(const struct pol_params *, enum fg_subj, double);
 unsigned
 pol_signame(struct policy *p, const char *name)
 {
-	size_t i;
+	uint32_t    h = 2166136261u;
+	const char *c;
+	size_t      i;
 
-	for (i = 0; i < p->nsignames; i++)
-		if (strcmp(p->signames[i], name) == 0)
-			return (unsigned)i;
+	/* FNV-1a: names are the detectors' own, short, and few */
+	for (c = name; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	for (i = h & (POL_SIGNAMES_SLOTS - 1); p->sigidx[i] != 0;
+	     i = (i + 1) & (POL_SIGNAMES_SLOTS - 1))
+		if (strcmp(p->signames[p->sigidx[i] - 1], name) == 0)
+			return p->sigidx[i] - 1u;
 	if (p->nsignames == POL_SIGNAMES_MAX)
 		return 0;
 	p->signames[p->nsignames] = xstrdup(name);
-	return (unsigned)p->nsignames++;
+	p->sigidx[i] = (uint8_t)++p->nsignames;
+	return (unsigned)p->nsignames - 1;
 }
 
 const char *
