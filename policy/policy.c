@@ -273,6 +273,9 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
 		if (detectors[i]->pregate != NULL)
 			p->pre[p->npre++] = (uint8_t)i;
+	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
+		if (detectors[i] == &det_login)
+			p->login = p->det[i];
 	return p;
 }
 
@@ -1098,11 +1101,7 @@ pol_account_hash(const char *jid)
 void
 pol_prefetch_account(const struct policy *p, uint64_t h, int deep)
 {
-	size_t i;
-
-	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
-		if (detectors[i] == &det_login)
-			det_login_prefetch(p->det[i], h, deep);
+	det_login_prefetch(p->login, h, deep); /* NULL: none */
 }
 
 void

@@ -191,6 +191,7 @@ struct policy {
 	uint32_t idle;
 	uint8_t  pre[POL_DETECTORS_MAX];
 	uint8_t  npre;
+	void    *login; /* the login detector's state, for its prefetches */
 	/* hits.c: recent refusals and failed logins, for the web page */
 	struct pol_hit *hits;
 	uint64_t        hits_seq;
