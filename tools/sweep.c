@@ -550,7 +550,9 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, const struct qrec *q)
 	}
 	ai = &s->auths[s->auth_head];
 	s->auth_head = (s->auth_head + 1) % SWEEP_AUTH_RING;
-	ai->sid = q->sidh;
+	/* the id itself, not a hash: most auth lines need none */
+	ai->sidlen = q->sidlen;
+	memcpy(ai->sid, r->sid, q->sidlen);
 	n = strlen(r->ip); /* no snprintf: one per login */
 	if (n >= sizeof(ai->ip))
 		n = sizeof(ai->ip) - 1;
@@ -564,8 +566,8 @@ static void
 sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 	  const struct qrec *q)
 {
-	uint64_t h;
-	size_t   i, k;
+	struct authip *ai;
+	size_t         i;
 
 	if (r->fmt == LOGSCAN_FMT_PROSODY && q->sidlen > 0) {
 		pend_flush(s);
@@ -576,16 +578,16 @@ sess_open(struct sweep *s, struct sess *ss, const struct logscan_rec *r,
 		snprintf(s->pend_user, sizeof(s->pend_user), "%s", r->user);
 		return;
 	}
-	if (q->sidlen > 0) /* newest first (sidh is never 0 then) */
-		for (h = q->sidh, i = 0; i < SWEEP_AUTH_RING; i++) {
-			k = (s->auth_head + SWEEP_AUTH_RING - 1 - i) %
-			    SWEEP_AUTH_RING;
-			if (s->auths[k].sid == h) {
-				memcpy(ss->ip, s->auths[k].ip, sizeof(ss->ip));
-				s->auths[k].sid = 0;
-				break;
-			}
+	for (i = 0; q->sidlen > 0 && i < SWEEP_AUTH_RING; i++) {
+		ai = &s->auths[(s->auth_head + SWEEP_AUTH_RING - 1 - i) %
+			       SWEEP_AUTH_RING]; /* newest first */
+		if (ai->sidlen == q->sidlen &&
+		    memcmp(ai->sid, r->sid, q->sidlen) == 0) {
+			memcpy(ss->ip, ai->ip, sizeof(ss->ip));
+			ai->sidlen = 0;
+			break;
 		}
+	}
 	pol_session(s, ss->a, r->sid, ss->sidh, r->user, ss->ip, r->t, -1);
 }
 

@@ -71,7 +71,7 @@ struct sess {
  * buffer moves on), with the hashes of its keys made once. */
 struct qrec {
 	struct logscan_rec r;
-	uint64_t           sidh; /* idtab_hash(sid); 0 = no sid */
+	uint64_t           sidh; /* sessions: idtab_hash(sid); 0 = none */
 	uint64_t           keyh; /* strtab_hash(key) */
 	/* the account as stage 2 found it; NULL: not yet in the table then
 	 * (accounts are never removed, so a found one stays valid) */
@@ -86,8 +86,9 @@ struct qrec {
 /* An ejabberd auth line's IP, until its session's line comes (the next
  * line, or a few lines later on a busy server). */
 struct authip {
-	uint64_t sid; /* FNV-1a of the c2s id; 0 = free */
-	char     ip[48];
+	size_t sidlen; /* 0 = free */
+	char   sid[LOGSCAN_FIELD_MAX];
+	char   ip[48];
 };
 
 struct sweep {

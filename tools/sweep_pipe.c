@@ -68,7 +68,11 @@ stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
 	q->r.host = copy_field(&p, r->host, NULL);
 	q->r.ip = copy_field(&p, r->ip, NULL);
 	q->r.sid = copy_field(&p, r->sid, &q->sidlen);
-	q->sidh = q->sidlen > 0 ? idtab_hash(q->r.sid, q->sidlen) : 0;
+	/* only sessions are looked up by their id */
+	q->sidh = q->sidlen > 0 && (r->type == LOGSCAN_SESSION_OPEN ||
+				    r->type == LOGSCAN_SESSION_CLOSE)
+		      ? idtab_hash(q->r.sid, q->sidlen)
+		      : 0;
 	q->keylen = 0;
 	q->acct = NULL;
 	switch (r->type) {
