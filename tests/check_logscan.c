@@ -35,6 +35,11 @@ collect(const struct logscan_rec *rec, void *arg)
 {
 	struct got *g = arg;
 
+	/* the lengths are the consumer's strlen, for every record */
+	ck_assert_uint_eq(rec->user_len, strlen(rec->user));
+	ck_assert_uint_eq(rec->host_len, strlen(rec->host));
+	ck_assert_uint_eq(rec->ip_len, strlen(rec->ip));
+	ck_assert_uint_eq(rec->sid_len, strlen(rec->sid));
 	if (g->n >= MAXREC)
 		return;
 	g->r[g->n].t = rec->t;
@@ -368,6 +373,107 @@ START_TEST(prosody_year_from_mtime)
 }
 END_TEST
 
+/* The kept date: a change of date, a date that is kept but whose line is
+ * bad, going back to an earlier date, and Prosody's year across a
+ * kept month. */
+START_TEST(date_kept)
+{
+	struct logscan_opts  o = {LOGSCAN_FMT_PROSODY, 2025};
+	struct logscan_stats st;
+	struct got          *g;
+	const int64_t d22 = logscan_days_from_civil(2026, 11, 22) * 86400;
+	const int64_t d23 = d22 + 86400;
+
+	g = scan("2026-11-22 23:59:59 [info] <0.1.0>@m:f/1:1 (tcp|<0.1.0>) "
+		 "Opened c2s session for a@h/r\n"
+		 "2026-11-23 00:00:00 [info] <0.2.0>@m:f/1:1 (tcp|<0.2.0>) "
+		 "Opened c2s session for b@h/r\n"
+		 "2026-11-23 24:00:00 [info] bad hour, date kept\n"
+		 "2026-11-23T00:00:01Z [info] <0.2.0>@m:f/1:1 (tcp|<0.2.0>) "
+		 "Closing c2s session for b@h/r: bye\n"
+		 "2026-11-22 12:00:00+01:00 [info] <0.1.0>@m:f/1:1 "
+		 "(tcp|<0.1.0>) Closing c2s session for a@h/r: late\n"
+		 "2026-11-3 00:00:00 [info] short day\n"
+		 "2026-13-23 00:00:00 [info] month 13\n"
+		 "2026-11-2\n",
+		 NULL, &st);
+	ck_assert_uint_eq(g->n, 4);
+	ck_assert_uint_eq(st.bad, 4);
+	ck_assert_int_eq(g->r[0].t, d22 + 86399);
+	ck_assert_int_eq(g->r[1].t, d23);
+	ck_assert_int_eq(g->r[2].t, d23 + 1);
+	ck_assert_int_eq(g->r[3].t, d22 + 11 * 3600);
+	ck_assert_str_eq(g->r[3].user, "a");
+
+	g = scan("Dec 31 23:59:59 c2s1\tinfo\tClient connected\n"
+		 "Dec 31 24:00:00 c2s1\tinfo\tbad hour\n"
+		 "Jan  1 00:00:01 c2s1\tinfo\tClient connected\n"
+		 "Jan  1 00:00:02 c2s1\tinfo\tClient connected\n"
+		 "Dec 31 23:59:58 c2s1\tinfo\tClient connected\n"
+		 "Jan  1 00:00:03 c2s1\tinfo\tClient connected\n",
+		 &o, &st);
+	ck_assert_uint_eq(g->n, 5);
+	ck_assert_uint_eq(st.bad, 1);
+	ck_assert_int_eq(g->r[0].t,
+			 logscan_days_from_civil(2025, 12, 31) * 86400 + 86399);
+	ck_assert_int_eq(g->r[1].t - g->r[0].t, 2);
+	ck_assert_int_eq(g->r[2].t - g->r[0].t, 3);
+	/* back to December stays in 2026; January after it is 2027 again,
+	 * as without a kept date */
+	ck_assert_int_eq(g->r[3].t,
+			 logscan_days_from_civil(2026, 12, 31) * 86400 + 86398);
+	ck_assert_int_eq(g->r[4].t,
+			 logscan_days_from_civil(2027, 1, 1) * 86400 + 3);
+}
+END_TEST
+
+/* The session id is only copied for records, but it is checked on every
+ * line: a line of no interest with a broken one is still bad. */
+START_TEST(sid_checked_on_every_line)
+{
+	static const char ej[] =
+	    "2026-11-22 11:00:00 [info] <0.1.0>@ejabberd_listener:accept/7:1 "
+	    "(<0.5.0>) Accepted connection 10.0.0.1:1 -> 10.0.0.2:5222\n"
+	    "2026-11-22 11:00:00 [info] <0.1.0>@ejabberd_listener:accept/7:1 "
+	    "(<0.5\0.0>) Accepted connection 10.0.0.1:1 -> 10.0.0.2:5222\n"
+	    "2026-11-22 11:00:00 [info] <0.1.0>@m:f/1:1 (tcp|) Accepted x\n"
+	    "2026-11-22 11:00:00 [info] <0.1\0.0>@m:f/1:1 Accepted x\n"
+	    "2026-11-22 11:00:00 [info] <0.1\0.0>@m:f/1:1 (tcp|<0.2.0>) "
+	    "Opened c2s session for a@h/r\n"
+	    "2026-11-22 11:00:00 [info] <0.1.0>@m:f/1:1 Opened c2s session "
+	    "for b@h\n"
+	    "2026-11-22 11:00:00 [info] (a|b|c) Closing c2s session for c@h\n"
+	    "2026-11-22 11:00:00 [info] <0.3.0>@mod_register:r/1:1 The "
+	    "account d@h was registered\n";
+	static const char pr[] =
+	    "Nov 22 11:00:00 c2s\0x\tinfo\tHello\n"
+	    "Nov 22 11:00:00 c2s1\tinfo\tHello\n"
+	    "Nov 22 11:00:00 c2s2\tinfo\tClient connected\n"
+	    "Nov 22 11:00:00 \tinfo\tClient connected\n";
+	struct logscan_stats st;
+	struct got           g;
+	struct logscan      *ls;
+
+	memset(&g, 0, sizeof g);
+	ls = logscan_new(NULL, collect, &g);
+	logscan_buf(ls, "ej", ej, sizeof ej - 1);
+	logscan_buf(ls, "pr", pr, sizeof pr - 1);
+	st = *logscan_stats(ls);
+	logscan_free(ls);
+	ck_assert_uint_eq(st.lines, 12);
+	ck_assert_uint_eq(st.bad, 5);
+	ck_assert_uint_eq(st.ignored, 2);
+	ck_assert_uint_eq(g.n, 5);
+	ck_assert_str_eq(g.r[0].sid, "<0.2.0>");
+	ck_assert_str_eq(g.r[1].sid, "<0.1.0>");
+	ck_assert_str_eq(g.r[2].sid, "b|c");
+	ck_assert_str_eq(g.r[2].user, "c");
+	ck_assert_int_eq(g.r[3].type, LOGSCAN_REGISTER);
+	ck_assert_str_eq(g.r[3].sid, "");
+	ck_assert_str_eq(g.r[4].sid, "c2s2");
+}
+END_TEST
+
 START_TEST(bad_lines_counted)
 {
 	struct got                  g;
@@ -541,6 +647,8 @@ main(void)
 	tcase_add_test(tc, prosody_lines);
 	tcase_add_test(tc, prosody_year_rollover);
 	tcase_add_test(tc, prosody_year_from_mtime);
+	tcase_add_test(tc, date_kept);
+	tcase_add_test(tc, sid_checked_on_every_line);
 	tcase_add_test(tc, bad_lines_counted);
 	tcase_add_test(tc, long_nul_crlf);
 	tcase_add_test(tc, rotated_gzip_in_order);

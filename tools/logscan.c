@@ -137,8 +137,9 @@ scan_line(struct logscan *ls, const char *p, size_t n)
 		return;
 	}
 	o->user[0] = o->host[0] = o->ip[0] = o->sid[0] = '\0';
+	o->rec.user_len = o->rec.host_len = o->rec.ip_len = o->rec.sid_len = 0;
 	if (ls->f.fmt == LOGSCAN_FMT_EJABBERD)
-		res = lp_ejabberd(p, end, o);
+		res = lp_ejabberd(p, end, &ls->f, o);
 	else
 		res = lp_prosody(p, end, &ls->f, o);
 	switch (res) {

@@ -47,6 +47,7 @@ struct logscan_rec {
 	const char       *host;
 	const char       *ip;
 	const char       *sid; /* c2s process id / Prosody session id */
+	uint16_t user_len, host_len, ip_len, sid_len; /* strlen of each */
 };
 
 typedef void (*logscan_cb)(const struct logscan_rec *, void *);

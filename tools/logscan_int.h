@@ -22,6 +22,11 @@ struct lp_file {
 	int              mtime_year; /* Prosody: from mtime, 0 if explicit */
 	int              mtime_mon;  /* 1-12 */
 	int              prev_mon;   /* for rollover with an explicit year */
+	/* The lines of one file share their date: the last one parsed and
+	 * its day number, so the next lines only compare it. */
+	int     date_ok;   /* date/days hold a valid date */
+	char    date[10];  /* ejabberd "YYYY-MM-DD", Prosody "Mon DD" */
+	int64_t date_days; /* days since 1970-01-01 */
 };
 
 /* Scratch for one record; strings point into these. */
@@ -33,7 +38,8 @@ struct lp_out {
 	char               sid[LOGSCAN_FIELD_MAX];
 };
 
-enum lp_res lp_ejabberd(const char *, const char *, struct lp_out *);
+enum lp_res lp_ejabberd(const char *, const char *, struct lp_file *,
+			struct lp_out *);
 enum lp_res lp_prosody(const char *, const char *, struct lp_file *,
 		       struct lp_out *);
 /* Which format does this line look like? AUTO if neither. */

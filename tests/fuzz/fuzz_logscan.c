@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tools/logscan.h"
 #include "tools/authlog.h"
@@ -28,7 +29,11 @@ both_rec(const struct logscan_rec *r, void *arg)
 
 	/* the parsers' promises: strings are there and bounded */
 	if (r->user == NULL || r->host == NULL || r->ip == NULL ||
-	    r->sid == NULL)
+	    r->sid == NULL || r->user_len != strlen(r->user) ||
+	    r->host_len != strlen(r->host) || r->ip_len != strlen(r->ip) ||
+	    r->sid_len != strlen(r->sid) || r->user_len >= LOGSCAN_FIELD_MAX ||
+	    r->host_len >= LOGSCAN_FIELD_MAX ||
+	    r->ip_len >= LOGSCAN_FIELD_MAX || r->sid_len >= LOGSCAN_FIELD_MAX)
 		abort();
 	b->n++;
 	sweep_rec(r, b->sw);
