@@ -553,7 +553,7 @@ auth_ip(struct sweep *s, const struct logscan_rec *r, const struct qrec *q)
 	/* the id itself, not a hash: most auth lines need none */
 	ai->sidlen = q->sidlen;
 	memcpy(ai->sid, r->sid, q->sidlen);
-	n = strlen(r->ip); /* no snprintf: one per login */
+	n = r->ip_len; /* no snprintf: one per login */
 	if (n >= sizeof(ai->ip))
 		n = sizeof(ai->ip) - 1;
 	memcpy(ai->ip, r->ip, n);

@@ -44,15 +44,12 @@ sweep_mk_key(char *key, const char *user, const char *host)
 }
 
 static const char *
-copy_field(char **p, const char *f, size_t *len)
+copy_field(char **p, const char *f, size_t n)
 {
-	size_t n = strlen(f);
-	char  *d = *p;
+	char *d = *p;
 
-	memcpy(d, f, n + 1);
+	memcpy(d, f, n + 1); /* n: the parser's length, no strlen */
 	*p += n + 1;
-	if (len != NULL)
-		*len = n;
 	return d;
 }
 
@@ -64,10 +61,11 @@ stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
 	char *p = q->buf;
 
 	q->r = *r;
-	q->r.user = copy_field(&p, r->user, NULL);
-	q->r.host = copy_field(&p, r->host, NULL);
-	q->r.ip = copy_field(&p, r->ip, NULL);
-	q->r.sid = copy_field(&p, r->sid, &q->sidlen);
+	q->r.user = copy_field(&p, r->user, r->user_len);
+	q->r.host = copy_field(&p, r->host, r->host_len);
+	q->r.ip = copy_field(&p, r->ip, r->ip_len);
+	q->r.sid = copy_field(&p, r->sid, r->sid_len);
+	q->sidlen = r->sid_len;
 	/* only sessions are looked up by their id */
 	q->sidh = q->sidlen > 0 && (r->type == LOGSCAN_SESSION_OPEN ||
 				    r->type == LOGSCAN_SESSION_CLOSE)
