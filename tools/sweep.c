@@ -106,6 +106,8 @@ acct_free(void *v)
 		free((char *)a->pub.ips[i]);
 	if (a->pkey != a->jid)
 		free((char *)a->pkey);
+	free(a->login);
+	free(a->signals);
 	free(a);
 }
 
@@ -162,8 +164,8 @@ acct_get(struct sweep *s, const struct qrec *q)
 	a = xcalloc(1, sizeof(*a) + n + 1);
 	memcpy(a->jid, key, n + 1);
 	a->pub.jid = a->jid;
-	a->pub.login_as = a->login;
-	a->pub.signals = a->signals;
+	a->pub.login_as = "";
+	a->pub.signals = "";
 	a->pub.dur_min = -1;
 	a->jidlen = (uint32_t)n;
 	a->keyh = q->keyh;
@@ -202,8 +204,11 @@ note_login(struct acct *a, const char *typed)
 	if (*p == '\0')
 		return;
 	a->pub.case_logins++;
-	if (a->login[0] == '\0')
-		snprintf(a->login, sizeof(a->login), "%s", typed);
+	if (a->login == NULL) {
+		a->login = xmalloc(SWEEP_LOGIN_MAX);
+		snprintf(a->login, SWEEP_LOGIN_MAX, "%s", typed);
+		a->pub.login_as = a->login;
+	}
 }
 
 /* The IPs' hashes are compared first: the strings are elsewhere in
@@ -748,9 +753,11 @@ sweep_finish(struct sweep *s)
 	pos = 0;
 	while (strtab_next(s->accts, &pos, &key, &v)) {
 		a = v;
-		if (a->has_ev) /* cut as the whole text would be */
-			pol_evidence_text(s->pol, &a->ev, a->signals,
-					  sizeof(a->signals));
+		if (a->has_ev) { /* cut as the whole text would be */
+			a->signals = xmalloc(SWEEP_SIG_MAX);
+			a->pub.signals = pol_evidence_text(
+			    s->pol, &a->ev, a->signals, SWEEP_SIG_MAX);
+		}
 		if (s->opts.mode == SWEEP_CASE_LOGIN)
 			a->pub.suspect =
 			    a->pub.case_logins > 0 &&

@@ -28,6 +28,8 @@
 #define SWEEP_LAG 4   /* records between stages */
 #define SWEEP_LINE 64 /* cache line, bytes */
 
+/* What replaying a record touches comes first and is prefetched; the
+ * texts that a few accounts get are allocated apart. */
 struct acct {
 	struct sweep_acct pub;
 	uint64_t          lhash; /* pol_account_hash(jid) */
@@ -46,9 +48,9 @@ struct acct {
 	int64_t             short_at[SWEEP_SHORT_MIN]; /* ring of end times */
 	uint32_t            short_next;
 	uint32_t            window_run; /* short ones in the current window */
-	char                login[SWEEP_LOGIN_MAX];
-	char                signals[SWEEP_SIG_MAX];
-	char                jid[]; /* key copy */
+	char *login;   /* SWEEP_LOGIN_MAX: a case-changed login, or NULL */
+	char *signals; /* SWEEP_SIG_MAX: the evidence text, or NULL */
+	char  jid[];   /* key copy */
 };
 
 struct host {

@@ -95,14 +95,15 @@ stage_in(struct sweep *s, struct qrec *q, const struct logscan_rec *r)
 	}
 }
 
-/* All of an account (it spans several cache lines). */
+/* All of an account (it spans several cache lines) and the start of
+ * its JID. */
 static void
 prefetch_acct(const struct acct *a)
 {
 	const char *p = (const char *)a;
 	size_t      off;
 
-	for (off = 0; off < sizeof(*a); off += SWEEP_LINE)
+	for (off = 0; off <= sizeof(*a); off += SWEEP_LINE)
 		__builtin_prefetch(p + off);
 }
 
