@@ -78,10 +78,8 @@ struct pol_event {
 	const char      *fp; /* body fingerprint; may be NULL */
 	int64_t          duration_ms;
 	int              user_exists; /* -1 unknown, 0 no, 1 yes */
-	char             ufp[POL_UFP_MAX][POL_UFP_HEX + 1]; /* as in pol_gate */
-	int              nufp;
-	char             hfp[POL_HFP_MAX][POL_HFP_HEX + 1]; /* as in pol_gate */
-	int              nhfp;
+	int              nufp;        /* entries of ufp ... */
+	int              nhfp;        /* ... and of hfp below */
 	uint32_t         count; /* POL_EV_MESSAGE: messages this event stands
 				   for (aggregated per pair by the module);
 				   0 means 1 */
@@ -94,7 +92,12 @@ struct pol_event {
 	uint32_t sess_hash; /* sessions: tells the session from the account's
 			       others (a replay's hash of its session id);
 			       0 = made here from jid */
+	/* last, and read only up to nufp/nhfp: a caller sending millions
+	 * of events zeroes the fields before them (POL_EVENT_HEAD) */
+	char ufp[POL_UFP_MAX][POL_UFP_HEX + 1]; /* as in pol_gate */
+	char hfp[POL_HFP_MAX][POL_HFP_HEX + 1]; /* as in pol_gate */
 };
+#define POL_EVENT_HEAD offsetof(struct pol_event, ufp)
 
 /* What inspect/list show about one subject. Strings valid until the next
  * call into the policy. */

@@ -438,8 +438,8 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 	struct pol_event e;
 	char             jid[2 * LOGSCAN_FIELD_MAX];
 
-	memset(&e, 0, sizeof(e));
-	e.user_exists = -1; /* no log line says */
+	memset(&e, 0, POL_EVENT_HEAD); /* 108 of 512 bytes */
+	e.user_exists = -1;            /* no log line says */
 	e.ip = *r->ip != '\0' ? r->ip : NULL;
 	switch (r->type) {
 	case LOGSCAN_AUTH_OK:
@@ -490,7 +490,7 @@ pol_session(struct sweep *s, struct acct *a, const char *sid, uint64_t sidh,
 	memcpy(full, a->jid, n);
 	full[n] = '/';
 	memcpy(full + n + 1, sid, m + 1);
-	memset(&e, 0, sizeof(e));
+	memset(&e, 0, POL_EVENT_HEAD); /* 108 of 512 bytes */
 	e.user_exists = -1;
 	e.jid = full;
 	e.acct_hash = a->lhash;
