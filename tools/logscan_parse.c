@@ -70,6 +70,15 @@ num(const char **pp, const char *end, int n, int *v)
 	return 0;
 }
 
+/* The two digits at p (the caller checked they are there), or -1. */
+static int
+two(const char *p)
+{
+	unsigned a = (unsigned char)p[0] - '0', b = (unsigned char)p[1] - '0';
+
+	return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
+}
+
 /* Bytes from p up to the first one of a class in mask, or to end. */
 static size_t
 span(const char *p, const char *end, unsigned mask)
@@ -264,28 +273,29 @@ ej_time(const char **pp, const char *end, struct lp_file *f, int64_t *t)
 		f->date_days = days;
 		f->date_ok = 1;
 	}
-	if (p >= end || (*p != ' ' && *p != 'T'))
+	/* " HH:MM:SS" at fixed offsets, one length check */
+	if (end - p < 9 || (p[0] != ' ' && p[0] != 'T') || p[3] != ':' ||
+	    p[6] != ':' || (h = two(p + 1)) < 0 || (mi = two(p + 4)) < 0 ||
+	    (s = two(p + 7)) < 0)
 		return -1;
-	p++;
-	if (num(&p, end, 2, &h) || p >= end || *p++ != ':' ||
-	    num(&p, end, 2, &mi) || p >= end || *p++ != ':' ||
-	    num(&p, end, 2, &s))
-		return -1;
+	p += 9;
 	if (h > 23 || mi > 59 || s > 60)
 		return -1;
 	if (p < end && *p == '.')
-		for (p++; p < end && *p >= '0' && *p <= '9'; p++)
+		for (p++; p < end && (unsigned char)(*p - '0') < 10; p++)
 			;
 	if (p < end && *p == 'Z')
 		p++;
 	else if (p < end && (*p == '+' || *p == '-')) {
 		sign = *p++ == '-' ? -1 : 1;
-		if (num(&p, end, 2, &oh))
+		if (end - p < 2 || (oh = two(p)) < 0)
 			return -1;
+		p += 2;
 		if (p < end && *p == ':')
 			p++;
-		if (num(&p, end, 2, &om))
+		if (end - p < 2 || (om = two(p)) < 0)
 			return -1;
+		p += 2;
 	}
 	*t = days * 86400 + h * 3600 + mi * 60 + s -
 	     sign * (oh * 3600 + om * 60);
@@ -393,9 +403,12 @@ lp_ejabberd(const char *p, const char *end, struct lp_file *f, struct lp_out *o)
 
 	if (ej_time(&p, end, f, &r->t) == -1 || !MATCH(p, end, " ["))
 		return LP_BAD;
-	if ((p = memchr(p, ']', end - p)) == NULL || !MATCH(p, end, "] "))
+	if (MATCH(p, end, "info] ")) /* most lines; else the first ']' */
+		p += 6;
+	else if ((p = memchr(p, ']', end - p)) == NULL || !MATCH(p, end, "] "))
 		return LP_BAD;
-	p += 2;
+	else
+		p += 2;
 	if (p < end && *p == '<') { /* <0.775.0>@module:function/arity:line */
 		pid = p;
 		p = skip_word(p, end);
