@@ -5,6 +5,7 @@
  * and humans.
  */
 #include <check.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "tools/logscan.h"
 #include "tools/authlog.h"
 #include "tools/sweep.h"
+#include "tools/sweep_int.h"
 #include "tests/testutil.h"
 
 static struct sweep *
@@ -423,6 +425,37 @@ START_TEST(ctl_exit_codes)
 }
 END_TEST
 
+/* Account keys fold ASCII upper case eight bytes at a time: every byte
+ * value, at every position and length, as tolower() in the C locale. */
+START_TEST(key_folding)
+{
+	char   user[40], host[24], key[2 * LOGSCAN_FIELD_MAX];
+	size_t ul, hl, i, b;
+
+	for (b = 0; b < 256; b++)
+		for (ul = 1; ul < sizeof user; ul++) {
+			hl = (b + ul) % sizeof host;
+			for (i = 0; i < ul; i++)
+				user[i] = (char)((b + i * 37) & 0xff);
+			user[ul - 1] = (char)b;
+			for (i = 0; i < hl; i++)
+				host[i] = (char)((b * 7 + i) & 0xff);
+			ck_assert_uint_eq(sweep_mk_key(key, user, ul, host, hl),
+					  ul + (hl > 0 ? 1 + hl : 0));
+			for (i = 0; i < ul; i++)
+				ck_assert_int_eq(
+				    (unsigned char)key[i],
+				    tolower((unsigned char)user[i]));
+			if (hl > 0)
+				ck_assert_int_eq(key[ul], '@');
+			for (i = 0; i < hl; i++)
+				ck_assert_int_eq(
+				    (unsigned char)key[ul + 1 + i],
+				    tolower((unsigned char)host[i]));
+		}
+}
+END_TEST
+
 START_TEST(report_counts)
 {
 	char                path[] = "/tmp/check_sweep.XXXXXX";
@@ -483,6 +516,7 @@ main(void)
 	tcase_add_test(tc, import_quarantines);
 	tcase_add_test(tc, ctl_exit_codes);
 	tcase_add_test(tc, report_counts);
+	tcase_add_test(tc, key_folding);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

@@ -456,7 +456,7 @@ pol_record(struct sweep *s, const struct logscan_rec *r)
 	case LOGSCAN_REGISTER:
 		if (*r->user == '\0')
 			return;
-		sweep_mk_key(jid, r->user, r->host);
+		sweep_mk_key(jid, r->user, r->user_len, r->host, r->host_len);
 		e.type = POL_EV_REGISTERED;
 		e.jid = jid;
 		break;

@@ -134,9 +134,11 @@ struct sweep {
 	struct qrec q[SWEEP_PIPE];
 };
 
-/* user@host lowercased (ASCII) into key of at least 2 *
- * LOGSCAN_FIELD_MAX bytes; returns its length. */
-size_t sweep_mk_key(char *key, const char *user, const char *host);
+/* user@host (ulen and hlen bytes) lowercased (ASCII) as servers store
+ * it, into key of at least 2 * LOGSCAN_FIELD_MAX bytes; returns its
+ * length. */
+size_t sweep_mk_key(char *key, const char *user, size_t ulen, const char *host,
+		    size_t hlen);
 /* Replay every record still in the pipeline, in order. */
 void sweep_drain(struct sweep *);
 
