@@ -294,9 +294,15 @@ ej_time(const char **pp, const char *end, struct lp_file *f, int64_t *t)
 	p += 9;
 	if (h > 23 || mi > 59 || s > 60)
 		return -1;
-	if (p < end && *p == '.')
-		for (p++; p < end && (unsigned char)(*p - '0') < 10; p++)
-			;
+	if (p < end && *p == '.') { /* ejabberd writes microseconds */
+		p++;
+		if (end - p >= 7 && two(p) >= 0 && two(p + 2) >= 0 &&
+		    two(p + 4) >= 0 && (unsigned char)(p[6] - '0') >= 10)
+			p += 6;
+		else
+			for (; p < end && (unsigned char)(*p - '0') < 10; p++)
+				;
+	}
 	if (p < end && *p == 'Z')
 		p++;
 	else if (p < end && (*p == '+' || *p == '-')) {
@@ -431,7 +437,9 @@ lp_ejabberd(const char *p, const char *end, struct lp_file *f, struct lp_out *o)
 		if ((q = memchr(p, ')', end - p)) == NULL)
 			return LP_BAD;
 		sid = ++p;
-		if ((p = memchr(sid, '|', q - sid)) != NULL)
+		if (MATCH(sid, q, "tcp|")) /* c2s lines: the first '|' */
+			sid += 4;
+		else if ((p = memchr(sid, '|', q - sid)) != NULL)
 			sid = p + 1;
 		sidn = q - sid;
 		if (sidn == 0 || sidn >= LOGSCAN_FIELD_MAX ||
