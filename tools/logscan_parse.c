@@ -4,7 +4,9 @@
  *
  * Hand-written matching over [p, end) without copying the line: the
  * message is recognised by its fixed opening words, then the few fields
- * are copied into bounded buffers. Formats (see doc/floodgatectl-sweep.md):
+ * are copied into bounded buffers (the session id only for lines that
+ * become records). What is done for speed is in "Memory and speed" of
+ * doc/floodgatectl-sweep.md. Formats (see the same file):
  *
  *   2023-01-20 10:00:00.123456+01:00 [info] <0.775.0>@ejabberd_c2s:...
  *       (tcp|<0.775.0>) Accepted c2s PLAIN authentication for Abc1@h
