@@ -4,7 +4,9 @@
  *
  * Hand-written matching over [p, end) without copying the line: the
  * message is recognised by its fixed opening words, then the few fields
- * are copied into bounded buffers. Formats (see doc/floodgatectl-sweep.md):
+ * are copied into bounded buffers (the session id only for lines that
+ * become records). What is done for speed is in "Memory and speed" of
+ * doc/floodgatectl-sweep.md. Formats (see the same file):
  *
  *   2023-01-20 10:00:00.123456+01:00 [info] <0.775.0>@ejabberd_c2s:...
  *       (tcp|<0.775.0>) Accepted c2s PLAIN authentication for Abc1@h
@@ -294,9 +296,15 @@ ej_time(const char **pp, const char *end, struct lp_file *f, int64_t *t)
 	p += 9;
 	if (h > 23 || mi > 59 || s > 60)
 		return -1;
-	if (p < end && *p == '.')
-		for (p++; p < end && (unsigned char)(*p - '0') < 10; p++)
-			;
+	if (p < end && *p == '.') { /* ejabberd writes microseconds */
+		p++;
+		if (end - p >= 7 && two(p) >= 0 && two(p + 2) >= 0 &&
+		    two(p + 4) >= 0 && (unsigned char)(p[6] - '0') >= 10)
+			p += 6;
+		else
+			for (; p < end && (unsigned char)(*p - '0') < 10; p++)
+				;
+	}
 	if (p < end && *p == 'Z')
 		p++;
 	else if (p < end && (*p == '+' || *p == '-')) {
@@ -431,7 +439,9 @@ lp_ejabberd(const char *p, const char *end, struct lp_file *f, struct lp_out *o)
 		if ((q = memchr(p, ')', end - p)) == NULL)
 			return LP_BAD;
 		sid = ++p;
-		if ((p = memchr(sid, '|', q - sid)) != NULL)
+		if (MATCH(sid, q, "tcp|")) /* c2s lines: the first '|' */
+			sid += 4;
+		else if ((p = memchr(sid, '|', q - sid)) != NULL)
 			sid = p + 1;
 		sidn = q - sid;
 		if (sidn == 0 || sidn >= LOGSCAN_FIELD_MAX ||
