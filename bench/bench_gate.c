@@ -285,9 +285,9 @@ main(int argc, char **argv)
 	       "%zu\n",
 	       nkeys, fill, rs.keys, rs.max_keys);
 	printf("memory per tracked key at the cap: %.1f bytes (bucket table "
-	       "%zu bytes / %zu keys, allocated once in pol_new); subject "
-	       "index %zu bytes more (allocated once too; no subject was "
-	       "created by this workload)\n",
+	       "%zu bytes / %zu keys, grown with the keys up to the cap's "
+	       "size); subject index %zu bytes more (no subject was created "
+	       "by this workload, so it kept its first size)\n",
 	       (double)rs.bytes / (double)rs.keys, rs.bytes, rs.keys,
 	       rep_bytes(p->rep));
 	fflush(stdout);

@@ -21,8 +21,9 @@
 #include "siphash.h"
 #include "xmalloc.h"
 
-#define RL_MIN_SLOTS 16   /* slots, smallest table */
-#define RL_EVICT_SAMPLE 8 /* occupied slots looked at to pick a victim */
+#define RL_MIN_SLOTS 16     /* slots, smallest table */
+#define RL_START_SLOTS 4096 /* slots at first; doubled up to the cap's */
+#define RL_EVICT_SAMPLE 8   /* occupied slots looked at to pick a victim */
 #define RL_TWEAK 0x524c000000000000ull /* "RL": bucket key domain */
 
 struct rl_slot {
@@ -32,7 +33,8 @@ struct rl_slot {
 
 struct rl_table {
 	struct rl_slot *slots;
-	size_t          mask; /* slots - 1 */
+	size_t          mask;      /* slots - 1 */
+	size_t          max_slots; /* what max_keys needs at load 1/2 */
 	size_t          max_keys;
 	size_t          count;
 	size_t          sweep_pos;
@@ -41,6 +43,7 @@ struct rl_table {
 };
 
 static size_t rl_find(const struct rl_table *, uint64_t);
+static void   rl_grow(struct rl_table *);
 static void   rl_remove_at(struct rl_table *, size_t);
 static void   rl_make_room(struct rl_table *, uint64_t, uint64_t);
 
@@ -56,10 +59,35 @@ rl_new(size_t max_keys)
 	while (n < max_keys * 2)
 		n <<= 1;
 	t = xcalloc(1, sizeof *t);
+	t->max_slots = n;
+	/* the table grows with its keys: a small server, or a log replay,
+	 * should not pay for (and zero) the cap's memory up front */
+	if (n > RL_START_SLOTS)
+		n = RL_START_SLOTS;
 	t->slots = xcalloc_table(n, sizeof *t->slots);
 	t->mask = n - 1;
 	t->max_keys = max_keys;
 	return t;
+}
+
+/* Double the slots, keeping load <= 1/2; never past max_slots. */
+static void
+rl_grow(struct rl_table *t)
+{
+	struct rl_slot *old = t->slots;
+	size_t          oldn = t->mask + 1, i, j;
+
+	t->slots = xcalloc_table(oldn * 2, sizeof *t->slots);
+	t->mask = oldn * 2 - 1;
+	for (i = 0; i < oldn; i++) {
+		if (old[i].hash == 0)
+			continue;
+		for (j = old[i].hash & t->mask; t->slots[j].hash != 0;
+		     j = (j + 1) & t->mask)
+			;
+		t->slots[j] = old[i];
+	}
+	xfree_table(old, oldn, sizeof *old);
 }
 
 void
@@ -203,6 +231,10 @@ rl_take(struct rl_table *t, uint64_t key, uint64_t now, uint64_t T,
 		/* fresh key: tat = now, always within tolerance */
 		if (t->count >= t->max_keys) {
 			rl_make_room(t, key, now);
+			s = &t->slots[rl_find(t, key)];
+		} else if (t->mask + 1 < t->max_slots &&
+			   (t->count + 1) * 2 > t->mask + 1) {
+			rl_grow(t);
 			s = &t->slots[rl_find(t, key)];
 		}
 		s->hash = key;

@@ -22,9 +22,10 @@
 
 #define REP_TWEAK 0x5245500000000000ull /* "REP": subject key domain */
 #define REP_MIN_SLOTS 64                /* slots, smallest table */
-#define REP_EVICT_SAMPLE 16 /* occupied slots looked at for a victim */
-#define REP_EVICT_SCAN 256  /* slots scanned at most for a victim */
-#define REP_FORGET 0.05     /* score units: below this a subject is gone */
+#define REP_START_SLOTS 4096 /* slots at first; doubled up to the cap's */
+#define REP_EVICT_SAMPLE 16  /* occupied slots looked at for a victim */
+#define REP_EVICT_SCAN 256   /* slots scanned at most for a victim */
+#define REP_FORGET 0.05      /* score units: below this a subject is gone */
 
 struct rep_slot {
 	uint64_t         hash; /* 0 = empty */
@@ -34,6 +35,7 @@ struct rep_slot {
 struct rep {
 	struct rep_slot *slots;
 	size_t           mask;
+	size_t           max_slots; /* twice the cap, a power of two */
 	size_t           cap;
 	size_t           count;
 	size_t           sweep_pos;
@@ -46,6 +48,7 @@ struct rep {
 static size_t rep_slot_of(const struct rep *, enum fg_subj, const char *,
 			  size_t, uint64_t);
 static void   rep_remove_at(struct rep *, size_t);
+static void   rep_grow(struct rep *);
 static int    rep_evictable(const struct rep_subj *);
 static int    rep_make_room(struct rep *, uint64_t, int64_t, double);
 static struct rep_subj *rep_insert(struct rep *, enum fg_subj, const char *,
@@ -62,6 +65,10 @@ rep_new(size_t cap)
 	while (n < cap * 2)
 		n <<= 1;
 	r = xcalloc(1, sizeof *r);
+	r->max_slots = n;
+	/* grown with the subjects (load <= 1/2), up to the cap's size */
+	if (n > REP_START_SLOTS)
+		n = REP_START_SLOTS;
 	r->slots = xcalloc_table(n, sizeof *r->slots);
 	r->mask = n - 1;
 	r->cap = cap;
@@ -233,13 +240,37 @@ rep_get(struct rep *r, enum fg_subj type, const char *key, size_t len,
 	return rep_insert(r, type, key, len, h, now);
 }
 
+/* Double the slots; never past max_slots. */
+static void
+rep_grow(struct rep *r)
+{
+	struct rep_slot *old = r->slots;
+	size_t           oldn = r->mask + 1, i, j;
+
+	r->slots = xcalloc_table(oldn * 2, sizeof *r->slots);
+	r->mask = oldn * 2 - 1;
+	for (i = 0; i < oldn; i++) {
+		if (old[i].hash == 0)
+			continue;
+		for (j = old[i].hash & r->mask; r->slots[j].hash != 0;
+		     j = (j + 1) & r->mask)
+			;
+		r->slots[j] = old[i];
+	}
+	xfree_table(old, oldn, sizeof *old);
+}
+
 /* Create (type, key) in its empty slot, whatever the cap says. */
 static struct rep_subj *
 rep_insert(struct rep *r, enum fg_subj type, const char *key, size_t len,
 	   uint64_t h, int64_t now)
 {
 	struct rep_subj *s;
-	size_t           i = rep_slot_of(r, type, key, len, h);
+	size_t           i;
+
+	if (r->mask + 1 < r->max_slots && (r->count + 1) * 2 > r->mask + 1)
+		rep_grow(r);
+	i = rep_slot_of(r, type, key, len, h);
 
 	s = xcalloc(1, sizeof *s + len + 1);
 	s->hash = h;
