@@ -74,20 +74,8 @@ rl_new(size_t max_keys)
 static void
 rl_grow(struct rl_table *t)
 {
-	struct rl_slot *old = t->slots;
-	size_t          oldn = t->mask + 1, i, j;
-
-	t->slots = xcalloc_table(oldn * 2, sizeof *t->slots);
-	t->mask = oldn * 2 - 1;
-	for (i = 0; i < oldn; i++) {
-		if (old[i].hash == 0)
-			continue;
-		for (j = old[i].hash & t->mask; t->slots[j].hash != 0;
-		     j = (j + 1) & t->mask)
-			;
-		t->slots[j] = old[i];
-	}
-	xfree_table(old, oldn, sizeof *old);
+	t->slots = xtable_double(t->slots, t->mask + 1, sizeof *t->slots);
+	t->mask = t->mask * 2 + 1;
 }
 
 void

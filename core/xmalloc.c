@@ -110,6 +110,34 @@ xfree_table(void *p, size_t n, size_t size)
 		munmap(p, n * size);
 }
 
+static uint64_t
+slot_hash(const unsigned char *slot)
+{
+	uint64_t h;
+
+	memcpy(&h, slot, sizeof h); /* the slot's first member */
+	return h;
+}
+
+void *
+xtable_double(void *old, size_t n, size_t size)
+{
+	unsigned char *o = old, *t = xcalloc_table(n * 2, size);
+	size_t         mask = n * 2 - 1, i, j;
+	uint64_t       h;
+
+	for (i = 0; i < n; i++) {
+		if ((h = slot_hash(o + i * size)) == 0)
+			continue;
+		for (j = h & mask; slot_hash(t + j * size) != 0;
+		     j = (j + 1) & mask)
+			;
+		memcpy(t + j * size, o + i * size, size);
+	}
+	xfree_table(old, n, size);
+	return t;
+}
+
 int
 xasprintf(char **ret, const char *fmt, ...)
 {

@@ -22,6 +22,10 @@ char *xstrndup(const char *, size_t);
  * and the same size. */
 void *xcalloc_table(size_t, size_t);
 void  xfree_table(void *, size_t, size_t);
+/* Such a table of n slots of size bytes, each starting with a uint64_t
+ * hash (0 = empty), probed linearly from hash & (slots - 1): a new one
+ * with 2n slots holding the same entries, the old one freed. */
+void *xtable_double(void *, size_t n, size_t size);
 int   xasprintf(char **, const char *, ...)
     __attribute__((__format__(printf, 2, 3)));
 

@@ -244,20 +244,8 @@ rep_get(struct rep *r, enum fg_subj type, const char *key, size_t len,
 static void
 rep_grow(struct rep *r)
 {
-	struct rep_slot *old = r->slots;
-	size_t           oldn = r->mask + 1, i, j;
-
-	r->slots = xcalloc_table(oldn * 2, sizeof *r->slots);
-	r->mask = oldn * 2 - 1;
-	for (i = 0; i < oldn; i++) {
-		if (old[i].hash == 0)
-			continue;
-		for (j = old[i].hash & r->mask; r->slots[j].hash != 0;
-		     j = (j + 1) & r->mask)
-			;
-		r->slots[j] = old[i];
-	}
-	xfree_table(old, oldn, sizeof *old);
+	r->slots = xtable_double(r->slots, r->mask + 1, sizeof *r->slots);
+	r->mask = r->mask * 2 + 1;
 }
 
 /* Create (type, key) in its empty slot, whatever the cap says. */

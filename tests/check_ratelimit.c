@@ -200,6 +200,37 @@ START_TEST(test_flood_bounded)
 }
 END_TEST
 
+/* Growing keeps every entry and its state: keys inserted across several
+ * doublings are all found afterwards with the TAT they had. */
+START_TEST(test_grow_keeps_entries)
+{
+	size_t           n = 20000, i;
+	struct rl_table *t = rl_new(100000);
+	struct rl_stats  st;
+	uint64_t         now = 1000 * SEC, tat;
+
+	setup_rate();
+	rl_get_stats(t, &st);
+	ck_assert_uint_lt(st.slots, n);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(rl_take(t, 7 + i * 1000003, now, T, tau, NULL),
+				 1);
+		if (i % 3 == 0) /* a third of them in debt */
+			ck_assert_int_eq(
+			    rl_take(t, 7 + i * 1000003, now, T, tau, NULL), 1);
+	}
+	rl_get_stats(t, &st);
+	ck_assert_uint_ge(st.slots, n * 2);
+	ck_assert_uint_eq(st.keys, n);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(rl_peek(t, 7 + i * 1000003, &tat), 1);
+		ck_assert_uint_eq(tat, now + (i % 3 == 0 ? 2 : 1) * T);
+	}
+	ck_assert_int_eq(rl_peek(t, 5, NULL), 0);
+	rl_free(t);
+}
+END_TEST
+
 /* The sweep reclaims exactly the entries whose TAT has passed, within its
  * budget per call, and the survivors are still found afterwards (the
  * backward shift keeps probe chains intact). */
@@ -259,6 +290,7 @@ main(void)
 	tcase_add_test(tc, test_unlimited_untracked);
 	tcase_add_test(tb, test_evict_least_indebted);
 	tcase_add_test(tb, test_flood_bounded);
+	tcase_add_test(tb, test_grow_keeps_entries);
 	tcase_add_test(tb, test_sweep);
 	tcase_set_timeout(tb, 30);
 	suite_add_tcase(s, tc);
