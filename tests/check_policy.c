@@ -379,6 +379,52 @@ START_TEST(test_signal_text)
 }
 END_TEST
 
+/* What a replay uses instead of pol_inspect: the score and the signal
+ * ring of a normalised key, written as text later, read the same; a
+ * key not in normal form, or unknown, reads as nothing. Signal names
+ * past the policy's room all read "other". */
+START_TEST(test_evidence_replay)
+{
+	struct policy      *p = pol_new(&cfg, NULL);
+	struct pol_info     info;
+	struct pol_evidence ev;
+	const char         *u = "e@example.org";
+	char                buf[POL_SIGTEXT_MAX], name[16];
+	uint64_t            h = pol_subject_hash(FG_SUBJ_ACCOUNT, u, strlen(u));
+	double              sc;
+	int                 i;
+
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 1);
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "beta", 2.5);
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "beta", 2.5);
+	sc = pol_score_norm(p, FG_SUBJ_ACCOUNT, u, strlen(u), h, &ev);
+	ck_assert_int_eq(pol_inspect(p, FG_SUBJ_ACCOUNT, u, &info), 0);
+	ck_assert(sc == info.score);
+	ck_assert(sc ==
+		  pol_score_norm(p, FG_SUBJ_ACCOUNT, u, strlen(u), 0, NULL));
+	ck_assert_str_eq(pol_evidence_text(p, &ev, buf, sizeof buf),
+			 info.signals);
+	ck_assert_str_eq(buf, "beta=2.5 (2 times) alpha=1");
+	/* cut as the whole text would be */
+	ck_assert_str_eq(pol_evidence_text(p, &ev, buf, 8), "beta=2.");
+	/* the normal form is the caller's to give */
+	ck_assert(pol_score_norm(p, FG_SUBJ_ACCOUNT, "E@example.org", 13, 0,
+				 &ev) == 0);
+	ck_assert_uint_eq(ev.n, 0);
+	ck_assert_str_eq(pol_evidence_text(p, &ev, buf, sizeof buf), "");
+	for (i = 0; i < 80; i++) {
+		snprintf(name, sizeof name, "sig%d", i);
+		pol_signal(p, FG_SUBJ_ACCOUNT, u, name, 0.25);
+	}
+	ck_assert_int_eq(pol_inspect(p, FG_SUBJ_ACCOUNT, u, &info), 0);
+	ck_assert_str_eq(info.signals, "other=0.25 (4 times)");
+	pol_signal(p, FG_SUBJ_ACCOUNT, u, "alpha", 0.5);
+	ck_assert_int_eq(pol_inspect(p, FG_SUBJ_ACCOUNT, u, &info), 0);
+	ck_assert_str_eq(info.signals, "alpha=0.5 other=0.25 (3 times)");
+	pol_free(p);
+}
+END_TEST
+
 /* Overrides beat every automatic decision, most specific first. */
 START_TEST(test_override_precedence)
 {
@@ -708,6 +754,7 @@ main(void)
 	tcase_add_checked_fixture(ts, setup, NULL);
 	tcase_add_test(tc, test_normalise);
 	tcase_add_test(tc, test_signal_text);
+	tcase_add_test(tc, test_evidence_replay);
 	tcase_add_test(tc, test_decay_closed_form);
 	tcase_add_test(tc, test_hysteresis);
 	tcase_add_test(tc, test_prefix_capped);
