@@ -154,17 +154,13 @@ wave_see(struct content *d, struct policy *p, struct det_cache *c,
 		r->jid[r->n][0] = '\0';
 	r->n++;
 	if (r->n >= d->accounts) {
-		struct pol_note n;
-
 		r->marked_until = now + CONTENT_MARK;
-		memset(&n, 0, sizeof n);
-		n.what = POL_NOTE_CONTENT_WAVE;
-		n.type = FG_SUBJ_ACCOUNT;
-		n.key = acct;
-		n.verdict = FG_V_QUARANTINE;
-		n.since = r->win_start;
-		n.text = evidence;
-		pol_note(p, &n);
+		pol_note(p, &(struct pol_note){.what = POL_NOTE_CONTENT_WAVE,
+					       .type = FG_SUBJ_ACCOUNT,
+					       .key = acct,
+					       .verdict = FG_V_QUARANTINE,
+					       .since = r->win_start,
+					       .text = evidence});
 		penalise_all(p, r, evidence);
 	}
 	return 0;

@@ -226,17 +226,11 @@ wave_started(struct reg *d, struct policy *p, const char *where, uint64_t pfx,
 		p->wave_cb(where, start, p->wave_arg);
 	else
 		log_info("%s", reason);
-	{
-		struct pol_note n;
-
-		memset(&n, 0, sizeof n);
-		n.what = POL_NOTE_REG_WAVE;
-		n.type = FG_SUBJ_DOMAIN;
-		n.verdict = FG_V_QUARANTINE;
-		n.since = start;
-		n.text = where;
-		pol_note(p, &n);
-	}
+	pol_note(p, &(struct pol_note){.what = POL_NOTE_REG_WAVE,
+				       .type = FG_SUBJ_DOMAIN,
+				       .verdict = FG_V_QUARANTINE,
+				       .since = start,
+				       .text = where});
 	if (p->store == NULL)
 		return;
 	snprintf(sig, sizeof sig, "reg-wave=%llu",

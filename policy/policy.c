@@ -387,15 +387,11 @@ void
 pol_trap_hit(struct policy *p, enum fg_subj type, const char *key,
 	     const char *trap)
 {
-	struct pol_note n;
-
-	memset(&n, 0, sizeof n);
-	n.what = POL_NOTE_TRAP;
-	n.type = type;
-	n.key = key;
-	n.verdict = FG_V_BLOCK;
-	n.text = trap;
-	pol_note(p, &n);
+	pol_note(p, &(struct pol_note){.what = POL_NOTE_TRAP,
+				       .type = type,
+				       .key = key,
+				       .verdict = FG_V_BLOCK,
+				       .text = trap});
 }
 
 void
@@ -1011,16 +1007,10 @@ pol_event(struct policy *p, const struct pol_event *e)
 		if (n > 0 && gs[0].type == FG_SUBJ_ACCOUNT)
 			standing = standing_of(p, FG_SUBJ_ACCOUNT, acct,
 					       gs[0].len, now);
-		{
-			struct pol_note note;
-
-			memset(&note, 0, sizeof note);
-			note.what = POL_NOTE_REPORT;
-			note.type = FG_SUBJ_ACCOUNT;
-			note.key = dom;
-			note.text = e->reason;
-			pol_note(p, &note);
-		}
+		pol_note(p, &(struct pol_note){.what = POL_NOTE_REPORT,
+					       .type = FG_SUBJ_ACCOUNT,
+					       .key = dom,
+					       .text = e->reason});
 		w = p->prm.w_report * standing;
 		if (w <= 0)
 			break;
