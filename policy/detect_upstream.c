@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -369,29 +368,22 @@ topup(struct up_state *s, struct up_ent *e)
 static void
 ent_listed(struct up_state *s, struct up_ent *e)
 {
-	struct pol_note n;
-	enum fg_subj    t;
-	const char     *key;
-	size_t          i;
+	enum fg_subj t;
+	const char  *key;
 
 	if (e->kind != UP_HASH || e->mat != NULL)
 		topup(s, e);
 	/* one of ours on somebody's list: the operator must hear of it, our
 	 * users' mail to that list's readers is about to bounce */
-	if (subj_of(e, &t, &key) == -1 || t != FG_SUBJ_DOMAIN)
+	if (subj_of(e, &t, &key) == -1 || t != FG_SUBJ_DOMAIN ||
+	    !pol_serves(s->pol, key))
 		return;
-	for (i = 0; i < s->pol->prm.nserves; i++)
-		if (strcasecmp(s->pol->prm.serves[i], key) == 0)
-			break;
-	if (i == s->pol->prm.nserves)
-		return;
-	memset(&n, 0, sizeof n);
-	n.what = POL_NOTE_OWN_LISTED;
-	n.type = FG_SUBJ_DOMAIN;
-	n.key = key;
-	n.verdict = FG_V_BLOCK;
-	n.text = "on an upstream blocklist";
-	pol_note(s->pol, &n);
+	pol_note(s->pol,
+		 &(struct pol_note){.what = POL_NOTE_OWN_LISTED,
+				    .type = FG_SUBJ_DOMAIN,
+				    .key = key,
+				    .verdict = FG_V_BLOCK,
+				    .text = "on an upstream blocklist"});
 }
 
 /* A delisting should lift what the listing alone caused now, not when

@@ -14,7 +14,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../core/clock.h"
 #include "../core/log.h"
@@ -69,17 +68,6 @@ action(const struct lists *d)
 	return d->block ? FG_V_BLOCK : FG_V_QUARANTINE;
 }
 
-static int
-served(const struct policy *p, const char *dom)
-{
-	size_t i;
-
-	for (i = 0; i < p->prm.nserves; i++)
-		if (strcasecmp(p->prm.serves[i], dom) == 0)
-			return 1;
-	return 0;
-}
-
 /* The verdict of a plain entry of list l, set or renewed. */
 static void
 apply(struct lists *d, int l, const char *key)
@@ -87,7 +75,8 @@ apply(struct lists *d, int l, const char *key)
 	const struct pol_detector *ctx;
 
 	/* never our own server domain: act on its accounts */
-	if (subjs[l] == FG_SUBJ__MAX || (l == L_DOMAINS && served(d->p, key)))
+	if (subjs[l] == FG_SUBJ__MAX ||
+	    (l == L_DOMAINS && pol_serves(d->p, key)))
 		return;
 	/* also run from init and reconfigure, outside the hooks */
 	ctx = pol_ctx_enter(d->p, &det_lists);
@@ -225,7 +214,7 @@ lists_pregate(void *arg, struct policy *p, const struct pol_gate *g)
 		apply(d, L_JIDS, jid);
 	dom = strchr(jid, '@');
 	dom = dom != NULL ? dom + 1 : jid;
-	if (served(d->p, dom) || lf_count(d->set[L_DOMAINS]) == 0)
+	if (pol_serves(d->p, dom) || lf_count(d->set[L_DOMAINS]) == 0)
 		return;
 	/* the domain and its parents: a listed server lists its
 	 * components (muc.spam.example) too */

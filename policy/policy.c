@@ -101,7 +101,6 @@ static int  take_tokens(struct policy *, struct gsub *, int, enum fg_kind,
 static int gate_subjects(const struct pol_gate *, struct gsub *, char *, char *,
 			 char *, char *);
 static void meter(struct policy *, struct gsub *, int, enum fg_kind, uint64_t);
-static int  is_local(const struct policy *, const char *);
 
 void
 pol_params_set(struct pol_params *m, const struct fg_config *c)
@@ -856,8 +855,8 @@ meter_n(struct policy *p, struct gsub *g, enum fg_kind kind, uint64_t now_ns,
 		    m->overflow_ceiling);
 }
 
-static int
-is_local(const struct policy *p, const char *domain)
+int
+pol_serves(const struct policy *p, const char *domain)
 {
 	size_t i;
 
@@ -1018,7 +1017,7 @@ pol_event(struct policy *p, const struct pol_event *e)
 			       w, HUGE_VAL);
 		/* reports against a remote server's users add up on it */
 		if (pol_norm_domain(dom, acct, sizeof acct) != -1 &&
-		    !is_local(p, acct))
+		    !pol_serves(p, acct))
 			pol_signal_key(p, FG_SUBJ_DOMAIN, acct, strlen(acct),
 				       "report", w * POL_REPORT_DOMAIN,
 				       HUGE_VAL);

@@ -215,6 +215,9 @@ enum pol_hit_why pol_hit_detector(const struct pol_answer *a);
  * detector is not in the table). */
 void *pol_det_state(struct policy *, const struct pol_detector *);
 /* Intern a signal name; returns its index (0 = "other" when full). */
+/* 1 when domain is one of the server domains we serve ([component]
+ * serves), in any case. */
+int         pol_serves(const struct policy *, const char *domain);
 unsigned    pol_signame(struct policy *, const char *);
 const char *pol_signame_str(const struct policy *, unsigned);
 /* The recent signals of s, copied. */
