@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/pct.h"
 #include "../core/utf8.h"
 #include "../core/xmalloc.h"
 #include "webutil.h"
@@ -100,36 +101,20 @@ web_urlenc(struct evbuffer *b, const char *s)
 			evbuffer_add_printf(b, "%%%02X", *p);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode one form value (n bytes) into out; -1 when bad. */
 static int
 form_decode(const char *v, size_t n, char *out, size_t outsz)
 {
 	size_t i, o = 0;
-	int    hi, lo, c;
+	int    c;
 
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)v[i];
 		if (c == '+')
 			c = ' ';
 		else if (c == '%') {
-			if (i + 2 >= n)
+			if ((c = pct_byte(v + i, n - i)) < 0)
 				return -1;
-			if ((hi = hexval(v[i + 1])) < 0 ||
-			    (lo = hexval(v[i + 2])) < 0)
-				return -1;
-			c = hi * 16 + lo;
 			i += 2;
 		}
 		/* a form value is one line of text: CR/LF too are refused */

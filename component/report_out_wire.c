@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "../core/pct.h"
 #include "../core/xmalloc.h"
 #include "report_out.h"
 
@@ -40,7 +41,6 @@ static int         is_elem(xmpp_stanza_t *, const char *, const char *);
 static const char *field_value(xmpp_stanza_t *field, char *buf, size_t sz);
 static int         form_is_serverinfo(xmpp_stanza_t *x);
 static int         uri_to_jid(const char *uri, char *out, size_t sz);
-static int         hexval(char);
 static void        utf8_cut(char *buf, size_t len);
 
 /* 1 when st is an element called name (in ns, when ns is not NULL). */
@@ -102,18 +102,6 @@ form_is_serverinfo(xmpp_stanza_t *x)
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * xmpp:node@domain[?query][#fragment] (RFC 5122), also with an
  * authority (xmpp://auth@host/node@domain), percent-escapes decoded, to
@@ -125,7 +113,7 @@ uri_to_jid(const char *uri, char *out, size_t sz)
 	char        buf[URI_MAX];
 	const char *p;
 	size_t      o = 0;
-	int         hi, lo;
+	int         c;
 
 	if (strncasecmp(uri, "xmpp:", 5) != 0)
 		return -1;
@@ -142,10 +130,9 @@ uri_to_jid(const char *uri, char *out, size_t sz)
 			buf[o++] = *p;
 			continue;
 		}
-		if ((hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0 ||
-		    (hi == 0 && lo == 0))
+		if ((c = pct_byte(p, strnlen(p, 3))) <= 0) /* not NUL */
 			return -1;
-		buf[o++] = (char)(hi * 16 + lo);
+		buf[o++] = (char)c;
 		p += 2;
 	}
 	buf[o] = '\0';
