@@ -631,9 +631,8 @@ replay(struct sweep *s, const struct qrec *q)
 		 * login in the logs, so unknown names are counted aside. */
 		if (q->keylen == 0)
 			return;
-		if ((a = q->acct) != NULL ||
-		    (a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) !=
-			NULL)
+		if ((a = strtab_get_h(s->accts, q->key, q->keylen, q->keyh)) !=
+		    NULL)
 			a->pub.auth_fail++;
 		else {
 			slot = strtab_put_h(s->fails, q->key, q->keylen,

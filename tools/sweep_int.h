@@ -75,8 +75,9 @@ struct qrec {
 	struct logscan_rec r;
 	uint64_t           sidh; /* sessions: idtab_hash(sid); 0 = none */
 	uint64_t           keyh; /* strtab_hash(key) */
-	/* the account as stage 2 found it; NULL: not yet in the table then
-	 * (accounts are never removed, so a found one stays valid) */
+	/* the account as stage 2 found it (not looked for a failed login);
+	 * NULL: not yet in the table then (accounts are never removed, so
+	 * a found one stays valid) */
 	struct acct *acct;
 	size_t       sidlen, keylen;             /* keylen 0 = no account */
 	char         key[2 * LOGSCAN_FIELD_MAX]; /* user@host */
