@@ -272,9 +272,7 @@ pol_new(const struct fg_config *cfg, struct store *st)
 	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
 		if (detectors[i]->pregate != NULL)
 			p->pre[p->npre++] = (uint8_t)i;
-	for (i = 0; detectors[i] != NULL && i < POL_DETECTORS_MAX; i++)
-		if (detectors[i] == &det_login)
-			p->login = p->det[i];
+	p->login = pol_det_state(p, &det_login);
 	return p;
 }
 
