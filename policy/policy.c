@@ -182,20 +182,18 @@ pol_restore(struct policy *p, struct rep_subj *s,
 			  ? (uint8_t)ss->override
 			  : FG_OVR_NONE;
 	s->updated = ss->updated;
+	free(s->actor);
+	free(s->reason);
+	s->actor = s->reason = NULL;
 	if (s->override != FG_OVR_NONE) {
 		/* the row's expiry is the override's; the automatic one is
 		 * re-derived from when the row was written */
 		s->ovr_expires = ss->expires;
 		s->expires = ss->updated + p->prm.ttl_ms;
-		free(s->actor);
-		free(s->reason);
 		s->actor = ss->actor ? xstrdup(ss->actor) : NULL;
 		s->reason = ss->reason ? xstrdup(ss->reason) : NULL;
 		s->enf = s->verdict;
 	} else {
-		free(s->actor);
-		free(s->reason);
-		s->actor = s->reason = NULL;
 		s->ovr_expires = 0;
 		s->expires = ss->expires;
 		/* pol_to_store: an observed verdict, and what of it is
